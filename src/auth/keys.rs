@@ -1,0 +1,203 @@
+//! API keys: `sk-` plus 48 URL-safe random characters, stored only as a SHA-256
+//! hash and a short display prefix.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyPool, Row};
+
+use super::Caller;
+use crate::error::{AppError, AppResult};
+use crate::store::sql::now_ms;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Chat only.
+    User,
+    /// Chat and manage documents.
+    Admin,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    fn parse(text: &str) -> Role {
+        if text == "admin" {
+            Role::Admin
+        } else {
+            Role::User
+        }
+    }
+}
+
+/// A key as listed: never the secret itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A freshly created key: the only time its secret exists in clear.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub info: KeyInfo,
+    pub secret: String,
+}
+
+/// Characters of the secret kept for display, after `sk-`.
+const PREFIX_CHARS: usize = 6;
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn generate_secret() -> String {
+    // 36 random bytes are exactly 48 URL-safe base64 characters.
+    let mut bytes = [0u8; 36];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("sk-{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Create a key and return it with its secret.
+pub async fn create(db: &AnyPool, name: &str, role: Role) -> anyhow::Result<NewKey> {
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "a key needs a name");
+    let secret = generate_secret();
+    let info = KeyInfo {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: name.to_string(),
+        prefix: secret[..3 + PREFIX_CHARS].to_string(),
+        role,
+        created_at: now_ms(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, prefix, key_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&info.id)
+    .bind(&info.name)
+    .bind(&info.prefix)
+    .bind(hash(&secret))
+    .bind(role.as_str())
+    .bind(info.created_at)
+    .execute(db)
+    .await?;
+    Ok(NewKey { info, secret })
+}
+
+/// All keys, newest first.
+pub async fn list(db: &AnyPool) -> anyhow::Result<Vec<KeyInfo>> {
+    let rows = sqlx::query(
+        "SELECT id, name, prefix, role, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at DESC, id DESC",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(KeyInfo {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                prefix: row.try_get("prefix")?,
+                role: Role::parse(&row.try_get::<String, _>("role")?),
+                created_at: row.try_get("created_at")?,
+                last_used_at: row.try_get("last_used_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revoke the key with this id or display prefix; the prefix must name exactly one key.
+pub async fn revoke(db: &AnyPool, id_or_prefix: &str) -> anyhow::Result<KeyInfo> {
+    let wanted = id_or_prefix.trim();
+    let matches: Vec<KeyInfo> = list(db)
+        .await?
+        .into_iter()
+        .filter(|k| k.id == wanted || (wanted.len() >= 4 && k.prefix.starts_with(wanted)))
+        .collect();
+    let mut key = match matches.len() {
+        0 => anyhow::bail!("no key has the id or prefix {wanted:?}"),
+        1 => matches.into_iter().next().expect("one match"),
+        n => anyhow::bail!("{n} keys start with {wanted:?}; give the id instead"),
+    };
+    if key.revoked_at.is_none() {
+        let now = now_ms();
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&key.id)
+            .execute(db)
+            .await?;
+        key.revoked_at = Some(now);
+    }
+    Ok(key)
+}
+
+/// The caller holding `secret`, or 401.
+pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
+    let row = sqlx::query("SELECT id, role, revoked_at FROM api_keys WHERE key_hash = $1")
+        .bind(hash(secret))
+        .fetch_optional(db)
+        .await?;
+    let Some(row) = row else {
+        return Err(AppError::Unauthorized("Incorrect API key provided.".into()));
+    };
+    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+        return Err(AppError::Unauthorized(
+            "This API key has been revoked.".into(),
+        ));
+    }
+    Ok(Caller {
+        key_id: row.try_get("id")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_have_the_documented_shape() {
+        let secret = generate_secret();
+        assert_eq!(secret.len(), 3 + 48);
+        assert!(secret.starts_with("sk-"));
+        assert!(secret[3..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(secret, generate_secret());
+    }
+
+    #[tokio::test]
+    async fn create_authenticate_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::store::sql::connect(&url).await.unwrap();
+        let key = create(&db, "alice", Role::Admin).await.unwrap();
+        let caller = authenticate(&db, &key.secret).await.unwrap();
+        assert_eq!(caller.role, Role::Admin);
+        assert!(authenticate(&db, "sk-nope").await.is_err());
+        revoke(&db, &key.info.prefix).await.unwrap();
+        let err = authenticate(&db, &key.secret).await.unwrap_err();
+        assert!(err.to_string().contains("revoked"));
+        let stored: String = sqlx::query_scalar("SELECT key_hash FROM api_keys")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert!(!stored.contains(&key.secret[3..]));
+    }
+}

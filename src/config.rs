@@ -1,0 +1,345 @@
+//! Bootstrap settings: built-in defaults < `ragway.toml` < `RAGWAY_*` environment < command-line flags.
+//!
+//! Every setting has one name in three spellings: the flag `--chat-base-url`, the
+//! environment variable `RAGWAY_CHAT_BASE_URL` and the `ragway.toml` key
+//! `chat_base_url` (`DATABASE_URL` keeps its conventional unprefixed name).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The public model name clients see when nothing else is configured.
+pub const DEFAULT_PUBLIC_MODEL: &str = "ragway";
+/// The embedding model used when none is configured.
+pub const DEFAULT_EMBED_MODEL: &str = "BAAI/bge-large-zh-v1.5";
+
+/// Resolved settings of one ragway process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub listen: String,
+    /// Directory for the embedded defaults (SQLite file, LanceDB directory, blobs).
+    pub data_dir: PathBuf,
+    /// SQL database; `sqlite://…` or `postgres://…`. Default: `<data_dir>/ragway.db`.
+    pub database_url: Option<String>,
+    /// Blob store; `file:///abs/path` or `s3://bucket/prefix`. Default: `<data_dir>/blobs`.
+    pub blob_url: Option<String>,
+    /// LanceDB location; a path or `s3://bucket/prefix`. Default: `<data_dir>/lancedb`.
+    pub vector_url: Option<String>,
+    /// Chat upstream.
+    pub chat_base_url: Option<String>,
+    pub chat_api_key: Option<String>,
+    pub chat_model: Option<String>,
+    /// Embeddings upstream.
+    pub embed_base_url: Option<String>,
+    pub embed_api_key: Option<String>,
+    pub embed_model: String,
+    /// Image upstream.
+    pub image_base_url: Option<String>,
+    pub image_api_key: Option<String>,
+    pub image_model: Option<String>,
+    /// The model name clients send and see.
+    pub public_model: String,
+    /// Chunks put into the prompt per question.
+    pub top_k: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Target chunk size and overlap, in characters.
+    pub chunk_size: usize,
+    pub chunk_overlap: usize,
+    /// Texts per embeddings request.
+    pub embed_batch_size: usize,
+    /// Documents ingested at once.
+    pub ingest_workers: usize,
+    /// Time limit for extracting text from one document, in seconds.
+    pub extract_timeout_secs: u64,
+    /// Time limit for establishing a connection to an upstream, in seconds.
+    pub upstream_connect_timeout_secs: u64,
+    /// Time limit for a whole non-streaming upstream call (and for the first byte of a stream), in seconds.
+    pub upstream_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            blob_url: None,
+            vector_url: None,
+            chat_base_url: None,
+            chat_api_key: None,
+            chat_model: None,
+            embed_base_url: None,
+            embed_api_key: None,
+            embed_model: DEFAULT_EMBED_MODEL.into(),
+            image_base_url: None,
+            image_api_key: None,
+            image_model: None,
+            public_model: DEFAULT_PUBLIC_MODEL.into(),
+            top_k: 5,
+            max_body_bytes: 50 * 1024 * 1024,
+            chunk_size: 1000,
+            chunk_overlap: 100,
+            embed_batch_size: 32,
+            ingest_workers: 2,
+            extract_timeout_secs: 120,
+            upstream_connect_timeout_secs: 10,
+            upstream_timeout_secs: 300,
+        }
+    }
+}
+
+/// Command-line and environment overrides; `ragway serve --help` prints them all.
+///
+/// Every field is optional: what is not given falls through to `ragway.toml`,
+/// then to the built-in default.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct SettingsArgs {
+    /// Settings file (TOML, keys named like the flags with `_`).
+    #[arg(long, env = "RAGWAY_CONFIG", default_value = "ragway.toml")]
+    #[serde(skip)]
+    pub config: PathBuf,
+
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "RAGWAY_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Directory for the embedded stores [default: ./data].
+    #[arg(long, env = "RAGWAY_DATA_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// SQL database URL, sqlite://… or postgres://… [default: sqlite file DATA_DIR/ragway.db].
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Blob store URL, file:///abs/dir or s3://bucket/prefix [default: DATA_DIR/blobs].
+    #[arg(long, env = "RAGWAY_BLOB_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_url: Option<String>,
+    /// LanceDB location, a path or s3://bucket/prefix [default: DATA_DIR/lancedb].
+    #[arg(long, env = "RAGWAY_VECTOR_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_url: Option<String>,
+
+    /// Chat upstream base URL, OpenAI-compatible, with or without /v1 (e.g. https://api.siliconflow.cn).
+    #[arg(long, env = "RAGWAY_CHAT_BASE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_base_url: Option<String>,
+    /// Chat upstream API key.
+    #[arg(long, env = "RAGWAY_CHAT_API_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_api_key: Option<String>,
+    /// Chat upstream model (e.g. deepseek-ai/DeepSeek-V3).
+    #[arg(long, env = "RAGWAY_CHAT_MODEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_model: Option<String>,
+
+    /// Embeddings upstream base URL, with or without /v1.
+    #[arg(long, env = "RAGWAY_EMBED_BASE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_base_url: Option<String>,
+    /// Embeddings upstream API key.
+    #[arg(long, env = "RAGWAY_EMBED_API_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_api_key: Option<String>,
+    /// Embeddings model [default: BAAI/bge-large-zh-v1.5].
+    #[arg(long, env = "RAGWAY_EMBED_MODEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_model: Option<String>,
+
+    /// Image upstream base URL, with or without /v1.
+    #[arg(long, env = "RAGWAY_IMAGE_BASE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_base_url: Option<String>,
+    /// Image upstream API key.
+    #[arg(long, env = "RAGWAY_IMAGE_API_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_api_key: Option<String>,
+    /// Image model (e.g. Kwai-Kolors/Kolors).
+    #[arg(long, env = "RAGWAY_IMAGE_MODEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_model: Option<String>,
+
+    /// Model name clients send and see in /v1/models [default: ragway].
+    #[arg(long, env = "RAGWAY_PUBLIC_MODEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_model: Option<String>,
+    /// Retrieved chunks put into the prompt per question [default: 5].
+    #[arg(long, env = "RAGWAY_TOP_K")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<usize>,
+    /// Largest accepted request body in bytes [default: 52428800, 50 MiB].
+    #[arg(long, env = "RAGWAY_MAX_BODY_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// Target chunk size in characters [default: 1000].
+    #[arg(long, env = "RAGWAY_CHUNK_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<usize>,
+    /// Overlap between neighbouring chunks in characters [default: 100].
+    #[arg(long, env = "RAGWAY_CHUNK_OVERLAP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_overlap: Option<usize>,
+    /// Texts per embeddings request [default: 32].
+    #[arg(long, env = "RAGWAY_EMBED_BATCH_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_batch_size: Option<usize>,
+    /// Documents ingested concurrently [default: 2].
+    #[arg(long, env = "RAGWAY_INGEST_WORKERS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_workers: Option<usize>,
+    /// Seconds allowed for extracting the text of one document [default: 120].
+    #[arg(long, env = "RAGWAY_EXTRACT_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_timeout_secs: Option<u64>,
+    /// Seconds allowed to connect to an upstream [default: 10].
+    #[arg(long, env = "RAGWAY_UPSTREAM_CONNECT_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_connect_timeout_secs: Option<u64>,
+    /// Seconds allowed for an upstream answer (the first byte, when streaming) [default: 300].
+    #[arg(long, env = "RAGWAY_UPSTREAM_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_timeout_secs: Option<u64>,
+}
+
+impl SettingsArgs {
+    /// Merge defaults, the settings file (if it exists) and these overrides.
+    pub fn resolve(&self) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if self.config.exists() {
+            figment = figment.merge(Toml::file_exact(&self.config));
+        } else if self.config != std::path::Path::new("ragway.toml") {
+            anyhow::bail!("settings file {} does not exist", self.config.display());
+        }
+        let settings: Settings = figment
+            .merge(Serialized::defaults(self))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+impl Settings {
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen.parse::<SocketAddr>().map_err(|e| {
+            anyhow::anyhow!("RAGWAY_LISTEN={:?} is not host:port: {e}", self.listen)
+        })?;
+        anyhow::ensure!(self.top_k > 0, "RAGWAY_TOP_K must be at least 1");
+        anyhow::ensure!(
+            self.chunk_size >= 50,
+            "RAGWAY_CHUNK_SIZE must be at least 50"
+        );
+        anyhow::ensure!(
+            self.chunk_overlap < self.chunk_size,
+            "RAGWAY_CHUNK_OVERLAP must be smaller than RAGWAY_CHUNK_SIZE"
+        );
+        anyhow::ensure!(
+            self.embed_batch_size > 0,
+            "RAGWAY_EMBED_BATCH_SIZE must be at least 1"
+        );
+        anyhow::ensure!(
+            self.ingest_workers > 0,
+            "RAGWAY_INGEST_WORKERS must be at least 1"
+        );
+        anyhow::ensure!(
+            !self.public_model.trim().is_empty(),
+            "RAGWAY_PUBLIC_MODEL must not be empty"
+        );
+        Ok(())
+    }
+
+    /// The SQL database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ragway.db").display()
+            ),
+        }
+    }
+
+    /// The blob store URL, defaulting to a directory in the data directory.
+    pub fn blob_url(&self) -> String {
+        match &self.blob_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "file://{}",
+                absolute(&self.data_dir.join("blobs")).display()
+            ),
+        }
+    }
+
+    /// The LanceDB URI, defaulting to a directory in the data directory.
+    pub fn vector_url(&self) -> String {
+        match &self.vector_url {
+            Some(url) => url.clone(),
+            None => self.data_dir.join("lancedb").display().to_string(),
+        }
+    }
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.database_url(), "sqlite://data/ragway.db?mode=rwc");
+        assert!(s.blob_url().starts_with("file:///"));
+        assert!(s.blob_url().ends_with("data/blobs"));
+        assert_eq!(s.vector_url(), "data/lancedb");
+    }
+
+    #[test]
+    fn overrides_win_over_defaults() {
+        let args = SettingsArgs {
+            config: "ragway.toml".into(),
+            top_k: Some(9),
+            public_model: Some("kb".into()),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.top_k, 9);
+        assert_eq!(s.public_model, "kb");
+        assert_eq!(s.embed_model, DEFAULT_EMBED_MODEL);
+    }
+
+    #[test]
+    fn toml_file_sits_between_defaults_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.toml");
+        std::fs::write(&path, "top_k = 3\nchat_model = \"m1\"\n").unwrap();
+        let args = SettingsArgs {
+            config: path,
+            top_k: Some(7),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.top_k, 7);
+        assert_eq!(s.chat_model.as_deref(), Some("m1"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let args = SettingsArgs {
+            config: "ragway.toml".into(),
+            listen: Some("nope".into()),
+            ..Default::default()
+        };
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(err.contains("RAGWAY_LISTEN"), "{err}");
+    }
+}

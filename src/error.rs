@@ -1,0 +1,222 @@
+//! One error type for the whole service, rendered as OpenAI's error JSON:
+//! `{"error":{"message","type","param","code"}}`.
+//!
+//! Client errors carry a message meant for the caller. Server errors are logged
+//! once, here at the boundary, and the caller sees only a generic message.
+
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Result alias used by handlers and domain functions.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed (bad JSON, wrong field types, missing fields).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request is well-formed but its content cannot be processed (e.g. empty text).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// No key, an unknown key or a revoked key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key is valid but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A resource that does not exist (or that the caller may not see).
+    #[error("{message}")]
+    NotFound { message: String, code: &'static str },
+    /// The model asked for is not served here.
+    #[error("The model `{0}` does not exist or you do not have access to it.")]
+    ModelNotFound(String),
+    /// The body is larger than the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// An uploaded file of a type ragway cannot read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A feature whose upstream or store is not configured.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// An upstream answered with an error; `status` is what the caller gets.
+    #[error("{message}")]
+    Upstream {
+        status: StatusCode,
+        message: String,
+        retry_after: Option<HeaderValue>,
+    },
+    /// A bug or an infrastructure failure; details go to the log only.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A 404 for a resource of the given kind.
+    pub fn not_found(what: &str, id: &str) -> Self {
+        AppError::NotFound {
+            message: format!("No {what} with id `{id}`."),
+            code: "not_found",
+        }
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound { .. } | AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Upstream { status, .. } => *status,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenAI's `(type, code)` pair for this error.
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            AppError::BadRequest(_) => ("invalid_request_error", "invalid_request"),
+            AppError::Unprocessable(_) => ("invalid_request_error", "unprocessable_entity"),
+            AppError::Unauthorized(_) => ("invalid_request_error", "invalid_api_key"),
+            AppError::Forbidden(_) => ("permission_error", "insufficient_permissions"),
+            AppError::NotFound { code, .. } => ("invalid_request_error", code),
+            AppError::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),
+            AppError::PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
+            AppError::UnsupportedMediaType(_) => {
+                ("invalid_request_error", "unsupported_media_type")
+            }
+            AppError::NotConfigured(_) => ("server_error", "not_configured"),
+            AppError::Upstream { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
+                ("rate_limit_error", "rate_limit_exceeded")
+            }
+            AppError::Upstream { status, .. } if status.is_client_error() => {
+                ("invalid_request_error", "upstream_rejected")
+            }
+            AppError::Upstream { .. } => ("upstream_error", "upstream_error"),
+            AppError::Internal(_) => ("server_error", "internal_error"),
+        }
+    }
+
+    /// The error as OpenAI's JSON body.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (kind, code) = self.kind();
+        let message = match self {
+            AppError::Internal(_) => {
+                "The server had an error while processing your request.".to_string()
+            }
+            other => other.to_string(),
+        };
+        json!({ "error": { "message": message, "type": kind, "param": null, "code": code } })
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let AppError::Internal(err) = &self {
+            tracing::error!(error = ?err, "internal error");
+        } else if status.is_server_error() {
+            tracing::warn!(%status, error = %self, "request failed");
+        }
+        let body = axum::Json(self.to_json());
+        let mut response = (status, body).into_response();
+        if let AppError::Upstream {
+            retry_after: Some(value),
+            ..
+        } = self
+        {
+            response.headers_mut().insert("retry-after", value);
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}
+
+impl From<lancedb::Error> for AppError {
+    fn from(err: lancedb::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}
+
+impl From<object_store::Error> for AppError {
+    fn from(err: object_store::Error) -> Self {
+        AppError::Internal(err.into())
+    }
+}
+
+/// Axum's body and path rejections keep their status but take our JSON shape.
+fn from_rejection(status: StatusCode, text: String) -> AppError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(
+            "The request body is larger than this server accepts (RAGWAY_MAX_BODY_BYTES).".into(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(text),
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => AppError::BadRequest(text),
+        s if s.is_server_error() => AppError::Internal(anyhow::anyhow!(text)),
+        _ => AppError::BadRequest(text),
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        from_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        from_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        from_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<MultipartRejection> for AppError {
+    fn from(rejection: MultipartRejection) -> Self {
+        from_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<MultipartError> for AppError {
+    fn from(err: MultipartError) -> Self {
+        from_rejection(err.status(), err.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_are_hidden() {
+        let err = AppError::Internal(anyhow::anyhow!("password=hunter2"));
+        let body = err.to_json().to_string();
+        assert!(!body.contains("hunter2"));
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn model_not_found_has_openai_code() {
+        let body = AppError::ModelNotFound("gpt-9".into()).to_json();
+        assert_eq!(body["error"]["code"], "model_not_found");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert!(body["error"]["message"].as_str().unwrap().contains("gpt-9"));
+    }
+}

@@ -1,0 +1,50 @@
+//! The HTTP surface: one file per resource, each with its `router()`, composed here.
+
+mod chat;
+mod documents;
+mod health;
+mod models;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::Router;
+use serde::de::DeserializeOwned;
+use tower_http::trace::TraceLayer;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(models::router())
+        .merge(documents::router())
+        .merge(chat::router())
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn fallback(method: Method, uri: axum::http::Uri) -> impl IntoResponse {
+    let error = AppError::NotFound {
+        message: format!("Unknown endpoint: {method} {}", uri.path()),
+        code: "unknown_url",
+    };
+    (StatusCode::NOT_FOUND, axum::Json(error.to_json()))
+}
+
+/// `axum::Json`, with rejections in OpenAI's error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}

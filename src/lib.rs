@@ -1,0 +1,26 @@
+//! ragway: a self-hosted knowledge chat gateway.
+//!
+//! Module map (see ARCHITECTURE.md for the tour):
+//! - [`config`]: bootstrap settings (defaults < `ragway.toml` < `RAGWAY_*` env < flags)
+//! - [`startup`]: build state, bind, serve, shut down
+//! - [`state`]: the shared [`state::AppState`]
+//! - [`error`]: one [`error::AppError`] rendered as OpenAI's error JSON
+//! - [`http`]: routes, one file per resource
+//! - [`auth`]: `sk-…` API keys and the extractors that demand them
+//! - [`chat`]: the chat pipeline and SSE relay
+//! - [`retrieval`]: finding chunks for a question, prompt context
+//! - [`ingest`]: extract, split, embed, index; the worker pool
+//! - [`upstream`]: OpenAI-compatible upstream client
+//! - [`store`]: SQL (sqlx), vectors (LanceDB), blobs (object_store)
+
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod retrieval;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod upstream;

@@ -1,0 +1,138 @@
+//! The `ragway` command: `serve`, `migrate` and `keys`.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use ragway::auth::keys::{self, Role};
+use ragway::config::SettingsArgs;
+use ragway::startup::{shutdown_signal, Application};
+use ragway::store::sql;
+
+#[derive(Parser)]
+#[command(
+    name = "ragway",
+    version,
+    about = "Self-hosted knowledge chat gateway for any OpenAI-compatible provider"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (applies migrations first).
+    Serve(SettingsArgs),
+    /// Apply database migrations and exit.
+    Migrate(SettingsArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; the key alone is printed on the last line of stdout.
+    Create {
+        /// A name to recognise the key by.
+        #[arg(long)]
+        name: String,
+        /// Let the key manage documents as well as chat.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id or display prefix.
+    Revoke {
+        /// The key's id, or its prefix as `keys list` shows it (e.g. sk-AbC123).
+        id_or_prefix: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(run(cli));
+    // A document parser stuck in a loop holds a blocking thread forever; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = args.resolve()?;
+            let app = Application::build(settings).await?;
+            tracing::info!(address = %app.local_addr()?, "ragway listening");
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate(args) => {
+            let settings = args.resolve()?;
+            sql::connect(&settings.database_url()).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys { command, settings } => {
+            let settings = settings.resolve()?;
+            let db = sql::connect(&settings.database_url()).await?;
+            match command {
+                KeysCommand::Create { name, admin } => {
+                    let role = if admin { Role::Admin } else { Role::User };
+                    let key = keys::create(&db, &name, role).await?;
+                    println!(
+                        "created {} key {:?} (id {}); it is shown only once:",
+                        if admin { "admin" } else { "user" },
+                        key.info.name,
+                        key.info.id
+                    );
+                    println!("{}", key.secret);
+                }
+                KeysCommand::List => {
+                    println!(
+                        "{:<36}  {:<9}  {:<5}  {:<7}  NAME",
+                        "ID", "PREFIX", "ROLE", "STATE"
+                    );
+                    for key in keys::list(&db).await? {
+                        let state = if key.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        let role = if key.role == Role::Admin {
+                            "admin"
+                        } else {
+                            "user"
+                        };
+                        println!(
+                            "{:<36}  {:<9}  {:<5}  {:<7}  {}",
+                            key.id, key.prefix, role, state, key.name
+                        );
+                    }
+                }
+                KeysCommand::Revoke { id_or_prefix } => {
+                    let key = keys::revoke(&db, &id_or_prefix).await?;
+                    println!("revoked key {} ({})", key.prefix, key.name);
+                }
+            }
+            db.close().await;
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,lance=warn,lancedb=warn,lance_core=warn,sqlx=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

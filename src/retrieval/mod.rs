@@ -1,0 +1,93 @@
+//! Finding the chunks that answer a question and turning them into prompt context.
+
+use serde::Serialize;
+
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::store::vectors::ChunkHit;
+
+/// A retrieved chunk as clients see it in `sources`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    /// The number the prompt cites it by, from 1.
+    pub index: usize,
+    pub document_id: String,
+    pub title: String,
+    pub collection: String,
+    pub chunk_id: String,
+    pub score: f32,
+    pub text: String,
+}
+
+/// The top-k chunks for `question`; empty when the knowledge base is empty.
+pub async fn retrieve(state: &AppState, question: &str) -> AppResult<Vec<Source>> {
+    // An empty knowledge base needs no embedding call: chat works before any upload.
+    if state.vectors.dimension().await.is_none() || question.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let vector = state
+        .upstreams
+        .embeddings
+        .embed(&[question.to_string()])
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let hits = state
+        .vectors
+        .search(&vector, state.settings.top_k, None)
+        .await?;
+    Ok(numbered(hits))
+}
+
+fn numbered(hits: Vec<ChunkHit>) -> Vec<Source> {
+    hits.into_iter()
+        .enumerate()
+        .map(|(i, hit)| Source {
+            index: i + 1,
+            document_id: hit.document_id,
+            title: hit.title,
+            collection: hit.collection,
+            chunk_id: hit.chunk_id,
+            score: hit.score,
+            text: hit.text,
+        })
+        .collect()
+}
+
+/// The system-prompt block that gives the model its sources.
+pub fn context_block(sources: &[Source]) -> String {
+    let mut text = String::from(
+        "Answer the user's question using the numbered sources below when they are relevant, \
+         and cite them like [1]. If the sources do not contain the answer, say so and answer \
+         from general knowledge only if you are sure. Reply in the language of the question.\n\nSources:\n",
+    );
+    for source in sources {
+        text.push_str(&format!(
+            "\n[{}] {}\n{}\n",
+            source.index,
+            source.title,
+            source.text.trim()
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_numbers_sources() {
+        let sources = numbered(vec![ChunkHit {
+            chunk_id: "d:0".into(),
+            document_id: "d".into(),
+            collection: "default".into(),
+            ordinal: 0,
+            title: "Handbook".into(),
+            text: "Leave is 25 days.".into(),
+            score: 0.9,
+        }]);
+        let block = context_block(&sources);
+        assert!(block.contains("[1] Handbook\nLeave is 25 days."));
+    }
+}

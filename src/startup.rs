@@ -1,0 +1,119 @@
+//! Building the state, binding the listener (port 0 in tests) and shutting down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::ingest;
+use crate::state::{App, AppState};
+use crate::store::blobs::BlobStore;
+use crate::store::sql;
+use crate::store::vectors::VectorStore;
+use crate::upstream::Upstreams;
+
+/// How long shutdown waits for background work before giving up on it.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A server that is bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Open the stores, apply migrations, bind the listener and start the ingest workers.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = sql::connect(&settings.database_url()).await?;
+        let vectors = VectorStore::open(&settings.vector_url())
+            .await
+            .with_context(|| format!("opening the vector store at {}", settings.vector_url()))?;
+        let blobs = BlobStore::open(&settings.blob_url())?;
+        let upstreams = Upstreams::from_settings(&settings)?;
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let state = AppState(Arc::new(App {
+            settings,
+            db,
+            vectors,
+            blobs,
+            upstreams,
+            ingest_wakeup: Notify::new(),
+            ingest_events: tokio::sync::broadcast::channel(1024).0,
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        }));
+        ingest::worker::start(&state).await?;
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state, for tests and tools that run beside the server.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serve until `stop` resolves, then finish in-flight requests and background work.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        let token = state.shutdown.clone();
+        let router = crate::http::router(state.clone());
+        let serve = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.await;
+            token.cancel();
+        });
+        serve.await.context("serving HTTP")?;
+        state.shutdown.cancel();
+        state.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, state.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not finish within {SHUTDOWN_GRACE:?}");
+        }
+        state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

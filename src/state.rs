@@ -1,0 +1,52 @@
+//! The shared state every handler and background task sees.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use tokio::sync::{broadcast, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::store::blobs::BlobStore;
+use crate::store::vectors::VectorStore;
+use crate::upstream::Upstreams;
+
+/// Everything a running server holds; reached through [`AppState`].
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    pub db: AnyPool,
+    pub vectors: VectorStore,
+    pub blobs: BlobStore,
+    pub upstreams: Upstreams,
+    /// Woken whenever a document is queued, so idle ingest workers pick it up at once.
+    pub ingest_wakeup: Notify,
+    /// Every document status change, for whoever listens (tests, progress views).
+    pub ingest_events: broadcast::Sender<IngestEvent>,
+    /// Background work; shutdown waits for it.
+    pub tasks: TaskTracker,
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// Cheap, cloneable handle on [`App`], the axum state type.
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// A document reached a new status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestEvent {
+    pub document_id: String,
+    /// `processing`, `ready` or `failed`.
+    pub status: &'static str,
+}

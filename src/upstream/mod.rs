@@ -1,0 +1,377 @@
+//! OpenAI-compatible upstreams: chat, embeddings and images, each a base URL,
+//! an optional key and a model.
+//!
+//! Upstream failures become [`AppError::Upstream`] with a status that tells the
+//! caller whose fault it is: 429 stays 429, a rejected upstream key or an
+//! unknown upstream model is ragway's configuration (502), a 5xx is 502, a
+//! timeout is 504.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+
+/// Which upstream, for messages and for the names of its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Chat,
+    Embeddings,
+    Images,
+}
+
+impl Role {
+    fn env_prefix(self) -> &'static str {
+        match self {
+            Role::Chat => "RAGWAY_CHAT",
+            Role::Embeddings => "RAGWAY_EMBED",
+            Role::Images => "RAGWAY_IMAGE",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::Chat => "chat",
+            Role::Embeddings => "embeddings",
+            Role::Images => "images",
+        }
+    }
+}
+
+/// One configured (or not) upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    role: Role,
+    /// Base URL ending in the API version (`…/v1`), without a trailing slash.
+    base_url: Option<String>,
+    api_key: Option<String>,
+    model: Option<String>,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+/// The settings of an upstream that is ready to call.
+#[derive(Debug, Clone, Copy)]
+pub struct Ready<'a> {
+    pub base_url: &'a str,
+    pub api_key: Option<&'a str>,
+    pub model: &'a str,
+}
+
+/// The three upstreams of a running server.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub chat: Upstream,
+    pub embeddings: Upstream,
+    pub images: Upstream,
+}
+
+impl Upstreams {
+    /// Build all upstreams from the settings, sharing one HTTP connection pool.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(settings.upstream_connect_timeout_secs))
+            .tcp_nodelay(true)
+            .user_agent(concat!("ragway/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let timeout = Duration::from_secs(settings.upstream_timeout_secs);
+        let make =
+            |role, base: &Option<String>, key: &Option<String>, model: Option<String>| Upstream {
+                role,
+                base_url: base.as_deref().map(normalize_base_url),
+                api_key: key.clone().filter(|k| !k.is_empty()),
+                model: model.filter(|m| !m.is_empty()),
+                http: http.clone(),
+                timeout,
+            };
+        Ok(Self {
+            chat: make(
+                Role::Chat,
+                &settings.chat_base_url,
+                &settings.chat_api_key,
+                settings.chat_model.clone(),
+            ),
+            embeddings: make(
+                Role::Embeddings,
+                &settings.embed_base_url,
+                &settings.embed_api_key,
+                Some(settings.embed_model.clone()),
+            ),
+            images: make(
+                Role::Images,
+                &settings.image_base_url,
+                &settings.image_api_key,
+                settings.image_model.clone(),
+            ),
+        })
+    }
+}
+
+/// Accept a base URL with or without its `/v1` (or other `/vN`) suffix.
+pub fn normalize_base_url(url: &str) -> String {
+    let trimmed = url.trim().trim_end_matches('/');
+    let last = trimmed.rsplit('/').next().unwrap_or_default();
+    let versioned =
+        last.len() >= 2 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit());
+    if versioned {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}/v1")
+    }
+}
+
+impl Upstream {
+    /// The settings, or a 503 naming the missing ones.
+    pub fn ready(&self) -> AppResult<Ready<'_>> {
+        let prefix = self.role.env_prefix();
+        match (&self.base_url, &self.model) {
+            (Some(base_url), Some(model)) => Ok(Ready {
+                base_url,
+                api_key: self.api_key.as_deref(),
+                model,
+            }),
+            (None, _) => Err(AppError::NotConfigured(format!(
+                "The {} upstream is not configured: set {prefix}_BASE_URL (and {prefix}_API_KEY).",
+                self.role.name()
+            ))),
+            (_, None) => Err(AppError::NotConfigured(format!(
+                "The {} upstream is not configured: set {prefix}_MODEL.",
+                self.role.name()
+            ))),
+        }
+    }
+
+    /// Whether the base URL and model are set.
+    pub fn is_configured(&self) -> bool {
+        self.ready().is_ok()
+    }
+
+    fn post(&self, ready: Ready<'_>, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.post(format!("{}{path}", ready.base_url));
+        match ready.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    /// Send `body` and wait for the response head; errors carry the upstream's message.
+    ///
+    /// The time limit covers the head only: a stream may then run as long as it keeps sending.
+    pub async fn send(&self, path: &str, body: &Value) -> AppResult<reqwest::Response> {
+        let ready = self.ready()?;
+        let request = self.post(ready, path).json(body);
+        let response = tokio::time::timeout(self.timeout, request.send())
+            .await
+            .map_err(|_| self.timeout_error())?
+            .map_err(|e| self.transport_error(e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.status_error(response).await)
+    }
+
+    /// Send `body` and read the whole JSON answer within the time limit.
+    pub async fn send_json(&self, path: &str, body: &Value) -> AppResult<Value> {
+        let work = async {
+            let response = self.send(path, body).await?;
+            response
+                .json::<Value>()
+                .await
+                .map_err(|e| AppError::Upstream {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: format!(
+                        "The {} upstream sent an unreadable answer: {e}",
+                        self.role.name()
+                    ),
+                    retry_after: None,
+                })
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| self.timeout_error())?
+    }
+
+    /// Embed `inputs`, one vector per input, in input order.
+    pub async fn embed(&self, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.ready()?.model;
+        let body = json!({ "model": model, "input": inputs, "encoding_format": "float" });
+        let answer = self.send_json("/embeddings", &body).await?;
+        #[derive(Deserialize)]
+        struct Item {
+            index: Option<usize>,
+            embedding: Vec<f32>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            data: Vec<Item>,
+        }
+        let mut parsed: Answer =
+            serde_json::from_value(answer).map_err(|e| AppError::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!("The embeddings upstream sent an unexpected answer: {e}"),
+                retry_after: None,
+            })?;
+        if parsed.data.len() != inputs.len() {
+            return Err(AppError::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!(
+                    "The embeddings upstream returned {} vectors for {} inputs.",
+                    parsed.data.len(),
+                    inputs.len()
+                ),
+                retry_after: None,
+            });
+        }
+        parsed
+            .data
+            .sort_by_key(|item| item.index.unwrap_or(usize::MAX));
+        Ok(parsed.data.into_iter().map(|item| item.embedding).collect())
+    }
+
+    fn timeout_error(&self) -> AppError {
+        AppError::Upstream {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            message: format!(
+                "The {} upstream did not answer within {} s.",
+                self.role.name(),
+                self.timeout.as_secs()
+            ),
+            retry_after: None,
+        }
+    }
+
+    fn transport_error(&self, err: reqwest::Error) -> AppError {
+        let status = if err.is_timeout() {
+            StatusCode::GATEWAY_TIMEOUT
+        } else {
+            StatusCode::BAD_GATEWAY
+        };
+        AppError::Upstream {
+            status,
+            message: format!(
+                "Could not reach the {} upstream: {}",
+                self.role.name(),
+                error_chain(&err)
+            ),
+            retry_after: None,
+        }
+    }
+
+    async fn status_error(&self, response: reqwest::Response) -> AppError {
+        let upstream_status = response.status();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let text = response.text().await.unwrap_or_default();
+        let detail = upstream_message(&text);
+        let role = self.role.name();
+        let prefix = self.role.env_prefix();
+        let (status, message) = match upstream_status.as_u16() {
+            429 => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("The {role} upstream is rate limiting requests: {detail}"),
+            ),
+            401 | 403 => (
+                StatusCode::BAD_GATEWAY,
+                format!("The {role} upstream rejected ragway's credentials (check {prefix}_API_KEY): {detail}"),
+            ),
+            404 => (
+                StatusCode::BAD_GATEWAY,
+                format!("The {role} upstream answered 404 (check {prefix}_BASE_URL and {prefix}_MODEL): {detail}"),
+            ),
+            400 | 413 | 422 => (StatusCode::BAD_REQUEST, format!("The {role} upstream refused the request: {detail}")),
+            code => (StatusCode::BAD_GATEWAY, format!("The {role} upstream failed with status {code}: {detail}")),
+        };
+        AppError::Upstream {
+            status,
+            message,
+            retry_after: retry_after.filter(|_| status == StatusCode::TOO_MANY_REQUESTS),
+        }
+    }
+}
+
+/// The most useful line of an upstream error body.
+fn upstream_message(body: &str) -> String {
+    let from_json = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        let error = v.get("error").unwrap_or(&v);
+        error
+            .get("message")
+            .and_then(Value::as_str)
+            .or_else(|| error.as_str())
+            .or_else(|| v.get("message").and_then(Value::as_str))
+            .map(str::to_string)
+    });
+    let text = from_json.unwrap_or_else(|| body.trim().to_string());
+    let text = if text.is_empty() {
+        "(no details)".to_string()
+    } else {
+        text
+    };
+    text.chars().take(500).collect()
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_gain_v1_once() {
+        assert_eq!(
+            normalize_base_url("https://api.siliconflow.cn"),
+            "https://api.siliconflow.cn/v1"
+        );
+        assert_eq!(
+            normalize_base_url("https://api.siliconflow.cn/v1/"),
+            "https://api.siliconflow.cn/v1"
+        );
+        assert_eq!(
+            normalize_base_url("https://ark.example.com/api/v3"),
+            "https://ark.example.com/api/v3"
+        );
+        assert_eq!(
+            normalize_base_url("http://localhost:11434/"),
+            "http://localhost:11434/v1"
+        );
+    }
+
+    #[test]
+    fn upstream_messages_are_extracted() {
+        assert_eq!(
+            upstream_message(r#"{"error":{"message":"slow down"}}"#),
+            "slow down"
+        );
+        assert_eq!(upstream_message(r#"{"message":"bad"}"#), "bad");
+        assert_eq!(upstream_message("plain"), "plain");
+        assert_eq!(upstream_message(""), "(no details)");
+    }
+
+    #[test]
+    fn missing_settings_are_named() {
+        let settings = Settings::default();
+        let ups = Upstreams::from_settings(&settings).unwrap();
+        let err = ups.chat.ready().unwrap_err().to_string();
+        assert!(err.contains("RAGWAY_CHAT_BASE_URL"), "{err}");
+        let settings = Settings {
+            chat_base_url: Some("http://x".into()),
+            ..Settings::default()
+        };
+        let ups = Upstreams::from_settings(&settings).unwrap();
+        let err = ups.chat.ready().unwrap_err().to_string();
+        assert!(err.contains("RAGWAY_CHAT_MODEL"), "{err}");
+    }
+}

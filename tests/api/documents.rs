@@ -1,0 +1,231 @@
+//! Uploading documents: text, files of each format, status, isolation of bad files.
+
+use reqwest::multipart::{Form, Part};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app, wait_for, TestApp};
+
+async fn upload_file(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+    let form = Form::new()
+        .text("collection", "manuals")
+        .part("file", Part::bytes(bytes).file_name(name.to_string()));
+    app.client
+        .post(app.url("/v1/documents"))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[tokio::test]
+async fn text_upload_becomes_ready_with_chunks() {
+    let app = spawn_app().await;
+    let mut events = app.state.ingest_events.subscribe();
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.admin_key,
+            &json!({"title": "Tides", "text": "High tide is at noon.", "collection": "sea"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["collection"], "sea");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(wait_for(&mut events, id).await, "ready");
+
+    let shown: Value = app
+        .get(&format!("/v1/documents/{id}"), &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["status"], "ready");
+    assert_eq!(shown["chunk_count"], 1);
+    assert_eq!(shown["title"], "Tides");
+    assert!(shown["error"].is_null());
+    assert_eq!(app.state.vectors.count_document(id).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn txt_md_and_pdf_files_are_ingested() {
+    let app = spawn_app().await;
+    let mut events = app.state.ingest_events.subscribe();
+    for (name, expect_mime) in [
+        ("handbook.md", "text/markdown"),
+        ("员工手册.txt", "text/plain"),
+        ("lighthouse.pdf", "application/pdf"),
+    ] {
+        let response = upload_file(&app, &app.admin_key, name, fixture(name)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
+        let created: Value = response.json().await.unwrap();
+        assert_eq!(created["content_type"], expect_mime);
+        assert_eq!(created["filename"], name);
+        assert_eq!(created["collection"], "manuals");
+        let id = created["id"].as_str().unwrap();
+        assert_eq!(wait_for(&mut events, id).await, "ready", "{name}");
+    }
+    // The PDF's words were extracted: a question about them finds the PDF.
+    let answer: Value = app
+        .post_json(
+            "/v1/chat/completions",
+            &app.user_key,
+            &app.chat_body("when does the lighthouse keeper log the tide", false),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["sources"][0]["title"], "lighthouse.pdf");
+    assert!(answer["sources"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("every morning at six"));
+}
+
+#[tokio::test]
+async fn a_pdf_that_crashes_the_parser_fails_alone() {
+    let app = spawn_app().await;
+    let mut events = app.state.ingest_events.subscribe();
+    let response = upload_file(&app, &app.admin_key, "crash.pdf", fixture("crash.pdf")).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wait_for(&mut events, &id).await, "failed");
+    let shown: Value = app
+        .get(&format!("/v1/documents/{id}"), &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["status"], "failed");
+    assert!(
+        shown["error"].as_str().unwrap().contains("crashed"),
+        "{shown}"
+    );
+
+    // The server goes on answering and ingesting.
+    assert_eq!(
+        app.client
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    app.ingest_text("After the crash", "Still standing.").await;
+}
+
+#[tokio::test]
+async fn user_keys_cannot_upload_or_read_documents() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.user_key,
+            &json!({"title": "x", "text": "y"}),
+        )
+        .await;
+    assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+    let response = upload_file(&app, &app.user_key, "a.txt", b"hello".to_vec()).await;
+    assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+    let id = app.ingest_text("Doc", "Body").await;
+    let response = app.get(&format!("/v1/documents/{id}"), &app.user_key).await;
+    assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+}
+
+#[tokio::test]
+async fn bad_uploads_get_clear_errors() {
+    let app = spawn_app().await;
+    let key = &app.admin_key;
+
+    let response = app
+        .post_json(
+            "/v1/documents",
+            key,
+            &json!({"title": "x", "text": "  \n "}),
+        )
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable_entity",
+    )
+    .await;
+
+    let response = upload_file(&app, key, "picture.png", fixture("picture.png")).await;
+    let body = assert_error(
+        response,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("txt, md, pdf"));
+
+    let response = upload_file(&app, key, "fake.pdf", b"just text".to_vec()).await;
+    assert_error(
+        response,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+
+    let response = app
+        .post_json("/v1/documents", key, &json!({"title": "x"}))
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    let response = app
+        .post_json(
+            "/v1/documents",
+            key,
+            &json!({"title": "x", "text": "y", "collection": "a b"}),
+        )
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    let form = Form::new().text("title", "no file");
+    let response = app
+        .client
+        .post(app.url("/v1/documents"))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    let response = app.get("/v1/documents/nope", key).await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let app = crate::helpers::spawn_app_with(|s| s.max_body_bytes = 4096).await;
+    let big = "x".repeat(10_000);
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.admin_key,
+            &json!({"title": "big", "text": big}),
+        )
+        .await;
+    assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let response = upload_file(&app, &app.admin_key, "big.txt", big.into_bytes()).await;
+    assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // Under the limit still works.
+    app.ingest_text("small", "fits").await;
+}

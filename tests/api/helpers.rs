@@ -1,0 +1,182 @@
+//! Starting the app for a test, and small request helpers.
+
+use std::sync::Once;
+
+use ragway::auth::keys::{self, Role};
+use ragway::config::Settings;
+use ragway::startup::Application;
+use ragway::state::AppState;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::support::fake_upstream::FakeUpstream;
+
+/// A running app with its fake upstream and two keys.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub upstream: FakeUpstream,
+    pub admin_key: String,
+    pub user_key: String,
+    pub state: AppState,
+    pub settings: Settings,
+    _data: TempDir,
+}
+
+static TRACING: Once = Once::new();
+
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            tracing_subscriber::fmt()
+                .with_env_filter("info,lance=warn,lancedb=warn")
+                .init();
+        }
+    });
+}
+
+/// Settings for a test app against `upstream` in `data`.
+pub fn test_settings(upstream: &FakeUpstream, data: &TempDir) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data.path().to_path_buf(),
+        chat_base_url: Some(upstream.base_url.clone()),
+        chat_api_key: Some("sk-upstream-chat".into()),
+        chat_model: Some("fake-chat".into()),
+        embed_base_url: Some(format!("{}/v1", upstream.base_url)),
+        embed_api_key: Some("sk-upstream-embed".into()),
+        ..Settings::default()
+    }
+}
+
+/// Start an app with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Start an app after `adjust` has changed its settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    init_tracing();
+    let upstream = FakeUpstream::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&upstream, &data);
+    adjust(&mut settings);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
+    let address = format!("http://{}", app.local_addr().unwrap());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let admin_key = keys::create(&state.db, "test-admin", Role::Admin)
+        .await
+        .unwrap()
+        .secret;
+    let user_key = keys::create(&state.db, "test-user", Role::User)
+        .await
+        .unwrap()
+        .secret;
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        upstream,
+        admin_key,
+        user_key,
+        state,
+        settings,
+        _data: data,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POST JSON with a key.
+    pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET with a key.
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Upload a text document as admin and wait until it is ready; returns its id.
+    pub async fn ingest_text(&self, title: &str, text: &str) -> String {
+        let mut events = self.state.ingest_events.subscribe();
+        let response = self
+            .post_json(
+                "/v1/documents",
+                &self.admin_key,
+                &json!({"title": title, "text": text}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let id = response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let status = wait_for(&mut events, &id).await;
+        assert_eq!(status, "ready", "document {title} did not become ready");
+        id
+    }
+
+    /// A chat request body for the public model.
+    pub fn chat_body(&self, question: &str, stream: bool) -> Value {
+        json!({
+            "model": self.settings.public_model,
+            "messages": [{"role": "user", "content": question}],
+            "stream": stream,
+        })
+    }
+}
+
+/// Wait for document `id` to finish (`ready` or `failed`), from a subscription taken before the upload.
+pub async fn wait_for(
+    events: &mut tokio::sync::broadcast::Receiver<ragway::state::IngestEvent>,
+    id: &str,
+) -> &'static str {
+    loop {
+        let event = events.recv().await.expect("ingest events flow");
+        if event.document_id == id && event.status != "processing" {
+            return event.status;
+        }
+    }
+}
+
+/// Assert an OpenAI-shaped error with this status and code; returns the body.
+pub async fn assert_error(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+    assert!(body["error"]["type"].is_string(), "body: {body}");
+    body
+}
+
+/// Parse an SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real app on port 0 with temp directories, against the fake upstream.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod helpers;
+
+mod chat;
+mod documents;
+mod errors;
+mod python;

@@ -1,0 +1,54 @@
+"""The official `openai` package against ragway: models.list, chat, chat stream, errors.
+
+Run by the Rust integration test `python::the_openai_python_sdk_works_unchanged`,
+which starts ragway and passes RAGWAY_BASE_URL, RAGWAY_API_KEY and RAGWAY_MODEL.
+"""
+
+import os
+import sys
+
+try:
+    import openai
+except ImportError:
+    sys.exit("the `openai` package is missing: pip install openai (the README's test command does it)")
+
+base_url = os.environ["RAGWAY_BASE_URL"]
+model = os.environ["RAGWAY_MODEL"]
+client = openai.OpenAI(base_url=base_url, api_key=os.environ["RAGWAY_API_KEY"], max_retries=0)
+
+ids = [m.id for m in client.models.list()]
+assert model in ids, ids
+
+question = "When does the lighthouse keeper log the tide?"
+answer = client.chat.completions.create(model=model, messages=[{"role": "user", "content": question}])
+text = answer.choices[0].message.content
+assert text == "Echo: " + question, text
+assert answer.model == model, answer.model
+sources = answer.model_extra.get("sources") or []
+assert sources and sources[0]["title"] == "Lighthouse", sources
+
+stream = client.chat.completions.create(
+    model=model, messages=[{"role": "user", "content": question}], stream=True
+)
+pieces = []
+finish = None
+for chunk in stream:
+    if chunk.choices:
+        pieces.append(chunk.choices[0].delta.content or "")
+        finish = chunk.choices[0].finish_reason or finish
+assert "".join(pieces) == text, pieces
+assert finish == "stop", finish
+
+try:
+    client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+    raise AssertionError("unknown model accepted")
+except openai.NotFoundError as err:
+    assert err.code == "model_not_found", err.code
+
+try:
+    openai.OpenAI(base_url=base_url, api_key="sk-wrong", max_retries=0).models.list()
+    raise AssertionError("wrong key accepted")
+except openai.AuthenticationError:
+    pass
+
+print("openai sdk: all checks passed")

@@ -1,0 +1,362 @@
+//! A fake OpenAI-compatible upstream: chat (stream and not), embeddings,
+//! images, rerank and models, with switchable faults.
+//!
+//! Answers are deterministic: chat replies `Echo: <last user message>`, and
+//! embeddings are hashed bags of words (and of CJK characters and their
+//! bigrams), so texts that share words are near each other.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// Width of the fake embeddings.
+pub const DIM: usize = 256;
+
+/// What the fake does wrong, for every endpoint, until changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer normally.
+    None,
+    /// 429 with `Retry-After: 7`.
+    RateLimit,
+    /// 500 with an error body.
+    ServerError,
+    /// 401, as for a bad upstream key.
+    Unauthorized,
+    /// Never answer.
+    Hang,
+    /// Streams send the role chunk and two content chunks, then stop without finishing.
+    CutStream,
+}
+
+#[derive(Default)]
+struct Shared {
+    fault: Mutex<Option<Fault>>,
+    chat_requests: Mutex<Vec<Value>>,
+    embedding_requests: Mutex<Vec<Value>>,
+    auth_headers: Mutex<Vec<String>>,
+}
+
+/// A running fake upstream.
+#[derive(Clone)]
+pub struct FakeUpstream {
+    /// Base URL without `/v1`, as an operator would configure it.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl FakeUpstream {
+    /// Start on a free port of 127.0.0.1.
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Start on the given address.
+    pub async fn start_on(addr: &str) -> Self {
+        let shared = Arc::new(Shared::default());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind fake upstream");
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
+            .route("/v1/images/generations", post(images))
+            .route("/v1/rerank", post(rerank))
+            .route("/v1/models", get(models))
+            .with_state(shared.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("fake upstream serves");
+        });
+        Self {
+            base_url: format!("http://{addr}"),
+            addr,
+            shared,
+        }
+    }
+
+    /// Make every following request fail in this way (`Fault::None` to heal).
+    pub fn set_fault(&self, fault: Fault) {
+        *self.shared.fault.lock().unwrap() = Some(fault);
+    }
+
+    /// Every chat request body received so far.
+    pub fn chat_requests(&self) -> Vec<Value> {
+        self.shared.chat_requests.lock().unwrap().clone()
+    }
+
+    /// Every embeddings request body received so far.
+    pub fn embedding_requests(&self) -> Vec<Value> {
+        self.shared.embedding_requests.lock().unwrap().clone()
+    }
+
+    /// The `Authorization` headers received so far.
+    pub fn auth_headers(&self) -> Vec<String> {
+        self.shared.auth_headers.lock().unwrap().clone()
+    }
+}
+
+fn fault(shared: &Shared) -> Fault {
+    shared.fault.lock().unwrap().unwrap_or(Fault::None)
+}
+
+/// The response for a fault that fails the whole request, if it does.
+async fn failing(shared: &Shared) -> Option<Response> {
+    match fault(shared) {
+        Fault::None | Fault::CutStream => None,
+        Fault::RateLimit => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "7")],
+                Json(json!({"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}})),
+            )
+                .into_response(),
+        ),
+        Fault::ServerError => Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": {"message": "The fake upstream broke", "type": "server_error"}})),
+            )
+                .into_response(),
+        ),
+        Fault::Unauthorized => Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"error": {"message": "Invalid API key", "type": "invalid_request_error"}})),
+            )
+                .into_response(),
+        ),
+        Fault::Hang => std::future::pending().await,
+    }
+}
+
+/// The deterministic reply to a chat request.
+pub fn reply_for(request: &Value) -> String {
+    let last_user = request["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "user"))
+        .map(|m| match &m["content"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_default();
+    format!("Echo: {last_user}")
+}
+
+async fn chat(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    Json(request): Json<Value>,
+) -> Response {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        shared.auth_headers.lock().unwrap().push(auth.to_string());
+    }
+    shared.chat_requests.lock().unwrap().push(request.clone());
+    if let Some(response) = failing(&shared).await {
+        return response;
+    }
+    let model = request["model"].as_str().unwrap_or("fake").to_string();
+    let reply = reply_for(&request);
+    let prompt_tokens = request.to_string().len() as u64 / 4;
+    let completion_tokens = reply.split_whitespace().count() as u64;
+    if request["stream"] != json!(true) {
+        return Json(json!({
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 1,
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+        }))
+        .into_response();
+    }
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        })
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    let chars: Vec<char> = reply.chars().collect();
+    for piece in chars.chunks(4) {
+        events.push(chunk(
+            json!({"content": piece.iter().collect::<String>()}),
+            Value::Null,
+        ));
+    }
+    let cut = fault(&shared) == Fault::CutStream;
+    if cut {
+        events.truncate(3);
+    } else {
+        events.push(chunk(json!({}), json!("stop")));
+        if request["stream_options"]["include_usage"] == json!(true) {
+            events.push(json!({
+                "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+            }));
+        }
+    }
+    let mut lines: Vec<Result<String, std::io::Error>> = events
+        .into_iter()
+        .map(|e| Ok(format!("data: {e}\n\n")))
+        .collect();
+    // A cut stream simply stops: no final chunk, no `[DONE]`. (Failing the body
+    // instead would make hyper drop the response before its head is flushed.)
+    if !cut {
+        lines.push(Ok("data: [DONE]\n\n".to_string()));
+    }
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(futures::stream::iter(lines)))
+        .unwrap()
+}
+
+/// Words (lowercased ASCII runs), CJK characters and CJK bigrams.
+fn features(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut previous_cjk: Option<char> = None;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+            previous_cjk = None;
+            continue;
+        }
+        if !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        if ('\u{4e00}'..='\u{9fff}').contains(&c) {
+            out.push(c.to_string());
+            if let Some(p) = previous_cjk {
+                out.push(format!("{p}{c}"));
+            }
+            previous_cjk = Some(c);
+        } else {
+            previous_cjk = None;
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// The fake embedding of `text`: a normalised hashed bag of features.
+pub fn embed(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; DIM];
+    for feature in features(text) {
+        // FNV-1a: stable across runs and platforms.
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in feature.as_bytes() {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        let sign = if (h >> 63) == 0 { 1.0 } else { -1.0 };
+        v[(h % DIM as u64) as usize] += sign;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        v[0] = 1.0;
+    } else {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
+    shared
+        .embedding_requests
+        .lock()
+        .unwrap()
+        .push(request.clone());
+    if let Some(response) = failing(&shared).await {
+        return response;
+    }
+    let inputs: Vec<String> = match &request["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"message": "input must be a string or array"}})),
+            )
+                .into_response()
+        }
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": embed(text)}))
+        .collect();
+    Json(json!({"object": "list", "data": data, "model": request["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
+        .into_response()
+}
+
+/// A 1×1 transparent PNG.
+pub const PNG_1X1: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+
+async fn images(State(shared): State<Arc<Shared>>, Json(_request): Json<Value>) -> Response {
+    if let Some(response) = failing(&shared).await {
+        return response;
+    }
+    Json(json!({"created": 1, "data": [{"b64_json": PNG_1X1}]})).into_response()
+}
+
+async fn rerank(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
+    if let Some(response) = failing(&shared).await {
+        return response;
+    }
+    let query: std::collections::HashSet<String> =
+        features(request["query"].as_str().unwrap_or_default())
+            .into_iter()
+            .collect();
+    let docs = request["documents"].as_array().cloned().unwrap_or_default();
+    let mut results: Vec<(usize, f64)> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let f = features(d.as_str().unwrap_or_default());
+            let hits = f.iter().filter(|x| query.contains(*x)).count();
+            (i, hits as f64 / (f.len().max(1) as f64))
+        })
+        .collect();
+    results.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let top_n = request["top_n"]
+        .as_u64()
+        .map(|n| n as usize)
+        .unwrap_or(results.len());
+    let results: Vec<Value> = results
+        .into_iter()
+        .take(top_n)
+        .map(|(index, score)| json!({"index": index, "relevance_score": score}))
+        .collect();
+    Json(json!({"results": results})).into_response()
+}
+
+async fn models() -> Json<Value> {
+    Json(
+        json!({"object": "list", "data": [{"id": "fake-chat", "object": "model", "owned_by": "fake"}]}),
+    )
+}
