@@ -57,6 +57,8 @@ enum KeysCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
+    // Panics (a document parser's, say) are contained where they happen; log them as one line.
+    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(run(cli));
     // A document parser stuck in a loop holds a blocking thread forever; do not wait for it.

@@ -29,7 +29,7 @@ pub struct Application {
 }
 
 impl Application {
-    /// Open the stores, apply migrations, bind the listener and start the ingest workers.
+    /// Open the stores, apply migrations and bind the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let db = sql::connect(&settings.database_url()).await?;
         let vectors = VectorStore::open(&settings.vector_url())
@@ -51,7 +51,6 @@ impl Application {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         }));
-        ingest::worker::start(&state).await?;
         Ok(Self { listener, state })
     }
 
@@ -65,12 +64,14 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serve until `stop` resolves, then finish in-flight requests and background work.
+    /// Start the ingest workers and serve until `stop` resolves, then finish
+    /// in-flight requests and background work.
     pub async fn run_until_stopped(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state;
+        ingest::worker::start(&state).await?;
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
         let serve = axum::serve(

@@ -4,7 +4,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, wait_for, TestApp};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, wait_for, TestApp};
 
 async fn upload_file(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     let form = Form::new()
@@ -214,7 +214,7 @@ async fn bad_uploads_get_clear_errors() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused() {
-    let app = crate::helpers::spawn_app_with(|s| s.max_body_bytes = 4096).await;
+    let app = spawn_app_with(|s| s.max_body_bytes = 4096).await;
     let big = "x".repeat(10_000);
     let response = app
         .post_json(
@@ -228,4 +228,31 @@ async fn bodies_over_the_limit_are_refused() {
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Under the limit still works.
     app.ingest_text("small", "fits").await;
+}
+
+#[tokio::test]
+async fn interrupted_documents_are_redone_after_a_restart_without_duplicates() {
+    let app = spawn_app_with(|s| s.chunk_size = 60).await;
+    let text = "The harbour master rings the bell at dawn. ".repeat(10);
+    let id = app.ingest_text("Harbour", &text).await;
+    let chunks = app.state.vectors.count_document(&id).await.unwrap();
+    assert!(chunks > 1);
+    // As if the server died while writing this document: its row says
+    // `processing` and some of its chunks are already in LanceDB.
+    sqlx::query("UPDATE documents SET status = 'processing', chunk_count = 0 WHERE id = $1")
+        .bind(&id)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+
+    let (app, mut events) = app.restart().await;
+    assert_eq!(wait_for(&mut events, &id).await, "ready");
+    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), chunks);
+    let shown: Value = app
+        .get(&format!("/v1/documents/{id}"), &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["chunk_count"], chunks);
 }

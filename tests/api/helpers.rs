@@ -5,7 +5,7 @@ use std::sync::Once;
 use ragway::auth::keys::{self, Role};
 use ragway::config::Settings;
 use ragway::startup::Application;
-use ragway::state::AppState;
+use ragway::state::{AppState, IngestEvent};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -22,7 +22,9 @@ pub struct TestApp {
     pub user_key: String,
     pub state: AppState,
     pub settings: Settings,
-    _data: TempDir,
+    data: TempDir,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 static TRACING: Once = Once::new();
@@ -63,21 +65,41 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let mut settings = test_settings(&upstream, &data);
     adjust(&mut settings);
+    let (app, _events) = start(settings, upstream, data, String::new(), String::new()).await;
+    let admin_key = keys::create(&app.state.db, "test-admin", Role::Admin)
+        .await
+        .unwrap()
+        .secret;
+    let user_key = keys::create(&app.state.db, "test-user", Role::User)
+        .await
+        .unwrap()
+        .secret;
+    TestApp {
+        admin_key,
+        user_key,
+        ..app
+    }
+}
+
+/// Build and run an app; the receiver was subscribed before the ingest workers started.
+async fn start(
+    settings: Settings,
+    upstream: FakeUpstream,
+    data: TempDir,
+    admin_key: String,
+    user_key: String,
+) -> (TestApp, tokio::sync::broadcast::Receiver<IngestEvent>) {
     let app = Application::build(settings.clone())
         .await
         .expect("app builds");
     let address = format!("http://{}", app.local_addr().unwrap());
     let state = app.state();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let admin_key = keys::create(&state.db, "test-admin", Role::Admin)
-        .await
-        .unwrap()
-        .secret;
-    let user_key = keys::create(&state.db, "test-user", Role::User)
-        .await
-        .unwrap()
-        .secret;
-    TestApp {
+    let events = state.ingest_events.subscribe();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let app = TestApp {
         address,
         client: reqwest::Client::new(),
         upstream,
@@ -85,11 +107,33 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         user_key,
         state,
         settings,
-        _data: data,
-    }
+        data,
+        stop,
+        server,
+    };
+    (app, events)
 }
 
 impl TestApp {
+    /// Stop the server gracefully and start a new one on the same data, upstream and keys.
+    ///
+    /// The receiver sees every ingest event of the new server, from before its workers start.
+    pub async fn restart(self) -> (TestApp, tokio::sync::broadcast::Receiver<IngestEvent>) {
+        let TestApp {
+            upstream,
+            admin_key,
+            user_key,
+            settings,
+            data,
+            stop,
+            server,
+            ..
+        } = self;
+        let _ = stop.send(());
+        server.await.unwrap().expect("clean shutdown");
+        start(settings, upstream, data, admin_key, user_key).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -147,7 +191,7 @@ impl TestApp {
 
 /// Wait for document `id` to finish (`ready` or `failed`), from a subscription taken before the upload.
 pub async fn wait_for(
-    events: &mut tokio::sync::broadcast::Receiver<ragway::state::IngestEvent>,
+    events: &mut tokio::sync::broadcast::Receiver<IngestEvent>,
     id: &str,
 ) -> &'static str {
     loop {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Latency ragway adds to a chat request: the same load, at the same rate, sent
+# straight to the fake upstream and through ragway (a model with an empty
+# knowledge base, so no retrieval), in alternating rounds of one run.
+#
+#   bench/chat_overhead.sh [rate=200] [seconds=10] [rounds=3]
+#
+# Prints a markdown table for BENCHMARKS.md. Needs release builds (the script
+# makes them; the first one takes a while).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${1:-200}
+SECONDS_PER_ROUND=${2:-10}
+ROUNDS=${3:-3}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragway-target}"
+cargo build -q --release --bin ragway --example fake_upstream --example loadgen
+BIN="$CARGO_TARGET_DIR/release"
+
+WORK=$(mktemp -d)
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+UP_PORT=19100
+RW_PORT=19101
+"$BIN/examples/fake_upstream" "127.0.0.1:$UP_PORT" > /dev/null &
+export RAGWAY_DATA_DIR="$WORK/data" RAGWAY_LISTEN="127.0.0.1:$RW_PORT" RUST_LOG=warn
+export RAGWAY_CHAT_BASE_URL="http://127.0.0.1:$UP_PORT" RAGWAY_CHAT_MODEL=fake-chat
+export RAGWAY_EMBED_BASE_URL="http://127.0.0.1:$UP_PORT"
+KEY=$("$BIN/ragway" keys create --name bench | tail -1)
+"$BIN/ragway" serve &
+for _ in $(seq 100); do  # wait until both listen
+  curl -sf "http://127.0.0.1:$RW_PORT/health" > /dev/null && curl -sf "http://127.0.0.1:$UP_PORT/v1/models" > /dev/null && break
+  sleep 0.1
+done
+
+body() { printf '{"model":"%s","stream":%s,"messages":[{"role":"user","content":"What is the tide schedule for the harbour this week?"}]}' "$1" "$2"; }
+run() { # name url model stream
+  "$BIN/examples/loadgen" --url "$2" --key "$KEY" --rate "$RATE" --seconds "$SECONDS_PER_ROUND" --body "$(body "$3" "$4")"
+}
+DIRECT="http://127.0.0.1:$UP_PORT/v1/chat/completions"
+VIA="http://127.0.0.1:$RW_PORT/v1/chat/completions"
+
+# Warm both paths (connection pools, SQLite page cache).
+for stream in false true; do
+  "$BIN/examples/loadgen" --url "$DIRECT" --rate 100 --seconds 1 --body "$(body fake-chat $stream)" > /dev/null
+  "$BIN/examples/loadgen" --url "$VIA" --key "$KEY" --rate 100 --seconds 1 --body "$(body ragway $stream)" > /dev/null
+done
+
+echo "| mode | round | direct p50 ms | direct p99 ms | ragway p50 ms | ragway p99 ms | added p50 ms | added p99 ms | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for stream in false true; do
+  for round in $(seq "$ROUNDS"); do
+    d=$(run direct "$DIRECT" fake-chat "$stream")
+    r=$(run ragway "$VIA" ragway "$stream")
+    python3 - "$stream" "$round" "$d" "$r" <<'PY'
+import json, sys
+stream, rnd, d, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+mode = "stream" if stream == "true" else "non-stream"
+print(f"| {mode} | {rnd} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+      f"{r['p50_ms']-d['p50_ms']:+.2f} | {r['p99_ms']-d['p99_ms']:+.2f} | {d['errors']}/{r['errors']} |")
+PY
+  done
+done
