@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
 # Run every test: unit, integration (real app + fake upstream), and the
 # official `openai` Python package against a running server.
+#
+# With RAGWAY_TEST_POSTGRES=postgres://user@host:port/db set, the integration
+# suite runs a second time against PostgreSQL, each test in a fresh database.
 # Extra arguments go to `cargo test` (e.g. a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/prereqs.sh
 need_protoc
 need_python_openai
-cargo test --workspace --all-targets "$@"
+
+echo "== tests on SQLite (the embedded default)" >&2
+RAGWAY_TEST_POSTGRES= DATABASE_URL= cargo test --workspace --all-targets "$@"
+
+if [ -n "${RAGWAY_TEST_POSTGRES:-}" ]; then
+  if command -v psql >/dev/null 2>&1; then
+    # Databases of earlier runs: each test makes its own and cannot drop it while its pool lives.
+    psql "$RAGWAY_TEST_POSTGRES" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'ragway_test_%'" \
+      | while read -r db; do psql "$RAGWAY_TEST_POSTGRES" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+  fi
+  echo "== integration tests on PostgreSQL ($RAGWAY_TEST_POSTGRES)" >&2
+  cargo test --test api "$@"
+fi

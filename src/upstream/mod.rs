@@ -81,7 +81,11 @@ impl Upstreams {
         let make =
             |role, base: &Option<String>, key: &Option<String>, model: Option<String>| Upstream {
                 role,
-                base_url: base.as_deref().map(normalize_base_url),
+                base_url: base
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|b| !b.is_empty())
+                    .map(normalize_base_url),
                 api_key: key.clone().filter(|k| !k.is_empty()),
                 model: model.filter(|m| !m.is_empty()),
                 http: http.clone(),

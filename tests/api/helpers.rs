@@ -64,6 +64,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let upstream = FakeUpstream::start().await;
     let data = tempfile::tempdir().unwrap();
     let mut settings = test_settings(&upstream, &data);
+    settings.database_url = fresh_postgres_database().await;
     adjust(&mut settings);
     let (app, _events) = start(settings, upstream, data, String::new(), String::new()).await;
     let admin_key = keys::create(&app.state.db, "test-admin", Role::Admin)
@@ -79,6 +80,27 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         user_key,
         ..app
     }
+}
+
+/// A new, empty database on the PostgreSQL server named by `RAGWAY_TEST_POSTGRES`
+/// (or `DATABASE_URL`), so tests run in parallel; `None` (SQLite) when neither is set.
+async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::{Connection, Executor};
+    let server = std::env::var("RAGWAY_TEST_POSTGRES")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .ok()
+        .filter(|url| url.starts_with("postgres"))?;
+    let name = format!("ragway_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("RAGWAY_TEST_POSTGRES is reachable");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("can create a test database");
+    let mut url = url::Url::parse(&server).expect("RAGWAY_TEST_POSTGRES is a URL");
+    url.set_path(&name);
+    Some(url.to_string())
 }
 
 /// Build and run an app; the receiver was subscribed before the ingest workers started.
