@@ -41,12 +41,7 @@ async fn text_upload_becomes_ready_with_chunks() {
     let id = created["id"].as_str().unwrap();
     assert_eq!(wait_for(&mut events, id).await, "ready");
 
-    let shown: Value = app
-        .get(&format!("/v1/documents/{id}"), &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let shown = app.document(&id).await;
     assert_eq!(shown["status"], "ready");
     assert_eq!(shown["chunk_count"], 1);
     assert_eq!(shown["title"], "Tides");
@@ -101,12 +96,7 @@ async fn a_pdf_that_crashes_the_parser_fails_alone() {
         .unwrap()
         .to_string();
     assert_eq!(wait_for(&mut events, &id).await, "failed");
-    let shown: Value = app
-        .get(&format!("/v1/documents/{id}"), &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let shown = app.document(&id).await;
     assert_eq!(shown["status"], "failed");
     assert!(
         shown["error"].as_str().unwrap().contains("crashed"),
@@ -248,11 +238,6 @@ async fn interrupted_documents_are_redone_after_a_restart_without_duplicates() {
     let (app, mut events) = app.restart().await;
     assert_eq!(wait_for(&mut events, &id).await, "ready");
     assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), chunks);
-    let shown: Value = app
-        .get(&format!("/v1/documents/{id}"), &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let shown = app.document(&id).await;
     assert_eq!(shown["chunk_count"], chunks);
 }

@@ -181,6 +181,13 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A document as `GET /v1/documents/{id}` shows it to the admin.
+    pub async fn document(&self, id: &str) -> Value {
+        let response = self.get(&format!("/v1/documents/{id}"), &self.admin_key).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
     /// Upload a text document as admin and wait until it is ready; returns its id.
     pub async fn ingest_text(&self, title: &str, text: &str) -> String {
         let mut events = self.state.ingest_events.subscribe();
