@@ -41,7 +41,7 @@ async fn text_upload_becomes_ready_with_chunks() {
     let id = created["id"].as_str().unwrap();
     assert_eq!(wait_for(&mut events, id).await, "ready");
 
-    let shown = app.document(&id).await;
+    let shown = app.document(id).await;
     assert_eq!(shown["status"], "ready");
     assert_eq!(shown["chunk_count"], 1);
     assert_eq!(shown["title"], "Tides");
