@@ -231,6 +231,7 @@ impl VectorStore {
                 "ordinal",
                 "title",
                 "text",
+                "_distance",
             ]));
         if let Some(collections) = collections {
             if collections.is_empty() {
