@@ -10,6 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
 use serde::de::DeserializeOwned;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
@@ -25,6 +26,15 @@ pub fn router(state: AppState) -> Router {
         .merge(chat::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
+        // Browser-based clients (LobeChat, ChatBox web, …) call the API from
+        // their own origin with a bearer key; no cookies are involved.
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any)
+                .expose_headers(Any),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -182,3 +182,30 @@ async fn missing_upstream_settings_give_503_naming_the_setting() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn browser_clients_may_call_the_api_cross_origin() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/chat/completions"))
+        .header("origin", "https://chat.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let allowed = response.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("authorization") || allowed == "*",
+        "{allowed}"
+    );
+}

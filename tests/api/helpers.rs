@@ -183,7 +183,9 @@ impl TestApp {
 
     /// A document as `GET /v1/documents/{id}` shows it to the admin.
     pub async fn document(&self, id: &str) -> Value {
-        let response = self.get(&format!("/v1/documents/{id}"), &self.admin_key).await;
+        let response = self
+            .get(&format!("/v1/documents/{id}"), &self.admin_key)
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
