@@ -333,6 +333,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid() {
+        let args = SettingsArgs {
+            config: concat!(env!("CARGO_MANIFEST_DIR"), "/ragway.example.toml").into(),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.chat_model.as_deref(), Some("deepseek-ai/DeepSeek-V3"));
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let args = SettingsArgs {
             config: "ragway.toml".into(),
