@@ -1,7 +1,9 @@
-//! `POST /v1/documents` (JSON text or a multipart file) and `GET /v1/documents/{id}`.
+//! Documents: upload (JSON text or a multipart file), list, show, original
+//! content, duplicate lookup by SHA-256, delete. All need an admin key.
 
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -10,13 +12,16 @@ use serde::Deserialize;
 use super::ApiJson;
 use crate::auth::AdminCaller;
 use crate::error::{AppError, AppResult};
+use crate::ingest::documents::{self, ListQuery, Page};
 use crate::ingest::{self, Document, Upload};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/documents", post(create))
-        .route("/v1/documents/{id}", get(show))
+        .route("/v1/documents", post(create).get(list))
+        .route("/v1/documents/lookup", post(lookup))
+        .route("/v1/documents/{id}", get(show).delete(remove))
+        .route("/v1/documents/{id}/content", get(content))
 }
 
 #[derive(Deserialize)]
@@ -48,7 +53,13 @@ async fn create(
         }
     };
     let document = ingest::submit(&state, &caller, upload).await?;
-    Ok((StatusCode::ACCEPTED, Json(document)))
+    // A duplicate that was queued again (it had failed) is accepted work; any other duplicate is done.
+    let status = if document.duplicate && document.status != "pending" {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(document)))
 }
 
 /// The `file` part plus optional `title` and `collection` fields.
@@ -86,5 +97,101 @@ async fn show(
     _admin: AdminCaller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Document>> {
-    Ok(Json(ingest::get(&state.db, &id).await?))
+    Ok(Json(documents::get(&state.db, &id).await?))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Page>> {
+    let Query(query) = query?;
+    Ok(Json(documents::list(&state.db, &query).await?))
+}
+
+#[derive(Deserialize)]
+struct LookupRequest {
+    sha256: Vec<String>,
+    collection: Option<String>,
+}
+
+/// The most hashes one lookup may ask about.
+const MAX_LOOKUP: usize = 1000;
+
+async fn lookup(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    ApiJson(request): ApiJson<LookupRequest>,
+) -> AppResult<Json<serde_json::Value>> {
+    if request.sha256.len() > MAX_LOOKUP {
+        return Err(AppError::BadRequest(format!(
+            "Ask about at most {MAX_LOOKUP} hashes at a time."
+        )));
+    }
+    if let Some(bad) = request
+        .sha256
+        .iter()
+        .find(|h| h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(AppError::BadRequest(format!(
+            "{bad:?} is not a SHA-256 hash (64 hexadecimal characters)."
+        )));
+    }
+    let found =
+        documents::lookup(&state.db, &request.sha256, request.collection.as_deref()).await?;
+    Ok(Json(serde_json::json!({ "object": "list", "data": found })))
+}
+
+async fn content(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let document = documents::get(&state.db, &id).await?;
+    let bytes = state.blobs.get(&ingest::original_key(&id)).await?;
+    let filename = document
+        .filename
+        .unwrap_or_else(|| format!("{}.txt", document.id));
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    let content_type = if document.content_type.starts_with("text/") {
+        format!("{}; charset=utf-8", document.content_type)
+    } else {
+        document.content_type
+    };
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    // RFC 6266 / 5987: the UTF-8 name for every client, an ASCII fallback for old ones.
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        url::form_urlencoded::byte_serialize(filename.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> AppResult<Json<serde_json::Value>> {
+    documents::delete(&state, &id).await?;
+    Ok(Json(
+        serde_json::json!({ "id": id, "object": "document", "deleted": true }),
+    ))
 }

@@ -1,67 +1,23 @@
 //! Ingestion: upload → blob → `pending` row → worker: extract → split → embed →
 //! LanceDB → `ready` (or `failed` with a readable reason).
 
+pub mod documents;
 pub mod extract;
 pub mod split;
 pub mod worker;
 
 use bytes::Bytes;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::sql::now_ms;
+pub use documents::Document;
 use extract::Format;
 
 /// The collection a document lands in when none is named.
 pub const DEFAULT_COLLECTION: &str = "default";
-
-/// A document as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Document {
-    pub id: String,
-    pub object: &'static str,
-    pub title: String,
-    pub collection: String,
-    pub filename: Option<String>,
-    pub content_type: String,
-    pub bytes: i64,
-    pub sha256: String,
-    /// `pending`, `processing`, `ready` or `failed`.
-    pub status: String,
-    pub chunk_count: i64,
-    pub error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl Document {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            object: "document",
-            title: row.try_get("title")?,
-            collection: row.try_get("collection")?,
-            filename: row.try_get("filename")?,
-            content_type: row.try_get("content_type")?,
-            bytes: row.try_get("size_bytes")?,
-            sha256: row.try_get("sha256")?,
-            status: row.try_get("status")?,
-            chunk_count: row.try_get("chunk_count")?,
-            error: row.try_get("error")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
-}
-
-const DOCUMENT_COLUMNS: &str =
-    "id, title, collection, filename, content_type, size_bytes, sha256, \
-     status, chunk_count, error, created_at, updated_at";
 
 /// A document as uploaded, before it is queued.
 #[derive(Debug)]
@@ -78,6 +34,10 @@ pub fn original_key(document_id: &str) -> String {
 }
 
 /// Validate an upload, store its bytes and queue it; answers the `pending` document.
+///
+/// The same bytes into the same collection answer the existing document with
+/// `duplicate` set instead of a second copy; a duplicate of a document that
+/// failed queues it again.
 pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppResult<Document> {
     state.upstreams.embeddings.ready()?;
     let collection = match upload.collection.as_deref().map(str::trim) {
@@ -101,6 +61,16 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         .map(str::to_string)
         .or_else(|| upload.filename.clone())
         .unwrap_or_else(|| default_title(&upload.bytes));
+    let sha256 = hex::encode(Sha256::digest(&upload.bytes));
+    if let Some(mut existing) = documents::find_by_hash(&state.db, &collection, &sha256).await? {
+        existing.duplicate = true;
+        if existing.status == "failed" {
+            requeue(state, &existing.id).await?;
+            existing.status = "pending".into();
+            existing.error = None;
+        }
+        return Ok(existing);
+    }
     let now = now_ms();
     let document = Document {
         id: uuid::Uuid::now_v7().to_string(),
@@ -110,12 +80,13 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         filename: upload.filename,
         content_type: format.mime().to_string(),
         bytes: upload.bytes.len() as i64,
-        sha256: hex::encode(Sha256::digest(&upload.bytes)),
+        sha256,
         status: "pending".into(),
         chunk_count: 0,
         error: None,
         created_at: now,
         updated_at: now,
+        duplicate: false,
     };
     state
         .blobs
@@ -141,16 +112,17 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     Ok(document)
 }
 
-/// One document by id.
-pub async fn get(db: &AnyPool, id: &str) -> AppResult<Document> {
-    let row = sqlx::query(&format!(
-        "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1"
-    ))
+/// Queue a document again from its stored original.
+async fn requeue(state: &AppState, id: &str) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE documents SET status = 'pending', error = NULL, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now_ms())
     .bind(id)
-    .fetch_optional(db)
-    .await?
-    .ok_or_else(|| AppError::not_found("document", id))?;
-    Ok(Document::from_row(&row)?)
+    .execute(&state.db)
+    .await?;
+    state.ingest_wakeup.notify_one();
+    Ok(())
 }
 
 /// Collection names: letters, digits, `-`, `_` and `.`, up to 64 characters.

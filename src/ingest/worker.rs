@@ -106,14 +106,22 @@ async fn process(state: &AppState, job: &Job) {
     let result = match &outcome {
         Ok(chunks) => {
             tracing::info!(document = %job.id, chunks, elapsed_ms = started.elapsed().as_millis() as u64, "document ready");
-            sqlx::query(
-                "UPDATE documents SET status = 'ready', chunk_count = $1, error = NULL, updated_at = $2 WHERE id = $3",
+            let updated = sqlx::query(
+                "UPDATE documents SET status = 'ready', chunk_count = $1, error = NULL, updated_at = $2 \
+                 WHERE id = $3 AND status = 'processing'",
             )
             .bind(*chunks as i64)
             .bind(now_ms())
             .bind(&job.id)
             .execute(&state.db)
-            .await
+            .await;
+            if matches!(&updated, Ok(done) if done.rows_affected() == 0) {
+                // Deleted while we worked: take back the chunks just written.
+                if let Err(err) = state.vectors.delete_document(&job.id).await {
+                    tracing::error!(document = %job.id, error = ?err, "removing chunks of a deleted document failed");
+                }
+            }
+            updated
         }
         Err(reason) => {
             tracing::warn!(document = %job.id, %reason, "document failed");

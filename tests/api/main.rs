@@ -8,4 +8,5 @@ mod helpers;
 mod chat;
 mod documents;
 mod errors;
+mod library;
 mod python;

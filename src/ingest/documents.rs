@@ -1,0 +1,227 @@
+//! Document rows: reading, listing with filters and cursors, duplicate
+//! lookup by SHA-256, and deletion of a document with its vectors and blob.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A document as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    pub id: String,
+    pub object: &'static str,
+    pub title: String,
+    pub collection: String,
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub bytes: i64,
+    pub sha256: String,
+    /// `pending`, `processing`, `ready` or `failed`.
+    pub status: String,
+    pub chunk_count: i64,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Set when an upload matched this existing document instead of creating one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+impl Document {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            object: "document",
+            title: row.try_get("title")?,
+            collection: row.try_get("collection")?,
+            filename: row.try_get("filename")?,
+            content_type: row.try_get("content_type")?,
+            bytes: row.try_get("size_bytes")?,
+            sha256: row.try_get("sha256")?,
+            status: row.try_get("status")?,
+            chunk_count: row.try_get("chunk_count")?,
+            error: row.try_get("error")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            duplicate: false,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, title, collection, filename, content_type, size_bytes, sha256, \
+     status, chunk_count, error, created_at, updated_at";
+
+/// One document by id.
+pub async fn get(db: &AnyPool, id: &str) -> AppResult<Document> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM documents WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("document", id))?;
+    Ok(Document::from_row(&row)?)
+}
+
+/// The document in `collection` with exactly these bytes, if any.
+pub async fn find_by_hash(
+    db: &AnyPool,
+    collection: &str,
+    sha256: &str,
+) -> AppResult<Option<Document>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM documents WHERE collection = $1 AND sha256 = $2 ORDER BY id LIMIT 1"
+    ))
+    .bind(collection)
+    .bind(sha256)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.as_ref().map(Document::from_row).transpose()?)
+}
+
+/// Filters and page of a document listing.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    pub collection: Option<String>,
+    pub status: Option<String>,
+    /// Case-insensitive substring of the title.
+    pub q: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+}
+
+/// One page of documents, newest first.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub object: &'static str,
+    pub data: Vec<Document>,
+    pub has_more: bool,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+const STATUSES: &[&str] = &["pending", "processing", "ready", "failed"];
+
+/// Documents matching `query`, newest first.
+///
+/// Ids are UUIDv7, which sort by creation time, so the cursor is simply the
+/// last id seen and pages stay stable while new documents arrive.
+pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::BadRequest(
+            "`limit` must be between 1 and 100.".into(),
+        ));
+    }
+    let mut conditions = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    let mut bind = |condition: &str, value: String| {
+        binds.push(value);
+        conditions.push(condition.replace('?', &format!("${}", binds.len())));
+    };
+    if let Some(collection) = query.collection.as_deref().filter(|c| !c.is_empty()) {
+        bind("collection = ?", collection.to_string());
+    }
+    if let Some(status) = query.status.as_deref().filter(|s| !s.is_empty()) {
+        if !STATUSES.contains(&status) {
+            return Err(AppError::BadRequest(format!(
+                "`status` must be one of {}.",
+                STATUSES.join(", ")
+            )));
+        }
+        bind("status = ?", status.to_string());
+    }
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        bind("LOWER(title) LIKE ? ESCAPE '\\'", format!("%{escaped}%"));
+    }
+    if let Some(after) = query.after.as_deref().filter(|a| !a.is_empty()) {
+        bind("id < ?", after.to_string());
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM documents {filter} ORDER BY id DESC LIMIT {}",
+        limit + 1
+    );
+    let mut statement = sqlx::query(&sql);
+    for value in binds {
+        statement = statement.bind(value);
+    }
+    let rows = statement.fetch_all(db).await?;
+    let mut data = rows
+        .iter()
+        .map(Document::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let has_more = data.len() as i64 > limit;
+    data.truncate(limit as usize);
+    let next_cursor = has_more
+        .then(|| data.last().map(|d| d.id.clone()))
+        .flatten();
+    Ok(Page {
+        object: "list",
+        data,
+        has_more,
+        next_cursor,
+    })
+}
+
+/// Which of `hashes` are already stored (in `collection`, when given).
+pub async fn lookup(
+    db: &AnyPool,
+    hashes: &[String],
+    collection: Option<&str>,
+) -> AppResult<Vec<Document>> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=hashes.len()).map(|i| format!("${i}")).collect();
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM documents WHERE sha256 IN ({})",
+        placeholders.join(", ")
+    );
+    if collection.is_some() {
+        sql.push_str(&format!(" AND collection = ${}", hashes.len() + 1));
+    }
+    sql.push_str(" ORDER BY id");
+    let mut statement = sqlx::query(&sql);
+    for hash in hashes {
+        statement = statement.bind(hash.to_ascii_lowercase());
+    }
+    if let Some(collection) = collection {
+        statement = statement.bind(collection);
+    }
+    let rows = statement.fetch_all(db).await?;
+    Ok(rows
+        .iter()
+        .map(Document::from_row)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Remove a document: its row, its chunks and its original file.
+///
+/// The row goes first, so a worker still processing the document finds it
+/// gone when it finishes and removes the chunks it wrote.
+pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
+    let removed = sqlx::query("DELETE FROM documents WHERE id = $1")
+        .bind(id)
+        .execute(&state.db)
+        .await?;
+    if removed.rows_affected() == 0 {
+        return Err(AppError::not_found("document", id));
+    }
+    state.vectors.delete_document(id).await?;
+    state.blobs.delete(&super::original_key(id)).await?;
+    Ok(())
+}

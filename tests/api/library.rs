@@ -1,0 +1,285 @@
+//! Managing stored documents: duplicates, listing, lookup by hash, original content, deletion.
+
+use reqwest::multipart::{Form, Part};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{assert_error, spawn_app, TestApp};
+
+async fn upload_text(
+    app: &TestApp,
+    title: &str,
+    text: &str,
+    collection: &str,
+) -> reqwest::Response {
+    app.post_json(
+        "/v1/documents",
+        &app.admin_key,
+        &json!({"title": title, "text": text, "collection": collection}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_same_bytes_twice_are_one_document() {
+    let app = spawn_app().await;
+    let id = app.ingest_text("Tides", "High tide is at noon.").await;
+    let again = upload_text(&app, "Tides again", "High tide is at noon.", "default").await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["status"], "ready");
+
+    // Another collection is another document.
+    let elsewhere = upload_text(&app, "Tides", "High tide is at noon.", "sea").await;
+    assert_eq!(elsewhere.status(), StatusCode::ACCEPTED);
+    let elsewhere: Value = elsewhere.json().await.unwrap();
+    assert_ne!(elsewhere["id"], id.as_str());
+    assert!(elsewhere.get("duplicate").is_none());
+}
+
+#[tokio::test]
+async fn documents_are_listed_filtered_and_paged() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for (title, collection) in [
+        ("Alpha guide", "a"),
+        ("Beta guide", "a"),
+        ("Gamma notes", "b"),
+        ("Delta 100%_off", "b"),
+    ] {
+        let response = upload_text(&app, title, &format!("text of {title}"), collection).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        ids.push(
+            response.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let titles = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let all: Value = app
+        .get("/v1/documents", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["object"], "list");
+    assert_eq!(
+        titles(&all),
+        ["Delta 100%_off", "Gamma notes", "Beta guide", "Alpha guide"],
+        "newest first"
+    );
+    assert_eq!(all["has_more"], false);
+
+    let in_a: Value = app
+        .get("/v1/documents?collection=a", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(titles(&in_a), ["Beta guide", "Alpha guide"]);
+
+    let search: Value = app
+        .get("/v1/documents?q=GUIDE", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(titles(&search), ["Beta guide", "Alpha guide"]);
+    let literal: Value = app
+        .get("/v1/documents?q=0%25_", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        titles(&literal),
+        ["Delta 100%_off"],
+        "% and _ are matched literally"
+    );
+
+    let first: Value = app
+        .get("/v1/documents?limit=3", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["data"].as_array().unwrap().len(), 3);
+    assert_eq!(first["has_more"], true);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .get(
+            &format!("/v1/documents?limit=3&after={cursor}"),
+            &app.admin_key,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(titles(&second), ["Alpha guide"]);
+    assert_eq!(second["has_more"], false);
+    assert!(second.get("next_cursor").is_none());
+
+    let response = app.get("/v1/documents?status=lost", &app.admin_key).await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let response = app.get("/v1/documents?limit=0", &app.admin_key).await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let response = app.get("/v1/documents?limit=many", &app.admin_key).await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let response = app.get("/v1/documents", &app.user_key).await;
+    assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+}
+
+#[tokio::test]
+async fn lookup_answers_which_hashes_are_present() {
+    let app = spawn_app().await;
+    let text = "Buoys are painted red on the port side.";
+    let id = app.ingest_text("Buoys", text).await;
+    let present = hex::encode(Sha256::digest(text.as_bytes()));
+    let absent = hex::encode(Sha256::digest(b"nothing"));
+    let found: Value = app
+        .post_json(
+            "/v1/documents/lookup",
+            &app.admin_key,
+            &json!({"sha256": [present.to_uppercase(), absent]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let data = found["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["id"], id.as_str());
+    assert_eq!(data[0]["sha256"], present.as_str());
+
+    let elsewhere: Value = app
+        .post_json(
+            "/v1/documents/lookup",
+            &app.admin_key,
+            &json!({"sha256": [present], "collection": "other"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere["data"], json!([]));
+
+    let response = app
+        .post_json(
+            "/v1/documents/lookup",
+            &app.admin_key,
+            &json!({"sha256": ["abc"]}),
+        )
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn the_original_file_comes_back_unchanged() {
+    let app = spawn_app().await;
+    let bytes = std::fs::read(format!(
+        "{}/fixtures/员工手册.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let form = Form::new().part("file", Part::bytes(bytes.clone()).file_name("员工手册.txt"));
+    let created: Value = app
+        .client
+        .post(app.url("/v1/documents"))
+        .bearer_auth(&app.admin_key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let response = app
+        .get(&format!("/v1/documents/{id}/content"), &app.admin_key)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.contains("filename*=UTF-8''%E5%91%98"),
+        "{disposition}"
+    );
+    assert_eq!(response.bytes().await.unwrap().to_vec(), bytes);
+}
+
+#[tokio::test]
+async fn deleting_removes_row_vectors_and_blob() {
+    let app = spawn_app().await;
+    let id = app
+        .ingest_text("Lockers", "Lockers are emptied every Friday evening.")
+        .await;
+    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), 1);
+
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["deleted"], true);
+
+    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), 0);
+    assert!(app
+        .state
+        .blobs
+        .get(&ragway::ingest::original_key(&id))
+        .await
+        .is_err());
+    let response = app
+        .get(&format!("/v1/documents/{id}"), &app.admin_key)
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let response = app
+        .get(&format!("/v1/documents/{id}/content"), &app.admin_key)
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let answer: Value = app
+        .post_json(
+            "/v1/chat/completions",
+            &app.user_key,
+            &app.chat_body("When are lockers emptied?", false),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["sources"], json!([]));
+
+    let again = app
+        .client
+        .delete(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(again, StatusCode::NOT_FOUND, "not_found").await;
+    // The same text may be uploaded again afterwards: it is new, not a duplicate.
+    app.ingest_text("Lockers", "Lockers are emptied every Friday evening.")
+        .await;
+}
