@@ -48,7 +48,7 @@ pub struct Settings {
     pub top_k: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// Target chunk size and overlap, in characters.
+    /// Target chunk size and overlap, in tokens.
     pub chunk_size: usize,
     pub chunk_overlap: usize,
     /// Texts per embeddings request.
@@ -83,8 +83,8 @@ impl Default for Settings {
             public_model: DEFAULT_PUBLIC_MODEL.into(),
             top_k: 5,
             max_body_bytes: 50 * 1024 * 1024,
-            chunk_size: 1000,
-            chunk_overlap: 100,
+            chunk_size: 512,
+            chunk_overlap: 64,
             embed_batch_size: 32,
             ingest_workers: 2,
             extract_timeout_secs: 120,
@@ -177,11 +177,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_MAX_BODY_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
-    /// Target chunk size in characters [default: 1000].
+    /// Target chunk size in tokens [default: 512].
     #[arg(long, env = "RAGWAY_CHUNK_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<usize>,
-    /// Overlap between neighbouring chunks in characters [default: 100].
+    /// Overlap between neighbouring chunks in tokens [default: 64].
     #[arg(long, env = "RAGWAY_CHUNK_OVERLAP")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_overlap: Option<usize>,

@@ -46,8 +46,10 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     };
     let format = extract::detect(&upload.bytes, upload.filename.as_deref())
         .map_err(AppError::UnsupportedMediaType)?;
-    if matches!(format, Format::Text | Format::Markdown)
-        && String::from_utf8_lossy(&upload.bytes).trim().is_empty()
+    if matches!(
+        format,
+        Format::Text | Format::Markdown | Format::Csv | Format::Json
+    ) && extract::decode_text(&upload.bytes).trim().is_empty()
     {
         return Err(AppError::Unprocessable(
             "The document is empty: there is no text to index.".into(),

@@ -50,13 +50,19 @@ async fn text_upload_becomes_ready_with_chunks() {
 }
 
 #[tokio::test]
-async fn txt_md_and_pdf_files_are_ingested() {
+async fn every_supported_format_is_ingested() {
     let app = spawn_app().await;
     let mut events = app.state.ingest_events.subscribe();
     for (name, expect_mime) in [
         ("handbook.md", "text/markdown"),
         ("员工手册.txt", "text/plain"),
         ("lighthouse.pdf", "application/pdf"),
+        (
+            "workshop.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        ("报销制度-gbk.txt", "text/plain"),
+        ("ferry.html", "text/html"),
     ] {
         let response = upload_file(&app, &app.admin_key, name, fixture(name)).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
@@ -68,21 +74,48 @@ async fn txt_md_and_pdf_files_are_ingested() {
         assert_eq!(wait_for(&mut events, id).await, "ready", "{name}");
     }
     // The PDF's words were extracted: a question about them finds the PDF.
-    let answer: Value = app
-        .post_json(
-            "/v1/chat/completions",
-            &app.user_key,
-            &app.chat_body("when does the lighthouse keeper log the tide", false),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(answer["sources"][0]["title"], "lighthouse.pdf");
-    assert!(answer["sources"][0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("every morning at six"));
+    // Each format's words were extracted: a question about them finds that file first.
+    for (question, title, snippet) in [
+        (
+            "when does the lighthouse keeper log the tide",
+            "lighthouse.pdf",
+            "every morning at six",
+        ),
+        (
+            "must apprentices wear ear defenders near the lathe",
+            "workshop.docx",
+            "lathe & the band saw",
+        ),
+        (
+            "差旅费用多久内提交发票",
+            "报销制度-gbk.txt",
+            "十个工作日内提交发票",
+        ),
+        (
+            "when does the island ferry leave the pier",
+            "ferry.html",
+            "half past eight",
+        ),
+    ] {
+        let answer: Value = app
+            .post_json(
+                "/v1/chat/completions",
+                &app.user_key,
+                &app.chat_body(question, false),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let best = &answer["sources"][0];
+        assert_eq!(best["title"], title, "{question}");
+        let text = best["text"].as_str().unwrap();
+        assert!(text.contains(snippet), "{title}: {text}");
+        assert!(
+            !text.contains("do-not-index"),
+            "scripts are not text: {text}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -163,7 +196,7 @@ async fn bad_uploads_get_clear_errors() {
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("txt, md, pdf"));
+        .contains("txt, md, html, pdf, docx, csv, json"));
 
     let response = upload_file(&app, key, "fake.pdf", b"just text".to_vec()).await;
     assert_error(
@@ -222,7 +255,7 @@ async fn bodies_over_the_limit_are_refused() {
 
 #[tokio::test]
 async fn interrupted_documents_are_redone_after_a_restart_without_duplicates() {
-    let app = spawn_app_with(|s| s.chunk_size = 60).await;
+    let app = spawn_app_with(|s| s.chunk_size = 20).await;
     let text = "The harbour master rings the bell at dawn. ".repeat(10);
     let id = app.ingest_text("Harbour", &text).await;
     let chunks = app.state.vectors.count_document(&id).await.unwrap();
