@@ -55,6 +55,12 @@ pub struct Settings {
     pub embed_batch_size: usize,
     /// Documents ingested at once.
     pub ingest_workers: usize,
+    /// Attempts after the first for an embeddings batch that met a 429, 5xx or timeout.
+    pub embed_retries: u32,
+    /// First retry delay in milliseconds; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry delay in milliseconds (also caps an upstream's Retry-After).
+    pub retry_max_ms: u64,
     /// Time limit for extracting text from one document, in seconds.
     pub extract_timeout_secs: u64,
     /// Time limit for establishing a connection to an upstream, in seconds.
@@ -87,6 +93,9 @@ impl Default for Settings {
             chunk_overlap: 64,
             embed_batch_size: 32,
             ingest_workers: 2,
+            embed_retries: 5,
+            retry_base_ms: 500,
+            retry_max_ms: 30_000,
             extract_timeout_secs: 120,
             upstream_connect_timeout_secs: 10,
             upstream_timeout_secs: 300,
@@ -193,6 +202,18 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_INGEST_WORKERS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingest_workers: Option<usize>,
+    /// Retries of an embeddings batch after a 429, 5xx or timeout [default: 5].
+    #[arg(long, env = "RAGWAY_EMBED_RETRIES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_retries: Option<u32>,
+    /// First retry delay in milliseconds, doubling per attempt [default: 500].
+    #[arg(long, env = "RAGWAY_RETRY_BASE_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_base_ms: Option<u64>,
+    /// Longest retry delay in milliseconds; also caps an upstream's Retry-After [default: 30000].
+    #[arg(long, env = "RAGWAY_RETRY_MAX_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_max_ms: Option<u64>,
     /// Seconds allowed for extracting the text of one document [default: 120].
     #[arg(long, env = "RAGWAY_EXTRACT_TIMEOUT_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -49,6 +49,8 @@ pub enum AppError {
         status: StatusCode,
         message: String,
         retry_after: Option<HeaderValue>,
+        /// Whether trying again later may succeed (rate limits, 5xx, timeouts).
+        transient: bool,
     },
     /// A bug or an infrastructure failure; details go to the log only.
     #[error(transparent)]

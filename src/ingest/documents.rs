@@ -22,6 +22,9 @@ pub struct Document {
     /// `pending`, `processing`, `ready` or `failed`.
     pub status: String,
     pub chunk_count: i64,
+    /// Ingest progress: chunks embedded so far, of `chunks_total`.
+    pub chunks_done: i64,
+    pub chunks_total: i64,
     pub error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -43,6 +46,8 @@ impl Document {
             sha256: row.try_get("sha256")?,
             status: row.try_get("status")?,
             chunk_count: row.try_get("chunk_count")?,
+            chunks_done: row.try_get("chunks_done")?,
+            chunks_total: row.try_get("chunks_total")?,
             error: row.try_get("error")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
@@ -52,7 +57,7 @@ impl Document {
 }
 
 const COLUMNS: &str = "id, title, collection, filename, content_type, size_bytes, sha256, \
-     status, chunk_count, error, created_at, updated_at";
+     status, chunk_count, chunks_done, chunks_total, error, created_at, updated_at";
 
 /// One document by id.
 pub async fn get(db: &AnyPool, id: &str) -> AppResult<Document> {

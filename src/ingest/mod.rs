@@ -85,6 +85,8 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         sha256,
         status: "pending".into(),
         chunk_count: 0,
+        chunks_done: 0,
+        chunks_total: 0,
         error: None,
         created_at: now,
         updated_at: now,

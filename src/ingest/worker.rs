@@ -10,6 +10,7 @@ use super::{original_key, split};
 use crate::state::{AppState, IngestEvent};
 use crate::store::sql::now_ms;
 use crate::store::vectors::NewChunk;
+use crate::upstream::RetryPolicy;
 
 /// How long an idle worker waits before looking for work nobody announced.
 const IDLE_POLL: Duration = Duration::from_secs(30);
@@ -147,6 +148,22 @@ async fn process(state: &AppState, job: &Job) {
     }
 }
 
+/// Store how far the embedding of a document has come; a failure here only costs the display.
+async fn record_progress(state: &AppState, id: &str, done: usize, total: usize) {
+    let result = sqlx::query(
+        "UPDATE documents SET chunks_done = $1, chunks_total = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(done as i64)
+    .bind(total as i64)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&state.db)
+    .await;
+    if let Err(err) = result {
+        tracing::warn!(document = %id, error = ?err, "recording ingest progress failed");
+    }
+}
+
 fn announce(state: &AppState, document_id: &str, status: &'static str) {
     // Nobody listening is fine.
     let _ = state.ingest_events.send(IngestEvent {
@@ -173,6 +190,8 @@ async fn ingest(state: &AppState, job: &Job) -> Result<usize, String> {
         );
     }
     let pieces = split::split(format, &text, settings.chunk_size, settings.chunk_overlap);
+    let retry = RetryPolicy::for_embeddings(settings);
+    record_progress(state, &job.id, 0, pieces.len()).await;
     let mut chunks = Vec::with_capacity(pieces.len());
     for (batch_no, batch) in pieces.chunks(settings.embed_batch_size).enumerate() {
         // The title travels with each chunk's text so a chunk that never names its subject still matches.
@@ -180,10 +199,8 @@ async fn ingest(state: &AppState, job: &Job) -> Result<usize, String> {
             .iter()
             .map(|p| format!("{}\n{p}", job.title))
             .collect();
-        let vectors = state
-            .upstreams
-            .embeddings
-            .embed(&inputs)
+        let vectors = retry
+            .run(|| state.upstreams.embeddings.embed(&inputs))
             .await
             .map_err(|e| format!("embedding failed: {e}"))?;
         for (offset, (text, vector)) in batch.iter().zip(vectors).enumerate() {
@@ -198,6 +215,7 @@ async fn ingest(state: &AppState, job: &Job) -> Result<usize, String> {
                 vector,
             });
         }
+        record_progress(state, &job.id, chunks.len(), pieces.len()).await;
     }
     let count = chunks.len();
     // A previous, interrupted run may have written some chunks already.

@@ -191,6 +191,8 @@ impl Upstream {
                         self.role.name()
                     ),
                     retry_after: None,
+                    // A body cut off in transit reads as unreadable too.
+                    transient: true,
                 })
         };
         tokio::time::timeout(self.timeout, work)
@@ -220,6 +222,7 @@ impl Upstream {
                 status: StatusCode::BAD_GATEWAY,
                 message: format!("The embeddings upstream sent an unexpected answer: {e}"),
                 retry_after: None,
+                transient: false,
             })?;
         if parsed.data.len() != inputs.len() {
             return Err(AppError::Upstream {
@@ -230,6 +233,7 @@ impl Upstream {
                     inputs.len()
                 ),
                 retry_after: None,
+                transient: false,
             });
         }
         parsed
@@ -247,6 +251,7 @@ impl Upstream {
                 self.timeout.as_secs()
             ),
             retry_after: None,
+            transient: true,
         }
     }
 
@@ -264,6 +269,7 @@ impl Upstream {
                 error_chain(&err)
             ),
             retry_after: None,
+            transient: true,
         }
     }
 
@@ -290,10 +296,65 @@ impl Upstream {
             400 | 413 | 422 => (StatusCode::BAD_REQUEST, format!("The {role} upstream refused the request: {detail}")),
             code => (StatusCode::BAD_GATEWAY, format!("The {role} upstream failed with status {code}: {detail}")),
         };
+        let rate_limited = upstream_status == StatusCode::TOO_MANY_REQUESTS;
         AppError::Upstream {
             status,
             message,
-            retry_after: retry_after.filter(|_| status == StatusCode::TOO_MANY_REQUESTS),
+            retry_after: retry_after.filter(|_| rate_limited),
+            transient: rate_limited || upstream_status.is_server_error(),
+        }
+    }
+}
+
+/// How often and how patiently to retry an upstream call.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts after the first.
+    pub retries: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// The embeddings retry policy of these settings.
+    pub fn for_embeddings(settings: &Settings) -> Self {
+        Self {
+            retries: settings.embed_retries,
+            base: Duration::from_millis(settings.retry_base_ms),
+            max: Duration::from_millis(settings.retry_max_ms),
+        }
+    }
+
+    /// Run `call` until it succeeds, fails for good, or the retries run out.
+    ///
+    /// Retried: 429 (after the upstream's Retry-After when it gives one), 5xx
+    /// and timeouts. A rejected key, an unknown model or a bad request fail at once.
+    pub async fn run<T, F, Fut>(&self, mut call: F) -> AppResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = AppResult<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Err(AppError::Upstream {
+                    status,
+                    retry_after,
+                    message,
+                    transient: true,
+                }) if attempt < self.retries => {
+                    let backoff = self.base.saturating_mul(1 << attempt.min(16));
+                    let asked = retry_after
+                        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs)
+                        .unwrap_or_default();
+                    let delay = backoff.max(asked).min(self.max);
+                    tracing::warn!(%status, %message, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "upstream call failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, wait_for, TestApp};
+use crate::support::fake_upstream::Fault;
 
 async fn upload_file(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     let form = Form::new()
@@ -273,4 +274,75 @@ async fn interrupted_documents_are_redone_after_a_restart_without_duplicates() {
     assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), chunks);
     let shown = app.document(&id).await;
     assert_eq!(shown["chunk_count"], chunks);
+}
+
+#[tokio::test]
+async fn embedding_rate_limits_and_outages_are_retried() {
+    let app = spawn_app().await;
+    app.upstream.set_fault_times(Fault::RateLimit, 2);
+    let id = app
+        .ingest_text("Pilots", "Harbour pilots board ships at the outer buoy.")
+        .await;
+    assert_eq!(
+        app.upstream.embedding_requests().len(),
+        3,
+        "two 429s, then success"
+    );
+    let shown = app.document(&id).await;
+    assert_eq!(shown["chunks_done"], shown["chunks_total"]);
+    assert_eq!(shown["chunks_done"], shown["chunk_count"]);
+
+    app.upstream.set_fault_times(Fault::ServerError, 1);
+    app.ingest_text(
+        "Tugs",
+        "Two tugs assist ships longer than two hundred metres.",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_rejected_embeddings_key_fails_at_once_with_the_reason() {
+    let app = spawn_app().await;
+    app.upstream.set_fault(Fault::Unauthorized);
+    let mut events = app.state.ingest_events.subscribe();
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.admin_key,
+            &json!({"title": "x", "text": "some text"}),
+        )
+        .await;
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wait_for(&mut events, &id).await, "failed");
+    assert_eq!(
+        app.upstream.embedding_requests().len(),
+        1,
+        "no retries for a bad key"
+    );
+    let shown = app.document(&id).await;
+    assert!(
+        shown["error"]
+            .as_str()
+            .unwrap()
+            .contains("RAGWAY_EMBED_API_KEY"),
+        "{shown}"
+    );
+
+    // Uploading the same bytes again once the key is fixed queues the failed document again.
+    app.upstream.set_fault(Fault::None);
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.admin_key,
+            &json!({"title": "x", "text": "some text"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let again: Value = response.json().await.unwrap();
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(wait_for(&mut events, &id).await, "ready");
 }

@@ -38,9 +38,9 @@ pub enum Fault {
     CutStream,
 }
 
-#[derive(Default)]
 struct Shared {
-    fault: Mutex<Option<Fault>>,
+    /// The fault and, when limited, how many more requests it applies to.
+    fault: Mutex<(Fault, Option<u32>)>,
     chat_requests: Mutex<Vec<Value>>,
     embedding_requests: Mutex<Vec<Value>>,
     auth_headers: Mutex<Vec<String>>,
@@ -63,7 +63,12 @@ impl FakeUpstream {
 
     /// Start on the given address.
     pub async fn start_on(addr: &str) -> Self {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            fault: Mutex::new((Fault::None, None)),
+            chat_requests: Mutex::default(),
+            embedding_requests: Mutex::default(),
+            auth_headers: Mutex::default(),
+        });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind fake upstream");
@@ -89,7 +94,12 @@ impl FakeUpstream {
 
     /// Make every following request fail in this way (`Fault::None` to heal).
     pub fn set_fault(&self, fault: Fault) {
-        *self.shared.fault.lock().unwrap() = Some(fault);
+        *self.shared.fault.lock().unwrap() = (fault, None);
+    }
+
+    /// Fail the next `times` requests in this way, then answer normally again.
+    pub fn set_fault_times(&self, fault: Fault, times: u32) {
+        *self.shared.fault.lock().unwrap() = (fault, Some(times));
     }
 
     /// Every chat request body received so far.
@@ -108,13 +118,25 @@ impl FakeUpstream {
     }
 }
 
-fn fault(shared: &Shared) -> Fault {
-    shared.fault.lock().unwrap().unwrap_or(Fault::None)
+/// The fault for this request, counting it against a limited fault.
+fn take_fault(shared: &Shared) -> Fault {
+    let mut slot = shared.fault.lock().unwrap();
+    match slot.1 {
+        Some(0) => {
+            *slot = (Fault::None, None);
+            Fault::None
+        }
+        Some(n) => {
+            slot.1 = Some(n - 1);
+            slot.0
+        }
+        None => slot.0,
+    }
 }
 
 /// The response for a fault that fails the whole request, if it does.
-async fn failing(shared: &Shared) -> Option<Response> {
-    match fault(shared) {
+async fn failing(fault: Fault) -> Option<Response> {
+    match fault {
         Fault::None | Fault::CutStream => None,
         Fault::RateLimit => Some(
             (
@@ -167,7 +189,8 @@ async fn chat(
         shared.auth_headers.lock().unwrap().push(auth.to_string());
     }
     shared.chat_requests.lock().unwrap().push(request.clone());
-    if let Some(response) = failing(&shared).await {
+    let fault = take_fault(&shared);
+    if let Some(response) = failing(fault).await {
         return response;
     }
     let model = request["model"].as_str().unwrap_or("fake").to_string();
@@ -202,7 +225,7 @@ async fn chat(
             Value::Null,
         ));
     }
-    let cut = fault(&shared) == Fault::CutStream;
+    let cut = fault == Fault::CutStream;
     if cut {
         events.truncate(3);
     } else {
@@ -287,7 +310,7 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value
         .lock()
         .unwrap()
         .push(request.clone());
-    if let Some(response) = failing(&shared).await {
+    if let Some(response) = failing(take_fault(&shared)).await {
         return response;
     }
     let inputs: Vec<String> = match &request["input"] {
@@ -318,14 +341,14 @@ pub const PNG_1X1: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
 async fn images(State(shared): State<Arc<Shared>>, Json(_request): Json<Value>) -> Response {
-    if let Some(response) = failing(&shared).await {
+    if let Some(response) = failing(take_fault(&shared)).await {
         return response;
     }
     Json(json!({"created": 1, "data": [{"b64_json": PNG_1X1}]})).into_response()
 }
 
 async fn rerank(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
-    if let Some(response) = failing(&shared).await {
+    if let Some(response) = failing(take_fault(&shared)).await {
         return response;
     }
     let query: std::collections::HashSet<String> =
