@@ -34,6 +34,9 @@ pub enum AppError {
     /// The model asked for is not served here.
     #[error("The model `{0}` does not exist or you do not have access to it.")]
     ModelNotFound(String),
+    /// The request conflicts with what exists (a name taken, a collection not empty).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -74,6 +77,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } | AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -91,6 +95,7 @@ impl AppError {
             AppError::Forbidden(_) => ("permission_error", "insufficient_permissions"),
             AppError::NotFound { code, .. } => ("invalid_request_error", code),
             AppError::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),
+            AppError::Conflict(_) => ("invalid_request_error", "conflict"),
             AppError::PayloadTooLarge(_) => ("invalid_request_error", "payload_too_large"),
             AppError::UnsupportedMediaType(_) => {
                 ("invalid_request_error", "unsupported_media_type")

@@ -1,6 +1,7 @@
 //! The HTTP surface: one file per resource, each with its `router()`, composed here.
 
 mod chat;
+mod collections;
 mod documents;
 mod health;
 mod models;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(models::router())
         .merge(documents::router())
+        .merge(collections::router())
         .merge(chat::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))

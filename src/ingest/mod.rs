@@ -1,6 +1,7 @@
 //! Ingestion: upload → blob → `pending` row → worker: extract → split → embed →
 //! LanceDB → `ready` (or `failed` with a readable reason).
 
+pub mod collections;
 pub mod documents;
 pub mod extract;
 pub mod split;
@@ -16,8 +17,7 @@ use crate::store::sql::now_ms;
 pub use documents::Document;
 use extract::Format;
 
-/// The collection a document lands in when none is named.
-pub const DEFAULT_COLLECTION: &str = "default";
+pub use collections::DEFAULT_COLLECTION;
 
 /// A document as uploaded, before it is queued.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     state.upstreams.embeddings.ready()?;
     let collection = match upload.collection.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_COLLECTION.to_string(),
-        Some(name) => validate_collection(name)?,
+        Some(name) => collections::validate_name(name)?,
     };
     let format = extract::detect(&upload.bytes, upload.filename.as_deref())
         .map_err(AppError::UnsupportedMediaType)?;
@@ -92,6 +92,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         updated_at: now,
         duplicate: false,
     };
+    collections::ensure(&state.db, &document.collection).await?;
     state
         .blobs
         .put(&original_key(&document.id), upload.bytes)
@@ -129,21 +130,6 @@ async fn requeue(state: &AppState, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Collection names: letters, digits, `-`, `_` and `.`, up to 64 characters.
-fn validate_collection(name: &str) -> AppResult<String> {
-    let valid = name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err(AppError::BadRequest(format!(
-            "Invalid collection name {name:?}: use up to 64 letters, digits, '-', '_' or '.'."
-        )))
-    }
-}
-
 /// A title from the first line of a text upload.
 fn default_title(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned();
@@ -162,9 +148,13 @@ mod tests {
 
     #[test]
     fn collection_names_are_checked() {
-        assert_eq!(validate_collection("hr-2024.v1").unwrap(), "hr-2024.v1");
-        assert!(validate_collection("a b").is_err());
-        assert!(validate_collection("x'; DROP").is_err());
+        assert_eq!(
+            collections::validate_name("hr-2024.v1").unwrap(),
+            "hr-2024.v1"
+        );
+        assert!(collections::validate_name("a b").is_err());
+        assert!(collections::validate_name("x'; DROP").is_err());
+        assert!(collections::validate_name("").is_err());
     }
 
     #[test]

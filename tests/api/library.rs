@@ -283,3 +283,90 @@ async fn deleting_removes_row_vectors_and_blob() {
     app.ingest_text("Lockers", "Lockers are emptied every Friday evening.")
         .await;
 }
+
+#[tokio::test]
+async fn collections_are_created_listed_and_deleted() {
+    let app = spawn_app().await;
+    let key = &app.admin_key;
+    let created = app
+        .post_json(
+            "/v1/collections",
+            key,
+            &json!({"name": "hr", "description": "People matters"}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let again = app
+        .post_json("/v1/collections", key, &json!({"name": "hr"}))
+        .await;
+    assert_error(again, StatusCode::CONFLICT, "conflict").await;
+    let bad = app
+        .post_json("/v1/collections", key, &json!({"name": "h r"}))
+        .await;
+    assert_error(bad, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    // Uploading into a new name creates that collection.
+    let response = upload_text(&app, "Leave", "Twenty-five days of leave.", "hr").await;
+    let leave = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    upload_text(&app, "Boats", "Boats are moored at pier two.", "harbour").await;
+
+    let listed: Value = app.get("/v1/collections", key).await.json().await.unwrap();
+    let summary: Vec<(String, i64)> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["documents"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("default".to_string(), 0),
+            ("harbour".to_string(), 1),
+            ("hr".to_string(), 1)
+        ]
+    );
+
+    let delete = |name: &str, force: bool| {
+        let url = app.url(&format!("/v1/collections/{name}?force={force}"));
+        app.client.delete(url).bearer_auth(key).send()
+    };
+    assert_error(
+        delete("hr", false).await.unwrap(),
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert_error(
+        delete("default", true).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    assert_error(
+        delete("nope", true).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let deleted: Value = delete("hr", true).await.unwrap().json().await.unwrap();
+    assert_eq!(deleted["documents_deleted"], 1);
+    let response = app.get(&format!("/v1/documents/{leave}"), key).await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(app
+        .state
+        .blobs
+        .get(&ragway::ingest::original_key(&leave))
+        .await
+        .is_err());
+
+    let response = app.get("/v1/collections", &app.user_key).await;
+    assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+}

@@ -1,0 +1,141 @@
+//! Collections: named groups of documents. `default` always exists; uploading
+//! into a new name creates it.
+
+use serde::Serialize;
+use sqlx::{AnyPool, Row};
+
+use super::documents;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::sql::now_ms;
+
+/// The collection a document lands in when none is named.
+pub const DEFAULT_COLLECTION: &str = "default";
+
+/// A collection as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Collection {
+    pub name: String,
+    pub object: &'static str,
+    pub description: String,
+    /// How many documents it holds.
+    pub documents: i64,
+    pub created_at: i64,
+}
+
+/// Collection names: letters, digits, `-`, `_` and `.`, up to 64 characters.
+pub fn validate_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(AppError::BadRequest(format!(
+            "Invalid collection name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'."
+        )))
+    }
+}
+
+/// Make sure `name` exists (uploads into a new name create it).
+pub async fn ensure(db: &AnyPool, name: &str) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO collections (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(now_ms())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Create a collection; 409 if the name is taken.
+pub async fn create(db: &AnyPool, name: &str, description: &str) -> AppResult<Collection> {
+    let name = validate_name(name)?;
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO collections (name, description, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(&name)
+    .bind(description.trim())
+    .bind(now)
+    .execute(db)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AppError::Conflict(format!(
+            "A collection named {name:?} already exists."
+        )));
+    }
+    Ok(Collection {
+        name,
+        object: "collection",
+        description: description.trim().to_string(),
+        documents: 0,
+        created_at: now,
+    })
+}
+
+/// Every collection with its document count, by name.
+pub async fn list(db: &AnyPool) -> AppResult<Vec<Collection>> {
+    let rows = sqlx::query(
+        "SELECT c.name, c.description, c.created_at, COUNT(d.id) AS documents \
+         FROM collections c LEFT JOIN documents d ON d.collection = c.name \
+         GROUP BY c.name, c.description, c.created_at ORDER BY c.name",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Collection {
+                name: row.try_get("name")?,
+                object: "collection",
+                description: row.try_get("description")?,
+                documents: row.try_get("documents")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
+/// Delete a collection. One that holds documents needs `force`, which deletes
+/// them too (rows, chunks, files); `default` cannot be deleted.
+pub async fn delete(state: &AppState, name: &str, force: bool) -> AppResult<u64> {
+    if name == DEFAULT_COLLECTION {
+        return Err(AppError::BadRequest(
+            "The `default` collection cannot be deleted.".into(),
+        ));
+    }
+    let exists: Option<String> = sqlx::query_scalar("SELECT name FROM collections WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&state.db)
+        .await?;
+    if exists.is_none() {
+        return Err(AppError::not_found("collection", name));
+    }
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM documents WHERE collection = $1")
+        .bind(name)
+        .fetch_all(&state.db)
+        .await?;
+    if !ids.is_empty() && !force {
+        return Err(AppError::Conflict(format!(
+            "The collection {name:?} holds {} documents; delete them first or pass ?force=true.",
+            ids.len()
+        )));
+    }
+    for id in &ids {
+        match documents::delete(state, id).await {
+            // Deleted meanwhile by someone else: fine.
+            Ok(()) | Err(AppError::NotFound { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    sqlx::query("DELETE FROM collections WHERE name = $1")
+        .bind(name)
+        .execute(&state.db)
+        .await?;
+    Ok(ids.len() as u64)
+}
