@@ -67,7 +67,7 @@ impl Message {
 /// Answer one chat completion request.
 pub async fn complete(
     state: &AppState,
-    _caller: &Caller,
+    caller: &Caller,
     request: ChatRequest,
 ) -> AppResult<Response> {
     if request.model != state.settings.public_model {
@@ -83,7 +83,7 @@ pub async fn complete(
         .map(Message::text)
         .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
 
-    let sources = retrieval::retrieve(state, &question).await?;
+    let sources = retrieval::retrieve(state, caller, &question).await?;
     let messages = with_context(request.messages, &sources);
 
     let mut body = request.rest;

@@ -1,5 +1,6 @@
 //! Documents: upload (JSON text or a multipart file), list, show, original
-//! content, duplicate lookup by SHA-256, delete. All need an admin key.
+//! content, duplicate lookup by SHA-256, delete. Admin keys manage every
+//! document; user keys upload and manage their own private documents only.
 
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -10,8 +11,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::ApiJson;
-use crate::auth::AdminCaller;
+use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
+use crate::ingest::collections::private_space;
 use crate::ingest::documents::{self, ListQuery, Page};
 use crate::ingest::{self, Document, Upload};
 use crate::state::AppState;
@@ -29,11 +31,12 @@ struct TextUpload {
     title: Option<String>,
     text: String,
     collection: Option<String>,
+    visibility: Option<String>,
 }
 
 async fn create(
     State(state): State<AppState>,
-    AdminCaller(caller): AdminCaller,
+    caller: Caller,
     request: Request,
 ) -> AppResult<(StatusCode, Json<Document>)> {
     let is_multipart = request
@@ -48,6 +51,7 @@ async fn create(
         Upload {
             title: body.title,
             collection: body.collection,
+            visibility: body.visibility,
             filename: None,
             bytes: Bytes::from(body.text),
         }
@@ -67,6 +71,7 @@ async fn read_multipart(mut form: Multipart) -> AppResult<Upload> {
     let mut upload = Upload {
         title: None,
         collection: None,
+        visibility: None,
         filename: None,
         bytes: Bytes::new(),
     };
@@ -80,6 +85,7 @@ async fn read_multipart(mut form: Multipart) -> AppResult<Upload> {
             }
             "title" => upload.title = Some(field.text().await?),
             "collection" => upload.collection = Some(field.text().await?),
+            "visibility" => upload.visibility = Some(field.text().await?),
             // Unknown fields (e.g. `purpose` from OpenAI-style clients) are ignored.
             _ => {}
         }
@@ -94,18 +100,22 @@ async fn read_multipart(mut form: Multipart) -> AppResult<Upload> {
 
 async fn show(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Document>> {
-    Ok(Json(documents::get(&state.db, &id).await?))
+    Ok(Json(documents::get_for(&state.db, &caller, &id).await?))
 }
 
 async fn list(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<Page>> {
-    let Query(query) = query?;
+    let Query(mut query) = query?;
+    if caller.role != Role::Admin {
+        // A user key lists its own private documents, whatever else it asks for.
+        query.collection = Some(private_space(&caller.key_id));
+    }
     Ok(Json(documents::list(&state.db, &query).await?))
 }
 
@@ -120,7 +130,7 @@ const MAX_LOOKUP: usize = 1000;
 
 async fn lookup(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    caller: Caller,
     ApiJson(request): ApiJson<LookupRequest>,
 ) -> AppResult<Json<serde_json::Value>> {
     if request.sha256.len() > MAX_LOOKUP {
@@ -137,17 +147,21 @@ async fn lookup(
             "{bad:?} is not a SHA-256 hash (64 hexadecimal characters)."
         )));
     }
-    let found =
-        documents::lookup(&state.db, &request.sha256, request.collection.as_deref()).await?;
+    let collection = if caller.role == Role::Admin {
+        request.collection
+    } else {
+        Some(private_space(&caller.key_id))
+    };
+    let found = documents::lookup(&state.db, &request.sha256, collection.as_deref()).await?;
     Ok(Json(serde_json::json!({ "object": "list", "data": found })))
 }
 
 async fn content(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let document = documents::get(&state.db, &id).await?;
+    let document = documents::get_for(&state.db, &caller, &id).await?;
     let bytes = state.blobs.get(&ingest::original_key(&id)).await?;
     let filename = document
         .filename
@@ -187,9 +201,10 @@ async fn content(
 
 async fn remove(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<serde_json::Value>> {
+    documents::get_for(&state.db, &caller, &id).await?;
     documents::delete(&state, &id).await?;
     Ok(Json(
         serde_json::json!({ "id": id, "object": "document", "deleted": true }),

@@ -12,6 +12,11 @@ use crate::store::sql::now_ms;
 /// The collection a document lands in when none is named.
 pub const DEFAULT_COLLECTION: &str = "default";
 
+/// The private space of a key: its own documents, searched only for it.
+pub fn private_space(key_id: &str) -> String {
+    format!("{}{key_id}", crate::store::vectors::PRIVATE_PREFIX)
+}
+
 /// A collection as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Collection {

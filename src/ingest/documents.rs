@@ -5,8 +5,10 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::vectors::PRIVATE_PREFIX;
 
 /// A document as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +27,8 @@ pub struct Document {
     /// Ingest progress: chunks embedded so far, of `chunks_total`.
     pub chunks_done: i64,
     pub chunks_total: i64,
+    /// `shared`, or `private` to the key that uploaded it.
+    pub visibility: &'static str,
     pub error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -35,11 +39,17 @@ pub struct Document {
 
 impl Document {
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let collection: String = row.try_get("collection")?;
         Ok(Self {
+            visibility: if collection.starts_with(PRIVATE_PREFIX) {
+                "private"
+            } else {
+                "shared"
+            },
             id: row.try_get("id")?,
             object: "document",
             title: row.try_get("title")?,
-            collection: row.try_get("collection")?,
+            collection,
             filename: row.try_get("filename")?,
             content_type: row.try_get("content_type")?,
             bytes: row.try_get("size_bytes")?,
@@ -58,6 +68,20 @@ impl Document {
 
 const COLUMNS: &str = "id, title, collection, filename, content_type, size_bytes, sha256, \
      status, chunk_count, chunks_done, chunks_total, error, created_at, updated_at";
+
+/// One document by id, if `caller` may see it: admins see every document,
+/// user keys their own private ones. Anything else is "not found", never
+/// "forbidden", so ids of others' documents reveal nothing.
+pub async fn get_for(db: &AnyPool, caller: &Caller, id: &str) -> AppResult<Document> {
+    let document = get(db, id).await?;
+    if caller.role == Role::Admin
+        || document.collection == super::collections::private_space(&caller.key_id)
+    {
+        Ok(document)
+    } else {
+        Err(AppError::not_found("document", id))
+    }
+}
 
 /// One document by id.
 pub async fn get(db: &AnyPool, id: &str) -> AppResult<Document> {

@@ -10,7 +10,7 @@ pub mod worker;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::sql::now_ms;
@@ -24,6 +24,8 @@ pub use collections::DEFAULT_COLLECTION;
 pub struct Upload {
     pub title: Option<String>,
     pub collection: Option<String>,
+    /// `shared` (default) or `private` (only the uploading key sees and retrieves it).
+    pub visibility: Option<String>,
     pub filename: Option<String>,
     pub bytes: Bytes,
 }
@@ -40,9 +42,34 @@ pub fn original_key(document_id: &str) -> String {
 /// failed queues it again.
 pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppResult<Document> {
     state.upstreams.embeddings.ready()?;
-    let collection = match upload.collection.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_COLLECTION.to_string(),
-        Some(name) => collections::validate_name(name)?,
+    let private = match upload.visibility.as_deref().map(str::trim) {
+        None | Some("" | "shared") => false,
+        Some("private") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "`visibility` must be \"shared\" or \"private\", not {other:?}."
+            )))
+        }
+    };
+    if !private && caller.role != Role::Admin {
+        return Err(AppError::Forbidden(
+            "User keys may upload private documents only: send \"visibility\": \"private\".".into(),
+        ));
+    }
+    let named = upload
+        .collection
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let collection = match (private, named) {
+        (true, None) => collections::private_space(&caller.key_id),
+        (true, Some(_)) => {
+            return Err(AppError::BadRequest(
+                "Private documents live in the key's own space: leave out `collection`.".into(),
+            ))
+        }
+        (false, None) => DEFAULT_COLLECTION.to_string(),
+        (false, Some(name)) => collections::validate_name(name)?,
     };
     let format = extract::detect(&upload.bytes, upload.filename.as_deref())
         .map_err(AppError::UnsupportedMediaType)?;
@@ -87,12 +114,15 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         chunk_count: 0,
         chunks_done: 0,
         chunks_total: 0,
+        visibility: if private { "private" } else { "shared" },
         error: None,
         created_at: now,
         updated_at: now,
         duplicate: false,
     };
-    collections::ensure(&state.db, &document.collection).await?;
+    if !private {
+        collections::ensure(&state.db, &document.collection).await?;
+    }
     state
         .blobs
         .put(&original_key(&document.id), upload.bytes)

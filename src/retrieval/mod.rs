@@ -2,9 +2,11 @@
 
 use serde::Serialize;
 
+use crate::auth::Caller;
 use crate::error::AppResult;
+use crate::ingest::collections::private_space;
 use crate::state::AppState;
-use crate::store::vectors::ChunkHit;
+use crate::store::vectors::{ChunkHit, Scope};
 
 /// A retrieved chunk as clients see it in `sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -20,7 +22,9 @@ pub struct Source {
 }
 
 /// The top-k chunks for `question`; empty when the knowledge base is empty.
-pub async fn retrieve(state: &AppState, question: &str) -> AppResult<Vec<Source>> {
+///
+/// The caller's own private documents are searched along with the shared ones.
+pub async fn retrieve(state: &AppState, caller: &Caller, question: &str) -> AppResult<Vec<Source>> {
     // An empty knowledge base needs no embedding call: chat works before any upload.
     if state.vectors.dimension().await.is_none() || question.trim().is_empty() {
         return Ok(Vec::new());
@@ -34,7 +38,14 @@ pub async fn retrieve(state: &AppState, question: &str) -> AppResult<Vec<Source>
         .unwrap_or_default();
     let hits = state
         .vectors
-        .search(&vector, state.settings.top_k, None)
+        .search(
+            &vector,
+            state.settings.top_k,
+            Scope {
+                collections: None,
+                private_space: Some(&private_space(&caller.key_id)),
+            },
+        )
         .await?;
     Ok(numbered(hits))
 }

@@ -14,6 +14,41 @@ use tokio::sync::RwLock;
 
 const TABLE: &str = "chunks";
 
+/// Collections whose names start with this are private spaces (one per key),
+/// never searched on behalf of anyone else. Shared collection names cannot
+/// contain it.
+pub const PRIVATE_PREFIX: &str = "~";
+
+/// Which chunks a search may see.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// Shared collections to search; `None` means every shared collection.
+    pub collections: Option<&'a [String]>,
+    /// A private space searched as well (the caller's own documents).
+    pub private_space: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    /// The LanceDB filter for this scope.
+    fn filter(&self) -> String {
+        let shared = match self.collections {
+            Some([]) => "FALSE".to_string(),
+            Some(names) => {
+                let list: Vec<String> = names.iter().map(|c| quote(c)).collect();
+                format!("collection IN ({})", list.join(", "))
+            }
+            None => format!(
+                "collection NOT LIKE {}",
+                quote(&format!("{PRIVATE_PREFIX}%"))
+            ),
+        };
+        match self.private_space {
+            Some(space) => format!("({shared}) OR collection = {}", quote(space)),
+            None => shared,
+        }
+    }
+}
+
 /// One chunk ready to be written.
 #[derive(Debug, Clone)]
 pub struct NewChunk {
@@ -204,12 +239,12 @@ impl VectorStore {
             .await
     }
 
-    /// The `k` chunks nearest to `vector` among `collections` (all when `None`).
+    /// The `k` chunks nearest to `vector` within `scope`.
     pub async fn search(
         &self,
         vector: &[f32],
         k: usize,
-        collections: Option<&[String]>,
+        scope: Scope<'_>,
     ) -> anyhow::Result<Vec<ChunkHit>> {
         let Some(Opened { table, dim }) = self.table.read().await.clone() else {
             return Ok(Vec::new());
@@ -219,7 +254,7 @@ impl VectorStore {
             "the question's embedding has width {}, the knowledge base {dim}; was RAGWAY_EMBED_MODEL changed?",
             vector.len()
         );
-        let mut query = table
+        let query = table
             .query()
             .nearest_to(vector)?
             .distance_type(DistanceType::Cosine)
@@ -232,14 +267,8 @@ impl VectorStore {
                 "title",
                 "text",
                 "_distance",
-            ]));
-        if let Some(collections) = collections {
-            if collections.is_empty() {
-                return Ok(Vec::new());
-            }
-            let list: Vec<String> = collections.iter().map(|c| quote(c)).collect();
-            query = query.only_if(format!("collection IN ({})", list.join(", ")));
-        }
+            ]))
+            .only_if(scope.filter());
         let batches: Vec<RecordBatch> = query.execute().await?.try_collect().await?;
         let mut hits = Vec::new();
         for batch in &batches {
@@ -326,22 +355,48 @@ mod tests {
         let store = VectorStore::open(dir.path().to_str().unwrap())
             .await
             .unwrap();
-        assert!(store.search(&[1.0, 0.0], 3, None).await.unwrap().is_empty());
+        let all = Scope::default();
+        assert!(store.search(&[1.0, 0.0], 3, all).await.unwrap().is_empty());
         store
             .add(vec![
                 chunk("a", "d1", "c1", vec![1.0, 0.0]),
                 chunk("b", "d2", "c2", vec![0.0, 1.0]),
+                chunk("p", "d4", "~key1", vec![1.0, 0.1]),
             ])
             .await
             .unwrap();
-        let hits = store.search(&[0.9, 0.1], 2, None).await.unwrap();
+        let hits = store.search(&[0.9, 0.1], 3, all).await.unwrap();
+        assert_eq!(hits.len(), 2, "private chunks stay out of shared searches");
         assert_eq!(hits[0].chunk_id, "a");
-        let only_c2 = store
-            .search(&[0.9, 0.1], 2, Some(&["c2".to_string()]))
-            .await
-            .unwrap();
+        let c2 = ["c2".to_string()];
+        let only_c2 = Scope {
+            collections: Some(&c2),
+            private_space: None,
+        };
+        let only_c2 = store.search(&[0.9, 0.1], 2, only_c2).await.unwrap();
         assert_eq!(only_c2.len(), 1);
         assert_eq!(only_c2[0].chunk_id, "b");
+        let mine = Scope {
+            collections: None,
+            private_space: Some("~key1"),
+        };
+        let mine = store.search(&[1.0, 0.1], 3, mine).await.unwrap();
+        assert_eq!(mine[0].chunk_id, "p");
+        assert_eq!(mine.len(), 3);
+        let theirs = Scope {
+            collections: None,
+            private_space: Some("~key2"),
+        };
+        assert_eq!(store.search(&[1.0, 0.1], 3, theirs).await.unwrap().len(), 2);
+        let nothing = Scope {
+            collections: Some(&[]),
+            private_space: None,
+        };
+        assert!(store
+            .search(&[1.0, 0.1], 3, nothing)
+            .await
+            .unwrap()
+            .is_empty());
         store.delete_document("d1").await.unwrap();
         assert_eq!(store.count_document("d1").await.unwrap(), 0);
         assert_eq!(store.count_document("d2").await.unwrap(), 1);

@@ -151,7 +151,7 @@ async fn a_pdf_that_crashes_the_parser_fails_alone() {
 }
 
 #[tokio::test]
-async fn user_keys_cannot_upload_or_read_documents() {
+async fn user_keys_cannot_upload_or_see_shared_documents() {
     let app = spawn_app().await;
     let response = app
         .post_json(
@@ -165,7 +165,14 @@ async fn user_keys_cannot_upload_or_read_documents() {
     assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
     let id = app.ingest_text("Doc", "Body").await;
     let response = app.get(&format!("/v1/documents/{id}"), &app.user_key).await;
-    assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let listed: Value = app
+        .get("/v1/documents", &app.user_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]));
 }
 
 #[tokio::test]

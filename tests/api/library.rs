@@ -137,8 +137,14 @@ async fn documents_are_listed_filtered_and_paged() {
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     let response = app.get("/v1/documents?limit=many", &app.admin_key).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let response = app.get("/v1/documents", &app.user_key).await;
-    assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+    // A user key sees only its own private documents, even when it asks for a collection.
+    let response: Value = app
+        .get("/v1/documents?collection=a", &app.user_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["data"], json!([]));
 }
 
 #[tokio::test]
@@ -369,4 +375,134 @@ async fn collections_are_created_listed_and_deleted() {
 
     let response = app.get("/v1/collections", &app.user_key).await;
     assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+}
+
+/// The document ids a question about the locker code retrieves for `key`.
+async fn source_ids(app: &TestApp, key: &str) -> Vec<String> {
+    let body = app.chat_body("what is my locker code", false);
+    let answer: Value = app
+        .post_json("/v1/chat/completions", key, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    answer["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["document_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn private_documents_belong_to_their_key_alone() {
+    let app = spawn_app().await;
+    let other = ragway::auth::keys::create(&app.state.db, "bob", ragway::auth::keys::Role::User)
+        .await
+        .unwrap()
+        .secret;
+    let mut events = app.state.ingest_events.subscribe();
+    let text = "My locker code is four four seven one.";
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.user_key,
+            &json!({"title": "Locker", "text": text, "visibility": "private"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["visibility"], "private");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "ready");
+    app.ingest_text("Shared lockers", "Shared lockers are emptied on Fridays.")
+        .await;
+
+    assert_eq!(
+        source_ids(&app, &app.user_key).await[0],
+        id,
+        "the owner retrieves it first"
+    );
+    assert!(
+        !source_ids(&app, &other).await.contains(&id),
+        "another key never retrieves it"
+    );
+    assert!(
+        !source_ids(&app, &app.admin_key).await.contains(&id),
+        "not even an admin's chat"
+    );
+
+    // The owner manages it; another user key cannot even tell it exists.
+    let mine: Value = app
+        .get("/v1/documents", &app.user_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+    let theirs: Value = app.get("/v1/documents", &other).await.json().await.unwrap();
+    assert_eq!(theirs["data"], json!([]));
+    let response = app.get(&format!("/v1/documents/{id}"), &other).await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let response = app
+        .get(&format!("/v1/documents/{id}/content"), &other)
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    let found: Value = app
+        .post_json("/v1/documents/lookup", &other, &json!({"sha256": [hash]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["data"], json!([]));
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let all: Value = app
+        .get("/v1/documents", &app.admin_key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all["data"].as_array().unwrap().len(),
+        2,
+        "the admin sees every document"
+    );
+
+    let response = app
+        .get(&format!("/v1/documents/{id}/content"), &app.user_key)
+        .await;
+    assert_eq!(response.text().await.unwrap(), text);
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&app.user_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.user_key,
+            &json!({"title": "x", "text": "y", "visibility": "private", "collection": "hr"}),
+        )
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.user_key,
+            &json!({"title": "x", "text": "y", "visibility": "secret"}),
+        )
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
