@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/documents", post(create).get(list))
         .route("/v1/documents/lookup", post(lookup))
-        .route("/v1/documents/{id}", get(show).delete(remove))
+        .route("/v1/documents/{id}", get(show).put(replace).delete(remove))
         .route("/v1/documents/{id}/content", get(content))
 }
 
@@ -39,23 +39,7 @@ async fn create(
     caller: Caller,
     request: Request,
 ) -> AppResult<(StatusCode, Json<Document>)> {
-    let is_multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let upload = if is_multipart {
-        read_multipart(Multipart::from_request(request, &state).await?).await?
-    } else {
-        let ApiJson(body) = ApiJson::<TextUpload>::from_request(request, &state).await?;
-        Upload {
-            title: body.title,
-            collection: body.collection,
-            visibility: body.visibility,
-            filename: None,
-            bytes: Bytes::from(body.text),
-        }
-    };
+    let upload = read_upload(&state, request).await?;
     let document = ingest::submit(&state, &caller, upload).await?;
     // A duplicate that was queued again (it had failed) is accepted work; any other duplicate is done.
     let status = if document.duplicate && document.status != "pending" {
@@ -64,6 +48,43 @@ async fn create(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(document)))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    request: Request,
+) -> AppResult<(StatusCode, Json<Document>)> {
+    let upload = read_upload(&state, request).await?;
+    let document = ingest::replace(&state, &caller, &id, upload).await?;
+    let status = if document.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(document)))
+}
+
+/// A JSON text upload or a multipart file, by the request's content type.
+async fn read_upload(state: &AppState, request: Request) -> AppResult<Upload> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if is_multipart {
+        read_multipart(Multipart::from_request(request, state).await?).await
+    } else {
+        let ApiJson(body) = ApiJson::<TextUpload>::from_request(request, state).await?;
+        Ok(Upload {
+            title: body.title,
+            collection: body.collection,
+            visibility: body.visibility,
+            filename: None,
+            bytes: Bytes::from(body.text),
+        })
+    }
 }
 
 /// The `file` part plus optional `title` and `collection` fields.

@@ -71,23 +71,8 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         (false, None) => DEFAULT_COLLECTION.to_string(),
         (false, Some(name)) => collections::validate_name(name)?,
     };
-    let format = extract::detect(&upload.bytes, upload.filename.as_deref())
-        .map_err(AppError::UnsupportedMediaType)?;
-    if matches!(
-        format,
-        Format::Text | Format::Markdown | Format::Csv | Format::Json
-    ) && extract::decode_text(&upload.bytes).trim().is_empty()
-    {
-        return Err(AppError::Unprocessable(
-            "The document is empty: there is no text to index.".into(),
-        ));
-    }
-    let title = upload
-        .title
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
+    let format = check_content(&upload)?;
+    let title = given_title(&upload)
         .or_else(|| upload.filename.clone())
         .unwrap_or_else(|| default_title(&upload.bytes));
     let sha256 = hex::encode(Sha256::digest(&upload.bytes));
@@ -145,6 +130,88 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     .await?;
     state.ingest_wakeup.notify_one();
     Ok(document)
+}
+
+/// The upload's type, or why it cannot be indexed (415 unreadable, 422 empty).
+fn check_content(upload: &Upload) -> AppResult<Format> {
+    let format = extract::detect(&upload.bytes, upload.filename.as_deref())
+        .map_err(AppError::UnsupportedMediaType)?;
+    let plain_text = matches!(
+        format,
+        Format::Text | Format::Markdown | Format::Csv | Format::Json
+    );
+    if plain_text && extract::decode_text(&upload.bytes).trim().is_empty() {
+        return Err(AppError::Unprocessable(
+            "The document is empty: there is no text to index.".into(),
+        ));
+    }
+    Ok(format)
+}
+
+fn given_title(upload: &Upload) -> Option<String> {
+    upload
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().take(300).collect())
+}
+
+/// Replace a document's content. Its old chunks keep answering questions
+/// until the new ones are all indexed, then are swapped out. The same bytes
+/// as now answer the document unchanged, marked `duplicate`.
+pub async fn replace(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    upload: Upload,
+) -> AppResult<Document> {
+    state.upstreams.embeddings.ready()?;
+    let current = documents::get_for(&state.db, caller, id).await?;
+    let moving = upload
+        .collection
+        .as_deref()
+        .map(str::trim)
+        .is_some_and(|c| !c.is_empty() && c != current.collection);
+    let revisibling = upload
+        .visibility
+        .as_deref()
+        .map(str::trim)
+        .is_some_and(|v| !v.is_empty() && v != current.visibility);
+    if moving || revisibling {
+        return Err(AppError::BadRequest(
+            "Replacing keeps a document's collection and visibility; upload a new document to put it elsewhere."
+                .into(),
+        ));
+    }
+    let format = check_content(&upload)?;
+    let sha256 = hex::encode(Sha256::digest(&upload.bytes));
+    if sha256 == current.sha256 && current.status != "failed" {
+        return Ok(Document {
+            duplicate: true,
+            ..current
+        });
+    }
+    let title = given_title(&upload)
+        .or_else(|| upload.filename.clone())
+        .unwrap_or(current.title);
+    let size = upload.bytes.len() as i64;
+    state.blobs.put(&original_key(id), upload.bytes).await?;
+    sqlx::query(
+        "UPDATE documents SET title = $1, filename = $2, content_type = $3, size_bytes = $4, sha256 = $5, \
+         status = 'pending', error = NULL, chunks_done = 0, chunks_total = 0, updated_at = $6 WHERE id = $7",
+    )
+    .bind(&title)
+    .bind(&upload.filename)
+    .bind(format.mime())
+    .bind(size)
+    .bind(&sha256)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&state.db)
+    .await?;
+    state.ingest_wakeup.notify_one();
+    documents::get(&state.db, id).await
 }
 
 /// Queue a document again from its stored original.

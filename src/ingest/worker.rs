@@ -103,7 +103,8 @@ async fn claim_next(db: &AnyPool) -> anyhow::Result<Option<Job>> {
 async fn process(state: &AppState, job: &Job) {
     let started = std::time::Instant::now();
     announce(state, &job.id, "processing");
-    let outcome = ingest(state, job).await;
+    let generation = uuid::Uuid::new_v4().simple().to_string();
+    let outcome = ingest(state, job, &generation).await;
     let result = match &outcome {
         Ok(chunks) => {
             tracing::info!(document = %job.id, chunks, elapsed_ms = started.elapsed().as_millis() as u64, "document ready");
@@ -116,11 +117,20 @@ async fn process(state: &AppState, job: &Job) {
             .bind(&job.id)
             .execute(&state.db)
             .await;
-            if matches!(&updated, Ok(done) if done.rows_affected() == 0) {
-                // Deleted while we worked: take back the chunks just written.
-                if let Err(err) = state.vectors.delete_document(&job.id).await {
-                    tracing::error!(document = %job.id, error = ?err, "removing chunks of a deleted document failed");
+            let swap = match &updated {
+                // The new chunks are in: the older generations go.
+                Ok(done) if done.rows_affected() == 1 => {
+                    state
+                        .vectors
+                        .delete_other_generations(&job.id, &generation)
+                        .await
                 }
+                // Deleted or replaced while we worked: take back what this run wrote.
+                Ok(_) => state.vectors.delete_generation(&job.id, &generation).await,
+                Err(_) => Ok(()),
+            };
+            if let Err(err) = swap {
+                tracing::error!(document = %job.id, error = ?err, "swapping chunk generations failed");
             }
             updated
         }
@@ -173,7 +183,7 @@ fn announce(state: &AppState, document_id: &str, status: &'static str) {
 }
 
 /// Extract, split, embed and index one document; answers the chunk count or a reason for failing.
-async fn ingest(state: &AppState, job: &Job) -> Result<usize, String> {
+async fn ingest(state: &AppState, job: &Job, generation: &str) -> Result<usize, String> {
     let settings = &state.settings;
     let format = Format::from_mime(&job.content_type)
         .ok_or_else(|| format!("unsupported stored type {}", job.content_type))?;
@@ -206,8 +216,9 @@ async fn ingest(state: &AppState, job: &Job) -> Result<usize, String> {
         for (offset, (text, vector)) in batch.iter().zip(vectors).enumerate() {
             let ordinal = batch_no * settings.embed_batch_size + offset;
             chunks.push(NewChunk {
-                id: format!("{}:{ordinal}", job.id),
+                id: format!("{}:{generation}:{ordinal}", job.id),
                 document_id: job.id.clone(),
+                generation: generation.to_string(),
                 collection: job.collection.clone(),
                 ordinal: ordinal as i32,
                 title: job.title.clone(),
@@ -218,12 +229,8 @@ async fn ingest(state: &AppState, job: &Job) -> Result<usize, String> {
         record_progress(state, &job.id, chunks.len(), pieces.len()).await;
     }
     let count = chunks.len();
-    // A previous, interrupted run may have written some chunks already.
-    state
-        .vectors
-        .delete_document(&job.id)
-        .await
-        .map_err(|e| format!("the vector store failed: {e}"))?;
+    // Written beside any earlier generation (a replaced document's old
+    // content, an interrupted run's leftovers); `process` swaps them out.
     state
         .vectors
         .add(chunks)

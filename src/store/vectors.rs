@@ -54,6 +54,9 @@ impl Scope<'_> {
 pub struct NewChunk {
     pub id: String,
     pub document_id: String,
+    /// Which ingest run wrote it: a document's new chunks go in beside the
+    /// old ones, which are removed only once the new ones are all written.
+    pub generation: String,
     pub collection: String,
     pub ordinal: i32,
     pub title: String,
@@ -119,6 +122,7 @@ impl VectorStore {
         Arc::new(Schema::new(vec![
             Field::new("id", DataType::Utf8, false),
             Field::new("document_id", DataType::Utf8, false),
+            Field::new("generation", DataType::Utf8, false),
             Field::new("collection", DataType::Utf8, false),
             Field::new("ordinal", DataType::Int32, false),
             Field::new("title", DataType::Utf8, false),
@@ -207,6 +211,7 @@ impl VectorStore {
             vec![
                 strings(|c| &c.id),
                 strings(|c| &c.document_id),
+                strings(|c| &c.generation),
                 strings(|c| &c.collection),
                 Arc::new(Int32Array::from_iter_values(
                     chunks.iter().map(|c| c.ordinal),
@@ -226,6 +231,42 @@ impl VectorStore {
         table
             .delete(format!("document_id = {}", quote(document_id)).as_str())
             .await?;
+        Ok(())
+    }
+
+    /// Remove a document's chunks of every generation but `keep`.
+    pub async fn delete_other_generations(
+        &self,
+        document_id: &str,
+        keep: &str,
+    ) -> lancedb::Result<()> {
+        let Some(table) = self.table().await else {
+            return Ok(());
+        };
+        let filter = format!(
+            "document_id = {} AND generation <> {}",
+            quote(document_id),
+            quote(keep)
+        );
+        table.delete(filter.as_str()).await?;
+        Ok(())
+    }
+
+    /// Remove the chunks one ingest run wrote for a document.
+    pub async fn delete_generation(
+        &self,
+        document_id: &str,
+        generation: &str,
+    ) -> lancedb::Result<()> {
+        let Some(table) = self.table().await else {
+            return Ok(());
+        };
+        let filter = format!(
+            "document_id = {} AND generation = {}",
+            quote(document_id),
+            quote(generation)
+        );
+        table.delete(filter.as_str()).await?;
         Ok(())
     }
 
@@ -341,6 +382,7 @@ mod tests {
         NewChunk {
             id: id.into(),
             document_id: doc.into(),
+            generation: "g1".into(),
             collection: collection.into(),
             ordinal: 0,
             title: "t".into(),
@@ -397,6 +439,18 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+        let mut newer = chunk("b2", "d2", "c2", vec![0.0, 1.0]);
+        newer.generation = "g2".into();
+        store.add(vec![newer]).await.unwrap();
+        assert_eq!(store.count_document("d2").await.unwrap(), 2);
+        store.delete_other_generations("d2", "g2").await.unwrap();
+        assert_eq!(store.count_document("d2").await.unwrap(), 1);
+        store.delete_generation("d2", "g2").await.unwrap();
+        assert_eq!(store.count_document("d2").await.unwrap(), 0);
+        store
+            .add(vec![chunk("b", "d2", "c2", vec![0.0, 1.0])])
+            .await
+            .unwrap();
         store.delete_document("d1").await.unwrap();
         assert_eq!(store.count_document("d1").await.unwrap(), 0);
         assert_eq!(store.count_document("d2").await.unwrap(), 1);

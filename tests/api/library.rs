@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::support::fake_upstream::Fault;
 
 async fn upload_text(
     app: &TestApp,
@@ -505,4 +506,80 @@ async fn private_documents_belong_to_their_key_alone() {
         )
         .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn replacing_a_document_swaps_its_chunks_only_when_the_new_ones_are_in() {
+    let app = spawn_app().await;
+    let id = app
+        .ingest_text("Ferry", "The ferry leaves at eight o'clock.")
+        .await;
+    let put = |text: &str| {
+        app.client
+            .put(app.url(&format!("/v1/documents/{id}")))
+            .bearer_auth(&app.admin_key)
+            .json(&json!({"text": text}))
+            .send()
+    };
+    let best_text = || async {
+        let answer: Value = app
+            .post_json(
+                "/v1/chat/completions",
+                &app.user_key,
+                &app.chat_body("when does the ferry leave", false),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        answer["sources"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // A replacement that fails leaves the old content answering.
+    app.upstream.set_fault(Fault::Unauthorized);
+    let mut events = app.state.ingest_events.subscribe();
+    let response = put("The ferry leaves at nine o'clock.").await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "failed");
+    app.upstream.set_fault(Fault::None);
+    assert!(best_text().await.contains("eight"));
+
+    // A replacement that works swaps the chunks: only the new content remains.
+    let response = put("The ferry leaves at nine o'clock.").await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "ready");
+    assert!(best_text().await.contains("nine"));
+    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), 1);
+    let shown = app.document(&id).await;
+    assert_eq!(
+        shown["title"], "Ferry",
+        "the title stays unless a new one is given"
+    );
+
+    // The same bytes again change nothing.
+    let response = put("The ferry leaves at nine o'clock.").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["duplicate"], true);
+
+    let response = app
+        .client
+        .put(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"text": "x", "collection": "elsewhere"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let response = app
+        .client
+        .put(app.url(&format!("/v1/documents/{id}")))
+        .bearer_auth(&app.user_key)
+        .json(&json!({"text": "mine now"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
 }
