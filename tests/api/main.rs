@@ -5,6 +5,7 @@ mod support;
 
 mod helpers;
 
+mod bad_inputs;
 mod chat;
 mod documents;
 mod errors;
