@@ -1,14 +1,37 @@
-//! `ragway-ingest`: bulk-load a folder into a ragway server over its HTTP API.
-//!
-//! This crate is a placeholder in the first slice; the ingestion issue fills it
-//! (walk a folder, skip files the server already has by SHA-256, upload with
-//! bounded concurrency, resume after a crash, show progress). Until then, use
-//! `POST /v1/documents` directly (see the README).
+//! `ragway-ingest`: the command-line front of the [`ragway_ingest`] library.
 
-fn main() {
-    eprintln!(
-        "ragway-ingest {}: bulk ingestion is not implemented yet; upload with POST /v1/documents (see README.md)",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::exit(2);
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Parser;
+use ragway_ingest::{run, Options};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = Options::parse();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nstopping: uploads in flight finish, nothing new starts (run again to finish)"
+            );
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    match run(&options, stop).await {
+        Ok(report) => {
+            println!("{}", report.summary());
+            if report.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(err) => {
+            eprintln!("ragway-ingest: {err:#}");
+            ExitCode::from(2)
+        }
+    }
 }

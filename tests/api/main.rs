@@ -4,6 +4,7 @@
 mod support;
 
 mod helpers;
+mod ingest_cli;
 
 mod bad_inputs;
 mod chat;
