@@ -142,6 +142,14 @@ async fn failures_are_reported_with_reasons_and_ctrl_c_leaves_the_rest() {
         .await
         .unwrap();
     assert_eq!(rerun.ingested, 1, "the re-run finishes the html");
+    assert_eq!(
+        rerun.failed, 2,
+        "failed files are tried again, not skipped as present"
+    );
+    assert!(rerun
+        .files
+        .iter()
+        .any(|f| f.path.ends_with("crash.pdf") && f.outcome == Outcome::Failed));
 }
 
 #[tokio::test]
