@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
+use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 use tiktoken_rs::CoreBPE;
 
 use super::extract::{Extracted, Format};
@@ -91,9 +91,62 @@ pub fn pieces(format: Format, doc: &Extracted, size: usize, overlap: usize) -> V
         .collect()
 }
 
+/// Token counts of any slice of one text, from a single tokenizer pass.
+///
+/// The splitter sizes many overlapping candidate chunks; tokenizing each
+/// anew made splitting the slowest step of ingestion. Instead the text is
+/// tokenized once and a candidate's size is the number of tokens its byte
+/// range touches (two binary searches). A slice cut mid-token may tokenize
+/// into one more token on its own than it touches here; the candidates the
+/// splitter sizes are slices of the text, so this is the only difference.
+struct TokenIndex {
+    base: usize,
+    len: usize,
+    /// Byte offset where each token ends.
+    ends: Vec<usize>,
+}
+
+impl TokenIndex {
+    fn new(text: &str) -> Self {
+        let bpe = tokenizer();
+        let mut at = 0;
+        let ends = bpe
+            .encode_ordinary(text)
+            .into_iter()
+            .map(|token| {
+                at += bpe.decode_bytes(&[token]).map(|b| b.len()).unwrap_or(1);
+                at
+            })
+            .collect();
+        Self {
+            base: text.as_ptr() as usize,
+            len: text.len(),
+            ends,
+        }
+    }
+}
+
+impl ChunkSizer for TokenIndex {
+    fn size(&self, chunk: &str) -> usize {
+        let at = (chunk.as_ptr() as usize).wrapping_sub(self.base);
+        let end = at.wrapping_add(chunk.len());
+        if at > self.len || end > self.len || end < at {
+            // Not a slice of the indexed text.
+            return tokenizer().encode_ordinary(chunk).len();
+        }
+        if chunk.is_empty() {
+            return 0;
+        }
+        // Tokens that end after `at` and start before `end`.
+        let before = self.ends.partition_point(|&e| e <= at);
+        let started = (self.ends.partition_point(|&e| e < end) + 1).min(self.ends.len());
+        started.saturating_sub(before)
+    }
+}
+
 fn chunk_indices(format: Format, text: &str, size: usize, overlap: usize) -> Vec<(usize, &str)> {
     let config = ChunkConfig::new(size)
-        .with_sizer(tokenizer())
+        .with_sizer(TokenIndex::new(text))
         .with_overlap(overlap.min(size.saturating_sub(1)))
         .expect("overlap is smaller than size")
         .with_trim(true);
@@ -156,9 +209,33 @@ mod tests {
         let text = "第一句话。Second sentence here! ".repeat(400);
         let chunks = split(Format::Text, &text, 64, 8);
         assert!(chunks.len() > 10);
+        // Tokenized alone, a chunk may gain a token where it was cut mid-token.
         assert!(chunks
             .iter()
-            .all(|c| tokenizer().encode_ordinary(c).len() <= 64));
+            .all(|c| tokenizer().encode_ordinary(c).len() <= 65));
+    }
+
+    #[test]
+    fn the_token_index_counts_like_the_tokenizer() {
+        let text =
+            "年假制度说明如下。Second sentence here! Harbour pilots board at dawn. ".repeat(50);
+        let index = TokenIndex::new(&text);
+        assert_eq!(index.size(&text), tokenizer().encode_ordinary(&text).len());
+        for (start, end) in [(0, 40), (12, 300), (301, 1200), (0, text.len())] {
+            let (start, end) = (
+                text.floor_char_boundary(start),
+                text.floor_char_boundary(end),
+            );
+            let slice = &text[start..end];
+            let alone = tokenizer().encode_ordinary(slice).len();
+            let counted = index.size(slice);
+            assert!(
+                counted.abs_diff(alone) <= 1,
+                "{slice:?}: {counted} vs {alone}"
+            );
+        }
+        let other = "not a slice of it";
+        assert_eq!(index.size(other), tokenizer().encode_ordinary(other).len());
     }
 
     #[test]
