@@ -63,6 +63,9 @@ pub struct Settings {
     pub retry_max_ms: u64,
     /// Time limit for extracting text from one document, in seconds.
     pub extract_timeout_secs: u64,
+    /// How long a worker's claim on a job lasts without renewal, in seconds;
+    /// a job whose worker died is taken over after this long.
+    pub job_lease_secs: u64,
     /// Time limit for establishing a connection to an upstream, in seconds.
     pub upstream_connect_timeout_secs: u64,
     /// Time limit for a whole non-streaming upstream call (and for the first byte of a stream), in seconds.
@@ -97,6 +100,7 @@ impl Default for Settings {
             retry_base_ms: 500,
             retry_max_ms: 30_000,
             extract_timeout_secs: 120,
+            job_lease_secs: 60,
             upstream_connect_timeout_secs: 10,
             upstream_timeout_secs: 300,
         }
@@ -218,6 +222,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_EXTRACT_TIMEOUT_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extract_timeout_secs: Option<u64>,
+    /// Seconds a worker's claim on an ingest job lasts unrenewed; a job whose worker died is resumed after this [default: 60].
+    #[arg(long, env = "RAGWAY_JOB_LEASE_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_lease_secs: Option<u64>,
     /// Seconds allowed to connect to an upstream [default: 10].
     #[arg(long, env = "RAGWAY_UPSTREAM_CONNECT_TIMEOUT_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -263,6 +271,10 @@ impl Settings {
         anyhow::ensure!(
             self.embed_batch_size > 0,
             "RAGWAY_EMBED_BATCH_SIZE must be at least 1"
+        );
+        anyhow::ensure!(
+            self.job_lease_secs >= 3,
+            "RAGWAY_JOB_LEASE_SECS must be at least 3"
         );
         anyhow::ensure!(
             self.ingest_workers > 0,

@@ -1,11 +1,12 @@
-//! The `ragway` command: `serve`, `migrate` and `keys`.
+//! The `ragway` command: `serve`, `migrate`, `reindex` and `keys`.
 
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ragway::auth::keys::{self, Role};
 use ragway::config::SettingsArgs;
-use ragway::startup::{shutdown_signal, Application};
+use ragway::ingest::reindex;
+use ragway::startup::{build_state, shutdown_signal, Application};
 use ragway::store::sql;
 
 #[derive(Parser)]
@@ -25,6 +26,10 @@ enum Command {
     Serve(SettingsArgs),
     /// Apply database migrations and exit.
     Migrate(SettingsArgs),
+    /// Re-embed the knowledge base with the configured embedding model (after
+    /// RAGWAY_EMBED_MODEL changed). The old index keeps serving until the new
+    /// one is complete; an interrupted run resumes where it stopped.
+    Reindex(SettingsArgs),
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -78,6 +83,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = args.resolve()?;
             sql::connect(&settings.database_url()).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Reindex(args) => {
+            let settings = args.resolve()?;
+            let state = build_state(settings).await?;
+            let outcome = reindex::run_to_end(&state, |line| eprintln!("{line}")).await;
+            state.db.close().await;
+            match outcome? {
+                reindex::Outcome::UpToDate { model } => {
+                    println!("the knowledge base is already embedded with {model}; nothing to do")
+                }
+                reindex::Outcome::Done { model, documents } => {
+                    println!(
+                        "reindexed {documents} documents with {model}; the new index is active"
+                    )
+                }
+            }
             Ok(())
         }
         Command::Keys { command, settings } => {

@@ -31,26 +31,11 @@ pub struct Application {
 impl Application {
     /// Open the stores, apply migrations and bind the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = sql::connect(&settings.database_url()).await?;
-        let vectors = VectorStore::open(&settings.vector_url())
+        let listen = settings.listen.clone();
+        let state = build_state(settings).await?;
+        let listener = TcpListener::bind(&listen)
             .await
-            .with_context(|| format!("opening the vector store at {}", settings.vector_url()))?;
-        let blobs = BlobStore::open(&settings.blob_url())?;
-        let upstreams = Upstreams::from_settings(&settings)?;
-        let listener = TcpListener::bind(&settings.listen)
-            .await
-            .with_context(|| format!("listening on {}", settings.listen))?;
-        let state = AppState(Arc::new(App {
-            settings,
-            db,
-            vectors,
-            blobs,
-            upstreams,
-            ingest_wakeup: Notify::new(),
-            ingest_events: tokio::sync::broadcast::channel(1024).0,
-            tasks: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
-        }));
+            .with_context(|| format!("listening on {listen}"))?;
         Ok(Self { listener, state })
     }
 
@@ -94,6 +79,29 @@ impl Application {
         state.db.close().await;
         Ok(())
     }
+}
+
+/// Open the stores and apply migrations: the state of a server, or of a
+/// one-off command such as `ragway reindex`.
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let db = sql::connect(&settings.database_url()).await?;
+    let vectors = VectorStore::open(&settings.vector_url())
+        .await
+        .with_context(|| format!("opening the vector store at {}", settings.vector_url()))?;
+    let blobs = BlobStore::open(&settings.blob_url())?;
+    let upstreams = Upstreams::from_settings(&settings)?;
+    Ok(AppState(Arc::new(App {
+        settings,
+        db,
+        vectors,
+        blobs,
+        upstreams,
+        instance: uuid::Uuid::new_v4().simple().to_string(),
+        ingest_wakeup: Notify::new(),
+        ingest_events: tokio::sync::broadcast::channel(1024).0,
+        tasks: TaskTracker::new(),
+        shutdown: CancellationToken::new(),
+    })))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -21,6 +21,8 @@ pub struct App {
     pub vectors: VectorStore,
     pub blobs: BlobStore,
     pub upstreams: Upstreams,
+    /// This process's name on the job leases it holds.
+    pub instance: String,
     /// Woken whenever a document is queued, so idle ingest workers pick it up at once.
     pub ingest_wakeup: Notify,
     /// Every document status change, for whoever listens (tests, progress views).
@@ -43,9 +45,10 @@ impl Deref for AppState {
     }
 }
 
-/// A document reached a new status.
+/// A document reached a new status (or a reindex ended).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestEvent {
+    /// The document, or `reindex:<index id>` for a reindex.
     pub document_id: String,
     /// `processing`, `ready` or `failed`.
     pub status: &'static str,

@@ -407,7 +407,10 @@ impl Client {
                 })
                 .await
                 .context("asking the server which files it has")?;
-            for document in answer["data"].as_array().into_iter().flatten() {
+            // A document that failed is sent again: the server queues it anew,
+            // and the report gives this run's reason.
+            let stored = answer["data"].as_array().into_iter().flatten();
+            for document in stored.filter(|d| d["status"] != "failed") {
                 if let Some(hash) = document["sha256"].as_str() {
                     found.insert(hash.to_string());
                 }

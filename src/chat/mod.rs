@@ -180,8 +180,10 @@ mod tests {
             index: 1,
             document_id: "d".into(),
             title: "T".into(),
-            collection: "default".into(),
             chunk_id: "d:0".into(),
+            page: None,
+            heading: None,
+            collection: "default".into(),
             score: 1.0,
             text: "fact".into(),
         }

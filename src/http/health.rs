@@ -6,6 +6,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::ingest::jobs;
+use crate::ingest::reindex::{self, IndexStatus};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -16,6 +18,11 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
     let vectors = state.vectors.check().await.is_ok();
     let ok = database && vectors;
+    let index = reindex::status(&state)
+        .await
+        .ok()
+        .map(|s| index_summary(&s));
+    let queue = jobs::queue_depth(&state.db).await.ok();
     let status = if ok {
         StatusCode::OK
     } else {
@@ -29,6 +36,8 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             "status": if ok { "ok" } else { "degraded" },
             "version": env!("CARGO_PKG_VERSION"),
             "checks": { "database": word(database), "vector_store": word(vectors) },
+            "index": index,
+            "ingest_queue": queue.map(|(ingest, reindex)| json!({ "ingest": ingest, "reindex": reindex })),
             "upstreams": {
                 "chat": configured(state.upstreams.chat.is_configured()),
                 "embeddings": configured(state.upstreams.embeddings.is_configured()),
@@ -36,4 +45,31 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             },
         })),
     )
+}
+
+/// The knowledge index as `/health` shows it: which model built it, and
+/// whether the configured model differs (a mismatch is a warning, not an
+/// outage: chat keeps using the index's own model until a reindex).
+fn index_summary(status: &IndexStatus) -> Value {
+    let mut summary = json!({
+        "status": status.status,
+        "configured_model": status.configured_model,
+        "model": status.active.as_ref().map(|a| &a.model),
+        "dimension": status.active.as_ref().and_then(|a| a.dimension),
+    });
+    if status.status == "mismatch" {
+        summary["message"] = json!(
+            "RAGWAY_EMBED_MODEL differs from the model the knowledge base was embedded with; \
+             run `ragway reindex` (or POST /api/admin/reindex) to re-embed it"
+        );
+    }
+    if let Some(building) = &status.building {
+        summary["reindex"] = json!({
+            "model": building.model,
+            "documents_done": building.documents_done,
+            "documents_total": building.documents_total,
+            "error": building.error,
+        });
+    }
+    summary
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: one file per resource, each with its `router()`, composed here.
 
+mod admin;
 mod chat;
 mod collections;
 mod documents;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router())
         .merge(collections::router())
         .merge(chat::router())
+        .merge(admin::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         // Browser-based clients (LobeChat, ChatBox web, …) call the API from

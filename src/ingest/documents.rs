@@ -8,6 +8,7 @@ use sqlx::{AnyPool, Row};
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::indexes;
 use crate::store::vectors::PRIVATE_PREFIX;
 
 /// A document as the API shows it.
@@ -250,7 +251,20 @@ pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
     if removed.rows_affected() == 0 {
         return Err(AppError::not_found("document", id));
     }
-    state.vectors.delete_document(id).await?;
+    for index in [
+        indexes::active(&state.db).await?,
+        indexes::building(&state.db).await?,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        state.vectors.delete_document(&index.table_name, id).await?;
+    }
+    // Its job, if it never ran.
+    sqlx::query("DELETE FROM jobs WHERE document_id = $1 AND status = 'pending'")
+        .bind(id)
+        .execute(&state.db)
+        .await?;
     state.blobs.delete(&super::original_key(id)).await?;
     Ok(())
 }

@@ -148,15 +148,49 @@ pub fn decode_text(bytes: &[u8]) -> String {
     text.into_owned()
 }
 
-/// The text of a document, on the calling thread.
-pub fn extract(format: Format, bytes: &[u8]) -> Result<String, String> {
-    match format {
-        Format::Text | Format::Markdown | Format::Csv | Format::Json => Ok(decode_text(bytes)),
-        Format::Html => Ok(html_to_text(&decode_text(bytes))),
-        Format::Pdf => pdf_extract::extract_text_from_mem(bytes)
-            .map_err(|e| format!("the PDF could not be read: {e}")),
-        Format::Docx => docx_to_text(bytes, MAX_DOCX_XML_BYTES),
+/// The text of a document, and where its pages start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extracted {
+    pub text: String,
+    /// Byte offsets in `text` where each page begins (page 1 first); empty
+    /// for formats without pages.
+    pub page_starts: Vec<usize>,
+}
+
+impl From<String> for Extracted {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            page_starts: Vec::new(),
+        }
     }
+}
+
+/// The text of a document, on the calling thread.
+pub fn extract(format: Format, bytes: &[u8]) -> Result<Extracted, String> {
+    match format {
+        Format::Text | Format::Markdown | Format::Csv | Format::Json => {
+            Ok(decode_text(bytes).into())
+        }
+        Format::Html => Ok(html_to_text(&decode_text(bytes)).into()),
+        Format::Pdf => pdf_extract::extract_text_from_mem_by_pages(bytes)
+            .map(join_pages)
+            .map_err(|e| format!("the PDF could not be read: {e}")),
+        Format::Docx => docx_to_text(bytes, MAX_DOCX_XML_BYTES).map(Into::into),
+    }
+}
+
+/// One text of all pages, a blank line between them, remembering where each starts.
+fn join_pages(pages: Vec<String>) -> Extracted {
+    let mut out = Extracted::default();
+    for page in pages {
+        if !out.text.is_empty() {
+            out.text.push_str("\n\n");
+        }
+        out.page_starts.push(out.text.len());
+        out.text.push_str(page.trim());
+    }
+    out
 }
 
 /// Readable text of an HTML page: no scripts, styles or other invisible
@@ -389,7 +423,7 @@ pub async fn extract_isolated(
     format: Format,
     bytes: Bytes,
     limit: Duration,
-) -> Result<String, String> {
+) -> Result<Extracted, String> {
     let task = tokio::task::spawn_blocking(move || {
         std::panic::catch_unwind(AssertUnwindSafe(|| extract(format, &bytes)))
     });
@@ -542,7 +576,21 @@ mod tests {
         let bytes = Bytes::from_static(include_bytes!("../../fixtures/lighthouse.pdf"));
         let text = extract_isolated(Format::Pdf, bytes, Duration::from_secs(30))
             .await
-            .unwrap();
+            .unwrap()
+            .text;
         assert!(text.contains("lighthouse keeper"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn pdf_pages_are_located() {
+        let bytes = Bytes::from_static(include_bytes!("../../fixtures/tides.pdf"));
+        let doc = extract_isolated(Format::Pdf, bytes, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(doc.page_starts.len(), 3, "{doc:?}");
+        assert_eq!(doc.page_starts[0], 0);
+        let third = &doc.text[doc.page_starts[2]..];
+        assert!(third.trim_start().starts_with("Fog procedures"), "{third}");
+        assert!(!doc.text[..doc.page_starts[2]].contains("Fog"));
     }
 }

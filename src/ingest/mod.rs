@@ -4,6 +4,8 @@
 pub mod collections;
 pub mod documents;
 pub mod extract;
+pub mod jobs;
+pub mod reindex;
 pub mod split;
 pub mod worker;
 
@@ -128,6 +130,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     .bind(now)
     .execute(&state.db)
     .await?;
+    jobs::enqueue_ingest(&state.db, &document.id).await?;
     state.ingest_wakeup.notify_one();
     Ok(document)
 }
@@ -210,6 +213,7 @@ pub async fn replace(
     .bind(id)
     .execute(&state.db)
     .await?;
+    jobs::enqueue_ingest(&state.db, id).await?;
     state.ingest_wakeup.notify_one();
     documents::get(&state.db, id).await
 }
@@ -223,6 +227,7 @@ async fn requeue(state: &AppState, id: &str) -> AppResult<()> {
     .bind(id)
     .execute(&state.db)
     .await?;
+    jobs::enqueue_ingest(&state.db, id).await?;
     state.ingest_wakeup.notify_one();
     Ok(())
 }

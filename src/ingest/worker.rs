@@ -1,35 +1,47 @@
-//! The ingest workers: a fixed pool of tasks that claim `pending` documents
-//! from SQL, so queued work survives restarts.
+//! The ingest workers: a fixed pool of tasks that claim jobs from the SQL
+//! job table (`ingest::jobs`), so queued work survives restarts and is
+//! shared between replicas.
 
 use std::time::Duration;
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use super::extract::{self, Format};
-use super::{original_key, split};
+use super::jobs::{self, Job};
+use super::{original_key, reindex, split};
 use crate::state::{AppState, IngestEvent};
+use crate::store::indexes::{self, VectorIndex};
 use crate::store::sql::now_ms;
 use crate::store::vectors::NewChunk;
 use crate::upstream::RetryPolicy;
 
-/// How long an idle worker waits before looking for work nobody announced.
-const IDLE_POLL: Duration = Duration::from_secs(30);
+/// How long an idle worker waits before looking for work nobody announced
+/// (another replica's uploads, a lease that ran out).
+const IDLE_POLL: Duration = Duration::from_secs(10);
 
-/// Requeue documents a previous run left half done, then start the workers.
+/// Start the workers.
 pub async fn start(state: &AppState) -> anyhow::Result<()> {
-    // One process owns the embedded stores, so anything `processing` at start
-    // was interrupted; it is redone from the start (stale chunks are deleted first).
-    sqlx::query(
-        "UPDATE documents SET status = 'pending', updated_at = $1 WHERE status = 'processing'",
-    )
-    .bind(now_ms())
-    .execute(&state.db)
-    .await?;
     for _ in 0..state.settings.ingest_workers {
         let state = state.clone();
         state.tasks.clone().spawn(async move { run(state).await });
     }
+    // On shutdown, hand back what this process holds so the next start (or
+    // another replica) resumes it at once instead of after the lease.
+    let state = state.clone();
+    state.tasks.clone().spawn(async move {
+        state.shutdown.cancelled().await;
+        match jobs::release_all(&state.db, &state.instance).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "handed back unfinished ingest jobs"),
+            Err(err) => tracing::warn!(error = ?err, "handing back ingest jobs failed"),
+        }
+    });
     Ok(())
+}
+
+/// The lease a worker takes on a job.
+pub fn lease(state: &AppState) -> Duration {
+    Duration::from_secs(state.settings.job_lease_secs)
 }
 
 async fn run(state: AppState) {
@@ -37,11 +49,11 @@ async fn run(state: AppState) {
         if state.shutdown.is_cancelled() {
             return;
         }
-        match claim_next(&state.db).await {
+        match jobs::claim(&state.db, &state.instance, lease(&state), None).await {
             Ok(Some(job)) => {
                 tokio::select! {
-                    _ = process(&state, &job) => {}
-                    // Left `processing`: the next start requeues it.
+                    _ = work_on(&state, &job) => {}
+                    // Released by the shutdown task above.
                     _ = state.shutdown.cancelled() => return,
                 }
             }
@@ -63,97 +75,186 @@ async fn run(state: AppState) {
     }
 }
 
-struct Job {
+/// Do one job while renewing its lease; give up on it if the lease is lost.
+/// The outcome is announced once the job row is gone, so whoever hears it
+/// sees an empty queue.
+pub async fn work_on(state: &AppState, job: &Job) {
+    let work = async {
+        match job.kind.as_str() {
+            jobs::INGEST => match &job.document_id {
+                Some(document_id) => process(state, job, document_id)
+                    .await
+                    .map(|status| (document_id.clone(), status)),
+                None => {
+                    tracing::warn!(job = %job.id, "an ingest job without a document");
+                    None
+                }
+            },
+            jobs::REINDEX => reindex::run_job(state, job).await,
+            other => {
+                tracing::warn!(job = %job.id, kind = other, "unknown job kind");
+                None
+            }
+        }
+    };
+    tokio::select! {
+        outcome = work => {
+            if let Err(err) = jobs::finish(&state.db, job, &state.instance).await {
+                tracing::error!(job = %job.id, error = ?err, "removing a finished job failed");
+            }
+            if let Some((subject, status)) = outcome {
+                announce(state, &subject, status);
+            }
+        }
+        _ = keep_lease(state, job) => {
+            tracing::warn!(job = %job.id, "lost the lease on a job; another worker has it now");
+        }
+    }
+}
+
+/// Renew the lease at a third of its length; returns when it is lost.
+async fn keep_lease(state: &AppState, job: &Job) {
+    let lease = lease(state);
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        match jobs::renew(&state.db, job, &state.instance, lease).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            // The database may be back before the lease runs out.
+            Err(err) => tracing::warn!(job = %job.id, error = ?err, "renewing a job lease failed"),
+        }
+    }
+}
+
+struct Doc {
     id: String,
     title: String,
     collection: String,
     content_type: String,
 }
 
-/// Take the oldest pending document, if any, marking it `processing`.
-async fn claim_next(db: &AnyPool) -> anyhow::Result<Option<Job>> {
-    loop {
-        let row = sqlx::query(
-            "SELECT id, title, collection, content_type FROM documents WHERE status = 'pending' \
-             ORDER BY created_at, id LIMIT 1",
-        )
-        .fetch_optional(db)
+/// Mark the document `processing` by `job`; `None` if it was deleted meanwhile.
+async fn start_document(state: &AppState, job: &Job, id: &str) -> sqlx::Result<Option<Doc>> {
+    let started = sqlx::query(
+        "UPDATE documents SET status = 'processing', job_id = $1, updated_at = $2 \
+         WHERE id = $3 AND status IN ('pending', 'processing')",
+    )
+    .bind(&job.id)
+    .bind(now_ms())
+    .bind(id)
+    .execute(&state.db)
+    .await?;
+    if started.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT title, collection, content_type FROM documents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let job = Job {
-            id: row.try_get("id")?,
+    row.map(|row| {
+        Ok(Doc {
+            id: id.to_string(),
             title: row.try_get("title")?,
             collection: row.try_get("collection")?,
             content_type: row.try_get("content_type")?,
-        };
-        let claimed = sqlx::query(
-            "UPDATE documents SET status = 'processing', updated_at = $1 WHERE id = $2 AND status = 'pending'",
-        )
-        .bind(now_ms())
-        .bind(&job.id)
-        .execute(db)
-        .await?;
-        // Another worker won the race for this one: look again.
-        if claimed.rows_affected() == 1 {
-            return Ok(Some(job));
+        })
+    })
+    .transpose()
+}
+
+/// Ingest one document; answers the status to announce, if it changed.
+async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<&'static str> {
+    let doc = match start_document(state, job, document_id).await {
+        Ok(Some(doc)) => doc,
+        Ok(None) => return None, // deleted, or finished by an earlier claim
+        Err(err) => {
+            tracing::error!(document = %document_id, error = ?err, "starting an ingest job failed");
+            return None;
+        }
+    };
+    if job.attempts > jobs::MAX_ATTEMPTS {
+        let reason = format!(
+            "processing this file was interrupted {} times (the server stopped or crashed while reading it)",
+            job.attempts - 1
+        );
+        return record_failure(state, job, &doc.id, &reason).await;
+    }
+    let started = std::time::Instant::now();
+    announce(state, &doc.id, "processing");
+    let generation = uuid::Uuid::new_v4().simple().to_string();
+    match ingest(state, &doc, &generation).await {
+        Ok((chunks, targets)) => {
+            tracing::info!(document = %doc.id, chunks, elapsed_ms = started.elapsed().as_millis() as u64, "document ready");
+            let updated = sqlx::query(
+                "UPDATE documents SET status = 'ready', chunk_count = $1, error = NULL, updated_at = $2 \
+                 WHERE id = $3 AND status = 'processing' AND job_id = $4",
+            )
+            .bind(chunks as i64)
+            .bind(now_ms())
+            .bind(&doc.id)
+            .bind(&job.id)
+            .execute(&state.db)
+            .await;
+            for index in &targets {
+                let swap = match &updated {
+                    // The new chunks are in: the older generations go.
+                    Ok(done) if done.rows_affected() == 1 => {
+                        state
+                            .vectors
+                            .delete_other_generations(&index.table_name, &doc.id, &generation)
+                            .await
+                    }
+                    // Deleted or replaced while we worked: take back what this run wrote.
+                    Ok(_) => {
+                        state
+                            .vectors
+                            .delete_generation(&index.table_name, &doc.id, &generation)
+                            .await
+                    }
+                    Err(_) => Ok(()),
+                };
+                if let Err(err) = swap {
+                    tracing::error!(document = %doc.id, error = ?err, "swapping chunk generations failed");
+                }
+            }
+            match updated {
+                Ok(done) if done.rows_affected() == 1 => Some("ready"),
+                Ok(_) => None,
+                Err(err) => {
+                    tracing::error!(document = %doc.id, error = ?err, "recording the ingest outcome failed");
+                    None
+                }
+            }
+        }
+        Err(reason) => {
+            tracing::warn!(document = %doc.id, %reason, "document failed");
+            record_failure(state, job, &doc.id, &reason).await
         }
     }
 }
 
-async fn process(state: &AppState, job: &Job) {
-    let started = std::time::Instant::now();
-    announce(state, &job.id, "processing");
-    let generation = uuid::Uuid::new_v4().simple().to_string();
-    let outcome = ingest(state, job, &generation).await;
-    let result = match &outcome {
-        Ok(chunks) => {
-            tracing::info!(document = %job.id, chunks, elapsed_ms = started.elapsed().as_millis() as u64, "document ready");
-            let updated = sqlx::query(
-                "UPDATE documents SET status = 'ready', chunk_count = $1, error = NULL, updated_at = $2 \
-                 WHERE id = $3 AND status = 'processing'",
-            )
-            .bind(*chunks as i64)
-            .bind(now_ms())
-            .bind(&job.id)
-            .execute(&state.db)
-            .await;
-            let swap = match &updated {
-                // The new chunks are in: the older generations go.
-                Ok(done) if done.rows_affected() == 1 => {
-                    state
-                        .vectors
-                        .delete_other_generations(&job.id, &generation)
-                        .await
-                }
-                // Deleted or replaced while we worked: take back what this run wrote.
-                Ok(_) => state.vectors.delete_generation(&job.id, &generation).await,
-                Err(_) => Ok(()),
-            };
-            if let Err(err) = swap {
-                tracing::error!(document = %job.id, error = ?err, "swapping chunk generations failed");
-            }
-            updated
-        }
-        Err(reason) => {
-            tracing::warn!(document = %job.id, %reason, "document failed");
-            sqlx::query(
-                "UPDATE documents SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(reason)
-            .bind(now_ms())
-            .bind(&job.id)
-            .execute(&state.db)
-            .await
-        }
-    };
+async fn record_failure(
+    state: &AppState,
+    job: &Job,
+    id: &str,
+    reason: &str,
+) -> Option<&'static str> {
+    let result = sqlx::query(
+        "UPDATE documents SET status = 'failed', error = $1, updated_at = $2 \
+         WHERE id = $3 AND status = 'processing' AND job_id = $4",
+    )
+    .bind(reason)
+    .bind(now_ms())
+    .bind(id)
+    .bind(&job.id)
+    .execute(&state.db)
+    .await;
     match result {
-        Ok(_) => announce(
-            state,
-            &job.id,
-            if outcome.is_ok() { "ready" } else { "failed" },
-        ),
+        Ok(done) if done.rows_affected() == 1 => Some("failed"),
+        Ok(_) => None,
         Err(err) => {
-            tracing::error!(document = %job.id, error = ?err, "recording the ingest outcome failed")
+            tracing::error!(document = %id, error = ?err, "recording the ingest outcome failed");
+            None
         }
     }
 }
@@ -182,59 +283,108 @@ fn announce(state: &AppState, document_id: &str, status: &'static str) {
     });
 }
 
-/// Extract, split, embed and index one document; answers the chunk count or a reason for failing.
-async fn ingest(state: &AppState, job: &Job, generation: &str) -> Result<usize, String> {
+/// Extract, split, embed and index one document into every index that takes
+/// writes; answers the chunk count and those indexes, or a reason for failing.
+async fn ingest(
+    state: &AppState,
+    doc: &Doc,
+    generation: &str,
+) -> Result<(usize, Vec<VectorIndex>), String> {
     let settings = &state.settings;
-    let format = Format::from_mime(&job.content_type)
-        .ok_or_else(|| format!("unsupported stored type {}", job.content_type))?;
+    let format = Format::from_mime(&doc.content_type)
+        .ok_or_else(|| format!("unsupported stored type {}", doc.content_type))?;
     let bytes = state
         .blobs
-        .get(&original_key(&job.id))
+        .get(&original_key(&doc.id))
         .await
         .map_err(|e| format!("the original file could not be read from the blob store: {e}"))?;
     let limit = Duration::from_secs(settings.extract_timeout_secs);
-    let text = extract::extract_isolated(format, bytes, limit).await?;
-    if text.trim().is_empty() {
+    let extracted = extract::extract_isolated(format, bytes, limit).await?;
+    if extracted.text.trim().is_empty() {
         return Err(
             "no text could be extracted from this file (a scanned PDF needs OCR first)".into(),
         );
     }
-    let pieces = split::split(format, &text, settings.chunk_size, settings.chunk_overlap);
-    let retry = RetryPolicy::for_embeddings(settings);
-    record_progress(state, &job.id, 0, pieces.len()).await;
-    let mut chunks = Vec::with_capacity(pieces.len());
-    for (batch_no, batch) in pieces.chunks(settings.embed_batch_size).enumerate() {
-        // The title travels with each chunk's text so a chunk that never names its subject still matches.
+    let pieces = split::pieces(
+        format,
+        &extracted,
+        settings.chunk_size,
+        settings.chunk_overlap,
+    );
+    drop(extracted);
+    let chunks: Vec<NewChunk> = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(ordinal, piece)| NewChunk {
+            id: format!("{}:{generation}:{ordinal}", doc.id),
+            document_id: doc.id.clone(),
+            generation: generation.to_string(),
+            collection: doc.collection.clone(),
+            ordinal: ordinal as i32,
+            title: doc.title.clone(),
+            page: piece.page,
+            heading: piece.heading,
+            text: piece.text,
+            vector: Vec::new(),
+        })
+        .collect();
+    // Read as late as possible, so a reindex that began meanwhile gets these chunks too.
+    let targets = indexes::write_targets(&state.db, &settings.embed_model)
+        .await
+        .map_err(|e| format!("the index registry could not be read: {e}"))?;
+    let total = chunks.len() * targets.len();
+    record_progress(state, &doc.id, 0, total).await;
+    for (n, index) in targets.iter().enumerate() {
+        let base = n * chunks.len();
+        embed_into(state, index, chunks.clone(), |done| {
+            record_progress(state, &doc.id, base + done, total)
+        })
+        .await?;
+    }
+    Ok((chunks.len(), targets))
+}
+
+/// Embed `chunks` with `index`'s model in batches, with retries, and write
+/// them to its table (beside any earlier generation, which the caller swaps
+/// out). `progress` hears the number embedded so far after each batch.
+pub async fn embed_into<F, Fut>(
+    state: &AppState,
+    index: &VectorIndex,
+    mut chunks: Vec<NewChunk>,
+    progress: F,
+) -> Result<(), String>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let retry = RetryPolicy::for_embeddings(&state.settings);
+    let batch_size = state.settings.embed_batch_size;
+    let mut done = 0;
+    for batch in chunks.chunks_mut(batch_size) {
         let inputs: Vec<String> = batch
             .iter()
-            .map(|p| format!("{}\n{p}", job.title))
+            .map(|c| split::embedding_input(&c.title, c.heading.as_deref(), &c.text))
             .collect();
         let vectors = retry
-            .run(|| state.upstreams.embeddings.embed(&inputs))
+            .run(|| state.upstreams.embeddings.embed_with(&index.model, &inputs))
             .await
-            .map_err(|e| format!("embedding failed: {e}"))?;
-        for (offset, (text, vector)) in batch.iter().zip(vectors).enumerate() {
-            let ordinal = batch_no * settings.embed_batch_size + offset;
-            chunks.push(NewChunk {
-                id: format!("{}:{generation}:{ordinal}", job.id),
-                document_id: job.id.clone(),
-                generation: generation.to_string(),
-                collection: job.collection.clone(),
-                ordinal: ordinal as i32,
-                title: job.title.clone(),
-                text: text.clone(),
-                vector,
-            });
+            .map_err(|e| format!("embedding with {} failed: {e}", index.model))?;
+        for (chunk, vector) in batch.iter_mut().zip(vectors) {
+            chunk.vector = vector;
         }
-        record_progress(state, &job.id, chunks.len(), pieces.len()).await;
+        done += batch.len();
+        progress(done).await;
     }
-    let count = chunks.len();
-    // Written beside any earlier generation (a replaced document's old
-    // content, an interrupted run's leftovers); `process` swaps them out.
+    if let Some(first) = chunks.first() {
+        if index.dimension.is_none() {
+            indexes::set_dimension(&state.db, &index.id, first.vector.len())
+                .await
+                .map_err(|e| format!("the index registry could not be updated: {e}"))?;
+        }
+    }
     state
         .vectors
-        .add(chunks)
+        .add(&index.table_name, chunks)
         .await
-        .map_err(|e| format!("the vector store failed: {e}"))?;
-    Ok(count)
+        .map_err(|e| format!("the vector store failed: {e}"))
 }

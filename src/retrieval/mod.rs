@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::ingest::collections::private_space;
 use crate::state::AppState;
+use crate::store::indexes;
 use crate::store::vectors::{ChunkHit, Scope};
 
 /// A retrieved chunk as clients see it in `sources`.
@@ -17,6 +18,12 @@ pub struct Source {
     pub title: String,
     pub collection: String,
     pub chunk_id: String,
+    /// The PDF page the passage starts on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<i32>,
+    /// The headings the passage sits under, outermost first, joined by ` > `.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
     pub score: f32,
     pub text: String,
 }
@@ -26,19 +33,33 @@ pub struct Source {
 /// The caller's own private documents are searched along with the shared ones.
 pub async fn retrieve(state: &AppState, caller: &Caller, question: &str) -> AppResult<Vec<Source>> {
     // An empty knowledge base needs no embedding call: chat works before any upload.
-    if state.vectors.dimension().await.is_none() || question.trim().is_empty() {
+    let Some(index) = indexes::active(&state.db).await? else {
+        return Ok(Vec::new());
+    };
+    if index.dimension.is_none() || question.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let vector = state
+    // The question is embedded by the model the index was built with, so
+    // vectors compare even while a changed model waits for its reindex.
+    let embedded = state
         .upstreams
         .embeddings
-        .embed(&[question.to_string()])
-        .await?
-        .pop()
-        .unwrap_or_default();
+        .embed_with(&index.model, &[question.to_string()])
+        .await;
+    let vector = match embedded {
+        Ok(mut vectors) => vectors.pop().unwrap_or_default(),
+        Err(err) if index.model != state.settings.embed_model => {
+            // The old model may be gone with the old provider: answer without
+            // sources rather than not at all until the reindex is done.
+            tracing::warn!(model = %index.model, error = %err, "the index's embedding model failed; answering without sources until `ragway reindex` finishes");
+            return Ok(Vec::new());
+        }
+        Err(err) => return Err(err),
+    };
     let hits = state
         .vectors
         .search(
+            &index.table_name,
             &vector,
             state.settings.top_k,
             Scope {
@@ -59,6 +80,8 @@ fn numbered(hits: Vec<ChunkHit>) -> Vec<Source> {
             title: hit.title,
             collection: hit.collection,
             chunk_id: hit.chunk_id,
+            page: hit.page,
+            heading: hit.heading,
             score: hit.score,
             text: hit.text,
         })
@@ -73,10 +96,17 @@ pub fn context_block(sources: &[Source]) -> String {
          from general knowledge only if you are sure. Reply in the language of the question.\n\nSources:\n",
     );
     for source in sources {
+        let mut label = source.title.clone();
+        if let Some(heading) = &source.heading {
+            label.push_str(" > ");
+            label.push_str(heading);
+        }
+        if let Some(page) = source.page {
+            label.push_str(&format!(" (p. {page})"));
+        }
         text.push_str(&format!(
-            "\n[{}] {}\n{}\n",
+            "\n[{}] {label}\n{}\n",
             source.index,
-            source.title,
             source.text.trim()
         ));
     }
@@ -95,10 +125,12 @@ mod tests {
             collection: "default".into(),
             ordinal: 0,
             title: "Handbook".into(),
+            page: Some(3),
+            heading: Some("Leave".into()),
             text: "Leave is 25 days.".into(),
             score: 0.9,
         }]);
         let block = context_block(&sources);
-        assert!(block.contains("[1] Handbook\nLeave is 25 days."));
+        assert!(block.contains("[1] Handbook > Leave (p. 3)\nLeave is 25 days."));
     }
 }

@@ -1,5 +1,6 @@
-//! Where state lives: SQL rows ([`sql`]), chunk vectors ([`vectors`]) and original files ([`blobs`]).
+//! Where state lives: SQL rows ([`sql`]), the registry of vector indexes ([`indexes`]), chunk vectors ([`vectors`]) and original files ([`blobs`]).
 
 pub mod blobs;
+pub mod indexes;
 pub mod sql;
 pub mod vectors;

@@ -1,6 +1,8 @@
-//! Chunk vectors in LanceDB: one `chunks` table whose vector width is fixed by
-//! the embedding model's first answer.
+//! Chunk vectors in LanceDB: tables of chunks, each embedded by one model,
+//! whose vector width is fixed by that model's first answer. Which table is
+//! searched is recorded in SQL (`store::indexes`).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::TryStreamExt;
@@ -11,8 +13,6 @@ use lancedb::arrow::arrow_schema::{DataType, Field, Schema};
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::RwLock;
-
-const TABLE: &str = "chunks";
 
 /// Collections whose names start with this are private spaces (one per key),
 /// never searched on behalf of anyone else. Shared collection names cannot
@@ -49,7 +49,7 @@ impl Scope<'_> {
     }
 }
 
-/// One chunk ready to be written.
+/// One chunk ready to be written (or read back to be embedded again).
 #[derive(Debug, Clone)]
 pub struct NewChunk {
     pub id: String,
@@ -60,6 +60,10 @@ pub struct NewChunk {
     pub collection: String,
     pub ordinal: i32,
     pub title: String,
+    /// The PDF page the chunk starts on, from 1.
+    pub page: Option<i32>,
+    /// The headings the chunk sits under, outermost first, joined by ` > `.
+    pub heading: Option<String>,
     pub text: String,
     pub vector: Vec<f32>,
 }
@@ -72,17 +76,20 @@ pub struct ChunkHit {
     pub collection: String,
     pub ordinal: i32,
     pub title: String,
+    pub page: Option<i32>,
+    pub heading: Option<String>,
     pub text: String,
     /// Cosine similarity, 1 is identical.
     pub score: f32,
 }
 
-/// The vector store; cheap to clone.
+/// The vector store: LanceDB tables of chunks, one per embedding model
+/// (see `store::indexes`); cheap to clone.
 #[derive(Clone)]
 pub struct VectorStore {
     db: Connection,
-    /// The `chunks` table and its vector width once it exists; created on the first write.
-    table: Arc<RwLock<Option<Opened>>>,
+    /// Tables opened so far, by name.
+    tables: Arc<RwLock<HashMap<String, Opened>>>,
 }
 
 #[derive(Clone)]
@@ -97,6 +104,18 @@ impl std::fmt::Debug for VectorStore {
     }
 }
 
+const COLUMNS: [&str; 9] = [
+    "id",
+    "document_id",
+    "generation",
+    "collection",
+    "ordinal",
+    "title",
+    "page",
+    "heading",
+    "text",
+];
+
 impl VectorStore {
     /// Connect to the LanceDB at `uri` (a directory path or `s3://…`).
     pub async fn open(uri: &str) -> lancedb::Result<Self> {
@@ -104,17 +123,9 @@ impl VectorStore {
             let _ = std::fs::create_dir_all(uri);
         }
         let db = lancedb::connect(uri).execute().await?;
-        let table = match db.open_table(TABLE).execute().await {
-            Ok(table) => {
-                let dim = vector_width(&table).await?;
-                Some(Opened { table, dim })
-            }
-            Err(lancedb::Error::TableNotFound { .. }) => None,
-            Err(err) => return Err(err),
-        };
         Ok(Self {
             db,
-            table: Arc::new(RwLock::new(table)),
+            tables: Arc::default(),
         })
     }
 
@@ -126,6 +137,8 @@ impl VectorStore {
             Field::new("collection", DataType::Utf8, false),
             Field::new("ordinal", DataType::Int32, false),
             Field::new("title", DataType::Utf8, false),
+            Field::new("page", DataType::Int32, true),
+            Field::new("heading", DataType::Utf8, true),
             Field::new("text", DataType::Utf8, false),
             Field::new(
                 "vector",
@@ -135,22 +148,47 @@ impl VectorStore {
         ]))
     }
 
-    /// The table, created with width `dim` if it does not exist yet.
-    async fn table_for_write(&self, dim: i32) -> lancedb::Result<Opened> {
-        if let Some(opened) = self.table.read().await.as_ref() {
+    /// Table `name` if it exists.
+    async fn opened(&self, name: &str) -> lancedb::Result<Option<Opened>> {
+        if let Some(opened) = self.tables.read().await.get(name) {
+            return Ok(Some(opened.clone()));
+        }
+        match self.db.open_table(name).execute().await {
+            Ok(table) => {
+                let opened = Opened {
+                    dim: vector_width(&table).await?,
+                    table,
+                };
+                self.tables
+                    .write()
+                    .await
+                    .insert(name.to_string(), opened.clone());
+                Ok(Some(opened))
+            }
+            Err(lancedb::Error::TableNotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Table `name`, created with width `dim` if it does not exist yet.
+    async fn table_for_write(&self, name: &str, dim: i32) -> lancedb::Result<Opened> {
+        if let Some(opened) = self.opened(name).await? {
+            return Ok(opened);
+        }
+        let mut tables = self.tables.write().await;
+        if let Some(opened) = tables.get(name) {
             return Ok(opened.clone());
         }
-        let mut slot = self.table.write().await;
-        if let Some(opened) = slot.as_ref() {
-            return Ok(opened.clone());
-        }
-        let table = match self.db.open_table(TABLE).execute().await {
+        let table = match self
+            .db
+            .create_empty_table(name, Self::schema(dim))
+            .execute()
+            .await
+        {
             Ok(table) => table,
-            Err(lancedb::Error::TableNotFound { .. }) => {
-                self.db
-                    .create_empty_table(TABLE, Self::schema(dim))
-                    .execute()
-                    .await?
+            // Another process created it first.
+            Err(lancedb::Error::TableAlreadyExists { .. }) => {
+                self.db.open_table(name).execute().await?
             }
             Err(err) => return Err(err),
         };
@@ -158,21 +196,21 @@ impl VectorStore {
             dim: vector_width(&table).await?,
             table,
         };
-        *slot = Some(opened.clone());
+        tables.insert(name.to_string(), opened.clone());
         Ok(opened)
     }
 
-    /// The vector width of the stored chunks, if any were ever written.
-    pub async fn dimension(&self) -> Option<i32> {
-        self.table.read().await.as_ref().map(|o| o.dim)
+    async fn table(&self, name: &str) -> lancedb::Result<Option<Table>> {
+        Ok(self.opened(name).await?.map(|o| o.table))
     }
 
-    async fn table(&self) -> Option<Table> {
-        self.table.read().await.as_ref().map(|o| o.table.clone())
+    /// The vector width of table `name`, if it exists.
+    pub async fn dimension(&self, name: &str) -> lancedb::Result<Option<i32>> {
+        Ok(self.opened(name).await?.map(|o| o.dim))
     }
 
-    /// Append chunks; all must have the same vector width as the table.
-    pub async fn add(&self, chunks: Vec<NewChunk>) -> anyhow::Result<()> {
+    /// Append chunks to table `name`; all must have the table's vector width.
+    pub async fn add(&self, name: &str, chunks: Vec<NewChunk>) -> anyhow::Result<()> {
         let Some(first) = chunks.first() else {
             return Ok(());
         };
@@ -182,11 +220,11 @@ impl VectorStore {
             chunks.iter().all(|c| c.vector.len() == dim as usize),
             "the embedding model returned vectors of different widths"
         );
-        let opened = self.table_for_write(dim).await?;
+        let opened = self.table_for_write(name, dim).await?;
         anyhow::ensure!(
             opened.dim == dim,
-            "the embedding model returns vectors of width {dim}, but the knowledge base holds width {}; \
-             re-ingest after changing RAGWAY_EMBED_MODEL",
+            "the embedding model returns vectors of width {dim}, but the index holds width {}; \
+             was the model changed without `ragway reindex`?",
             opened.dim
         );
         let batch = Self::batch(dim, &chunks)?;
@@ -217,62 +255,62 @@ impl VectorStore {
                     chunks.iter().map(|c| c.ordinal),
                 )),
                 strings(|c| &c.title),
+                Arc::new(Int32Array::from_iter(chunks.iter().map(|c| c.page))),
+                Arc::new(StringArray::from_iter(
+                    chunks.iter().map(|c| c.heading.as_deref()),
+                )),
                 strings(|c| &c.text),
                 Arc::new(vectors),
             ],
         )?)
     }
 
-    /// Remove every chunk of a document.
-    pub async fn delete_document(&self, document_id: &str) -> lancedb::Result<()> {
-        let Some(table) = self.table().await else {
-            return Ok(());
-        };
-        table
-            .delete(format!("document_id = {}", quote(document_id)).as_str())
-            .await?;
+    async fn delete_where(&self, name: &str, filter: &str) -> lancedb::Result<()> {
+        if let Some(table) = self.table(name).await? {
+            table.delete(filter).await?;
+        }
         Ok(())
+    }
+
+    /// Remove every chunk of a document.
+    pub async fn delete_document(&self, name: &str, document_id: &str) -> lancedb::Result<()> {
+        self.delete_where(name, &format!("document_id = {}", quote(document_id)))
+            .await
     }
 
     /// Remove a document's chunks of every generation but `keep`.
     pub async fn delete_other_generations(
         &self,
+        name: &str,
         document_id: &str,
         keep: &str,
     ) -> lancedb::Result<()> {
-        let Some(table) = self.table().await else {
-            return Ok(());
-        };
         let filter = format!(
             "document_id = {} AND generation <> {}",
             quote(document_id),
             quote(keep)
         );
-        table.delete(filter.as_str()).await?;
-        Ok(())
+        self.delete_where(name, &filter).await
     }
 
     /// Remove the chunks one ingest run wrote for a document.
     pub async fn delete_generation(
         &self,
+        name: &str,
         document_id: &str,
         generation: &str,
     ) -> lancedb::Result<()> {
-        let Some(table) = self.table().await else {
-            return Ok(());
-        };
         let filter = format!(
             "document_id = {} AND generation = {}",
             quote(document_id),
             quote(generation)
         );
-        table.delete(filter.as_str()).await?;
-        Ok(())
+        self.delete_where(name, &filter).await
     }
 
     /// Number of chunks stored for a document.
-    pub async fn count_document(&self, document_id: &str) -> lancedb::Result<usize> {
-        let Some(table) = self.table().await else {
+    pub async fn count_document(&self, name: &str, document_id: &str) -> lancedb::Result<usize> {
+        let Some(table) = self.table(name).await? else {
             return Ok(0);
         };
         table
@@ -280,68 +318,113 @@ impl VectorStore {
             .await
     }
 
-    /// The `k` chunks nearest to `vector` within `scope`.
+    /// Every chunk of a document, vectors left out, in ordinal order.
+    pub async fn chunks_of(&self, name: &str, document_id: &str) -> anyhow::Result<Vec<NewChunk>> {
+        let Some(table) = self.table(name).await? else {
+            return Ok(Vec::new());
+        };
+        let batches: Vec<RecordBatch> = table
+            .query()
+            .only_if(format!("document_id = {}", quote(document_id)))
+            .select(Select::columns(&COLUMNS))
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let mut chunks = Vec::new();
+        for batch in &batches {
+            let rows = Rows::new(batch)?;
+            for row in 0..batch.num_rows() {
+                chunks.push(NewChunk {
+                    id: rows.ids.value(row).to_string(),
+                    document_id: rows.docs.value(row).to_string(),
+                    generation: rows.string("generation")?.value(row).to_string(),
+                    collection: rows.cols.value(row).to_string(),
+                    ordinal: rows.ordinals.value(row),
+                    title: rows.titles.value(row).to_string(),
+                    page: rows.page(row),
+                    heading: rows.heading(row),
+                    text: rows.texts.value(row).to_string(),
+                    vector: Vec::new(),
+                });
+            }
+        }
+        chunks.sort_by_key(|c| (c.generation.clone(), c.ordinal));
+        Ok(chunks)
+    }
+
+    /// The ids of every document with chunks in table `name`.
+    pub async fn document_ids(&self, name: &str) -> anyhow::Result<HashSet<String>> {
+        let Some(table) = self.table(name).await? else {
+            return Ok(HashSet::new());
+        };
+        let batches: Vec<RecordBatch> = table
+            .query()
+            .select(Select::columns(&["document_id"]))
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let mut ids = HashSet::new();
+        for batch in &batches {
+            let docs = string_column(batch, "document_id")?;
+            ids.extend((0..batch.num_rows()).map(|row| docs.value(row).to_string()));
+        }
+        Ok(ids)
+    }
+
+    /// Drop table `name` and forget it; a missing table is fine.
+    pub async fn drop_table(&self, name: &str) -> lancedb::Result<()> {
+        self.tables.write().await.remove(name);
+        match self.db.drop_table(name, &[]).await {
+            Ok(()) | Err(lancedb::Error::TableNotFound { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The `k` chunks of table `name` nearest to `vector` within `scope`.
     pub async fn search(
         &self,
+        name: &str,
         vector: &[f32],
         k: usize,
         scope: Scope<'_>,
     ) -> anyhow::Result<Vec<ChunkHit>> {
-        let Some(Opened { table, dim }) = self.table.read().await.clone() else {
+        let Some(Opened { table, dim }) = self.opened(name).await? else {
             return Ok(Vec::new());
         };
         anyhow::ensure!(
             dim as usize == vector.len(),
-            "the question's embedding has width {}, the knowledge base {dim}; was RAGWAY_EMBED_MODEL changed?",
+            "the question's embedding has width {}, the index {dim}",
             vector.len()
         );
+        let mut columns = COLUMNS.to_vec();
+        columns.push("_distance");
         let query = table
             .query()
             .nearest_to(vector)?
             .distance_type(DistanceType::Cosine)
             .limit(k)
-            .select(Select::columns(&[
-                "id",
-                "document_id",
-                "collection",
-                "ordinal",
-                "title",
-                "text",
-                "_distance",
-            ]))
+            .select(Select::columns(columns.as_slice()))
             .only_if(scope.filter());
         let batches: Vec<RecordBatch> = query.execute().await?.try_collect().await?;
         let mut hits = Vec::new();
         for batch in &batches {
-            let text = |name: &str| -> anyhow::Result<&StringArray> {
-                batch
-                    .column_by_name(name)
-                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                    .ok_or_else(|| anyhow::anyhow!("chunks table lacks column {name}"))
-            };
-            let (ids, docs, cols, titles, texts) = (
-                text("id")?,
-                text("document_id")?,
-                text("collection")?,
-                text("title")?,
-                text("text")?,
-            );
-            let ordinals = batch
-                .column_by_name("ordinal")
-                .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-                .ok_or_else(|| anyhow::anyhow!("chunks table lacks column ordinal"))?;
+            let rows = Rows::new(batch)?;
             let distances = batch
                 .column_by_name("_distance")
                 .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
                 .ok_or_else(|| anyhow::anyhow!("search result lacks _distance"))?;
             for row in 0..batch.num_rows() {
                 hits.push(ChunkHit {
-                    chunk_id: ids.value(row).to_string(),
-                    document_id: docs.value(row).to_string(),
-                    collection: cols.value(row).to_string(),
-                    ordinal: ordinals.value(row),
-                    title: titles.value(row).to_string(),
-                    text: texts.value(row).to_string(),
+                    chunk_id: rows.ids.value(row).to_string(),
+                    document_id: rows.docs.value(row).to_string(),
+                    collection: rows.cols.value(row).to_string(),
+                    ordinal: rows.ordinals.value(row),
+                    title: rows.titles.value(row).to_string(),
+                    page: rows.page(row),
+                    heading: rows.heading(row),
+                    text: rows.texts.value(row).to_string(),
                     score: 1.0 - distances.value(row),
                 });
             }
@@ -354,6 +437,63 @@ impl VectorStore {
     pub async fn check(&self) -> lancedb::Result<()> {
         self.db.table_names().execute().await.map(|_| ())
     }
+}
+
+/// The chunk columns of one result batch.
+struct Rows<'a> {
+    batch: &'a RecordBatch,
+    ids: &'a StringArray,
+    docs: &'a StringArray,
+    cols: &'a StringArray,
+    titles: &'a StringArray,
+    texts: &'a StringArray,
+    ordinals: &'a Int32Array,
+    pages: &'a Int32Array,
+    headings: &'a StringArray,
+}
+
+impl<'a> Rows<'a> {
+    fn new(batch: &'a RecordBatch) -> anyhow::Result<Self> {
+        Ok(Self {
+            batch,
+            ids: string_column(batch, "id")?,
+            docs: string_column(batch, "document_id")?,
+            cols: string_column(batch, "collection")?,
+            titles: string_column(batch, "title")?,
+            texts: string_column(batch, "text")?,
+            ordinals: int_column(batch, "ordinal")?,
+            pages: int_column(batch, "page")?,
+            headings: string_column(batch, "heading")?,
+        })
+    }
+
+    fn string(&self, name: &str) -> anyhow::Result<&'a StringArray> {
+        string_column(self.batch, name)
+    }
+
+    fn page(&self, row: usize) -> Option<i32> {
+        self.pages.is_valid(row).then(|| self.pages.value(row))
+    }
+
+    fn heading(&self, row: usize) -> Option<String> {
+        self.headings
+            .is_valid(row)
+            .then(|| self.headings.value(row).to_string())
+    }
+}
+
+fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> anyhow::Result<&'a StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| anyhow::anyhow!("chunks table lacks text column {name}"))
+}
+
+fn int_column<'a>(batch: &'a RecordBatch, name: &str) -> anyhow::Result<&'a Int32Array> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+        .ok_or_else(|| anyhow::anyhow!("chunks table lacks integer column {name}"))
 }
 
 async fn vector_width(table: &Table) -> lancedb::Result<i32> {
@@ -386,10 +526,14 @@ mod tests {
             collection: collection.into(),
             ordinal: 0,
             title: "t".into(),
+            page: None,
+            heading: None,
             text: format!("text of {id}"),
             vector,
         }
     }
+
+    const T: &str = "chunks_test";
 
     #[tokio::test]
     async fn add_search_filter_delete() {
@@ -398,16 +542,23 @@ mod tests {
             .await
             .unwrap();
         let all = Scope::default();
-        assert!(store.search(&[1.0, 0.0], 3, all).await.unwrap().is_empty());
+        assert!(store
+            .search(T, &[1.0, 0.0], 3, all)
+            .await
+            .unwrap()
+            .is_empty());
         store
-            .add(vec![
-                chunk("a", "d1", "c1", vec![1.0, 0.0]),
-                chunk("b", "d2", "c2", vec![0.0, 1.0]),
-                chunk("p", "d4", "~key1", vec![1.0, 0.1]),
-            ])
+            .add(
+                T,
+                vec![
+                    chunk("a", "d1", "c1", vec![1.0, 0.0]),
+                    chunk("b", "d2", "c2", vec![0.0, 1.0]),
+                    chunk("p", "d4", "~key1", vec![1.0, 0.1]),
+                ],
+            )
             .await
             .unwrap();
-        let hits = store.search(&[0.9, 0.1], 3, all).await.unwrap();
+        let hits = store.search(T, &[0.9, 0.1], 3, all).await.unwrap();
         assert_eq!(hits.len(), 2, "private chunks stay out of shared searches");
         assert_eq!(hits[0].chunk_id, "a");
         let c2 = ["c2".to_string()];
@@ -415,50 +566,65 @@ mod tests {
             collections: Some(&c2),
             private_space: None,
         };
-        let only_c2 = store.search(&[0.9, 0.1], 2, only_c2).await.unwrap();
+        let only_c2 = store.search(T, &[0.9, 0.1], 2, only_c2).await.unwrap();
         assert_eq!(only_c2.len(), 1);
         assert_eq!(only_c2[0].chunk_id, "b");
         let mine = Scope {
             collections: None,
             private_space: Some("~key1"),
         };
-        let mine = store.search(&[1.0, 0.1], 3, mine).await.unwrap();
+        let mine = store.search(T, &[1.0, 0.1], 3, mine).await.unwrap();
         assert_eq!(mine[0].chunk_id, "p");
         assert_eq!(mine.len(), 3);
         let theirs = Scope {
             collections: None,
             private_space: Some("~key2"),
         };
-        assert_eq!(store.search(&[1.0, 0.1], 3, theirs).await.unwrap().len(), 2);
+        assert_eq!(
+            store.search(T, &[1.0, 0.1], 3, theirs).await.unwrap().len(),
+            2
+        );
         let nothing = Scope {
             collections: Some(&[]),
             private_space: None,
         };
         assert!(store
-            .search(&[1.0, 0.1], 3, nothing)
+            .search(T, &[1.0, 0.1], 3, nothing)
             .await
             .unwrap()
             .is_empty());
         let mut newer = chunk("b2", "d2", "c2", vec![0.0, 1.0]);
         newer.generation = "g2".into();
-        store.add(vec![newer]).await.unwrap();
-        assert_eq!(store.count_document("d2").await.unwrap(), 2);
-        store.delete_other_generations("d2", "g2").await.unwrap();
-        assert_eq!(store.count_document("d2").await.unwrap(), 1);
-        store.delete_generation("d2", "g2").await.unwrap();
-        assert_eq!(store.count_document("d2").await.unwrap(), 0);
+        store.add(T, vec![newer]).await.unwrap();
+        assert_eq!(store.count_document(T, "d2").await.unwrap(), 2);
+        store.delete_other_generations(T, "d2", "g2").await.unwrap();
+        assert_eq!(store.count_document(T, "d2").await.unwrap(), 1);
+        store.delete_generation(T, "d2", "g2").await.unwrap();
+        assert_eq!(store.count_document(T, "d2").await.unwrap(), 0);
         store
-            .add(vec![chunk("b", "d2", "c2", vec![0.0, 1.0])])
+            .add(T, vec![chunk("b", "d2", "c2", vec![0.0, 1.0])])
             .await
             .unwrap();
-        store.delete_document("d1").await.unwrap();
-        assert_eq!(store.count_document("d1").await.unwrap(), 0);
-        assert_eq!(store.count_document("d2").await.unwrap(), 1);
+        store.delete_document(T, "d1").await.unwrap();
+        assert_eq!(store.count_document(T, "d1").await.unwrap(), 0);
+        assert_eq!(store.count_document(T, "d2").await.unwrap(), 1);
+        let ids = store.document_ids(T).await.unwrap();
+        assert_eq!(ids, HashSet::from(["d2".to_string(), "d4".to_string()]));
+        let back = store.chunks_of(T, "d2").await.unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!((back[0].text.as_str(), back[0].page), ("text of b", None));
         let err = store
-            .add(vec![chunk("c", "d3", "c1", vec![1.0, 0.0, 0.0])])
+            .add(T, vec![chunk("c", "d3", "c1", vec![1.0, 0.0, 0.0])])
             .await
             .unwrap_err();
         assert!(err.to_string().contains("width"), "{err}");
+        store.drop_table(T).await.unwrap();
+        assert!(store
+            .search(T, &[1.0, 0.0], 3, all)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.dimension(T).await.unwrap(), None);
     }
 
     #[test]

@@ -200,12 +200,19 @@ impl Upstream {
             .map_err(|_| self.timeout_error())?
     }
 
-    /// Embed `inputs`, one vector per input, in input order.
+    /// Embed `inputs` with the configured model, one vector per input, in input order.
     pub async fn embed(&self, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
+        let model = self.ready()?.model;
+        self.embed_with(model, inputs).await
+    }
+
+    /// Embed `inputs` with `model` (an index keeps the model it was built
+    /// with until a reindex moves it to the configured one).
+    pub async fn embed_with(&self, model: &str, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
+        self.ready()?;
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let model = self.ready()?.model;
         let body = json!({ "model": model, "input": inputs, "encoding_format": "float" });
         let answer = self.send_json("/embeddings", &body).await?;
         #[derive(Deserialize)]

@@ -47,7 +47,7 @@ async fn text_upload_becomes_ready_with_chunks() {
     assert_eq!(shown["chunk_count"], 1);
     assert_eq!(shown["title"], "Tides");
     assert!(shown["error"].is_null());
-    assert_eq!(app.state.vectors.count_document(id).await.unwrap(), 1);
+    assert_eq!(app.stored_chunks(id).await, 1);
 }
 
 #[tokio::test]
@@ -259,28 +259,6 @@ async fn bodies_over_the_limit_are_refused() {
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     // Under the limit still works.
     app.ingest_text("small", "fits").await;
-}
-
-#[tokio::test]
-async fn interrupted_documents_are_redone_after_a_restart_without_duplicates() {
-    let app = spawn_app_with(|s| s.chunk_size = 20).await;
-    let text = "The harbour master rings the bell at dawn. ".repeat(10);
-    let id = app.ingest_text("Harbour", &text).await;
-    let chunks = app.state.vectors.count_document(&id).await.unwrap();
-    assert!(chunks > 1);
-    // As if the server died while writing this document: its row says
-    // `processing` and some of its chunks are already in LanceDB.
-    sqlx::query("UPDATE documents SET status = 'processing', chunk_count = 0 WHERE id = $1")
-        .bind(&id)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-
-    let (app, mut events) = app.restart().await;
-    assert_eq!(wait_for(&mut events, &id).await, "ready");
-    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), chunks);
-    let shown = app.document(&id).await;
-    assert_eq!(shown["chunk_count"], chunks);
 }
 
 #[tokio::test]

@@ -144,6 +144,14 @@ impl TestApp {
     ///
     /// The receiver sees every ingest event of the new server, from before its workers start.
     pub async fn restart(self) -> (TestApp, tokio::sync::broadcast::Receiver<IngestEvent>) {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`Self::restart`] after `adjust` has changed the settings.
+    pub async fn restart_with(
+        self,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> (TestApp, tokio::sync::broadcast::Receiver<IngestEvent>) {
         let TestApp {
             upstream,
             admin_key,
@@ -156,6 +164,8 @@ impl TestApp {
         } = self;
         let _ = stop.send(());
         server.await.unwrap().expect("clean shutdown");
+        let mut settings = settings;
+        adjust(&mut settings);
         start(settings, upstream, data, admin_key, user_key).await
     }
 
@@ -211,6 +221,21 @@ impl TestApp {
         let status = wait_for(&mut events, &id).await;
         assert_eq!(status, "ready", "document {title} did not become ready");
         id
+    }
+
+    /// Chunks stored for a document in the active index.
+    pub async fn stored_chunks(&self, id: &str) -> usize {
+        let Some(index) = ragway::store::indexes::active(&self.state.db)
+            .await
+            .unwrap()
+        else {
+            return 0;
+        };
+        self.state
+            .vectors
+            .count_document(&index.table_name, id)
+            .await
+            .unwrap()
     }
 
     /// A chat request body for the public model.

@@ -142,4 +142,73 @@ async fn failures_are_reported_with_reasons_and_ctrl_c_leaves_the_rest() {
         .await
         .unwrap();
     assert_eq!(rerun.ingested, 1, "the re-run finishes the html");
+    assert_eq!(
+        rerun.failed, 2,
+        "failed files are tried again, not skipped as present"
+    );
+    assert!(rerun
+        .files
+        .iter()
+        .any(|f| f.path.ends_with("crash.pdf") && f.outcome == Outcome::Failed));
+}
+
+#[tokio::test]
+async fn the_bad_input_corpus_ends_clearly_through_the_cli_too() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bad");
+    for entry in std::fs::read_dir(&bad).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, root.join(path.file_name().unwrap())).unwrap();
+    }
+    // Generated here rather than committed: over the server's 50 MiB limit.
+    std::fs::write(root.join("huge.txt"), vec![b'a'; 200 * 1024 * 1024]).unwrap();
+
+    let report = run(&options(&app, root), Arc::new(AtomicBool::new(false)))
+        .await
+        .unwrap();
+    let outcome = |name: &str| {
+        report
+            .files
+            .iter()
+            .find(|f| f.path.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} is in the report"))
+    };
+    assert_eq!(outcome("invalid-utf8.txt").outcome, Outcome::Ingested);
+    for name in [
+        "truncated.pdf",
+        "encrypted.pdf",
+        "no-text-layer.pdf",
+        "zero-bytes.txt",
+        "binary-named.txt",
+        "bomb.docx",
+        "huge.txt",
+    ] {
+        let file = outcome(name);
+        assert_eq!(file.outcome, Outcome::Failed, "{name}");
+        assert!(
+            file.error.as_deref().is_some_and(|e| e.len() > 10),
+            "{name} has a readable reason: {:?}",
+            file.error
+        );
+    }
+    assert_eq!(
+        (report.ingested, report.failed),
+        (1, 7),
+        "{}",
+        report.summary()
+    );
+    assert!(
+        outcome("bomb.docx")
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("zip bomb"),
+        "{:?}",
+        outcome("bomb.docx").error
+    );
+    // A normal upload right after still works.
+    app.ingest_text("After the storm", "The harbour reopened on Tuesday.")
+        .await;
 }

@@ -238,7 +238,7 @@ async fn deleting_removes_row_vectors_and_blob() {
     let id = app
         .ingest_text("Lockers", "Lockers are emptied every Friday evening.")
         .await;
-    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), 1);
+    assert_eq!(app.stored_chunks(&id).await, 1);
 
     let response = app
         .client
@@ -251,7 +251,7 @@ async fn deleting_removes_row_vectors_and_blob() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["deleted"], true);
 
-    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), 0);
+    assert_eq!(app.stored_chunks(&id).await, 0);
     assert!(app
         .state
         .blobs
@@ -552,7 +552,7 @@ async fn replacing_a_document_swaps_its_chunks_only_when_the_new_ones_are_in() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "ready");
     assert!(best_text().await.contains("nine"));
-    assert_eq!(app.state.vectors.count_document(&id).await.unwrap(), 1);
+    assert_eq!(app.stored_chunks(&id).await, 1);
     let shown = app.document(&id).await;
     assert_eq!(
         shown["title"], "Ferry",

@@ -10,5 +10,6 @@ mod bad_inputs;
 mod chat;
 mod documents;
 mod errors;
+mod index;
 mod library;
 mod python;

@@ -284,7 +284,24 @@ fn features(text: &str) -> Vec<String> {
 
 /// The fake embedding of `text`: a normalised hashed bag of features.
 pub fn embed(text: &str) -> Vec<f32> {
-    let mut v = vec![0f32; DIM];
+    embed_width(text, DIM)
+}
+
+/// Vector width for an embedding model: models named `…-small` answer
+/// [`SMALL_DIM`] wide vectors, the rest [`DIM`] (to test a change of model).
+pub fn width_for(model: &str) -> usize {
+    if model.ends_with("-small") {
+        SMALL_DIM
+    } else {
+        DIM
+    }
+}
+
+/// The width of `…-small` embedding models.
+pub const SMALL_DIM: usize = 64;
+
+fn embed_width(text: &str, dim: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dim];
     for feature in features(text) {
         // FNV-1a: stable across runs and platforms.
         let mut h: u64 = 0xcbf29ce484222325;
@@ -293,7 +310,7 @@ pub fn embed(text: &str) -> Vec<f32> {
             h = h.wrapping_mul(0x100000001b3);
         }
         let sign = if (h >> 63) == 0 { 1.0 } else { -1.0 };
-        v[(h % DIM as u64) as usize] += sign;
+        v[(h % dim as u64) as usize] += sign;
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm == 0.0 {
@@ -327,10 +344,11 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value
                 .into_response()
         }
     };
+    let width = width_for(request["model"].as_str().unwrap_or_default());
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
-        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": embed(text)}))
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": embed_width(text, width)}))
         .collect();
     Json(json!({"object": "list", "data": data, "model": request["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
         .into_response()
