@@ -1,0 +1,177 @@
+"""Generate benchmark corpora (deterministic for a given seed; nothing here is committed output).
+
+    python3 bench/gen_corpus.py text  OUT_DIR --files 10 --bytes 5000000
+    python3 bench/gen_corpus.py pdf   OUT_DIR --count 200
+    python3 bench/gen_corpus.py small OUT_DIR --count 2000
+
+text:  large plain-text files of English prose (varied sentences and paragraphs).
+pdf:   small valid PDFs with a text layer, 1-3 pages each, written by hand like
+       fixtures/bad/make.py does (Helvetica, one Tj per line).
+small: 1-4 KB .txt and .md files spread over a few subfolders.
+"""
+
+import argparse
+import os
+import random
+
+SUBJECTS = [
+    "The harbour master", "Every new employee", "Our finance team", "The night ferry",
+    "A careful reader", "The quarterly report", "Most travellers", "The lighthouse keeper",
+    "This policy", "The regional office", "Each project lead", "The maintenance crew",
+    "Customers in the northern district", "The training programme", "An experienced engineer",
+    "The museum curator", "A volunteer from the coast guard", "The logistics department",
+]
+VERBS = [
+    "reviews", "schedules", "approves", "records", "explains", "publishes", "inspects",
+    "postpones", "summarises", "reimburses", "tracks", "compares", "announces", "updates",
+    "questions", "archives", "negotiates", "repairs",
+]
+OBJECTS = [
+    "the tide tables for the coming week", "travel expenses above the usual limit",
+    "the safety checklist before departure", "twenty-five days of annual leave",
+    "the budget for the spring workshop", "every incident in the shared log",
+    "the changes to the evening timetable", "the contract with the catering supplier",
+    "the results of the customer survey", "repairs to the old pier", "the onboarding handbook",
+    "fuel consumption across the fleet", "the winter maintenance plan",
+    "the inventory of spare parts", "complaints about the booking system",
+]
+TAILS = [
+    "", "", "", " before the end of the month", " whenever the weather turns",
+    " in close cooperation with the local council", ", although nobody asked for it",
+    " so that the next shift knows what happened", " after a short discussion with the board",
+    " at least twice a year", ", which saves everyone a great deal of time",
+    " unless the director decides otherwise",
+]
+OPENERS = ["", "", "", "In practice, ", "Since last spring, ", "According to the handbook, ",
+           "On rare occasions, ", "As a rule, ", "Meanwhile, ", "By contrast, "]
+ENDS = [".", ".", ".", ".", "!", "?"]
+TOPICS = ["Leave", "Travel", "Ferries", "Budget", "Safety", "Tides", "Suppliers", "Training",
+          "Maintenance", "Archives", "Surveys", "Fleet"]
+
+
+def sentence(rng):
+    opener = rng.choice(OPENERS)
+    subject = rng.choice(SUBJECTS)
+    if opener:
+        subject = subject[0].lower() + subject[1:]
+    s = f"{opener}{subject} {rng.choice(VERBS)} {rng.choice(OBJECTS)}{rng.choice(TAILS)}"
+    if rng.random() < 0.3:
+        s += f" and {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+    if rng.random() < 0.15:
+        s += f" (case {rng.randrange(10000, 99999)})"
+    return s + rng.choice(ENDS)
+
+
+def paragraph(rng):
+    return " ".join(sentence(rng) for _ in range(rng.randint(3, 8)))
+
+
+def prose(rng, size, markdown=False):
+    parts, n, i = [], 0, 0
+    while n < size:
+        if markdown and i % 3 == 0:
+            h = f"{'#' if i == 0 else '##'} {rng.choice(TOPICS)} {rng.randrange(1, 100)}"
+            parts.append(h)
+            n += len(h) + 2
+        p = paragraph(rng)
+        parts.append(p)
+        n += len(p) + 2
+        i += 1
+    return "\n\n".join(parts)[:size].rsplit(" ", 1)[0] + "\n"
+
+
+def gen_text(out, files, size, seed):
+    for i in range(files):
+        rng = random.Random(seed * 1000 + i)
+        with open(os.path.join(out, f"corpus-{i:02d}.txt"), "w") as f:
+            f.write(prose(rng, size))
+
+
+def pdf_escape(line):
+    return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
+
+
+def make_pdf(pages):
+    """A minimal PDF: catalog, pages, one page + content stream per page, one font."""
+    n = len(pages)
+    font = 3 + 2 * n
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+                b" ".join(b"%d 0 R" % (3 + 2 * k) for k in range(n)), n)]
+    for k, lines in enumerate(pages):
+        content = b"BT /F1 11 Tf 14 TL 56 760 Td\n" + b"\n".join(
+            b"(" + pdf_escape(line) + b") Tj T*" for line in lines) + b"\nET"
+        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                    b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>" % (font, 4 + 2 * k))
+        objs.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return out
+
+
+def wrap(text, width=90):
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return lines
+
+
+def gen_pdf(out, count, seed):
+    for i in range(count):
+        rng = random.Random(seed * 1000 + i)
+        pages = []
+        for _ in range(rng.randint(1, 3)):
+            lines = []
+            while len(lines) < 46:
+                lines += wrap(paragraph(rng)) + [""]
+            pages.append(lines[:50])
+        with open(os.path.join(out, f"report-{i:03d}.pdf"), "wb") as f:
+            f.write(make_pdf(pages))
+
+
+def gen_small(out, count, seed):
+    for i in range(count):
+        rng = random.Random(seed * 1000 + i)
+        folder = os.path.join(out, f"team-{i % 10}", f"year-{2015 + i % 7}")
+        os.makedirs(folder, exist_ok=True)
+        markdown = i % 2 == 1
+        body = prose(rng, rng.randint(1024, 4096), markdown=markdown)
+        with open(os.path.join(folder, f"note-{i:04d}.{'md' if markdown else 'txt'}"), "w") as f:
+            f.write(body)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kind", choices=["text", "pdf", "small"])
+    ap.add_argument("out")
+    ap.add_argument("--files", type=int, default=10)
+    ap.add_argument("--bytes", type=int, default=5_000_000)
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    if a.kind == "text":
+        gen_text(a.out, a.files, a.bytes, a.seed)
+    elif a.kind == "pdf":
+        gen_pdf(a.out, a.count, a.seed)
+    else:
+        gen_small(a.out, a.count, a.seed)
+
+
+if __name__ == "__main__":
+    main()
