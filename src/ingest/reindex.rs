@@ -135,18 +135,9 @@ pub async fn run(
     index.documents_total = total.max(index.documents_done);
     // Documents in id order from where the last attempt stopped.
     loop {
-        let ids: Vec<String> = sqlx::query(
-            "SELECT id FROM documents WHERE status = 'ready' AND id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(&index.resume_after)
-        .bind(PAGE)
-        .fetch_all(db)
-        .await
-        .map_err(sql_error)?
-        .iter()
-        .map(|row| row.try_get("id"))
-        .collect::<Result<_, _>>()
-        .map_err(sql_error)?;
+        let ids = ready_ids(db, &index.resume_after, PAGE)
+            .await
+            .map_err(sql_error)?;
         let Some(last) = ids.last().cloned() else {
             break;
         };
@@ -175,15 +166,7 @@ pub async fn run(
             .document_ids(&index.table_name)
             .await
             .map_err(|e| format!("the vector store failed: {e}"))?;
-        let ready: Vec<String> =
-            sqlx::query("SELECT id FROM documents WHERE status = 'ready' ORDER BY id")
-                .fetch_all(db)
-                .await
-                .map_err(sql_error)?
-                .iter()
-                .map(|row| row.try_get("id"))
-                .collect::<Result<_, _>>()
-                .map_err(sql_error)?;
+        let ready = ready_ids(db, "", i64::MAX).await.map_err(sql_error)?;
         let missing: Vec<&String> = ready.iter().filter(|id| !present.contains(*id)).collect();
         if missing.is_empty() {
             break;
@@ -206,6 +189,18 @@ pub async fn run(
     }
     progress(&index);
     Ok(())
+}
+
+/// Ids of ready documents after `after`, in id order, at most `limit`.
+async fn ready_ids(db: &sqlx::AnyPool, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query("SELECT id FROM documents WHERE status = 'ready' AND id > $1 ORDER BY id LIMIT $2")
+        .bind(after)
+        .bind(limit)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect()
 }
 
 /// Copy one document's chunks into `to`, embedded with its model, unless they are there.
