@@ -290,7 +290,16 @@ impl VectorStore {
             quote(document_id),
             quote(keep)
         );
-        self.delete_where(name, &filter).await
+        // Most documents are new: a count is a read, while every delete is a
+        // commit (a new table version and deletion file) even when it matches nothing.
+        let Some(table) = self.table(name).await? else {
+            return Ok(());
+        };
+        if table.count_rows(Some(filter.clone())).await? == 0 {
+            return Ok(());
+        }
+        table.delete(&filter).await?;
+        Ok(())
     }
 
     /// Remove the chunks one ingest run wrote for a document.
