@@ -251,13 +251,7 @@ pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
     if removed.rows_affected() == 0 {
         return Err(AppError::not_found("document", id));
     }
-    for index in [
-        indexes::active(&state.db).await?,
-        indexes::building(&state.db).await?,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for index in indexes::live(&state.db).await? {
         state.vectors.delete_document(&index.table_name, id).await?;
     }
     // Its job, if it never ran.

@@ -34,8 +34,14 @@ pub struct IndexStatus {
 
 /// The index status for `/health` and the admin API.
 pub async fn status(state: &AppState) -> AppResult<IndexStatus> {
-    let active = indexes::active(&state.db).await?;
-    let building = indexes::building(&state.db).await?;
+    let (mut active, mut building) = (None, None);
+    for index in indexes::live(&state.db).await? {
+        if index.state == "active" {
+            active = Some(index);
+        } else {
+            building = Some(index);
+        }
+    }
     let configured = &state.settings.embed_model;
     let status = match (&active, &building) {
         (_, Some(_)) => "reindexing",
@@ -100,7 +106,7 @@ pub async fn run_job(state: &AppState, _job: &Job) -> Option<(String, &'static s
     let Ok(Some(building)) = indexes::building(&state.db).await else {
         return None;
     };
-    let outcome = run(state, &building, |_| {}).await;
+    let outcome = run(state, &building).await;
     if let Err(reason) = &outcome {
         tracing::warn!(index = %building.id, %reason, "reindex stopped");
         if let Err(err) = indexes::set_error(&state.db, &building.id, reason).await {
@@ -113,13 +119,8 @@ pub async fn run_job(state: &AppState, _job: &Job) -> Option<(String, &'static s
     ))
 }
 
-/// Fill `building` from the active index and switch to it. `progress`
-/// hears the index row after each step.
-pub async fn run(
-    state: &AppState,
-    building: &VectorIndex,
-    progress: impl Fn(&VectorIndex),
-) -> Result<(), String> {
+/// Fill `building` from the active index and switch to it.
+pub async fn run(state: &AppState, building: &VectorIndex) -> Result<(), String> {
     let db = &state.db;
     let sql_error = |e: sqlx::Error| format!("the database failed: {e}");
     let Some(active) = indexes::active(db).await.map_err(sql_error)? else {
@@ -142,7 +143,7 @@ pub async fn run(
             break;
         };
         for id in &ids {
-            copy_document(state, &active, &index, id).await?;
+            copy_document(state, &active, &mut index, id).await?;
             index.documents_done += 1;
         }
         index.resume_after = last;
@@ -156,7 +157,6 @@ pub async fn run(
         )
         .await
         .map_err(sql_error)?;
-        progress(&index);
     }
     // Documents that became ready behind the cursor while it moved (their
     // worker may have written before this index existed): until none is missing.
@@ -172,7 +172,7 @@ pub async fn run(
             break;
         }
         for id in missing {
-            copy_document(state, &active, &index, id).await?;
+            copy_document(state, &active, &mut index, id).await?;
         }
     }
     let retired = indexes::switch_to(db, &index).await.map_err(sql_error)?;
@@ -187,7 +187,6 @@ pub async fn run(
         }
         let _ = indexes::remove(db, &old.id).await;
     }
-    progress(&index);
     Ok(())
 }
 
@@ -207,7 +206,7 @@ async fn ready_ids(db: &sqlx::AnyPool, after: &str, limit: i64) -> sqlx::Result<
 async fn copy_document(
     state: &AppState,
     from: &VectorIndex,
-    to: &VectorIndex,
+    to: &mut VectorIndex,
     document_id: &str,
 ) -> Result<(), String> {
     let store_error = |e: anyhow::Error| format!("the vector store failed: {e}");
@@ -224,14 +223,7 @@ async fn copy_document(
         .chunks_of(&from.table_name, document_id)
         .await
         .map_err(store_error)?;
-    // A fresh registry read: the width is known after the first document.
-    let to = indexes::building(&state.db)
-        .await
-        .ok()
-        .flatten()
-        .filter(|b| b.id == to.id)
-        .unwrap_or_else(|| to.clone());
-    embed_into(state, &to, chunks, |_| async {}).await
+    embed_into(state, to, chunks, |_| async {}).await
 }
 
 /// How `ragway reindex` ended.

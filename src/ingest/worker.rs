@@ -329,12 +329,12 @@ async fn ingest(
         })
         .collect();
     // Read as late as possible, so a reindex that began meanwhile gets these chunks too.
-    let targets = indexes::write_targets(&state.db, &settings.embed_model)
+    let mut targets = indexes::write_targets(&state.db, &settings.embed_model)
         .await
         .map_err(|e| format!("the index registry could not be read: {e}"))?;
     let total = chunks.len() * targets.len();
     record_progress(state, &doc.id, 0, total).await;
-    for (n, index) in targets.iter().enumerate() {
+    for (n, index) in targets.iter_mut().enumerate() {
         let base = n * chunks.len();
         embed_into(state, index, chunks.clone(), |done| {
             record_progress(state, &doc.id, base + done, total)
@@ -346,10 +346,11 @@ async fn ingest(
 
 /// Embed `chunks` with `index`'s model in batches, with retries, and write
 /// them to its table (beside any earlier generation, which the caller swaps
-/// out). `progress` hears the number embedded so far after each batch.
+/// out). `progress` hears the number embedded so far after each batch. The
+/// first write records the index's vector width, in SQL and in `index`.
 pub async fn embed_into<F, Fut>(
     state: &AppState,
-    index: &VectorIndex,
+    index: &mut VectorIndex,
     mut chunks: Vec<NewChunk>,
     progress: F,
 ) -> Result<(), String>
@@ -380,6 +381,7 @@ where
             indexes::set_dimension(&state.db, &index.id, first.vector.len())
                 .await
                 .map_err(|e| format!("the index registry could not be updated: {e}"))?;
+            index.dimension = Some(first.vector.len() as i64);
         }
     }
     state

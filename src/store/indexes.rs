@@ -76,11 +76,28 @@ pub async fn building(db: &AnyPool) -> sqlx::Result<Option<VectorIndex>> {
     in_state(db, "building").await
 }
 
-/// Every index new chunks must go to: the active one and, during a reindex,
-/// the one being built. Creates the active index for `model` on first use.
+/// The indexes that hold live chunks: the active one and, during a
+/// reindex, the one being built (active first).
+pub async fn live(db: &AnyPool) -> sqlx::Result<Vec<VectorIndex>> {
+    sqlx::query(&format!(
+        "{SELECT} WHERE state IN ('active', 'building') ORDER BY state"
+    ))
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Every index new chunks must go to: [`live`], with the active index
+/// created for `model` on first use.
 pub async fn write_targets(db: &AnyPool, model: &str) -> sqlx::Result<Vec<VectorIndex>> {
-    let mut targets = vec![ensure_active(db, model).await?];
-    targets.extend(building(db).await?);
+    let targets = live(db).await?;
+    if targets.first().is_some_and(|i| i.state == "active") {
+        return Ok(targets);
+    }
+    let mut targets = targets;
+    targets.insert(0, ensure_active(db, model).await?);
     Ok(targets)
 }
 

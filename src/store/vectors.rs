@@ -265,8 +265,14 @@ impl VectorStore {
         )?)
     }
 
+    /// Delete the rows matching `filter`. Most calls match nothing (a new
+    /// document has no older chunks): a count is a read, while a delete is a
+    /// commit (a new table version and deletion file) even when it matches nothing.
     async fn delete_where(&self, name: &str, filter: &str) -> lancedb::Result<()> {
-        if let Some(table) = self.table(name).await? {
+        let Some(table) = self.table(name).await? else {
+            return Ok(());
+        };
+        if table.count_rows(Some(filter.to_string())).await? > 0 {
             table.delete(filter).await?;
         }
         Ok(())
@@ -285,21 +291,8 @@ impl VectorStore {
         document_id: &str,
         keep: &str,
     ) -> lancedb::Result<()> {
-        let filter = format!(
-            "document_id = {} AND generation <> {}",
-            quote(document_id),
-            quote(keep)
-        );
-        // Most documents are new: a count is a read, while every delete is a
-        // commit (a new table version and deletion file) even when it matches nothing.
-        let Some(table) = self.table(name).await? else {
-            return Ok(());
-        };
-        if table.count_rows(Some(filter.clone())).await? == 0 {
-            return Ok(());
-        }
-        table.delete(&filter).await?;
-        Ok(())
+        self.delete_where(name, &generation_filter(document_id, "<>", keep))
+            .await
     }
 
     /// Remove the chunks one ingest run wrote for a document.
@@ -309,12 +302,8 @@ impl VectorStore {
         document_id: &str,
         generation: &str,
     ) -> lancedb::Result<()> {
-        let filter = format!(
-            "document_id = {} AND generation = {}",
-            quote(document_id),
-            quote(generation)
-        );
-        self.delete_where(name, &filter).await
+        self.delete_where(name, &generation_filter(document_id, "=", generation))
+            .await
     }
 
     /// Number of chunks stored for a document.
@@ -516,6 +505,15 @@ async fn vector_width(table: &Table) -> lancedb::Result<i32> {
             message: "the chunks table has no fixed-size vector column".into(),
         }),
     }
+}
+
+/// A document's chunks whose generation compares by `op` with `generation`.
+fn generation_filter(document_id: &str, op: &str, generation: &str) -> String {
+    format!(
+        "document_id = {} AND generation {op} {}",
+        quote(document_id),
+        quote(generation)
+    )
 }
 
 /// A SQL string literal for LanceDB filters.
