@@ -47,14 +47,7 @@ async fn every_bad_input_ends_with_a_clear_answer() {
         ))
         .unwrap();
         let form = Form::new().part("file", Part::bytes(bytes).file_name(name));
-        let response = app
-            .client
-            .post(app.url("/v1/documents"))
-            .bearer_auth(&app.admin_key)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        let response = app.upload_form(&app.admin_key, form).await;
         let status = response.status();
         let body: Value = response.json().await.unwrap();
         match outcome {

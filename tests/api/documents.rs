@@ -11,13 +11,7 @@ async fn upload_file(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> re
     let form = Form::new()
         .text("collection", "manuals")
         .part("file", Part::bytes(bytes).file_name(name.to_string()));
-    app.client
-        .post(app.url("/v1/documents"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    app.upload_form(key, form).await
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -166,12 +160,7 @@ async fn user_keys_cannot_upload_or_see_shared_documents() {
     let id = app.ingest_text("Doc", "Body").await;
     let response = app.get(&format!("/v1/documents/{id}"), &app.user_key).await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
-    let listed: Value = app
-        .get("/v1/documents", &app.user_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json("/v1/documents", &app.user_key).await;
     assert_eq!(listed["data"], json!([]));
 }
 
@@ -229,14 +218,7 @@ async fn bad_uploads_get_clear_errors() {
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
 
     let form = Form::new().text("title", "no file");
-    let response = app
-        .client
-        .post(app.url("/v1/documents"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.upload_form(key, form).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
 
     let response = app.get("/v1/documents/nope", key).await;

@@ -21,12 +21,7 @@ async fn health_needs_no_key() {
 #[tokio::test]
 async fn models_lists_the_public_model() {
     let app = spawn_app_with(|s| s.public_model = "kb-assistant".into()).await;
-    let body: Value = app
-        .get("/v1/models", &app.user_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_json("/v1/models", &app.user_key).await;
     assert_eq!(body["object"], "list");
     assert_eq!(body["data"][0]["id"], "kb-assistant");
     assert_eq!(body["data"][0]["object"], "model");

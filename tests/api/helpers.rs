@@ -194,6 +194,26 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET with a key, answering the JSON body whatever the status.
+    pub async fn get_json(&self, path: &str, key: &str) -> Value {
+        self.get(path, key).await.json().await.unwrap()
+    }
+
+    /// POST a multipart form to `/v1/documents` with a key.
+    pub async fn upload_form(
+        &self,
+        key: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/documents"))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A document as `GET /v1/documents/{id}` shows it to the admin.
     pub async fn document(&self, id: &str) -> Value {
         let response = self

@@ -24,14 +24,7 @@ async fn ingest_fixture(app: &TestApp, name: &str) -> String {
 async fn ingest_file(app: &TestApp, name: &str, bytes: Vec<u8>) -> String {
     let mut events = app.state.ingest_events.subscribe();
     let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
-    let response = app
-        .client
-        .post(app.url("/v1/documents"))
-        .bearer_auth(&app.admin_key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = app.upload_form(&app.admin_key, form).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let id = response.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -179,12 +172,7 @@ async fn a_changed_embedding_model_keeps_serving_then_reindexes_through_the_api(
     let answer = ask(&app, "What does the lighthouse do in fog?").await;
     assert_eq!(answer["sources"][0]["document_id"], fog.as_str());
     assert_eq!(last_embed_model(&app), SMALL);
-    let shown: Value = app
-        .get("/api/admin/reindex", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = app.get_json("/api/admin/reindex", &app.admin_key).await;
     assert_eq!(shown["status"], "ok");
     assert_eq!(shown["active"]["documents_done"], 2);
     // Nothing left to do.

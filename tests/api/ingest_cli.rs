@@ -59,11 +59,8 @@ async fn a_folder_is_loaded_once_and_a_rerun_skips_it() {
         serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
     assert_eq!(written["ingested"], 3);
     let listed: serde_json::Value = app
-        .get("/v1/documents?collection=library", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/documents?collection=library", &app.admin_key)
+        .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 3);
 
     // A second run finds everything present and uploads nothing.
@@ -87,11 +84,8 @@ async fn a_folder_is_loaded_once_and_a_rerun_skips_it() {
         1
     );
     let listed: serde_json::Value = app
-        .get("/v1/documents?collection=library", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/documents?collection=library", &app.admin_key)
+        .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 3);
 }
 

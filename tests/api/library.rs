@@ -69,12 +69,7 @@ async fn documents_are_listed_filtered_and_paged() {
             .collect()
     };
 
-    let all: Value = app
-        .get("/v1/documents", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/v1/documents", &app.admin_key).await;
     assert_eq!(all["object"], "list");
     assert_eq!(
         titles(&all),
@@ -84,50 +79,29 @@ async fn documents_are_listed_filtered_and_paged() {
     assert_eq!(all["has_more"], false);
 
     let in_a: Value = app
-        .get("/v1/documents?collection=a", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/documents?collection=a", &app.admin_key)
+        .await;
     assert_eq!(titles(&in_a), ["Beta guide", "Alpha guide"]);
 
-    let search: Value = app
-        .get("/v1/documents?q=GUIDE", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let search: Value = app.get_json("/v1/documents?q=GUIDE", &app.admin_key).await;
     assert_eq!(titles(&search), ["Beta guide", "Alpha guide"]);
-    let literal: Value = app
-        .get("/v1/documents?q=0%25_", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let literal: Value = app.get_json("/v1/documents?q=0%25_", &app.admin_key).await;
     assert_eq!(
         titles(&literal),
         ["Delta 100%_off"],
         "% and _ are matched literally"
     );
 
-    let first: Value = app
-        .get("/v1/documents?limit=3", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = app.get_json("/v1/documents?limit=3", &app.admin_key).await;
     assert_eq!(first["data"].as_array().unwrap().len(), 3);
     assert_eq!(first["has_more"], true);
     let cursor = first["next_cursor"].as_str().unwrap();
     let second: Value = app
-        .get(
+        .get_json(
             &format!("/v1/documents?limit=3&after={cursor}"),
             &app.admin_key,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(titles(&second), ["Alpha guide"]);
     assert_eq!(second["has_more"], false);
     assert!(second.get("next_cursor").is_none());
@@ -140,11 +114,8 @@ async fn documents_are_listed_filtered_and_paged() {
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     // A user key sees only its own private documents, even when it asks for a collection.
     let response: Value = app
-        .get("/v1/documents?collection=a", &app.user_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/documents?collection=a", &app.user_key)
+        .await;
     assert_eq!(response["data"], json!([]));
 }
 
@@ -202,13 +173,8 @@ async fn the_original_file_comes_back_unchanged() {
     .unwrap();
     let form = Form::new().part("file", Part::bytes(bytes.clone()).file_name("员工手册.txt"));
     let created: Value = app
-        .client
-        .post(app.url("/v1/documents"))
-        .bearer_auth(&app.admin_key)
-        .multipart(form)
-        .send()
+        .upload_form(&app.admin_key, form)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -320,7 +286,7 @@ async fn collections_are_created_listed_and_deleted() {
         .to_string();
     upload_text(&app, "Boats", "Boats are moored at pier two.", "harbour").await;
 
-    let listed: Value = app.get("/v1/collections", key).await.json().await.unwrap();
+    let listed: Value = app.get_json("/v1/collections", key).await;
     let summary: Vec<(String, i64)> = listed["data"]
         .as_array()
         .unwrap()
@@ -434,14 +400,9 @@ async fn private_documents_belong_to_their_key_alone() {
     );
 
     // The owner manages it; another user key cannot even tell it exists.
-    let mine: Value = app
-        .get("/v1/documents", &app.user_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = app.get_json("/v1/documents", &app.user_key).await;
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
-    let theirs: Value = app.get("/v1/documents", &other).await.json().await.unwrap();
+    let theirs: Value = app.get_json("/v1/documents", &other).await;
     assert_eq!(theirs["data"], json!([]));
     let response = app.get(&format!("/v1/documents/{id}"), &other).await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
@@ -465,12 +426,7 @@ async fn private_documents_belong_to_their_key_alone() {
         .await
         .unwrap();
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
-    let all: Value = app
-        .get("/v1/documents", &app.admin_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/v1/documents", &app.admin_key).await;
     assert_eq!(
         all["data"].as_array().unwrap().len(),
         2,
