@@ -5,14 +5,18 @@
     python3 bench/gen_corpus.py small OUT_DIR --count 2000
 
 text:  large plain-text files of English prose (varied sentences and paragraphs).
-pdf:   small valid PDFs with a text layer, 1-3 pages each, written by hand like
-       fixtures/bad/make.py does (Helvetica, one Tj per line).
+pdf:   small valid PDFs with a text layer, 1-3 pages each, written by hand
+       with fixtures/pdfgen.py (Helvetica, one Tj per line).
 small: 1-4 KB .txt and .md files spread over a few subfolders.
 """
 
 import argparse
 import os
 import random
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from pdfgen import text_pdf  # noqa: E402
 
 SUBJECTS = [
     "The harbour master", "Every new employee", "Our finance team", "The night ferry",
@@ -87,37 +91,6 @@ def gen_text(out, files, size, seed):
             f.write(prose(rng, size))
 
 
-def pdf_escape(line):
-    return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1")
-
-
-def make_pdf(pages):
-    """A minimal PDF: catalog, pages, one page + content stream per page, one font."""
-    n = len(pages)
-    font = 3 + 2 * n
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-                b" ".join(b"%d 0 R" % (3 + 2 * k) for k in range(n)), n)]
-    for k, lines in enumerate(pages):
-        content = b"BT /F1 11 Tf 14 TL 56 760 Td\n" + b"\n".join(
-            b"(" + pdf_escape(line) + b") Tj T*" for line in lines) + b"\nET"
-        objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                    b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>" % (font, 4 + 2 * k))
-        objs.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
-    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for i, o in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return out
-
-
 def wrap(text, width=90):
     lines, line = [], ""
     for word in text.split():
@@ -141,7 +114,7 @@ def gen_pdf(out, count, seed):
                 lines += wrap(paragraph(rng)) + [""]
             pages.append(lines[:50])
         with open(os.path.join(out, f"report-{i:03d}.pdf"), "wb") as f:
-            f.write(make_pdf(pages))
+            f.write(text_pdf(pages, size=11, leading=14, x=56, y=760))
 
 
 def gen_small(out, count, seed):
