@@ -12,26 +12,12 @@ cd "$(dirname "$0")/.."
 RATE=${1:-200}
 SECONDS_PER_ROUND=${2:-10}
 ROUNDS=${3:-3}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragway-target}"
-cargo build -q --release --bin ragway --example fake_upstream --example loadgen
-BIN="$CARGO_TARGET_DIR/release"
-
-WORK=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. bench/common.sh
 
 UP_PORT=19100
 RW_PORT=19101
-"$BIN/examples/fake_upstream" "127.0.0.1:$UP_PORT" > /dev/null &
-export RAGWAY_DATA_DIR="$WORK/data" RAGWAY_LISTEN="127.0.0.1:$RW_PORT" RUST_LOG=warn
-export RAGWAY_CHAT_BASE_URL="http://127.0.0.1:$UP_PORT" RAGWAY_CHAT_MODEL=fake-chat
-export RAGWAY_EMBED_BASE_URL="http://127.0.0.1:$UP_PORT"
-KEY=$("$BIN/ragway" keys create --name bench | tail -1)
-"$BIN/ragway" serve &
-for _ in $(seq 100); do  # wait until both listen
-  curl -sf "http://127.0.0.1:$RW_PORT/health" > /dev/null && curl -sf "http://127.0.0.1:$UP_PORT/v1/models" > /dev/null && break
-  sleep 0.1
-done
+start_upstream "$UP_PORT"
+start_ragway "$RW_PORT" "$WORK/data"
 
 body() { printf '{"model":"%s","stream":%s,"messages":[{"role":"user","content":"What is the tide schedule for the harbour this week?"}]}' "$1" "$2"; }
 run() { # name url model stream

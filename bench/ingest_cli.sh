@@ -12,27 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FILES=${1:-2000}
 CONCURRENCY=${2:-4}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragway-target}"
-cargo build -q --release --bin ragway --example fake_upstream --example loadgen
+. bench/common.sh
 cargo build -q --release -p ragway-ingest
-BIN="$CARGO_TARGET_DIR/release"
-
-WORK=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
 
 UP_PORT=19120
 RW_PORT=19121
-"$BIN/examples/fake_upstream" "127.0.0.1:$UP_PORT" > /dev/null &
-export RAGWAY_DATA_DIR="$WORK/data" RAGWAY_LISTEN="127.0.0.1:$RW_PORT" RUST_LOG=warn
-export RAGWAY_CHAT_BASE_URL="http://127.0.0.1:$UP_PORT" RAGWAY_CHAT_MODEL=fake-chat
-export RAGWAY_EMBED_BASE_URL="http://127.0.0.1:$UP_PORT"
-KEY=$("$BIN/ragway" keys create --name bench --admin | tail -1)
-"$BIN/ragway" serve &
-for _ in $(seq 200); do
-  curl -sf "http://127.0.0.1:$RW_PORT/health" > /dev/null && curl -sf "http://127.0.0.1:$UP_PORT/v1/models" > /dev/null && break
-  sleep 0.1
-done
+start_upstream "$UP_PORT"
+start_ragway "$RW_PORT" "$WORK/data" --admin
 
 python3 bench/gen_corpus.py small "$WORK/files" --count "$FILES"
 MB=$(du -sb "$WORK/files" | awk '{ printf "%.1f", $1 / 1e6 }')

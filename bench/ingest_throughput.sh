@@ -18,31 +18,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-1}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragway-target}"
-cargo build -q --release --bin ragway --example fake_upstream --example loadgen
-BIN="$CARGO_TARGET_DIR/release"
-
-WORK=$(mktemp -d)
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+. bench/common.sh
 
 UP_PORT=19110
 RW_PORT=19111
 SINK_PORT=19112
-"$BIN/examples/fake_upstream" "127.0.0.1:$UP_PORT" > /dev/null &
-UP_PID=$!
+start_upstream "$UP_PORT"
 python3 bench/ingest_load.py sink "$SINK_PORT" &
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$UP_PORT/v1/models" > /dev/null && curl -sf "http://127.0.0.1:$SINK_PORT/" > /dev/null && break
-  sleep 0.1
-done
+wait_for "http://127.0.0.1:$SINK_PORT/"
 
 python3 bench/gen_corpus.py text "$WORK/text" --files 10 --bytes 5000000
 python3 bench/gen_corpus.py pdf "$WORK/pdf" --count 200
 
-export RAGWAY_LISTEN="127.0.0.1:$RW_PORT" RUST_LOG="${RUST_LOG:-info,lance=warn,lancedb=warn,lance_core=warn,sqlx=warn}"
-export RAGWAY_CHAT_BASE_URL="http://127.0.0.1:$UP_PORT" RAGWAY_CHAT_MODEL=fake-chat
-export RAGWAY_EMBED_BASE_URL="http://127.0.0.1:$UP_PORT"
+export RUST_LOG="${RUST_LOG:-info,lance=warn,lancedb=warn,lance_core=warn,sqlx=warn}"
 
 cpu_s() { # user+system CPU seconds of a process so far
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
@@ -53,11 +41,7 @@ echo "| phase | round | files | MB | sink upload s | ragway POSTs s | end-to-end
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for phase in ${BENCH_PHASES:-text pdf}; do
   for round in $(seq "$ROUNDS"); do
-    export RAGWAY_DATA_DIR="$WORK/data-$phase-$round"
-    KEY=$("$BIN/ragway" keys create --name bench --admin | tail -1)
-    "$BIN/ragway" serve 2> "$WORK/ragway-$phase-$round.log" &
-    RW_PID=$!
-    for _ in $(seq 200); do curl -sf "http://127.0.0.1:$RW_PORT/health" > /dev/null && break; sleep 0.1; done
+    start_ragway "$RW_PORT" "$WORK/ragway-$phase-$round" --admin
     idle_kib=$(kib VmRSS "$RW_PID")
     files=("$WORK/$phase"/*)
     sink=$(python3 bench/ingest_load.py load --url "http://127.0.0.1:$SINK_PORT" --no-wait "${files[@]}")
