@@ -332,16 +332,24 @@ async fn ingest(
     let mut targets = indexes::write_targets(&state.db, &settings.embed_model)
         .await
         .map_err(|e| format!("the index registry could not be read: {e}"))?;
-    let total = chunks.len() * targets.len();
+    let count = chunks.len();
+    let total = count * targets.len();
     record_progress(state, &doc.id, 0, total).await;
+    let last = targets.len() - 1;
+    let mut chunks = Some(chunks);
     for (n, index) in targets.iter_mut().enumerate() {
-        let base = n * chunks.len();
-        embed_into(state, index, chunks.clone(), |done| {
-            record_progress(state, &doc.id, base + done, total)
+        // A copy only for a second index (during a reindex); the last one takes them.
+        let these = if n == last {
+            chunks.take()
+        } else {
+            chunks.clone()
+        };
+        embed_into(state, index, these.unwrap_or_default(), |done| {
+            record_progress(state, &doc.id, n * count + done, total)
         })
         .await?;
     }
-    Ok((chunks.len(), targets))
+    Ok((count, targets))
 }
 
 /// Embed `chunks` with `index`'s model in batches, with retries, and write
