@@ -130,8 +130,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     .bind(now)
     .execute(&state.db)
     .await?;
-    jobs::enqueue_ingest(&state.db, &document.id).await?;
-    state.ingest_wakeup.notify_one();
+    queue(state, &document.id).await?;
     Ok(document)
 }
 
@@ -213,9 +212,15 @@ pub async fn replace(
     .bind(id)
     .execute(&state.db)
     .await?;
+    queue(state, id).await?;
+    documents::get(&state.db, id).await
+}
+
+/// Queue an ingest job for document `id` and wake an idle worker.
+async fn queue(state: &AppState, id: &str) -> AppResult<()> {
     jobs::enqueue_ingest(&state.db, id).await?;
     state.ingest_wakeup.notify_one();
-    documents::get(&state.db, id).await
+    Ok(())
 }
 
 /// Queue a document again from its stored original.
@@ -227,8 +232,7 @@ async fn requeue(state: &AppState, id: &str) -> AppResult<()> {
     .bind(id)
     .execute(&state.db)
     .await?;
-    jobs::enqueue_ingest(&state.db, id).await?;
-    state.ingest_wakeup.notify_one();
+    queue(state, id).await?;
     Ok(())
 }
 
