@@ -53,6 +53,8 @@ pub struct Settings {
     pub chunk_overlap: usize,
     /// Texts per embeddings request.
     pub embed_batch_size: usize,
+    /// Embeddings requests in flight at once for one document.
+    pub embed_concurrency: usize,
     /// Documents ingested at once.
     pub ingest_workers: usize,
     /// Attempts after the first for an embeddings batch that met a 429, 5xx or timeout.
@@ -95,6 +97,7 @@ impl Default for Settings {
             chunk_size: 512,
             chunk_overlap: 64,
             embed_batch_size: 32,
+            embed_concurrency: 4,
             ingest_workers: 2,
             embed_retries: 5,
             retry_base_ms: 500,
@@ -202,6 +205,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_EMBED_BATCH_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embed_batch_size: Option<usize>,
+    /// Embeddings requests in flight at once per document [default: 4].
+    #[arg(long, env = "RAGWAY_EMBED_CONCURRENCY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_concurrency: Option<usize>,
     /// Documents ingested concurrently [default: 2].
     #[arg(long, env = "RAGWAY_INGEST_WORKERS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -275,6 +282,10 @@ impl Settings {
         anyhow::ensure!(
             self.job_lease_secs >= 3,
             "RAGWAY_JOB_LEASE_SECS must be at least 3"
+        );
+        anyhow::ensure!(
+            self.embed_concurrency > 0,
+            "RAGWAY_EMBED_CONCURRENCY must be at least 1"
         );
         anyhow::ensure!(
             self.ingest_workers > 0,

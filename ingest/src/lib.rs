@@ -453,11 +453,17 @@ impl Client {
         let duplicate = created["duplicate"] == true && created["status"] != "pending";
         let mut document = created;
         // A duplicate the server knew already needs no following.
+        // The server answers when the document is done (or after 30 s).
+        let follow = format!("{}/v1/documents/{id}?wait=30", self.server);
         while !matches!(document["status"].as_str(), Some("ready" | "failed")) {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            document = self
-                .send(|| Ok(self.http.get(format!("{}/v1/documents/{id}", self.server))))
-                .await?;
+            let asked = std::time::Instant::now();
+            document = self.send(|| Ok(self.http.get(&follow))).await?;
+            if asked.elapsed() < Duration::from_millis(100)
+                && !matches!(document["status"].as_str(), Some("ready" | "failed"))
+            {
+                // A server that does not wait: poll gently instead.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
         }
         Ok((id, duplicate, document))
     }

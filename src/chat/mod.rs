@@ -105,7 +105,7 @@ pub async fn complete(
         let idle = Duration::from_secs(state.settings.upstream_timeout_secs);
         return Ok(stream::relay(response, public_model, sources, idle));
     }
-    let mut answer = state
+    let mut answer: Value = state
         .upstreams
         .chat
         .send_json("/chat/completions", &body)

@@ -119,12 +119,63 @@ async fn read_multipart(mut form: Multipart) -> AppResult<Upload> {
     Ok(upload)
 }
 
+#[derive(Deserialize)]
+struct ShowQuery {
+    /// Seconds to wait for the document to become ready or failed.
+    wait: Option<f64>,
+}
+
+/// The longest `?wait=` honoured.
+const MAX_WAIT_SECS: f64 = 60.0;
+
+/// One document; with `?wait=SECONDS` (at most 60) the answer comes when it
+/// is ready or failed, or when the wait is over, whichever is first, so a
+/// client follows an upload without polling.
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    query: Result<Query<ShowQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<Document>> {
-    Ok(Json(documents::get_for(&state.db, &caller, &id).await?))
+    let Query(query) = query?;
+    let wait = match query.wait {
+        None => 0.0,
+        Some(secs) if secs.is_finite() && secs >= 0.0 => secs.min(MAX_WAIT_SECS),
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "`wait` must be a number of seconds from 0 to 60.".into(),
+            ))
+        }
+    };
+    // Listening before reading, so a change between the two is not missed.
+    let mut events = state.ingest_events.subscribe();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs_f64(wait);
+    loop {
+        let document = documents::get_for(&state.db, &caller, &id).await?;
+        if wait == 0.0 || matches!(document.status.as_str(), "ready" | "failed") {
+            return Ok(Json(document));
+        }
+        // Until this document finishes (or the events overflowed: read again).
+        let changed = async {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.document_id == id && event.status != "processing" => {
+                        return true
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+                }
+            }
+        };
+        tokio::select! {
+            again = changed => if !again { return Ok(Json(document)) },
+            _ = tokio::time::sleep_until(deadline) => {
+                return Ok(Json(documents::get_for(&state.db, &caller, &id).await?));
+            }
+            _ = state.shutdown.cancelled() => return Ok(Json(document)),
+        }
+    }
 }
 
 async fn list(

@@ -3,10 +3,8 @@
 //! sentence rules, so 。！？ end sentences too), then size in tokens. Each
 //! chunk knows the page it starts on (PDF) and the headings it sits under.
 
-use std::sync::OnceLock;
-
+use bpe_openai::Tokenizer;
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
-use tiktoken_rs::CoreBPE;
 
 use super::extract::{Extracted, Format};
 
@@ -31,11 +29,11 @@ pub fn embedding_input(title: &str, heading: Option<&str>, text: &str) -> String
 
 /// The tokenizer chunk sizes are counted in: OpenAI's cl100k, which ships
 /// inside the binary (no download) and counts Chinese and English text
-/// within a few percent of the bge models' own tokenizers.
-fn tokenizer() -> &'static CoreBPE {
-    static TOKENIZER: OnceLock<CoreBPE> = OnceLock::new();
-    TOKENIZER
-        .get_or_init(|| tiktoken_rs::cl100k_base().expect("the bundled cl100k vocabulary loads"))
+/// within a few percent of the bge models' own tokenizers. `bpe-openai`
+/// gives the same tokens as `tiktoken` about three times faster (a DFA
+/// pre-tokenizer instead of a backtracking regex).
+fn tokenizer() -> &'static Tokenizer {
+    bpe_openai::cl100k_base()
 }
 
 /// Chunks of at most `size` tokens, neighbours sharing up to `overlap` tokens.
@@ -108,16 +106,16 @@ struct TokenIndex {
 
 impl TokenIndex {
     fn new(text: &str) -> Self {
-        let bpe = tokenizer();
+        let tokenizer = tokenizer();
+        // About four bytes per token in English, three in Chinese.
+        let mut ends = Vec::with_capacity(text.len() / 3);
         let mut at = 0;
-        let ends = bpe
-            .encode_ordinary(text)
-            .into_iter()
-            .map(|token| {
-                at += bpe.decode_bytes(&[token]).map(|b| b.len()).unwrap_or(1);
-                at
-            })
-            .collect();
+        for piece in tokenizer.split(text) {
+            for token in tokenizer.bpe.encode_via_backtracking(piece.as_bytes()) {
+                at += tokenizer.bpe.token_len(token);
+                ends.push(at);
+            }
+        }
         Self {
             base: text.as_ptr() as usize,
             len: text.len(),
@@ -132,7 +130,7 @@ impl ChunkSizer for TokenIndex {
         let end = at.wrapping_add(chunk.len());
         if at > self.len || end > self.len || end < at {
             // Not a slice of the indexed text.
-            return tokenizer().encode_ordinary(chunk).len();
+            return tokenizer().count(chunk);
         }
         if chunk.is_empty() {
             return 0;
@@ -210,9 +208,14 @@ mod tests {
         let chunks = split(Format::Text, &text, 64, 8);
         assert!(chunks.len() > 10);
         // Tokenized alone, a chunk may gain a token where it was cut mid-token.
-        assert!(chunks
-            .iter()
-            .all(|c| tokenizer().encode_ordinary(c).len() <= 65));
+        assert!(chunks.iter().all(|c| tokenizer().count(c.as_str()) <= 65));
+    }
+
+    #[test]
+    fn tokens_are_cl100k() {
+        // "Hello" "," " world" "!"
+        assert_eq!(tokenizer().encode("Hello, world!"), vec![9906, 11, 1917, 0]);
+        assert_eq!(tokenizer().count("Hello, world!"), 4);
     }
 
     #[test]
@@ -220,14 +223,14 @@ mod tests {
         let text =
             "年假制度说明如下。Second sentence here! Harbour pilots board at dawn. ".repeat(50);
         let index = TokenIndex::new(&text);
-        assert_eq!(index.size(&text), tokenizer().encode_ordinary(&text).len());
+        assert_eq!(index.size(&text), tokenizer().count(text.as_str()));
         for (start, end) in [(0, 40), (12, 300), (301, 1200), (0, text.len())] {
             let (start, end) = (
                 text.floor_char_boundary(start),
                 text.floor_char_boundary(end),
             );
             let slice = &text[start..end];
-            let alone = tokenizer().encode_ordinary(slice).len();
+            let alone = tokenizer().count(slice);
             let counted = index.size(slice);
             assert!(
                 counted.abs_diff(alone) <= 1,
@@ -235,7 +238,7 @@ mod tests {
             );
         }
         let other = "not a slice of it";
-        assert_eq!(index.size(other), tokenizer().encode_ordinary(other).len());
+        assert_eq!(index.size(other), tokenizer().count(other));
     }
 
     #[test]

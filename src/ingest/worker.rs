@@ -2,8 +2,9 @@
 //! job table (`ingest::jobs`), so queued work survives restarts and is
 //! shared between replicas.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use sqlx::Row;
 
 use super::extract::{self, Format};
@@ -18,6 +19,10 @@ use crate::upstream::RetryPolicy;
 /// How long an idle worker waits before looking for work nobody announced
 /// (another replica's uploads, a lease that ran out).
 const IDLE_POLL: Duration = Duration::from_secs(10);
+
+/// How often a document's progress (chunks embedded) is written while it
+/// grows; the last figure is always written.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Start the workers.
 pub async fn start(state: &AppState) -> anyhow::Result<()> {
@@ -305,29 +310,31 @@ async fn ingest(
             "no text could be extracted from this file (a scanned PDF needs OCR first)".into(),
         );
     }
-    let pieces = split::pieces(
-        format,
-        &extracted,
-        settings.chunk_size,
-        settings.chunk_overlap,
-    );
-    drop(extracted);
-    let chunks: Vec<NewChunk> = pieces
-        .into_iter()
-        .enumerate()
-        .map(|(ordinal, piece)| NewChunk {
-            id: format!("{}:{generation}:{ordinal}", doc.id),
-            document_id: doc.id.clone(),
-            generation: generation.to_string(),
-            collection: doc.collection.clone(),
-            ordinal: ordinal as i32,
-            title: doc.title.clone(),
-            page: piece.page,
-            heading: piece.heading,
-            text: piece.text,
-            vector: Vec::new(),
-        })
-        .collect();
+    // Splitting is CPU work (a 5 MB text takes a good part of a second):
+    // off the async threads, so requests are not held up behind it.
+    let (size, overlap) = (settings.chunk_size, settings.chunk_overlap);
+    let (id, title, collection) = (doc.id.clone(), doc.title.clone(), doc.collection.clone());
+    let generation_owned = generation.to_string();
+    let chunks = tokio::task::spawn_blocking(move || {
+        split::pieces(format, &extracted, size, overlap)
+            .into_iter()
+            .enumerate()
+            .map(|(ordinal, piece)| NewChunk {
+                id: format!("{id}:{generation_owned}:{ordinal}"),
+                document_id: id.clone(),
+                generation: generation_owned.clone(),
+                collection: collection.clone(),
+                ordinal: ordinal as i32,
+                title: title.clone(),
+                page: piece.page,
+                heading: piece.heading,
+                text: piece.text,
+                vector: Vec::new(),
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| format!("splitting the text into chunks failed: {e}"))?;
     // Read as late as possible, so a reindex that began meanwhile gets these chunks too.
     let mut targets = indexes::write_targets(&state.db, &settings.embed_model)
         .await
@@ -354,7 +361,8 @@ async fn ingest(
 
 /// Embed `chunks` with `index`'s model in batches, with retries, and write
 /// them to its table (beside any earlier generation, which the caller swaps
-/// out). `progress` hears the number embedded so far after each batch. The
+/// out). `progress` hears the number embedded so far, at most every
+/// [`PROGRESS_EVERY`] and after the last batch. The
 /// first write records the index's vector width, in SQL and in `index`.
 pub async fn embed_into<F, Fut>(
     state: &AppState,
@@ -367,22 +375,35 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let retry = RetryPolicy::for_embeddings(&state.settings);
-    let batch_size = state.settings.embed_batch_size;
-    let mut done = 0;
-    for batch in chunks.chunks_mut(batch_size) {
-        let inputs: Vec<String> = batch
-            .iter()
-            .map(|c| split::embedding_input(&c.title, c.heading.as_deref(), &c.text))
-            .collect();
-        let vectors = retry
-            .run(|| state.upstreams.embeddings.embed_with(&index.model, &inputs))
-            .await
-            .map_err(|e| format!("embedding with {} failed: {e}", index.model))?;
-        for (chunk, vector) in batch.iter_mut().zip(vectors) {
-            chunk.vector = vector;
+    let embeddings = &state.upstreams.embeddings;
+    let model = index.model.as_str();
+    // Batches go out `embed_concurrency` at a time and come back in order.
+    // (The futures are made up front, each building its inputs when first
+    // polled: a closure in the stream would not be `Send` for every lifetime.)
+    let calls: Vec<_> = chunks
+        .chunks(state.settings.embed_batch_size)
+        .map(|batch| async move {
+            let inputs: Vec<String> = batch
+                .iter()
+                .map(|c| split::embedding_input(&c.title, c.heading.as_deref(), &c.text))
+                .collect();
+            retry.run(|| embeddings.embed_with(model, &inputs)).await
+        })
+        .collect();
+    let mut batches = futures::stream::iter(calls).buffered(state.settings.embed_concurrency);
+    let mut vectors = Vec::with_capacity(chunks.len());
+    let mut reported = Instant::now();
+    while let Some(batch) = batches.next().await {
+        let batch = batch.map_err(|e| format!("embedding with {model} failed: {e}"))?;
+        vectors.extend(batch);
+        if vectors.len() == chunks.len() || reported.elapsed() >= PROGRESS_EVERY {
+            progress(vectors.len()).await;
+            reported = Instant::now();
         }
-        done += batch.len();
-        progress(done).await;
+    }
+    drop(batches);
+    for (chunk, vector) in chunks.iter_mut().zip(vectors) {
+        chunk.vector = vector;
     }
     if let Some(first) = chunks.first() {
         if index.dimension.is_none() {

@@ -3,7 +3,8 @@
 //! searched is recorded in SQL (`store::indexes`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::TryStreamExt;
 use lancedb::arrow::arrow_array::{
@@ -11,6 +12,7 @@ use lancedb::arrow::arrow_array::{
 };
 use lancedb::arrow::arrow_schema::{DataType, Field, Schema};
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::table::{CompactionOptions, OptimizeAction};
 use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::RwLock;
 
@@ -96,6 +98,39 @@ pub struct VectorStore {
 struct Opened {
     table: Table,
     dim: i32,
+    upkeep: Arc<Upkeep>,
+}
+
+/// Compaction of one table. Every add or delete is a commit that leaves a
+/// small fragment (or a deletion file) and a new version behind; a table fed
+/// one small document at a time slows down with each, as every commit and
+/// every scan walks them all. So every [`COMPACT_EVERY`] commits the table's
+/// fragments are merged and versions older than [`KEEP_VERSIONS`] removed,
+/// in the background.
+#[derive(Default)]
+struct Upkeep {
+    commits: AtomicUsize,
+    /// Deletes hold it shared, compaction alone: a delete and a compaction of
+    /// the same fragments would conflict at commit.
+    lock: RwLock<()>,
+    /// The compaction under way or last run, to wait for it.
+    running: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Commits to a table between two compactions (LanceDB's advice is to
+/// optimize after about 20 modifications).
+pub const COMPACT_EVERY: usize = 20;
+
+/// How long old versions of a table stay readable after a compaction: far
+/// longer than any query runs.
+const KEEP_VERSIONS: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What one compaction did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    pub fragments_removed: usize,
+    pub fragments_added: usize,
+    pub versions_removed: u64,
 }
 
 impl std::fmt::Debug for VectorStore {
@@ -158,6 +193,7 @@ impl VectorStore {
                 let opened = Opened {
                     dim: vector_width(&table).await?,
                     table,
+                    upkeep: Arc::default(),
                 };
                 self.tables
                     .write()
@@ -195,6 +231,7 @@ impl VectorStore {
         let opened = Opened {
             dim: vector_width(&table).await?,
             table,
+            upkeep: Arc::default(),
         };
         tables.insert(name.to_string(), opened.clone());
         Ok(opened)
@@ -229,7 +266,85 @@ impl VectorStore {
         );
         let batch = Self::batch(dim, &chunks)?;
         opened.table.add(batch).execute().await?;
+        Self::committed(&opened);
         Ok(())
+    }
+
+    /// Count a commit to a table, and start its compaction when due.
+    fn committed(opened: &Opened) {
+        let upkeep = &opened.upkeep;
+        if upkeep.commits.fetch_add(1, Ordering::Relaxed) + 1 < COMPACT_EVERY {
+            return;
+        }
+        let mut running = upkeep.running.lock().expect("upkeep lock");
+        if running.as_ref().is_some_and(|task| !task.is_finished()) {
+            return;
+        }
+        upkeep.commits.store(0, Ordering::Relaxed);
+        let opened = opened.clone();
+        *running = Some(tokio::spawn(async move {
+            if let Err(err) = Self::compact_opened(&opened).await {
+                tracing::warn!(error = %err, "compacting the vector table failed; it is tried again later");
+            }
+        }));
+    }
+
+    async fn compact_opened(opened: &Opened) -> lancedb::Result<Compaction> {
+        let _alone = opened.upkeep.lock.write().await;
+        let compacted = opened
+            .table
+            .optimize(OptimizeAction::Compact {
+                options: CompactionOptions::default(),
+                remap_options: None,
+            })
+            .await?;
+        let pruned = opened
+            .table
+            .optimize(OptimizeAction::Prune {
+                older_than: Some(
+                    lancedb::table::optimize::Duration::from_std(KEEP_VERSIONS)
+                        .expect("a short duration"),
+                ),
+                delete_unverified: Some(false),
+                error_if_tagged_old_versions: None,
+            })
+            .await?;
+        let metrics = compacted.compaction.unwrap_or_default();
+        let done = Compaction {
+            fragments_removed: metrics.fragments_removed,
+            fragments_added: metrics.fragments_added,
+            versions_removed: pruned.prune.map(|p| p.old_versions).unwrap_or_default(),
+        };
+        tracing::debug!(table = %opened.table.name(), ?done, "compacted a vector table");
+        Ok(done)
+    }
+
+    /// Merge table `name`'s small fragments and drop its old versions now
+    /// (this also happens by itself every [`COMPACT_EVERY`] commits).
+    pub async fn compact(&self, name: &str) -> lancedb::Result<Compaction> {
+        match self.opened(name).await? {
+            Some(opened) => Self::compact_opened(&opened).await,
+            None => Ok(Compaction::default()),
+        }
+    }
+
+    /// Wait for a compaction of table `name` that is under way.
+    pub async fn compaction_settled(&self, name: &str) {
+        let Ok(Some(opened)) = self.opened(name).await else {
+            return;
+        };
+        let task = opened.upkeep.running.lock().expect("upkeep lock").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    /// Fragments of table `name` (0 if it does not exist).
+    pub async fn fragments(&self, name: &str) -> lancedb::Result<usize> {
+        match self.table(name).await? {
+            Some(table) => Ok(table.stats().await?.fragment_stats.num_fragments),
+            None => Ok(0),
+        }
     }
 
     fn batch(dim: i32, chunks: &[NewChunk]) -> anyhow::Result<RecordBatch> {
@@ -269,11 +384,14 @@ impl VectorStore {
     /// document has no older chunks): a count is a read, while a delete is a
     /// commit (a new table version and deletion file) even when it matches nothing.
     async fn delete_where(&self, name: &str, filter: &str) -> lancedb::Result<()> {
-        let Some(table) = self.table(name).await? else {
+        let Some(opened) = self.opened(name).await? else {
             return Ok(());
         };
-        if table.count_rows(Some(filter.to_string())).await? > 0 {
-            table.delete(filter).await?;
+        if opened.table.count_rows(Some(filter.to_string())).await? > 0 {
+            let shared = opened.upkeep.lock.read().await;
+            opened.table.delete(filter).await?;
+            drop(shared);
+            Self::committed(&opened);
         }
         Ok(())
     }
@@ -373,7 +491,13 @@ impl VectorStore {
 
     /// Drop table `name` and forget it; a missing table is fine.
     pub async fn drop_table(&self, name: &str) -> lancedb::Result<()> {
-        self.tables.write().await.remove(name);
+        let opened = self.tables.write().await.remove(name);
+        if let Some(opened) = opened {
+            let task = opened.upkeep.running.lock().expect("upkeep lock").take();
+            if let Some(task) = task {
+                let _ = task.await;
+            }
+        }
         match self.db.drop_table(name, &[]).await {
             Ok(()) | Err(lancedb::Error::TableNotFound { .. }) => Ok(()),
             Err(err) => Err(err),
@@ -388,7 +512,7 @@ impl VectorStore {
         k: usize,
         scope: Scope<'_>,
     ) -> anyhow::Result<Vec<ChunkHit>> {
-        let Some(Opened { table, dim }) = self.opened(name).await? else {
+        let Some(Opened { table, dim, .. }) = self.opened(name).await? else {
             return Ok(Vec::new());
         };
         anyhow::ensure!(
@@ -541,6 +665,46 @@ mod tests {
     }
 
     const T: &str = "chunks_test";
+
+    #[tokio::test]
+    async fn tables_fed_one_document_at_a_time_are_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = VectorStore::open(dir.path().to_str().unwrap())
+            .await
+            .unwrap();
+        let docs = COMPACT_EVERY + 5;
+        for n in 0..docs {
+            let doc = format!("d{n}");
+            store
+                .add(
+                    T,
+                    vec![chunk(&format!("{doc}:0"), &doc, "c", vec![1.0, n as f32])],
+                )
+                .await
+                .unwrap();
+        }
+        // One document is replaced, another deleted: two more commits.
+        store.delete_document(T, "d3").await.unwrap();
+        store.compaction_settled(T).await;
+        let fragments = store.fragments(T).await.unwrap();
+        assert!(
+            fragments < docs - COMPACT_EVERY + 3,
+            "{fragments} fragments after {docs} adds: the first {COMPACT_EVERY} were merged"
+        );
+        let done = store.compact(T).await.unwrap();
+        assert!(done.fragments_removed > 0, "{done:?}");
+        assert_eq!(store.fragments(T).await.unwrap(), 1);
+        let all = Scope::default();
+        let found = store.search(T, &[1.0, 7.0], docs, all).await.unwrap();
+        assert_eq!(found.len(), docs - 1);
+        assert_eq!(found[0].document_id, "d7");
+        assert!(found.iter().all(|c| c.document_id != "d3"));
+        // Nothing to merge: nothing changes.
+        let again = store.compact(T).await.unwrap();
+        assert_eq!(again.fragments_removed, 0, "{again:?}");
+        store.drop_table(T).await.unwrap();
+        assert_eq!(store.fragments(T).await.unwrap(), 0);
+    }
 
     #[tokio::test]
     async fn add_search_filter_delete() {

@@ -6,9 +6,13 @@
 //! unknown upstream model is ragway's configuration (502), a 5xx is 502, a
 //! timeout is 504.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use base64::Engine as _;
+use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -51,6 +55,8 @@ pub struct Upstream {
     model: Option<String>,
     http: reqwest::Client,
     timeout: Duration,
+    /// Set once the upstream refused base64 embeddings: floats from then on.
+    floats_only: Arc<AtomicBool>,
 }
 
 /// The settings of an upstream that is ready to call.
@@ -90,6 +96,7 @@ impl Upstreams {
                 model: model.filter(|m| !m.is_empty()),
                 http: http.clone(),
                 timeout,
+                floats_only: Arc::default(),
             };
         Ok(Self {
             chat: make(
@@ -177,27 +184,33 @@ impl Upstream {
         Err(self.status_error(response).await)
     }
 
-    /// Send `body` and read the whole JSON answer within the time limit.
-    pub async fn send_json(&self, path: &str, body: &Value) -> AppResult<Value> {
+    /// Send `body` and read the whole JSON answer, as `T`, within the time limit.
+    pub async fn send_json<T: DeserializeOwned>(&self, path: &str, body: &Value) -> AppResult<T> {
         let work = async {
             let response = self.send(path, body).await?;
-            response
-                .json::<Value>()
-                .await
-                .map_err(|e| AppError::Upstream {
-                    status: StatusCode::BAD_GATEWAY,
-                    message: format!(
-                        "The {} upstream sent an unreadable answer: {e}",
-                        self.role.name()
-                    ),
-                    retry_after: None,
-                    // A body cut off in transit reads as unreadable too.
-                    transient: true,
-                })
+            response.bytes().await.map_err(|e| AppError::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!(
+                    "The {} upstream's answer was cut off: {}",
+                    self.role.name(),
+                    error_chain(&e)
+                ),
+                retry_after: None,
+                transient: true,
+            })
         };
-        tokio::time::timeout(self.timeout, work)
+        let bytes = tokio::time::timeout(self.timeout, work)
             .await
-            .map_err(|_| self.timeout_error())?
+            .map_err(|_| self.timeout_error())??;
+        serde_json::from_slice(&bytes).map_err(|e| AppError::Upstream {
+            status: StatusCode::BAD_GATEWAY,
+            message: format!(
+                "The {} upstream sent an unexpected answer: {e}",
+                self.role.name()
+            ),
+            retry_after: None,
+            transient: false,
+        })
     }
 
     /// Embed `inputs` with the configured model, one vector per input, in input order.
@@ -208,29 +221,52 @@ impl Upstream {
 
     /// Embed `inputs` with `model` (an index keeps the model it was built
     /// with until a reindex moves it to the configured one).
+    ///
+    /// Vectors are asked for in base64 (as OpenAI's own SDKs do): a quarter
+    /// of the bytes of decimal floats and next to nothing to decode. An
+    /// upstream that refuses base64 with a 400 is asked again for floats,
+    /// and only for floats from then on.
     pub async fn embed_with(&self, model: &str, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
         self.ready()?;
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let body = json!({ "model": model, "input": inputs, "encoding_format": "float" });
-        let answer = self.send_json("/embeddings", &body).await?;
+        if self.floats_only.load(Ordering::Relaxed) {
+            return self.embed_as(model, inputs, "float").await;
+        }
+        match self.embed_as(model, inputs, "base64").await {
+            Err(AppError::Upstream {
+                status: StatusCode::BAD_REQUEST,
+                message,
+                ..
+            }) => {
+                let vectors = self.embed_as(model, inputs, "float").await?;
+                tracing::warn!(refusal = %message, "the embeddings upstream refused base64 vectors; asking for floats from now on");
+                self.floats_only.store(true, Ordering::Relaxed);
+                Ok(vectors)
+            }
+            other => other,
+        }
+    }
+
+    async fn embed_as(
+        &self,
+        model: &str,
+        inputs: &[String],
+        encoding_format: &str,
+    ) -> AppResult<Vec<Vec<f32>>> {
+        let body = json!({ "model": model, "input": inputs, "encoding_format": encoding_format });
         #[derive(Deserialize)]
         struct Item {
             index: Option<usize>,
+            #[serde(deserialize_with = "embedding_vector")]
             embedding: Vec<f32>,
         }
         #[derive(Deserialize)]
         struct Answer {
             data: Vec<Item>,
         }
-        let mut parsed: Answer =
-            serde_json::from_value(answer).map_err(|e| AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!("The embeddings upstream sent an unexpected answer: {e}"),
-                retry_after: None,
-                transient: false,
-            })?;
+        let mut parsed: Answer = self.send_json("/embeddings", &body).await?;
         if parsed.data.len() != inputs.len() {
             return Err(AppError::Upstream {
                 status: StatusCode::BAD_GATEWAY,
@@ -366,6 +402,45 @@ impl RetryPolicy {
     }
 }
 
+/// An embedding as the upstream sent it: a base64 string of little-endian
+/// `f32`s, or an array of numbers (from upstreams that ignore
+/// `encoding_format`), read straight into floats without a `Value` between.
+fn embedding_vector<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D::Error> {
+    struct Vector;
+    impl<'de> Visitor<'de> for Vector {
+        type Value = Vec<f32>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of numbers or a base64 string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<f32>, E> {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|e| E::custom(format!("the base64 embedding is invalid: {e}")))?;
+            if bytes.len() % 4 != 0 {
+                return Err(E::custom(format!(
+                    "the base64 embedding has {} bytes, not a whole number of 32-bit floats",
+                    bytes.len()
+                )));
+            }
+            Ok(bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f32>, A::Error> {
+            let mut vector = Vec::with_capacity(seq.size_hint().unwrap_or(1024));
+            while let Some(x) = seq.next_element::<f32>()? {
+                vector.push(x);
+            }
+            Ok(vector)
+        }
+    }
+    deserializer.deserialize_any(Vector)
+}
+
 /// The most useful line of an upstream error body.
 fn upstream_message(body: &str) -> String {
     let from_json = serde_json::from_str::<Value>(body).ok().and_then(|v| {
@@ -419,6 +494,27 @@ mod tests {
             normalize_base_url("http://localhost:11434/"),
             "http://localhost:11434/v1"
         );
+    }
+
+    #[test]
+    fn embeddings_are_read_as_floats_or_base64() {
+        #[derive(Debug, Deserialize)]
+        struct Item {
+            #[serde(deserialize_with = "embedding_vector")]
+            embedding: Vec<f32>,
+        }
+        let floats: Item = serde_json::from_str(r#"{"embedding":[0.5,-1,2e-3]}"#).unwrap();
+        assert_eq!(floats.embedding, vec![0.5, -1.0, 0.002]);
+        let bytes: Vec<u8> = [0.5f32, -1.0, 0.002]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let packed: Item = serde_json::from_str(&format!(r#"{{"embedding":"{text}"}}"#)).unwrap();
+        assert_eq!(packed.embedding, floats.embedding);
+        let odd = serde_json::from_str::<Item>(r#"{"embedding":"AAAA"}"#);
+        assert!(odd.unwrap_err().to_string().contains("32-bit floats"));
+        assert!(serde_json::from_str::<Item>(r#"{"embedding":{"x":1}}"#).is_err());
     }
 
     #[test]

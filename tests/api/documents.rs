@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, wait_for, TestApp};
-use crate::support::fake_upstream::Fault;
+use crate::support::fake_upstream::{EmbeddingFormats, Fault};
 
 async fn upload_file(app: &TestApp, key: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     let form = Form::new()
@@ -265,6 +265,125 @@ async fn embedding_rate_limits_and_outages_are_retried() {
         "Two tugs assist ships longer than two hundred metres.",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_client_can_wait_for_a_document_instead_of_polling() {
+    let app = spawn_app().await;
+    let upload = |title: &'static str| {
+        let app = &app;
+        async move {
+            let text = format!("{title}: high tide is at six.");
+            let response = app
+                .post_json(
+                    "/v1/documents",
+                    &app.admin_key,
+                    &json!({"title": title, "text": text}),
+                )
+                .await;
+            response.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let id = upload("Tides").await;
+    let shown = app
+        .get_json(&format!("/v1/documents/{id}?wait=30"), &app.admin_key)
+        .await;
+    assert_eq!(shown["status"], "ready", "{shown}");
+    assert!(shown["chunk_count"].as_i64().unwrap() > 0);
+    // Done already: the answer is the same, at once.
+    let again = app
+        .get_json(&format!("/v1/documents/{id}?wait=30"), &app.admin_key)
+        .await;
+    assert_eq!(again, shown);
+
+    app.upstream.set_fault(Fault::Unauthorized);
+    let id = upload("Tides again").await;
+    let shown = app
+        .get_json(&format!("/v1/documents/{id}?wait=30"), &app.admin_key)
+        .await;
+    assert_eq!(shown["status"], "failed", "{shown}");
+
+    for bad in ["-1", "soon", "NaN"] {
+        let response = app
+            .get(&format!("/v1/documents/{id}?wait={bad}"), &app.admin_key)
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    // Another key's document stays hidden, waiting or not.
+    let response = app
+        .get(&format!("/v1/documents/{id}?wait=1"), &app.user_key)
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// The answer to a question about "harbour pilots", as a chat client sees it.
+async fn top_source(app: &TestApp) -> Value {
+    let response = app
+        .post_json(
+            "/v1/chat/completions",
+            &app.user_key,
+            &app.chat_body("When do harbour pilots board?", false),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json::<Value>().await.unwrap()["sources"][0].clone()
+}
+
+#[tokio::test]
+async fn embeddings_come_as_base64_or_as_floats_from_upstreams_that_refuse_it() {
+    let formats = |app: &TestApp| -> Vec<String> {
+        app.upstream
+            .embedding_requests()
+            .iter()
+            .map(|r| {
+                r["encoding_format"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    // OpenAI's way: base64.
+    let app = spawn_app().await;
+    let id = app
+        .ingest_text(
+            "Pilots",
+            "Harbour pilots board ships at the outer buoy at dawn.",
+        )
+        .await;
+    assert_eq!(top_source(&app).await["document_id"], id.as_str());
+    assert_eq!(formats(&app), ["base64", "base64"]);
+
+    // An upstream that answers floats whatever it is asked.
+    let app = spawn_app().await;
+    app.upstream
+        .set_embedding_formats(EmbeddingFormats::IgnoresFormat);
+    let id = app
+        .ingest_text(
+            "Pilots",
+            "Harbour pilots board ships at the outer buoy at dawn.",
+        )
+        .await;
+    assert_eq!(top_source(&app).await["document_id"], id.as_str());
+    assert_eq!(formats(&app), ["base64", "base64"]);
+
+    // An upstream that refuses base64: asked again for floats, then only floats.
+    let app = spawn_app().await;
+    app.upstream
+        .set_embedding_formats(EmbeddingFormats::FloatsOnly);
+    let id = app
+        .ingest_text(
+            "Pilots",
+            "Harbour pilots board ships at the outer buoy at dawn.",
+        )
+        .await;
+    let shown = app.document(&id).await;
+    assert_eq!(shown["status"], "ready", "{shown}");
+    assert_eq!(top_source(&app).await["document_id"], id.as_str());
+    assert_eq!(formats(&app), ["base64", "float", "float"]);
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// Width of the fake embeddings.
@@ -38,9 +39,21 @@ pub enum Fault {
     CutStream,
 }
 
+/// Which `encoding_format`s the fake's embeddings endpoint honours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbeddingFormats {
+    /// `float` and `base64`, as OpenAI does.
+    Both,
+    /// `base64` gets a 400, as from an upstream that only knows floats.
+    FloatsOnly,
+    /// Floats whatever was asked for.
+    IgnoresFormat,
+}
+
 struct Shared {
     /// The fault and, when limited, how many more requests it applies to.
     fault: Mutex<(Fault, Option<u32>)>,
+    formats: Mutex<EmbeddingFormats>,
     chat_requests: Mutex<Vec<Value>>,
     embedding_requests: Mutex<Vec<Value>>,
     auth_headers: Mutex<Vec<String>>,
@@ -65,6 +78,7 @@ impl FakeUpstream {
     pub async fn start_on(addr: &str) -> Self {
         let shared = Arc::new(Shared {
             fault: Mutex::new((Fault::None, None)),
+            formats: Mutex::new(EmbeddingFormats::Both),
             chat_requests: Mutex::default(),
             embedding_requests: Mutex::default(),
             auth_headers: Mutex::default(),
@@ -100,6 +114,11 @@ impl FakeUpstream {
     /// Fail the next `times` requests in this way, then answer normally again.
     pub fn set_fault_times(&self, fault: Fault, times: u32) {
         *self.shared.fault.lock().unwrap() = (fault, Some(times));
+    }
+
+    /// Which embedding encodings to honour from now on.
+    pub fn set_embedding_formats(&self, formats: EmbeddingFormats) {
+        *self.shared.formats.lock().unwrap() = formats;
     }
 
     /// Every chat request body received so far.
@@ -345,10 +364,31 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value
         }
     };
     let width = width_for(request["model"].as_str().unwrap_or_default());
+    let formats = *shared.formats.lock().unwrap();
+    let base64 = match (request["encoding_format"].as_str(), formats) {
+        (Some("base64"), EmbeddingFormats::FloatsOnly) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"message": "encoding_format: only 'float' is supported", "type": "invalid_request_error"}})),
+            )
+                .into_response()
+        }
+        (Some("base64"), EmbeddingFormats::Both) => true,
+        _ => false,
+    };
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
-        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": embed_width(text, width)}))
+        .map(|(i, text)| {
+            let vector = embed_width(text, width);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
         .collect();
     Json(json!({"object": "list", "data": data, "model": request["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
         .into_response()
