@@ -2,6 +2,7 @@
 //! message, put them into the system prompt, call the chat upstream and
 //! relay its answer (whole, or as SSE chunks the moment they arrive).
 
+pub mod models;
 mod stream;
 
 use std::time::Duration;
@@ -70,11 +71,15 @@ pub async fn complete(
     caller: &Caller,
     request: ChatRequest,
 ) -> AppResult<Response> {
-    if request.model != state.settings.public_model {
-        return Err(AppError::ModelNotFound(request.model));
-    }
+    let model = models::resolve(&state.db, &state.settings, &request.model).await?;
     validate(&request.messages)?;
-    let upstream_model = state.upstreams.chat.ready()?.model.to_string();
+    let upstream_model = match &model.upstream_model {
+        Some(name) => {
+            state.upstreams.chat.ready()?;
+            name.clone()
+        }
+        None => state.upstreams.chat.ready()?.model.to_string(),
+    };
     let question = request
         .messages
         .iter()
@@ -83,8 +88,19 @@ pub async fn complete(
         .map(Message::text)
         .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
 
-    let sources = retrieval::retrieve(state, caller, &question).await?;
-    let messages = with_context(request.messages, &sources);
+    let sources = if model.retrieval {
+        let options = retrieval::Options {
+            top_k: model
+                .top_k
+                .map_or(state.settings.top_k, |k| k.max(1) as usize),
+            collections: (!model.collections.is_empty()).then_some(model.collections.as_slice()),
+            score_threshold: model.score_threshold,
+        };
+        retrieval::retrieve(state, caller, &question, options).await?
+    } else {
+        Vec::new()
+    };
+    let messages = with_system(request.messages, model.system_prompt.as_deref(), &sources);
 
     let mut body = request.rest;
     body.insert("model".into(), Value::String(upstream_model));
@@ -95,7 +111,7 @@ pub async fn complete(
     body.insert("stream".into(), Value::Bool(request.stream));
     let body = Value::Object(body);
 
-    let public_model = state.settings.public_model.clone();
+    let public_model = model.id.clone();
     if request.stream {
         let response = state
             .upstreams
@@ -138,26 +154,37 @@ fn validate(messages: &[Message]) -> AppResult<()> {
     Ok(())
 }
 
-/// The messages with the sources added to the system prompt (merged into a
-/// leading system message, so upstreams that allow only one still work).
-fn with_context(mut messages: Vec<Message>, sources: &[Source]) -> Vec<Message> {
-    if sources.is_empty() {
+/// The messages with the model's system prompt and the sources in one
+/// leading system message (merged into the client's own, so upstreams that
+/// allow only one system message still work): the model's prompt first, then
+/// the client's, then the sources.
+fn with_system(
+    mut messages: Vec<Message>,
+    prompt: Option<&str>,
+    sources: &[Source],
+) -> Vec<Message> {
+    let mut parts: Vec<String> = prompt.map(str::to_string).into_iter().collect();
+    let block = (!sources.is_empty()).then(|| retrieval::context_block(sources));
+    if parts.is_empty() && block.is_none() {
         return messages;
     }
-    let block = retrieval::context_block(sources);
-    match messages.first_mut() {
-        Some(first) if first.role == "system" && first.content.is_string() => {
-            let existing = first.text();
-            first.content = Value::String(format!("{existing}\n\n{block}"));
-        }
-        _ => messages.insert(
+    let merge = matches!(messages.first(), Some(first) if first.role == "system" && first.content.is_string());
+    if merge {
+        parts.push(messages[0].text());
+    }
+    parts.extend(block);
+    let content = Value::String(parts.join("\n\n"));
+    if merge {
+        messages[0].content = content;
+    } else {
+        messages.insert(
             0,
             Message {
                 role: "system".into(),
-                content: Value::String(block),
+                content,
                 rest: Map::new(),
             },
-        ),
+        );
     }
     messages
 }
@@ -191,8 +218,9 @@ mod tests {
 
     #[test]
     fn context_merges_into_a_leading_system_message() {
-        let out = with_context(
+        let out = with_system(
             vec![msg("system", json!("Be brief.")), msg("user", json!("q"))],
+            None,
             &[source()],
         );
         assert_eq!(out.len(), 2);
@@ -202,9 +230,29 @@ mod tests {
 
     #[test]
     fn context_adds_a_system_message_when_there_is_none() {
-        let out = with_context(vec![msg("user", json!("q"))], &[source()]);
+        let out = with_system(vec![msg("user", json!("q"))], None, &[source()]);
         assert_eq!(out[0].role, "system");
         assert_eq!(out[1].role, "user");
+    }
+
+    #[test]
+    fn the_model_prompt_comes_first_then_the_clients_then_the_sources() {
+        let out = with_system(
+            vec![msg("system", json!("Be brief.")), msg("user", json!("q"))],
+            Some("You are the harbour assistant."),
+            &[source()],
+        );
+        assert_eq!(out.len(), 2);
+        let text = out[0].text();
+        assert!(
+            text.starts_with("You are the harbour assistant.\n\nBe brief.\n\n"),
+            "{text}"
+        );
+        assert!(text.contains("[1] T\nfact"));
+        let out = with_system(vec![msg("user", json!("q"))], Some("P"), &[]);
+        assert_eq!(out[0].text(), "P");
+        let untouched = with_system(vec![msg("user", json!("q"))], None, &[]);
+        assert_eq!(untouched.len(), 1);
     }
 
     #[test]

@@ -1,25 +1,110 @@
-//! `GET /v1/models`: the public model names, as OpenAI lists models.
+//! `GET /v1/models`: the public model names, as OpenAI lists models; and
+//! `GET/POST /api/admin/models`, `GET/PATCH/DELETE /api/admin/models/{name}`
+//! to manage them (admin key).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::auth::Caller;
+use super::ApiJson;
+use crate::auth::{AdminCaller, Caller};
+use crate::chat::models::{self, Model, ModelInput};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/models", get(list))
+    Router::new()
+        .route("/v1/models", get(list_public))
+        .route("/v1/models/{*name}", get(show_public))
+        .route("/api/admin/models", get(list).post(create))
+        .route(
+            "/api/admin/models/{*name}",
+            get(show).patch(update).delete(remove),
+        )
 }
 
-async fn list(State(state): State<AppState>, _caller: Caller) -> Json<Value> {
-    Json(json!({
-        "object": "list",
-        "data": [{
-            "id": state.settings.public_model,
-            "object": "model",
-            "created": 0,
-            "owned_by": "ragway",
-        }],
-    }))
+/// OpenAI's model object.
+fn public(model: &Model) -> Value {
+    json!({
+        "id": model.id,
+        "object": "model",
+        "created": model.created_at / 1000,
+        "owned_by": "ragway",
+    })
+}
+
+async fn list_public(State(state): State<AppState>, _caller: Caller) -> AppResult<Json<Value>> {
+    let data: Vec<Value> = models::list(&state.db, &state.settings)
+        .await?
+        .iter()
+        .map(public)
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data })))
+}
+
+async fn show_public(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(name): Path<String>,
+) -> AppResult<Json<Value>> {
+    let model = models::resolve(&state.db, &state.settings, &name).await?;
+    Ok(Json(public(&model)))
+}
+
+fn admin_view(model: Model) -> Value {
+    let mut value = serde_json::to_value(model).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("object".into(), Value::from("model"));
+    }
+    value
+}
+
+async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
+    let data: Vec<Value> = models::list(&state.db, &state.settings)
+        .await?
+        .into_iter()
+        .map(admin_view)
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data })))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    ApiJson(input): ApiJson<ModelInput>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let model = models::create(&state.db, input).await?;
+    Ok((StatusCode::CREATED, Json(admin_view(model))))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(name): Path<String>,
+) -> AppResult<Json<Value>> {
+    let model = models::resolve(&state.db, &state.settings, &name).await?;
+    Ok(Json(admin_view(model)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(name): Path<String>,
+    ApiJson(patch): ApiJson<Map<String, Value>>,
+) -> AppResult<Json<Value>> {
+    let model = models::update(&state.db, &state.settings, &name, &patch).await?;
+    Ok(Json(admin_view(model)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(name): Path<String>,
+) -> AppResult<Json<Value>> {
+    models::delete(&state.db, &state.settings, &name).await?;
+    Ok(Json(
+        json!({ "id": name, "object": "model", "deleted": true }),
+    ))
 }

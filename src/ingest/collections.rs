@@ -144,3 +144,11 @@ pub async fn delete(state: &AppState, name: &str, force: bool) -> AppResult<u64>
         .await?;
     Ok(ids.len() as u64)
 }
+/// Whether a collection of this name exists.
+pub async fn exists(db: &AnyPool, name: &str) -> AppResult<bool> {
+    let row = sqlx::query("SELECT 1 AS one FROM collections WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.is_some())
+}

@@ -28,10 +28,25 @@ pub struct Source {
     pub text: String,
 }
 
+/// What to search and how much to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    pub top_k: usize,
+    /// Shared collections to search; `None` means all of them.
+    pub collections: Option<&'a [String]>,
+    /// Sources scoring below this (cosine similarity) are left out.
+    pub score_threshold: Option<f64>,
+}
+
 /// The top-k chunks for `question`; empty when the knowledge base is empty.
 ///
 /// The caller's own private documents are searched along with the shared ones.
-pub async fn retrieve(state: &AppState, caller: &Caller, question: &str) -> AppResult<Vec<Source>> {
+pub async fn retrieve(
+    state: &AppState,
+    caller: &Caller,
+    question: &str,
+    options: Options<'_>,
+) -> AppResult<Vec<Source>> {
     // An empty knowledge base needs no embedding call: chat works before any upload.
     let Some(index) = indexes::active(&state.db).await? else {
         return Ok(Vec::new());
@@ -56,18 +71,21 @@ pub async fn retrieve(state: &AppState, caller: &Caller, question: &str) -> AppR
         }
         Err(err) => return Err(err),
     };
-    let hits = state
+    let mut hits = state
         .vectors
         .search(
             &index.table_name,
             &vector,
-            state.settings.top_k,
+            options.top_k,
             Scope {
-                collections: None,
+                collections: options.collections,
                 private_space: Some(&private_space(&caller.key_id)),
             },
         )
         .await?;
+    if let Some(threshold) = options.score_threshold {
+        hits.retain(|hit| f64::from(hit.score) >= threshold);
+    }
     Ok(numbered(hits))
 }
 

@@ -12,4 +12,5 @@ mod documents;
 mod errors;
 mod index;
 mod library;
+mod models;
 mod python;

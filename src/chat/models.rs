@@ -1,0 +1,399 @@
+//! Public models: the names clients send as `model`, each mapped to an
+//! upstream chat model with its own system prompt, knowledge collections and
+//! retrieval settings. Rows live in the `models` table; the configured
+//! `RAGWAY_PUBLIC_MODEL` is always served too (with the global settings)
+//! unless a row of the same name overrides it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+use crate::ingest::collections;
+use crate::store::sql::now_ms;
+
+/// A public model as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The name clients send as `model`.
+    pub id: String,
+    /// The upstream chat model; `None` uses `RAGWAY_CHAT_MODEL`.
+    pub upstream_model: Option<String>,
+    /// Put before the conversation (and before the sources).
+    pub system_prompt: Option<String>,
+    /// The shared collections searched; empty means all of them. The
+    /// caller's private documents are searched as well.
+    pub collections: Vec<String>,
+    /// Whether questions are answered from the knowledge base at all.
+    pub retrieval: bool,
+    /// Sources put into the prompt; `None` uses `RAGWAY_TOP_K`.
+    pub top_k: Option<i64>,
+    /// Sources scoring below this (cosine similarity, -1 to 1) are left out.
+    pub score_threshold: Option<f64>,
+    /// Reorder the candidates with the rerank upstream.
+    pub rerank: bool,
+    /// Messages that start with a drawing trigger go to the image upstream.
+    pub drawing: bool,
+    /// The triggers; `None` uses the global ones.
+    pub draw_triggers: Option<Vec<String>>,
+    /// Most messages sent upstream; `None` uses the global limit.
+    pub max_messages: Option<i64>,
+    /// Append a readable list of sources (`[1] title`) to the answer.
+    pub citation_footer: bool,
+    /// Whether this is the configured default rather than a stored row.
+    #[serde(default)]
+    pub builtin: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The fields an admin sets; every one optional on `PATCH`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInput {
+    #[serde(alias = "name")]
+    pub id: Option<String>,
+    pub upstream_model: Option<String>,
+    pub system_prompt: Option<String>,
+    #[serde(default)]
+    pub collections: Vec<String>,
+    pub retrieval: Option<bool>,
+    pub top_k: Option<i64>,
+    pub score_threshold: Option<f64>,
+    pub rerank: Option<bool>,
+    pub drawing: Option<bool>,
+    pub draw_triggers: Option<Vec<String>>,
+    pub max_messages: Option<i64>,
+    pub citation_footer: Option<bool>,
+}
+
+const COLUMNS: &str = "name, upstream_model, system_prompt, collections, retrieval, top_k, \
+    score_threshold, rerank, drawing, draw_triggers, max_messages, citation_footer, created_at, updated_at";
+
+impl Model {
+    /// The model `RAGWAY_PUBLIC_MODEL` names, from the global settings.
+    pub fn builtin(settings: &Settings) -> Self {
+        Self {
+            id: settings.public_model.clone(),
+            upstream_model: None,
+            system_prompt: None,
+            collections: Vec::new(),
+            retrieval: true,
+            top_k: None,
+            score_threshold: None,
+            rerank: false,
+            drawing: false,
+            draw_triggers: None,
+            max_messages: None,
+            citation_footer: false,
+            builtin: true,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn from_row(row: &AnyRow) -> AppResult<Self> {
+        let flag = |name: &str| -> AppResult<bool> { Ok(row.try_get::<i64, _>(name)? != 0) };
+        let list = |text: &str| -> AppResult<Vec<String>> {
+            serde_json::from_str(text).map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("a stored model list is corrupt: {e}"))
+            })
+        };
+        let triggers: Option<String> = row.try_get("draw_triggers")?;
+        Ok(Self {
+            id: row.try_get("name")?,
+            upstream_model: row.try_get("upstream_model")?,
+            system_prompt: row.try_get("system_prompt")?,
+            collections: list(&row.try_get::<String, _>("collections")?)?,
+            retrieval: flag("retrieval")?,
+            top_k: row.try_get("top_k")?,
+            score_threshold: row.try_get("score_threshold")?,
+            rerank: flag("rerank")?,
+            drawing: flag("drawing")?,
+            draw_triggers: triggers.as_deref().map(list).transpose()?,
+            max_messages: row.try_get("max_messages")?,
+            citation_footer: flag("citation_footer")?,
+            builtin: false,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    /// The fields of `input` over this model's; `null` in a `PATCH` clears an
+    /// optional field (given as a JSON object, to tell absent from null).
+    fn patched(&self, patch: &Map<String, Value>) -> AppResult<Self> {
+        let mut merged = serde_json::to_value(self).map_err(anyhow::Error::from)?;
+        let object = merged.as_object_mut().expect("a model is an object");
+        for (key, value) in patch {
+            if matches!(
+                key.as_str(),
+                "builtin" | "created_at" | "updated_at" | "object"
+            ) {
+                return Err(AppError::BadRequest(format!("`{key}` cannot be set.")));
+            }
+            let key = if key == "name" { "id" } else { key.as_str() };
+            if !object.contains_key(key) {
+                return Err(AppError::BadRequest(format!(
+                    "Unknown model field `{key}`; the fields are: {}.",
+                    FIELDS.join(", ")
+                )));
+            }
+            let value = match (key, value) {
+                // Flags and lists have no "unset": null means the default.
+                ("retrieval", Value::Null) => Value::Bool(true),
+                ("rerank" | "drawing" | "citation_footer", Value::Null) => Value::Bool(false),
+                ("collections", Value::Null) => Value::Array(Vec::new()),
+                _ => value.clone(),
+            };
+            object.insert(key.to_string(), value);
+        }
+        serde_json::from_value(merged)
+            .map_err(|e| AppError::BadRequest(format!("Invalid model: {e}")))
+    }
+
+    /// Check every field; names, triggers and collections are trimmed.
+    async fn validated(mut self, db: &AnyPool) -> AppResult<Self> {
+        self.id = validate_name(&self.id)?;
+        let blank_to_none =
+            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        self.upstream_model = blank_to_none(self.upstream_model.take());
+        self.system_prompt = self.system_prompt.take().filter(|s| !s.trim().is_empty());
+        let mut names = Vec::new();
+        for name in &self.collections {
+            let name = collections::validate_name(name)?;
+            if !collections::exists(db, &name).await? {
+                return Err(AppError::BadRequest(format!(
+                    "No collection named {name:?}: create it first (POST /v1/collections)."
+                )));
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        self.collections = names;
+        if let Some(k) = self.top_k {
+            if !(1..=50).contains(&k) {
+                return Err(AppError::BadRequest("`top_k` must be from 1 to 50.".into()));
+            }
+        }
+        if let Some(t) = self.score_threshold {
+            if !(-1.0..=1.0).contains(&t) {
+                return Err(AppError::BadRequest(
+                    "`score_threshold` must be from -1 to 1 (cosine similarity).".into(),
+                ));
+            }
+        }
+        if let Some(n) = self.max_messages {
+            if !(1..=1000).contains(&n) {
+                return Err(AppError::BadRequest(
+                    "`max_messages` must be from 1 to 1000.".into(),
+                ));
+            }
+        }
+        if let Some(triggers) = self.draw_triggers.take() {
+            let triggers: Vec<String> = triggers
+                .into_iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if triggers.is_empty() {
+                return Err(AppError::BadRequest(
+                    "`draw_triggers` needs at least one non-empty prefix (or null for the global ones)."
+                        .into(),
+                ));
+            }
+            self.draw_triggers = Some(triggers);
+        }
+        Ok(self)
+    }
+}
+
+const FIELDS: &[&str] = &[
+    "id",
+    "upstream_model",
+    "system_prompt",
+    "collections",
+    "retrieval",
+    "top_k",
+    "score_threshold",
+    "rerank",
+    "drawing",
+    "draw_triggers",
+    "max_messages",
+    "citation_footer",
+];
+
+/// Model names: 1 to 64 characters without spaces or control characters
+/// (`gpt-4o`, `qwen/qwen2.5-72b`, `handbook:v2`, `知识库` are all fine).
+pub fn validate_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name.chars().count() <= 64
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(AppError::BadRequest(format!(
+            "Invalid model name {name:?}: use 1 to 64 characters without spaces."
+        )))
+    }
+}
+
+/// Every model clients may use: the stored ones and the built-in default,
+/// sorted by name.
+pub async fn list(db: &AnyPool, settings: &Settings) -> AppResult<Vec<Model>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM models ORDER BY name"))
+        .fetch_all(db)
+        .await?;
+    let mut models = rows
+        .iter()
+        .map(Model::from_row)
+        .collect::<AppResult<Vec<_>>>()?;
+    if !models.iter().any(|m| m.id == settings.public_model) {
+        models.push(Model::builtin(settings));
+        models.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok(models)
+}
+
+/// The stored model `name`, if any.
+async fn stored(db: &AnyPool, name: &str) -> AppResult<Option<Model>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM models WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(Model::from_row).transpose()
+}
+
+/// The model a chat request names; 404 `model_not_found` for an unknown one.
+pub async fn resolve(db: &AnyPool, settings: &Settings, name: &str) -> AppResult<Model> {
+    match stored(db, name).await? {
+        Some(model) => Ok(model),
+        None if name == settings.public_model => Ok(Model::builtin(settings)),
+        None => Err(AppError::ModelNotFound(name.to_string())),
+    }
+}
+
+/// Create a model; 409 if the name is taken by a stored one.
+pub async fn create(db: &AnyPool, input: ModelInput) -> AppResult<Model> {
+    let Some(id) = input.id.clone() else {
+        return Err(AppError::BadRequest(
+            "A model needs an `id` (the name clients send).".into(),
+        ));
+    };
+    let now = now_ms();
+    let model = Model {
+        id,
+        upstream_model: input.upstream_model,
+        system_prompt: input.system_prompt,
+        collections: input.collections,
+        retrieval: input.retrieval.unwrap_or(true),
+        top_k: input.top_k,
+        score_threshold: input.score_threshold,
+        rerank: input.rerank.unwrap_or(false),
+        drawing: input.drawing.unwrap_or(false),
+        draw_triggers: input.draw_triggers,
+        max_messages: input.max_messages,
+        citation_footer: input.citation_footer.unwrap_or(false),
+        builtin: false,
+        created_at: now,
+        updated_at: now,
+    }
+    .validated(db)
+    .await?;
+    let inserted = bind_all(
+        sqlx::query(&format!(
+            "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (name) DO NOTHING"
+        )),
+        &model,
+    )
+    .execute(db)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AppError::Conflict(format!(
+            "A model named {:?} exists already; PATCH /api/admin/models/{} changes it.",
+            model.id, model.id
+        )));
+    }
+    Ok(model)
+}
+
+/// Change some fields of a model (the built-in one becomes a stored row).
+pub async fn update(
+    db: &AnyPool,
+    settings: &Settings,
+    name: &str,
+    patch: &Map<String, Value>,
+) -> AppResult<Model> {
+    let current = resolve(db, settings, name).await?;
+    let mut model = current.patched(patch)?.validated(db).await?;
+    model.builtin = false;
+    model.updated_at = now_ms();
+    if current.builtin {
+        model.created_at = model.updated_at;
+    }
+    if model.id != name && stored(db, &model.id).await?.is_some() {
+        return Err(AppError::Conflict(format!(
+            "A model named {:?} exists already.",
+            model.id
+        )));
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM models WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    bind_all(
+        sqlx::query(&format!(
+            "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        )),
+        &model,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(model)
+}
+
+/// Delete a stored model. The built-in one cannot be deleted (change
+/// `RAGWAY_PUBLIC_MODEL` instead); a stored override of it reverts to it.
+pub async fn delete(db: &AnyPool, settings: &Settings, name: &str) -> AppResult<()> {
+    let deleted = sqlx::query("DELETE FROM models WHERE name = $1")
+        .bind(name)
+        .execute(db)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        if name == settings.public_model {
+            return Err(AppError::BadRequest(format!(
+                "{name:?} is the built-in model named by RAGWAY_PUBLIC_MODEL; it cannot be deleted."
+            )));
+        }
+        return Err(AppError::ModelNotFound(name.to_string()));
+    }
+    Ok(())
+}
+
+fn bind_all<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    model: &Model,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let list = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialize");
+    query
+        .bind(model.id.clone())
+        .bind(model.upstream_model.clone())
+        .bind(model.system_prompt.clone())
+        .bind(list(&model.collections))
+        .bind(model.retrieval as i64)
+        .bind(model.top_k)
+        .bind(model.score_threshold)
+        .bind(model.rerank as i64)
+        .bind(model.drawing as i64)
+        .bind(model.draw_triggers.as_ref().map(list))
+        .bind(model.max_messages)
+        .bind(model.citation_footer as i64)
+        .bind(model.created_at)
+        .bind(model.updated_at)
+}
