@@ -156,9 +156,11 @@ impl Model {
     /// Check every field; names, triggers and collections are trimmed.
     async fn validated(mut self, db: &AnyPool) -> AppResult<Self> {
         self.id = validate_name(&self.id)?;
-        let blank_to_none =
-            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        self.upstream_model = blank_to_none(self.upstream_model.take());
+        self.upstream_model = self
+            .upstream_model
+            .take()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         self.system_prompt = self.system_prompt.take().filter(|s| !s.trim().is_empty());
         let mut names = Vec::new();
         for name in &self.collections {
