@@ -456,14 +456,7 @@ impl Client {
         // The server answers when the document is done (or after 30 s).
         let follow = format!("{}/v1/documents/{id}?wait=30", self.server);
         while !matches!(document["status"].as_str(), Some("ready" | "failed")) {
-            let asked = std::time::Instant::now();
             document = self.send(|| Ok(self.http.get(&follow))).await?;
-            if asked.elapsed() < Duration::from_millis(100)
-                && !matches!(document["status"].as_str(), Some("ready" | "failed"))
-            {
-                // A server that does not wait: poll gently instead.
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
         }
         Ok((id, duplicate, document))
     }

@@ -73,13 +73,11 @@ pub async fn complete(
 ) -> AppResult<Response> {
     let model = models::resolve(&state.db, &state.settings, &request.model).await?;
     validate(&request.messages)?;
-    let upstream_model = match &model.upstream_model {
-        Some(name) => {
-            state.upstreams.chat.ready()?;
-            name.clone()
-        }
-        None => state.upstreams.chat.ready()?.model.to_string(),
-    };
+    let ready = state.upstreams.chat.ready()?;
+    let upstream_model = model
+        .upstream_model
+        .clone()
+        .unwrap_or_else(|| ready.model.to_string());
     let question = request
         .messages
         .iter()

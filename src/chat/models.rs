@@ -49,34 +49,17 @@ pub struct Model {
     pub updated_at: i64,
 }
 
-/// The fields an admin sets; every one optional on `PATCH`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelInput {
-    #[serde(alias = "name")]
-    pub id: Option<String>,
-    pub upstream_model: Option<String>,
-    pub system_prompt: Option<String>,
-    #[serde(default)]
-    pub collections: Vec<String>,
-    pub retrieval: Option<bool>,
-    pub top_k: Option<i64>,
-    pub score_threshold: Option<f64>,
-    pub rerank: Option<bool>,
-    pub drawing: Option<bool>,
-    pub draw_triggers: Option<Vec<String>>,
-    pub max_messages: Option<i64>,
-    pub citation_footer: Option<bool>,
-}
+/// Fields the API shows but no one sets.
+const READ_ONLY: &[&str] = &["builtin", "created_at", "updated_at", "object"];
 
 const COLUMNS: &str = "name, upstream_model, system_prompt, collections, retrieval, top_k, \
     score_threshold, rerank, drawing, draw_triggers, max_messages, citation_footer, created_at, updated_at";
 
 impl Model {
-    /// The model `RAGWAY_PUBLIC_MODEL` names, from the global settings.
-    pub fn builtin(settings: &Settings) -> Self {
+    /// A model named `id` with every setting at its default.
+    fn new(id: String, now: i64) -> Self {
         Self {
-            id: settings.public_model.clone(),
+            id,
             upstream_model: None,
             system_prompt: None,
             collections: Vec::new(),
@@ -88,9 +71,17 @@ impl Model {
             draw_triggers: None,
             max_messages: None,
             citation_footer: false,
+            builtin: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The model `RAGWAY_PUBLIC_MODEL` names, from the global settings.
+    pub fn builtin(settings: &Settings) -> Self {
+        Self {
             builtin: true,
-            created_at: 0,
-            updated_at: 0,
+            ..Self::new(settings.public_model.clone(), 0)
         }
     }
 
@@ -121,23 +112,26 @@ impl Model {
         })
     }
 
-    /// The fields of `input` over this model's; `null` in a `PATCH` clears an
-    /// optional field (given as a JSON object, to tell absent from null).
+    /// The fields of `patch` over this model's (a JSON object, to tell absent
+    /// from null: `null` resets a field to its default). Creating a model is
+    /// the same merge over [`Model::new`].
     fn patched(&self, patch: &Map<String, Value>) -> AppResult<Self> {
         let mut merged = serde_json::to_value(self).map_err(anyhow::Error::from)?;
         let object = merged.as_object_mut().expect("a model is an object");
         for (key, value) in patch {
-            if matches!(
-                key.as_str(),
-                "builtin" | "created_at" | "updated_at" | "object"
-            ) {
+            if READ_ONLY.contains(&key.as_str()) {
                 return Err(AppError::BadRequest(format!("`{key}` cannot be set.")));
             }
             let key = if key == "name" { "id" } else { key.as_str() };
             if !object.contains_key(key) {
+                let fields: Vec<&str> = object
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| !READ_ONLY.contains(k))
+                    .collect();
                 return Err(AppError::BadRequest(format!(
-                    "Unknown model field `{key}`; the fields are: {}.",
-                    FIELDS.join(", ")
+                    "unknown field `{key}`; a model's fields are: {}.",
+                    fields.join(", ")
                 )));
             }
             let value = match (key, value) {
@@ -212,21 +206,6 @@ impl Model {
     }
 }
 
-const FIELDS: &[&str] = &[
-    "id",
-    "upstream_model",
-    "system_prompt",
-    "collections",
-    "retrieval",
-    "top_k",
-    "score_threshold",
-    "rerank",
-    "drawing",
-    "draw_triggers",
-    "max_messages",
-    "citation_footer",
-];
-
 /// Model names: 1 to 64 characters without spaces or control characters
 /// (`gpt-4o`, `qwen/qwen2.5-72b`, `handbook:v2`, `知识库` are all fine).
 pub fn validate_name(name: &str) -> AppResult<String> {
@@ -278,33 +257,19 @@ pub async fn resolve(db: &AnyPool, settings: &Settings, name: &str) -> AppResult
     }
 }
 
-/// Create a model; 409 if the name is taken by a stored one.
-pub async fn create(db: &AnyPool, input: ModelInput) -> AppResult<Model> {
-    let Some(id) = input.id.clone() else {
+/// Create a model from the fields of `input` (an `id` at least); 409 if the
+/// name is taken by a stored one.
+pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> AppResult<Model> {
+    let Some(id) = input.get("id").or_else(|| input.get("name")) else {
         return Err(AppError::BadRequest(
             "A model needs an `id` (the name clients send).".into(),
         ));
     };
-    let now = now_ms();
-    let model = Model {
-        id,
-        upstream_model: input.upstream_model,
-        system_prompt: input.system_prompt,
-        collections: input.collections,
-        retrieval: input.retrieval.unwrap_or(true),
-        top_k: input.top_k,
-        score_threshold: input.score_threshold,
-        rerank: input.rerank.unwrap_or(false),
-        drawing: input.drawing.unwrap_or(false),
-        draw_triggers: input.draw_triggers,
-        max_messages: input.max_messages,
-        citation_footer: input.citation_footer.unwrap_or(false),
-        builtin: false,
-        created_at: now,
-        updated_at: now,
-    }
-    .validated(db)
-    .await?;
+    let id = id.as_str().unwrap_or_default().to_string();
+    let model = Model::new(id, now_ms())
+        .patched(input)?
+        .validated(db)
+        .await?;
     let inserted = bind_all(
         sqlx::query(&format!(
             "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::ApiJson;
 use crate::auth::{AdminCaller, Caller};
-use crate::chat::models::{self, Model, ModelInput};
+use crate::chat::models::{self, Model};
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -73,9 +73,9 @@ async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<J
 async fn create(
     State(state): State<AppState>,
     _admin: AdminCaller,
-    ApiJson(input): ApiJson<ModelInput>,
+    ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let model = models::create(&state.db, input).await?;
+    let model = models::create(&state.db, &input).await?;
     Ok((StatusCode::CREATED, Json(admin_view(model))))
 }
 

@@ -254,11 +254,7 @@ pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
     for index in indexes::live(&state.db).await? {
         state.vectors.delete_document(&index.table_name, id).await?;
     }
-    // Its job, if it never ran.
-    sqlx::query("DELETE FROM jobs WHERE document_id = $1 AND status = 'pending'")
-        .bind(id)
-        .execute(&state.db)
-        .await?;
+    super::jobs::cancel_pending(&state.db, id).await?;
     state.blobs.delete(&super::original_key(id)).await?;
     Ok(())
 }

@@ -64,6 +64,16 @@ pub async fn enqueue_reindex(db: &AnyPool) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Drop the ingest job of `document_id` that has not started (its document
+/// is gone); one that is running finds the document gone and stops.
+pub async fn cancel_pending(db: &AnyPool, document_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM jobs WHERE document_id = $1 AND status = 'pending'")
+        .bind(document_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Claim the oldest job that is waiting or whose lease ran out, optionally
 /// of one kind only.
 pub async fn claim(

@@ -260,7 +260,7 @@ pub async fn run_to_end(state: &AppState, report: impl Fn(&str)) -> anyhow::Resu
                         report(&format!("{} / {} documents", last.0, last.1));
                     }
                     // Stopped with an error and nobody is on it.
-                    let held = jobs::held_elsewhere(&state.db, jobs::REINDEX, "")
+                    let held = jobs::held_elsewhere(&state.db, jobs::REINDEX, &state.instance)
                         .await
                         .unwrap_or(true);
                     if claimed.is_none() && b.error.is_some() && !held {

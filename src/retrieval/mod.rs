@@ -47,11 +47,14 @@ pub async fn retrieve(
     question: &str,
     options: Options<'_>,
 ) -> AppResult<Vec<Source>> {
+    if question.trim().is_empty() {
+        return Ok(Vec::new());
+    }
     // An empty knowledge base needs no embedding call: chat works before any upload.
     let Some(index) = indexes::active(&state.db).await? else {
         return Ok(Vec::new());
     };
-    if index.dimension.is_none() || question.trim().is_empty() {
+    if index.dimension.is_none() {
         return Ok(Vec::new());
     }
     // The question is embedded by the model the index was built with, so

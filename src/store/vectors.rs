@@ -321,6 +321,7 @@ impl VectorStore {
 
     /// Merge table `name`'s small fragments and drop its old versions now
     /// (this also happens by itself every [`COMPACT_EVERY`] commits).
+    #[cfg(test)]
     pub async fn compact(&self, name: &str) -> lancedb::Result<Compaction> {
         match self.opened(name).await? {
             Some(opened) => Self::compact_opened(&opened).await,
@@ -329,6 +330,7 @@ impl VectorStore {
     }
 
     /// Wait for a compaction of table `name` that is under way.
+    #[cfg(test)]
     pub async fn compaction_settled(&self, name: &str) {
         let Ok(Some(opened)) = self.opened(name).await else {
             return;
@@ -340,6 +342,7 @@ impl VectorStore {
     }
 
     /// Fragments of table `name` (0 if it does not exist).
+    #[cfg(test)]
     pub async fn fragments(&self, name: &str) -> lancedb::Result<usize> {
         match self.table(name).await? {
             Some(table) => Ok(table.stats().await?.fragment_stats.num_fragments),

@@ -213,12 +213,6 @@ impl Upstream {
         })
     }
 
-    /// Embed `inputs` with the configured model, one vector per input, in input order.
-    pub async fn embed(&self, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
-        let model = self.ready()?.model;
-        self.embed_with(model, inputs).await
-    }
-
     /// Embed `inputs` with `model` (an index keeps the model it was built
     /// with until a reindex moves it to the configured one).
     ///

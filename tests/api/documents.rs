@@ -271,21 +271,9 @@ async fn embedding_rate_limits_and_outages_are_retried() {
 async fn a_client_can_wait_for_a_document_instead_of_polling() {
     let app = spawn_app().await;
     let upload = |title: &'static str| {
+        let body = json!({"title": title, "text": format!("{title}: high tide is at six.")});
         let app = &app;
-        async move {
-            let text = format!("{title}: high tide is at six.");
-            let response = app
-                .post_json(
-                    "/v1/documents",
-                    &app.admin_key,
-                    &json!({"title": title, "text": text}),
-                )
-                .await;
-            response.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }
+        async move { app.submit(&body).await }
     };
     let id = upload("Tides").await;
     let shown = app
@@ -346,44 +334,33 @@ async fn embeddings_come_as_base64_or_as_floats_from_upstreams_that_refuse_it() 
             })
             .collect()
     };
-    // OpenAI's way: base64.
-    let app = spawn_app().await;
-    let id = app
-        .ingest_text(
-            "Pilots",
-            "Harbour pilots board ships at the outer buoy at dawn.",
-        )
-        .await;
-    assert_eq!(top_source(&app).await["document_id"], id.as_str());
-    assert_eq!(formats(&app), ["base64", "base64"]);
-
-    // An upstream that answers floats whatever it is asked.
-    let app = spawn_app().await;
-    app.upstream
-        .set_embedding_formats(EmbeddingFormats::IgnoresFormat);
-    let id = app
-        .ingest_text(
-            "Pilots",
-            "Harbour pilots board ships at the outer buoy at dawn.",
-        )
-        .await;
-    assert_eq!(top_source(&app).await["document_id"], id.as_str());
-    assert_eq!(formats(&app), ["base64", "base64"]);
-
-    // An upstream that refuses base64: asked again for floats, then only floats.
-    let app = spawn_app().await;
-    app.upstream
-        .set_embedding_formats(EmbeddingFormats::FloatsOnly);
-    let id = app
-        .ingest_text(
-            "Pilots",
-            "Harbour pilots board ships at the outer buoy at dawn.",
-        )
-        .await;
-    let shown = app.document(&id).await;
-    assert_eq!(shown["status"], "ready", "{shown}");
-    assert_eq!(top_source(&app).await["document_id"], id.as_str());
-    assert_eq!(formats(&app), ["base64", "float", "float"]);
+    let mut scores = Vec::new();
+    for (formats_honoured, asked) in [
+        // OpenAI's way: base64.
+        (EmbeddingFormats::Both, vec!["base64", "base64"]),
+        // An upstream that answers floats whatever it is asked.
+        (EmbeddingFormats::IgnoresFormat, vec!["base64", "base64"]),
+        // An upstream that refuses base64: asked again for floats, then only floats.
+        (
+            EmbeddingFormats::FloatsOnly,
+            vec!["base64", "float", "float"],
+        ),
+    ] {
+        let app = spawn_app().await;
+        app.upstream.set_embedding_formats(formats_honoured);
+        let id = app
+            .ingest_text(
+                "Pilots",
+                "Harbour pilots board ships at the outer buoy at dawn.",
+            )
+            .await;
+        let source = top_source(&app).await;
+        assert_eq!(source["document_id"], id.as_str());
+        assert_eq!(formats(&app), asked, "{formats_honoured:?}");
+        scores.push(source["score"].as_f64().unwrap());
+    }
+    // The same vectors, however they travelled.
+    assert!(scores.iter().all(|s| *s == scores[0]), "{scores:?}");
 }
 
 #[tokio::test]

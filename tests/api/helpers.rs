@@ -223,24 +223,50 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// Upload a text document as admin and wait until it is ready; returns its id.
-    pub async fn ingest_text(&self, title: &str, text: &str) -> String {
-        let mut events = self.state.ingest_events.subscribe();
-        let response = self
-            .post_json(
-                "/v1/documents",
-                &self.admin_key,
-                &json!({"title": title, "text": text}),
-            )
-            .await;
+    /// Any request with a key and an optional JSON body.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// DELETE with a key.
+    pub async fn delete(&self, path: &str, key: &str) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, path, key, None).await
+    }
+
+    /// POST a JSON document (`title`, `text`, …) as admin, expecting it
+    /// queued (202); returns its id without waiting.
+    pub async fn submit(&self, body: &Value) -> String {
+        let response = self.post_json("/v1/documents", &self.admin_key, body).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
-        let id = response.json::<Value>().await.unwrap()["id"]
+        response.json::<Value>().await.unwrap()["id"]
             .as_str()
             .unwrap()
-            .to_string();
+            .to_string()
+    }
+
+    /// [`Self::submit`], then wait until the document is ready; returns its id.
+    pub async fn ingest_json(&self, body: &Value) -> String {
+        let mut events = self.state.ingest_events.subscribe();
+        let id = self.submit(body).await;
         let status = wait_for(&mut events, &id).await;
-        assert_eq!(status, "ready", "document {title} did not become ready");
+        assert_eq!(status, "ready", "document {body} did not become ready");
         id
+    }
+
+    /// Upload a text document as admin and wait until it is ready; returns its id.
+    pub async fn ingest_text(&self, title: &str, text: &str) -> String {
+        self.ingest_json(&json!({"title": title, "text": text}))
+            .await
     }
 
     /// Chunks stored for a document in the active index.

@@ -377,17 +377,9 @@ async fn a_graceful_restart_hands_back_a_running_job_at_once() {
     let app = spawn_app().await;
     let mut events = app.state.ingest_events.subscribe();
     app.upstream.set_fault(Fault::Hang);
-    let response = app
-        .post_json(
-            "/v1/documents",
-            &app.admin_key,
-            &json!({"title": "Pilots", "text": "Pilots board at the outer buoy."}),
-        )
+    let id = app
+        .submit(&json!({"title": "Pilots", "text": "Pilots board at the outer buoy."}))
         .await;
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     // Wait until a worker is inside the (hanging) embeddings call.
     loop {
         let event = events.recv().await.unwrap();
@@ -396,7 +388,20 @@ async fn a_graceful_restart_hands_back_a_running_job_at_once() {
         }
     }
     app.upstream.set_fault(Fault::None);
+    let old = app.state.instance.clone();
     let (app, mut events) = app.restart().await;
+    // Handed back on the way out, not left to its lease: free, or already the new server's.
+    let owner: Option<Option<String>> =
+        sqlx::query_scalar("SELECT lease_owner FROM jobs WHERE document_id = $1")
+            .bind(&id)
+            .fetch_optional(&app.state.db)
+            .await
+            .unwrap();
+    assert_ne!(
+        owner.flatten(),
+        Some(old),
+        "the stopped server still holds the job"
+    );
     assert_eq!(wait_for(&mut events, &id).await, "ready");
     assert_eq!(app.stored_chunks(&id).await, 1);
 }
@@ -408,34 +413,27 @@ async fn deleting_a_queued_document_removes_its_job() {
     // Every worker hangs on its first document, so the last one stays queued.
     let mut ids = Vec::new();
     for n in 0..(app.settings.ingest_workers + 1) {
-        let response = app
-            .post_json(
-                "/v1/documents",
-                &app.admin_key,
-                &json!({"title": format!("Doc {n}"), "text": format!("Text number {n}.")}),
-            )
-            .await;
         ids.push(
-            response.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
+            app.submit(&json!({"title": format!("Doc {n}"), "text": format!("Text number {n}.")}))
+                .await,
         );
     }
+    let pending = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs WHERE status = 'pending'")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    assert!(
+        pending().await >= 1,
+        "a document waits behind the hanging workers"
+    );
     for id in &ids {
         let response = app
-            .client
-            .delete(app.url(&format!("/v1/documents/{id}")))
-            .bearer_auth(&app.admin_key)
-            .send()
-            .await
-            .unwrap();
+            .delete(&format!("/v1/documents/{id}"), &app.admin_key)
+            .await;
         assert!(response.status().is_success());
     }
-    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'pending'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0);
+    assert_eq!(pending().await, 0);
     app.upstream.set_fault(Fault::None);
 }

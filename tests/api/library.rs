@@ -207,12 +207,8 @@ async fn deleting_removes_row_vectors_and_blob() {
     assert_eq!(app.stored_chunks(&id).await, 1);
 
     let response = app
-        .client
-        .delete(app.url(&format!("/v1/documents/{id}")))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/v1/documents/{id}"), &app.admin_key)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["deleted"], true);
@@ -245,12 +241,8 @@ async fn deleting_removes_row_vectors_and_blob() {
     assert_eq!(answer["sources"], json!([]));
 
     let again = app
-        .client
-        .delete(app.url(&format!("/v1/documents/{id}")))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/v1/documents/{id}"), &app.admin_key)
+        .await;
     assert_error(again, StatusCode::NOT_FOUND, "not_found").await;
     // The same text may be uploaded again afterwards: it is new, not a duplicate.
     app.ingest_text("Lockers", "Lockers are emptied every Friday evening.")
@@ -418,13 +410,7 @@ async fn private_documents_belong_to_their_key_alone() {
         .await
         .unwrap();
     assert_eq!(found["data"], json!([]));
-    let response = app
-        .client
-        .delete(app.url(&format!("/v1/documents/{id}")))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete(&format!("/v1/documents/{id}"), &other).await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     let all: Value = app.get_json("/v1/documents", &app.admin_key).await;
     assert_eq!(
@@ -438,12 +424,8 @@ async fn private_documents_belong_to_their_key_alone() {
         .await;
     assert_eq!(response.text().await.unwrap(), text);
     let response = app
-        .client
-        .delete(app.url(&format!("/v1/documents/{id}")))
-        .bearer_auth(&app.user_key)
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/v1/documents/{id}"), &app.user_key)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 
     let response = app

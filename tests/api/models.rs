@@ -3,21 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, wait_for, TestApp};
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
+use crate::helpers::{assert_error, spawn_app, TestApp};
 
 async fn admin(
     app: &TestApp,
@@ -25,28 +11,17 @@ async fn admin(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let response = send(app, method, path, &app.admin_key, body).await;
+    let response = app
+        .request(method, path, &app.admin_key, body.as_ref())
+        .await;
     let status = response.status();
     (status, response.json().await.unwrap())
 }
 
 /// Upload a text into a collection and wait until it is ready.
 async fn ingest_into(app: &TestApp, collection: &str, title: &str, text: &str) -> String {
-    let mut events = app.state.ingest_events.subscribe();
-    let response = app
-        .post_json(
-            "/v1/documents",
-            &app.admin_key,
-            &json!({"title": title, "text": text, "collection": collection}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(wait_for(&mut events, &id).await, "ready");
-    id
+    app.ingest_json(&json!({"title": title, "text": text, "collection": collection}))
+        .await
 }
 
 async fn ask(app: &TestApp, model: &str, question: &str) -> (StatusCode, Value) {
@@ -166,27 +141,27 @@ async fn models_are_created_listed_changed_and_deleted() {
     let (_, reverted) = admin(&app, Method::GET, "/api/admin/models/ragway", None).await;
     assert_eq!(reverted["builtin"], true);
     assert_eq!(reverted["system_prompt"], Value::Null);
-    let response = send(
-        &app,
-        Method::DELETE,
-        "/api/admin/models/ragway",
-        &app.admin_key,
-        None,
-    )
-    .await;
+    let response = app
+        .request(
+            Method::DELETE,
+            "/api/admin/models/ragway",
+            &app.admin_key,
+            None,
+        )
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
 
     let (status, deleted) = admin(&app, Method::DELETE, "/api/admin/models/pilot", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(deleted["deleted"], true);
-    let response = send(
-        &app,
-        Method::DELETE,
-        "/api/admin/models/pilot",
-        &app.admin_key,
-        None,
-    )
-    .await;
+    let response = app
+        .request(
+            Method::DELETE,
+            "/api/admin/models/pilot",
+            &app.admin_key,
+            None,
+        )
+        .await;
     assert_error(response, StatusCode::NOT_FOUND, "model_not_found").await;
 }
 
@@ -207,14 +182,14 @@ async fn bad_model_settings_are_refused_with_the_reason() {
         (json!({"id": "m", "temperature": 1}), "unknown field"),
         (json!({"id": "m", "retrieval": "yes"}), "invalid type"),
     ] {
-        let response = send(
-            &app,
-            Method::POST,
-            "/api/admin/models",
-            &app.admin_key,
-            Some(body.clone()),
-        )
-        .await;
+        let response = app
+            .request(
+                Method::POST,
+                "/api/admin/models",
+                &app.admin_key,
+                Some(&body),
+            )
+            .await;
         let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
         let message = error["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{body}: {message}");
@@ -227,40 +202,42 @@ async fn bad_model_settings_are_refused_with_the_reason() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let response = send(
-        &app,
-        Method::PATCH,
-        "/api/admin/models/m",
-        &app.admin_key,
-        Some(json!({"colour": "blue"})),
-    )
-    .await;
+    let response = app
+        .request(
+            Method::PATCH,
+            "/api/admin/models/m",
+            &app.admin_key,
+            Some(&json!({"colour": "blue"})),
+        )
+        .await;
     let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     assert!(error["error"]["message"]
         .as_str()
         .unwrap()
         .contains("colour"));
-    let response = send(
-        &app,
-        Method::PATCH,
-        "/api/admin/models/missing",
-        &app.admin_key,
-        Some(json!({"top_k": 2})),
-    )
-    .await;
+    let response = app
+        .request(
+            Method::PATCH,
+            "/api/admin/models/missing",
+            &app.admin_key,
+            Some(&json!({"top_k": 2})),
+        )
+        .await;
     assert_error(response, StatusCode::NOT_FOUND, "model_not_found").await;
 
     // A user key manages nothing.
-    let response = send(&app, Method::GET, "/api/admin/models", &app.user_key, None).await;
+    let response = app
+        .request(Method::GET, "/api/admin/models", &app.user_key, None)
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let response = send(
-        &app,
-        Method::POST,
-        "/api/admin/models",
-        &app.user_key,
-        Some(json!({"id": "mine"})),
-    )
-    .await;
+    let response = app
+        .request(
+            Method::POST,
+            "/api/admin/models",
+            &app.user_key,
+            Some(&json!({"id": "mine"})),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
