@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_PUBLIC_MODEL: &str = "ragway";
 /// The embedding model used when none is configured.
 pub const DEFAULT_EMBED_MODEL: &str = "BAAI/bge-large-zh-v1.5";
+/// The image model used when none is configured.
+pub const DEFAULT_IMAGE_MODEL: &str = "Kwai-Kolors/Kolors";
+/// The rerank model used when none is configured.
+pub const DEFAULT_RERANK_MODEL: &str = "BAAI/bge-reranker-v2-m3";
 
 /// Resolved settings of one ragway process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,11 +45,28 @@ pub struct Settings {
     /// Image upstream.
     pub image_base_url: Option<String>,
     pub image_api_key: Option<String>,
-    pub image_model: Option<String>,
+    pub image_model: String,
+    /// Size of generated images, `WIDTHxHEIGHT`.
+    pub image_size: String,
+    /// Messages starting with one of these go to the image upstream (where the model allows drawing).
+    pub draw_triggers: Vec<String>,
+    /// Rerank upstream (optional).
+    pub rerank_base_url: Option<String>,
+    pub rerank_api_key: Option<String>,
+    pub rerank_model: String,
+    /// The address clients reach ragway at, for links it hands out (generated
+    /// images); by default taken from each request's `Host` (and `X-Forwarded-*`).
+    pub public_url: Option<String>,
     /// The model name clients send and see.
     pub public_model: String,
     /// Chunks put into the prompt per question.
     pub top_k: usize,
+    /// Non-system messages sent upstream per request; older ones are left out.
+    pub max_messages: usize,
+    /// Characters of one message sent upstream; longer ones are cut.
+    pub max_message_chars: usize,
+    /// Characters of all messages sent upstream together.
+    pub max_total_chars: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Target chunk size and overlap, in tokens.
@@ -90,9 +111,18 @@ impl Default for Settings {
             embed_model: DEFAULT_EMBED_MODEL.into(),
             image_base_url: None,
             image_api_key: None,
-            image_model: None,
+            image_model: DEFAULT_IMAGE_MODEL.into(),
+            image_size: "1024x1024".into(),
+            draw_triggers: vec!["画".into()],
+            rerank_base_url: None,
+            rerank_api_key: None,
+            rerank_model: DEFAULT_RERANK_MODEL.into(),
+            public_url: None,
             public_model: DEFAULT_PUBLIC_MODEL.into(),
             top_k: 5,
+            max_messages: 20,
+            max_message_chars: 50_000,
+            max_total_chars: 200_000,
             max_body_bytes: 50 * 1024 * 1024,
             chunk_size: 512,
             chunk_overlap: 64,
@@ -176,11 +206,36 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_IMAGE_API_KEY", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_api_key: Option<String>,
-    /// Image model (e.g. Kwai-Kolors/Kolors).
+    /// Image model [default: Kwai-Kolors/Kolors].
     #[arg(long, env = "RAGWAY_IMAGE_MODEL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_model: Option<String>,
+    /// Size of generated images, WIDTHxHEIGHT [default: 1024x1024].
+    #[arg(long, env = "RAGWAY_IMAGE_SIZE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<String>,
+    /// Prefixes that make a message a drawing request, comma-separated [default: 画].
+    #[arg(long, env = "RAGWAY_DRAW_TRIGGERS", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draw_triggers: Option<Vec<String>>,
 
+    /// Rerank upstream base URL (SiliconFlow/Jina/Cohere `/v1/rerank`), with or without /v1.
+    #[arg(long, env = "RAGWAY_RERANK_BASE_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_base_url: Option<String>,
+    /// Rerank upstream API key.
+    #[arg(long, env = "RAGWAY_RERANK_API_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_api_key: Option<String>,
+    /// Rerank model [default: BAAI/bge-reranker-v2-m3].
+    #[arg(long, env = "RAGWAY_RERANK_MODEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_model: Option<String>,
+
+    /// The address clients reach ragway at, for image links (e.g. https://kb.example.com) [default: from each request's Host and X-Forwarded-* headers].
+    #[arg(long, env = "RAGWAY_PUBLIC_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
     /// Model name clients send and see in /v1/models [default: ragway].
     #[arg(long, env = "RAGWAY_PUBLIC_MODEL")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +244,18 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_TOP_K")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_k: Option<usize>,
+    /// Non-system messages sent upstream per request, the newest kept [default: 20].
+    #[arg(long, env = "RAGWAY_MAX_MESSAGES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_messages: Option<usize>,
+    /// Characters of one message sent upstream; longer ones are cut and marked [default: 50000].
+    #[arg(long, env = "RAGWAY_MAX_MESSAGE_CHARS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_message_chars: Option<usize>,
+    /// Characters of all messages sent upstream; the oldest go first [default: 200000].
+    #[arg(long, env = "RAGWAY_MAX_TOTAL_CHARS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_total_chars: Option<usize>,
     /// Largest accepted request body in bytes [default: 52428800, 50 MiB].
     #[arg(long, env = "RAGWAY_MAX_BODY_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -290,6 +357,31 @@ impl Settings {
         anyhow::ensure!(
             self.ingest_workers > 0,
             "RAGWAY_INGEST_WORKERS must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_messages > 0,
+            "RAGWAY_MAX_MESSAGES must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_message_chars >= 100,
+            "RAGWAY_MAX_MESSAGE_CHARS must be at least 100"
+        );
+        anyhow::ensure!(
+            self.max_total_chars >= self.max_message_chars,
+            "RAGWAY_MAX_TOTAL_CHARS must be at least RAGWAY_MAX_MESSAGE_CHARS"
+        );
+        anyhow::ensure!(
+            self.draw_triggers.iter().all(|t| !t.trim().is_empty()),
+            "RAGWAY_DRAW_TRIGGERS must not contain empty triggers"
+        );
+        let size_ok = self
+            .image_size
+            .split_once('x')
+            .is_some_and(|(w, h)| w.parse::<u32>().is_ok() && h.parse::<u32>().is_ok());
+        anyhow::ensure!(
+            size_ok,
+            "RAGWAY_IMAGE_SIZE={:?} is not WIDTHxHEIGHT (e.g. 1024x1024)",
+            self.image_size
         );
         anyhow::ensure!(
             !self.public_model.trim().is_empty(),

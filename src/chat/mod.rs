@@ -1,9 +1,13 @@
-//! The chat pipeline: check the model, retrieve sources for the last user
-//! message, put them into the system prompt, call the chat upstream and
-//! relay its answer (whole, or as SSE chunks the moment they arrive).
+//! The chat pipeline: check the model, find the conversation, trim it to the
+//! limits, retrieve sources for the last user message, put them into the
+//! system prompt, call the chat upstream, relay its answer (whole, or as SSE
+//! chunks the moment they arrive) and save the exchange.
 
+pub mod conversations;
+pub mod draw;
 pub mod models;
 mod stream;
+mod trim;
 
 use std::time::Duration;
 
@@ -65,26 +69,74 @@ impl Message {
     }
 }
 
-/// Answer one chat completion request.
+/// Answer one chat completion request from `caller`, in the conversation
+/// `conversation` names (the `X-Conversation-Id` header) if it names one.
 pub async fn complete(
     state: &AppState,
     caller: &Caller,
-    request: ChatRequest,
+    conversation: Option<String>,
+    origin: &str,
+    mut request: ChatRequest,
 ) -> AppResult<Response> {
     let model = models::resolve(&state.db, &state.settings, &request.model).await?;
     validate(&request.messages)?;
+    let explicit = match (conversation, request.rest.remove("conversation_id")) {
+        (Some(id), _) => Some(id),
+        (None, None | Some(Value::Null)) => None,
+        (None, Some(Value::String(id))) => Some(id),
+        (None, Some(_)) => {
+            return Err(AppError::BadRequest(
+                "`conversation_id` must be a string.".into(),
+            ))
+        }
+    };
+    let client_usage = request
+        .rest
+        .get("stream_options")
+        .is_some_and(|o| o["include_usage"] == Value::Bool(true));
+    let thread = conversations::find(
+        &state.db,
+        &caller.key_id,
+        explicit.as_deref().map(str::trim),
+        request.messages,
+    )
+    .await?;
+    let limits = trim::Limits {
+        max_messages: model
+            .max_messages
+            .map_or(state.settings.max_messages, |m| m.max(1) as usize),
+        max_message_chars: state.settings.max_message_chars,
+        max_total_chars: state.settings.max_total_chars,
+    };
+    if model.drawing {
+        let triggers = model
+            .draw_triggers
+            .as_deref()
+            .unwrap_or(&state.settings.draw_triggers);
+        let last = thread.messages.last().filter(|m| m.role == "user");
+        if let Some(prompt) = last.and_then(|m| draw::prompt(&m.text(), triggers)) {
+            let exchange = Exchange {
+                state: state.clone(),
+                key_id: caller.key_id.clone(),
+                model: model.id.clone(),
+                thread,
+                sources: Vec::new(),
+                footer: None,
+            };
+            return Ok(draw::answer(exchange, origin, &prompt, request.stream, client_usage).await);
+        }
+    }
     let ready = state.upstreams.chat.ready()?;
     let upstream_model = model
         .upstream_model
         .clone()
         .unwrap_or_else(|| ready.model.to_string());
-    let question = request
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == "user")
-        .map(Message::text)
+    let outgoing = trim::trim(thread.messages.clone(), limits);
+    let question = retrieval_query(&thread.messages)
         .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
+    // Embedding models read a few hundred tokens; the start of a pasted
+    // document is what to search for.
+    let question: String = question.chars().take(MAX_QUESTION_CHARS).collect();
 
     let sources = if model.retrieval {
         let options = retrieval::Options {
@@ -93,12 +145,13 @@ pub async fn complete(
                 .map_or(state.settings.top_k, |k| k.max(1) as usize),
             collections: (!model.collections.is_empty()).then_some(model.collections.as_slice()),
             score_threshold: model.score_threshold,
+            rerank: model.rerank,
         };
         retrieval::retrieve(state, caller, &question, options).await?
     } else {
         Vec::new()
     };
-    let messages = with_system(request.messages, model.system_prompt.as_deref(), &sources);
+    let messages = with_system(outgoing, model.system_prompt.as_deref(), &sources);
 
     let mut body = request.rest;
     body.insert("model".into(), Value::String(upstream_model));
@@ -107,9 +160,26 @@ pub async fn complete(
         serde_json::to_value(&messages).map_err(anyhow::Error::from)?,
     );
     body.insert("stream".into(), Value::Bool(request.stream));
+    if request.stream {
+        // Usage is always asked for, to be saved with the answer; the client
+        // sees the usage chunk only if it asked for it.
+        let mut options = match body.remove("stream_options") {
+            Some(Value::Object(options)) => options,
+            _ => Map::new(),
+        };
+        options.insert("include_usage".into(), Value::Bool(true));
+        body.insert("stream_options".into(), Value::Object(options));
+    }
     let body = Value::Object(body);
 
-    let public_model = model.id.clone();
+    let exchange = Exchange {
+        state: state.clone(),
+        key_id: caller.key_id.clone(),
+        model: model.id.clone(),
+        footer: (model.citation_footer && !sources.is_empty()).then(|| footer(&sources)),
+        thread,
+        sources,
+    };
     if request.stream {
         let response = state
             .upstreams
@@ -117,21 +187,170 @@ pub async fn complete(
             .send("/chat/completions", &body)
             .await?;
         let idle = Duration::from_secs(state.settings.upstream_timeout_secs);
-        return Ok(stream::relay(response, public_model, sources, idle));
+        return Ok(stream::relay(response, exchange, client_usage, idle));
     }
     let mut answer: Value = state
         .upstreams
         .chat
         .send_json("/chat/completions", &body)
         .await?;
+    let message = answered(&mut answer, exchange.footer.as_deref());
+    let usage = answer.get("usage").filter(|u| u.is_object()).cloned();
+    exchange.save(message, usage, false).await;
     if let Some(object) = answer.as_object_mut() {
-        object.insert("model".into(), Value::String(public_model));
+        object.insert("model".into(), Value::String(exchange.model.clone()));
         object.insert(
             "sources".into(),
-            serde_json::to_value(&sources).map_err(anyhow::Error::from)?,
+            serde_json::to_value(&exchange.sources).map_err(anyhow::Error::from)?,
+        );
+        object.insert(
+            "conversation_id".into(),
+            Value::String(exchange.thread.id.clone()),
         );
     }
-    Ok(axum::Json(answer).into_response())
+    let mut response = axum::Json(answer).into_response();
+    with_conversation_header(&mut response, &exchange.thread.id);
+    Ok(response)
+}
+
+/// Characters of the question embedded and searched for.
+const MAX_QUESTION_CHARS: usize = 2000;
+
+/// Fields of an upstream's answer message kept in the history: the rest
+/// (such as DeepSeek's `reasoning_content`) may not be sent back upstream.
+const KEPT_FIELDS: &[&str] = &["tool_calls", "function_call", "name"];
+
+/// The first choice's message of a non-stream answer, with the footer (if
+/// any) appended in the answer as well.
+fn answered(answer: &mut Value, footer: Option<&str>) -> Message {
+    let choice = &mut answer["choices"][0];
+    let finished_with_text = choice["finish_reason"] != "tool_calls";
+    let message = &mut choice["message"];
+    if let (Some(footer), true, Some(text)) =
+        (footer, finished_with_text, message["content"].as_str())
+    {
+        message["content"] = Value::String(format!("{text}{footer}"));
+    }
+    let rest = message
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter(|(k, v)| KEPT_FIELDS.contains(&k.as_str()) && !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Message {
+        role: "assistant".into(),
+        content: message["content"].clone(),
+        rest,
+    }
+}
+
+/// One request's conversation, model and sources, saved once the answer is in.
+pub(crate) struct Exchange {
+    state: AppState,
+    key_id: String,
+    /// The public model name.
+    model: String,
+    thread: conversations::Thread,
+    sources: Vec<Source>,
+    /// Appended to a finished answer, when the model asks for it.
+    footer: Option<String>,
+}
+
+impl Exchange {
+    /// Save the answer with the request's new messages. A failure is
+    /// logged, not returned: the caller has its answer either way.
+    async fn save(&self, message: Message, usage: Option<Value>, incomplete: bool) {
+        let answer = conversations::Answer {
+            message,
+            sources: self.sources.clone(),
+            usage,
+            incomplete,
+        };
+        if let Err(err) = conversations::save(
+            &self.state.db,
+            &self.key_id,
+            &self.model,
+            &self.thread,
+            answer,
+        )
+        .await
+        {
+            tracing::error!(conversation = %self.thread.id, error = %err, "could not save the exchange");
+        }
+    }
+}
+
+/// Name the conversation in the `X-Conversation-Id` response header.
+fn with_conversation_header(response: &mut Response, id: &str) {
+    if let Ok(value) = axum::http::HeaderValue::from_str(id) {
+        response.headers_mut().insert(CONVERSATION_HEADER, value);
+    }
+}
+
+/// The header that names a conversation, in requests and responses.
+pub const CONVERSATION_HEADER: &str = "x-conversation-id";
+
+/// The readable list of sources appended to an answer.
+fn footer(sources: &[Source]) -> String {
+    let mut text = String::from("\n\n---\n");
+    for source in sources {
+        text.push_str(&format!("[{}] {}", source.index, source.title));
+        if let Some(page) = source.page {
+            text.push_str(&format!(" (p. {page})"));
+        }
+        text.push('\n');
+    }
+    text.truncate(text.trim_end().len());
+    text
+}
+
+/// The text to retrieve for: the last user message, after the one before
+/// it when it is a short follow-up that refers back ("what about the
+/// second one?", "那第二个呢？").
+fn retrieval_query(messages: &[Message]) -> Option<String> {
+    let mut asked = messages
+        .iter()
+        .rev()
+        .filter(|m| m.role == "user")
+        .map(Message::text);
+    let last = asked.next()?;
+    if refers_back(&last) {
+        if let Some(previous) = asked.next() {
+            return Some(format!("{previous}\n{last}"));
+        }
+    }
+    Some(last)
+}
+
+/// Whether `text` is short and leans on what was said before.
+fn refers_back(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "it", "its", "that", "this", "these", "those", "they", "them", "one", "ones", "first",
+        "second", "third", "last", "other", "another", "more", "else", "above", "previous", "same",
+        "there",
+    ];
+    const CJK: &[&str] = &[
+        "它", "这个", "那个", "这些", "那些", "第一", "第二", "第三", "上面", "上述", "刚才",
+        "前面", "呢", "还有", "另一", "其他", "其它", "该", "此",
+    ];
+    let text = text.trim();
+    let cjk = text
+        .chars()
+        .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+        .count();
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric() || ('\u{4e00}'..='\u{9fff}').contains(&c))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    if cjk > 15 || words.len() > 8 {
+        return false;
+    }
+    words.iter().any(|w| WORDS.contains(&w.as_str())) || CJK.iter().any(|m| text.contains(m))
 }
 
 fn validate(messages: &[Message]) -> AppResult<()> {
@@ -210,6 +429,7 @@ mod tests {
             heading: None,
             collection: "default".into(),
             score: 1.0,
+            rerank_score: None,
             text: "fact".into(),
         }
     }
@@ -260,6 +480,48 @@ mod tests {
             json!([{"type":"text","text":"a"},{"type":"image_url","image_url":{}},{"type":"text","text":"b"}]),
         );
         assert_eq!(m.text(), "a\nb");
+    }
+
+    #[test]
+    fn short_follow_ups_bring_the_question_before_them() {
+        let turns = |last: &str| {
+            vec![
+                msg("user", json!("Which ferries go to the island?")),
+                msg("assistant", json!("Two.")),
+                msg("user", json!(last)),
+            ]
+        };
+        assert_eq!(
+            retrieval_query(&turns("what about the second one?")).unwrap(),
+            "Which ferries go to the island?\nwhat about the second one?"
+        );
+        assert_eq!(
+            retrieval_query(&turns("那第二个呢？")).unwrap(),
+            "Which ferries go to the island?\n那第二个呢？"
+        );
+        let standalone = "How many vacation days do new employees get in their first year?";
+        assert_eq!(retrieval_query(&turns(standalone)).unwrap(), standalone);
+        assert_eq!(
+            retrieval_query(&turns("Parking rules?")).unwrap(),
+            "Parking rules?"
+        );
+        assert_eq!(
+            retrieval_query(&[msg("user", json!("and that one?"))]).unwrap(),
+            "and that one?"
+        );
+        assert!(retrieval_query(&[msg("assistant", json!("hi"))]).is_none());
+    }
+
+    #[test]
+    fn the_footer_lists_sources_by_number() {
+        let mut second = source();
+        second.index = 2;
+        second.title = "Guide".into();
+        second.page = Some(4);
+        assert_eq!(
+            footer(&[source(), second]),
+            "\n\n---\n[1] T\n[2] Guide (p. 4)"
+        );
     }
 
     #[test]

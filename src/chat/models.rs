@@ -77,10 +77,14 @@ impl Model {
         }
     }
 
-    /// The model `RAGWAY_PUBLIC_MODEL` names, from the global settings.
+    /// The model `RAGWAY_PUBLIC_MODEL` names, from the global settings: it
+    /// draws when an image upstream is configured, and reranks when a
+    /// rerank upstream is.
     pub fn builtin(settings: &Settings) -> Self {
         Self {
             builtin: true,
+            drawing: settings.image_base_url.is_some(),
+            rerank: settings.rerank_base_url.is_some(),
             ..Self::new(settings.public_model.clone(), 0)
         }
     }

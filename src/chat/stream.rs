@@ -1,6 +1,9 @@
 //! Relaying an upstream SSE stream chunk by chunk: each event is forwarded as
-//! soon as it arrives, with the public model name and, on the final chunk,
-//! the sources. A stream that breaks off ends with an OpenAI error event.
+//! soon as it arrives, with the public model name. The answer is gathered as
+//! it passes and saved before `[DONE]`; one extra chunk with the sources and
+//! the conversation id (and empty `choices`) goes just before `[DONE]`. A
+//! stream that breaks off ends with an OpenAI error event, and what came
+//! until then is saved, marked incomplete (also when the client leaves).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -11,40 +14,45 @@ use axum::response::Response;
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use crate::retrieval::Source;
+use super::{with_conversation_header, Exchange, Message};
 
-/// The SSE response that relays `upstream`.
+/// The SSE response that relays `upstream`; `client_usage` says whether the
+/// client asked for the usage chunk (ragway always does, to save it).
 pub fn relay(
     upstream: reqwest::Response,
-    public_model: String,
-    sources: Vec<Source>,
+    exchange: Exchange,
+    client_usage: bool,
     idle: Duration,
 ) -> Response {
+    let conversation_id = exchange.thread.id.clone();
     let body = async_stream::stream! {
         let mut events = std::pin::pin!(upstream.bytes_stream().eventsource());
-        let sources = serde_json::to_value(&sources).unwrap_or_else(|_| json!([]));
-        let mut finished = false;
-        let mut sources_sent = false;
+        let mut answer = Gathered::new(exchange, client_usage);
         loop {
             let event = match tokio::time::timeout(idle, events.next()).await {
                 Err(_) => {
+                    answer.fail().await;
                     yield Ok::<Bytes, Infallible>(error_event(&format!(
                         "The chat upstream sent nothing for {} s.", idle.as_secs()
                     )));
                     break;
                 }
-                Ok(None) if finished => {
-                    // Some providers end after the final chunk without `[DONE]`.
-                    yield Ok(Bytes::from_static(b"data: [DONE]\n\n"));
+                // Some providers end after the final chunk without `[DONE]`.
+                Ok(None) if answer.finished => {
+                    for bytes in answer.close().await {
+                        yield Ok(bytes);
+                    }
                     break;
                 }
                 Ok(None) => {
+                    answer.fail().await;
                     yield Ok(error_event("The chat upstream closed the stream before the answer was complete."));
                     break;
                 }
                 Ok(Some(Err(err))) => {
+                    answer.fail().await;
                     yield Ok(error_event(&format!("The chat upstream stream failed: {err}")));
                     break;
                 }
@@ -55,39 +63,24 @@ pub fn relay(
                 continue;
             }
             if data == "[DONE]" {
-                if !sources_sent {
-                    yield Ok(data_event(&json!({
-                        "object": "chat.completion.chunk",
-                        "model": public_model,
-                        "choices": [{"index": 0, "delta": {}, "finish_reason": null}],
-                        "sources": sources,
-                    })));
+                for bytes in answer.close().await {
+                    yield Ok(bytes);
                 }
-                yield Ok(Bytes::from_static(b"data: [DONE]\n\n"));
                 break;
             }
-            let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
+            let Ok(chunk) = serde_json::from_str::<Value>(data) else {
                 // Not JSON: pass it on as it came rather than drop it.
                 yield Ok(Bytes::from(format!("data: {data}\n\n")));
                 continue;
             };
             if chunk.get("error").is_some() {
+                answer.fail().await;
                 yield Ok(data_event(&chunk));
                 break;
             }
-            if let Some(object) = chunk.as_object_mut() {
-                object.insert("model".into(), Value::String(public_model.clone()));
-                let final_chunk = object
-                    .get("choices")
-                    .and_then(Value::as_array)
-                    .is_some_and(|choices| choices.iter().any(|c| !c["finish_reason"].is_null()));
-                if final_chunk && !sources_sent {
-                    object.insert("sources".into(), sources.clone());
-                    sources_sent = true;
-                    finished = true;
-                }
+            for bytes in answer.observe(chunk) {
+                yield Ok(bytes);
             }
-            yield Ok(data_event(&chunk));
         }
     };
     let mut response = Response::new(Body::from_stream(body));
@@ -99,7 +92,178 @@ pub fn relay(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Tell nginx-style proxies not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    with_conversation_header(&mut response, &conversation_id);
     response
+}
+
+/// The answer as it streams past, and the exchange it ends. Dropped before
+/// it was saved (the client went away), it saves what it has as incomplete.
+struct Gathered {
+    /// Taken when saved.
+    exchange: Option<Exchange>,
+    /// The public model name.
+    model: String,
+    client_usage: bool,
+    content: String,
+    tool_calls: Vec<Value>,
+    usage: Option<Value>,
+    /// A choice reported its `finish_reason`.
+    finished: bool,
+    /// `id` and `created` of the upstream's chunks, for the chunks ragway adds.
+    id: Value,
+    created: Value,
+}
+
+impl Gathered {
+    fn new(exchange: Exchange, client_usage: bool) -> Self {
+        Self {
+            model: exchange.model.clone(),
+            exchange: Some(exchange),
+            client_usage,
+            content: String::new(),
+            tool_calls: Vec::new(),
+            usage: None,
+            finished: false,
+            id: Value::Null,
+            created: Value::Null,
+        }
+    }
+
+    /// Take in one upstream chunk; the events to send for it.
+    fn observe(&mut self, mut chunk: Value) -> Vec<Bytes> {
+        let mut out = Vec::with_capacity(1);
+        let Some(object) = chunk.as_object_mut() else {
+            return vec![data_event(&chunk)];
+        };
+        if self.id.is_null() {
+            self.id = object.get("id").cloned().unwrap_or(Value::Null);
+            self.created = object.get("created").cloned().unwrap_or(Value::Null);
+        }
+        object.insert("model".into(), Value::String(self.model.clone()));
+        let usage = object.get("usage").filter(|u| u.is_object()).cloned();
+        let has_usage = usage.is_some();
+        if has_usage {
+            self.usage = usage;
+        }
+        let choices = object
+            .get("choices")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if choices.is_empty() && has_usage && !self.client_usage {
+            return out; // the usage chunk ragway asked for on its own behalf
+        }
+        for choice in choices
+            .iter()
+            .filter(|c| c["index"].as_u64().unwrap_or(0) == 0)
+        {
+            let delta = &choice["delta"];
+            if let Some(text) = delta["content"].as_str() {
+                self.content.push_str(text);
+            }
+            if let Some(calls) = delta["tool_calls"].as_array() {
+                for call in calls {
+                    self.add_tool_call(call);
+                }
+            }
+            if let Some(reason) = choice["finish_reason"].as_str() {
+                self.finished = true;
+                let footer = self.exchange.as_ref().and_then(|e| e.footer.clone());
+                if let (Some(footer), false) = (footer, reason == "tool_calls") {
+                    self.content.push_str(&footer);
+                    out.push(data_event(&self.chunk(json!([{
+                        "index": 0, "delta": {"content": footer}, "finish_reason": null
+                    }]))));
+                }
+            }
+        }
+        out.push(data_event(&chunk));
+        out
+    }
+
+    /// Merge one streamed tool-call fragment (they arrive piece by piece, by index).
+    fn add_tool_call(&mut self, fragment: &Value) {
+        let index = fragment["index"].as_u64().unwrap_or(0) as usize;
+        while self.tool_calls.len() <= index {
+            self.tool_calls.push(json!({
+                "id": "", "type": "function", "function": {"name": "", "arguments": ""}
+            }));
+        }
+        let call = &mut self.tool_calls[index];
+        for field in ["id", "type"] {
+            if let Some(value) = fragment[field].as_str() {
+                call[field] = Value::String(value.to_string());
+            }
+        }
+        for field in ["name", "arguments"] {
+            if let Some(piece) = fragment["function"][field].as_str() {
+                let so_far = call["function"][field].as_str().unwrap_or_default();
+                call["function"][field] = Value::String(format!("{so_far}{piece}"));
+            }
+        }
+    }
+
+    /// A chunk ragway adds, in the upstream's id and time.
+    fn chunk(&self, choices: Value) -> Value {
+        json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        })
+    }
+
+    fn message(&self) -> Message {
+        let mut rest = Map::new();
+        if !self.tool_calls.is_empty() {
+            rest.insert("tool_calls".into(), Value::Array(self.tool_calls.clone()));
+        }
+        let content = if self.content.is_empty() && !self.tool_calls.is_empty() {
+            Value::Null
+        } else {
+            Value::String(self.content.clone())
+        };
+        Message {
+            role: "assistant".into(),
+            content,
+            rest,
+        }
+    }
+
+    /// Save the answer; the sources chunk and `[DONE]` to end the stream with.
+    async fn close(&mut self) -> Vec<Bytes> {
+        let Some(exchange) = self.exchange.take() else {
+            return vec![Bytes::from_static(b"data: [DONE]\n\n")];
+        };
+        exchange
+            .save(self.message(), self.usage.clone(), !self.finished)
+            .await;
+        let mut last = self.chunk(json!([]));
+        last["sources"] = serde_json::to_value(&exchange.sources).unwrap_or_else(|_| json!([]));
+        last["conversation_id"] = Value::String(exchange.thread.id.clone());
+        vec![data_event(&last), Bytes::from_static(b"data: [DONE]\n\n")]
+    }
+
+    /// Save what came before the stream failed, marked incomplete.
+    async fn fail(&mut self) {
+        if let Some(exchange) = self.exchange.take() {
+            exchange
+                .save(self.message(), self.usage.clone(), true)
+                .await;
+        }
+    }
+}
+
+impl Drop for Gathered {
+    fn drop(&mut self) {
+        if let Some(exchange) = self.exchange.take() {
+            let message = self.message();
+            let usage = self.usage.take();
+            let tasks = exchange.state.tasks.clone();
+            tasks.spawn(async move { exchange.save(message, usage, true).await });
+        }
+    }
 }
 
 fn data_event(value: &Value) -> Bytes {

@@ -42,6 +42,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
                 "chat": configured(state.upstreams.chat.is_configured()),
                 "embeddings": configured(state.upstreams.embeddings.is_configured()),
                 "images": configured(state.upstreams.images.is_configured()),
+                "rerank": configured(state.upstreams.rerank.is_configured()),
             },
         })),
     )

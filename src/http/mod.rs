@@ -3,6 +3,7 @@
 mod admin;
 mod chat;
 mod collections;
+mod conversations;
 mod documents;
 mod health;
 mod models;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router())
         .merge(collections::router())
         .merge(chat::router())
+        .merge(conversations::router())
         .merge(admin::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))

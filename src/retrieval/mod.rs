@@ -1,4 +1,6 @@
-//! Finding the chunks that answer a question and turning them into prompt context.
+//! Finding the chunks that answer a question and turning them into prompt
+//! context: vector search and full-text search side by side, fused by
+//! reciprocal rank, optionally reordered by a rerank model, cut to top-k.
 
 use serde::Serialize;
 
@@ -24,7 +26,11 @@ pub struct Source {
     /// The headings the passage sits under, outermost first, joined by ` > `.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heading: Option<String>,
+    /// Cosine similarity between the question and the chunk (1 is identical).
     pub score: f32,
+    /// The rerank model's relevance score, when the model reranks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_score: Option<f32>,
     pub text: String,
 }
 
@@ -34,9 +40,22 @@ pub struct Options<'a> {
     pub top_k: usize,
     /// Shared collections to search; `None` means all of them.
     pub collections: Option<&'a [String]>,
-    /// Sources scoring below this (cosine similarity) are left out.
+    /// Sources whose cosine similarity to the question is below this are
+    /// left out, whichever search found them.
     pub score_threshold: Option<f64>,
+    /// Reorder the candidates with the rerank upstream (when it is configured).
+    pub rerank: bool,
 }
+
+/// Candidates taken from each search before fusion: enough that a chunk
+/// ranked low by one search but high by the other still meets the cut.
+fn candidates(top_k: usize) -> usize {
+    (top_k * 4).clamp(20, 200)
+}
+
+/// The constant of reciprocal rank fusion (the usual 60: ranks far down
+/// either list still count, but little).
+const RRF_K: f32 = 60.0;
 
 /// The top-k chunks for `question`; empty when the knowledge base is empty.
 ///
@@ -74,28 +93,94 @@ pub async fn retrieve(
         }
         Err(err) => return Err(err),
     };
-    let mut hits = state
-        .vectors
-        .search(
-            &index.table_name,
-            &vector,
-            options.top_k,
-            Scope {
-                collections: options.collections,
-                private_space: Some(&private_space(&caller.key_id)),
-            },
-        )
-        .await?;
+    let scope = Scope {
+        collections: options.collections,
+        private_space: Some(&private_space(&caller.key_id)),
+    };
+    let wanted = candidates(options.top_k);
+    let (by_vector, by_text) = tokio::join!(
+        state
+            .vectors
+            .search(&index.table_name, &vector, wanted, scope),
+        state
+            .vectors
+            .text_search(&index.table_name, question, &vector, wanted, scope),
+    );
+    let by_vector = by_vector?;
+    // Full text only adds to the vectors: if it fails, answer without it.
+    let by_text = by_text.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "full-text search failed; using vector search alone");
+        Vec::new()
+    });
+    let mut fused = fuse(by_vector, by_text);
     if let Some(threshold) = options.score_threshold {
-        hits.retain(|hit| f64::from(hit.score) >= threshold);
+        fused.retain(|hit| f64::from(hit.score) >= threshold);
     }
+    let mut hits: Vec<(ChunkHit, Option<f32>)> = fused.into_iter().map(|hit| (hit, None)).collect();
+    if options.rerank && hits.len() > 1 {
+        hits = rerank(state, question, hits, options.top_k).await;
+    }
+    hits.truncate(options.top_k);
     Ok(numbered(hits))
 }
 
-fn numbered(hits: Vec<ChunkHit>) -> Vec<Source> {
+/// Both rankings fused by reciprocal rank, best first.
+fn fuse(by_vector: Vec<ChunkHit>, by_text: Vec<ChunkHit>) -> Vec<ChunkHit> {
+    let mut fused: Vec<(ChunkHit, f32)> = Vec::with_capacity(by_vector.len() + by_text.len());
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (rank, hit) in by_vector.into_iter().enumerate() {
+        at.insert(hit.chunk_id.clone(), fused.len());
+        fused.push((hit, 1.0 / (RRF_K + rank as f32 + 1.0)));
+    }
+    for (rank, hit) in by_text.into_iter().enumerate() {
+        let score = 1.0 / (RRF_K + rank as f32 + 1.0);
+        match at.get(&hit.chunk_id) {
+            Some(&i) => fused[i].1 += score,
+            None => {
+                at.insert(hit.chunk_id.clone(), fused.len());
+                fused.push((hit, score));
+            }
+        }
+    }
+    // Ties (a chunk first in one list only, against one first in the other)
+    // go to the closer vector.
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.score.total_cmp(&a.0.score)));
+    fused.into_iter().map(|(hit, _)| hit).collect()
+}
+
+/// The hits in the rerank model's order, best `top_k`; on any rerank
+/// failure, the fused order (retrieval still works without the reranker).
+async fn rerank(
+    state: &AppState,
+    question: &str,
+    hits: Vec<(ChunkHit, Option<f32>)>,
+    top_k: usize,
+) -> Vec<(ChunkHit, Option<f32>)> {
+    if !state.upstreams.rerank.is_configured() {
+        tracing::warn!("the model asks for rerank, but RAGWAY_RERANK_BASE_URL is not set; keeping the fused order");
+        return hits;
+    }
+    let texts: Vec<&str> = hits.iter().map(|(hit, _)| hit.text.as_str()).collect();
+    match state.upstreams.rerank.rerank(question, &texts, top_k).await {
+        Ok(order) => {
+            let mut slots: Vec<Option<(ChunkHit, Option<f32>)>> =
+                hits.into_iter().map(Some).collect();
+            order
+                .into_iter()
+                .filter_map(|(i, score)| slots[i].take().map(|(hit, _)| (hit, Some(score))))
+                .collect()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "rerank failed; keeping the fused order");
+            hits
+        }
+    }
+}
+
+fn numbered(hits: Vec<(ChunkHit, Option<f32>)>) -> Vec<Source> {
     hits.into_iter()
         .enumerate()
-        .map(|(i, hit)| Source {
+        .map(|(i, (hit, rerank_score))| Source {
             index: i + 1,
             document_id: hit.document_id,
             title: hit.title,
@@ -104,6 +189,7 @@ fn numbered(hits: Vec<ChunkHit>) -> Vec<Source> {
             page: hit.page,
             heading: hit.heading,
             score: hit.score,
+            rerank_score,
             text: hit.text,
         })
         .collect()
@@ -140,18 +226,50 @@ mod tests {
 
     #[test]
     fn context_numbers_sources() {
-        let sources = numbered(vec![ChunkHit {
-            chunk_id: "d:0".into(),
-            document_id: "d".into(),
-            collection: "default".into(),
-            ordinal: 0,
-            title: "Handbook".into(),
-            page: Some(3),
-            heading: Some("Leave".into()),
-            text: "Leave is 25 days.".into(),
-            score: 0.9,
-        }]);
+        let sources = numbered(vec![(
+            ChunkHit {
+                chunk_id: "d:0".into(),
+                document_id: "d".into(),
+                collection: "default".into(),
+                ordinal: 0,
+                title: "Handbook".into(),
+                page: Some(3),
+                heading: Some("Leave".into()),
+                text: "Leave is 25 days.".into(),
+                score: 0.9,
+            },
+            None,
+        )]);
         let block = context_block(&sources);
         assert!(block.contains("[1] Handbook > Leave (p. 3)\nLeave is 25 days."));
+    }
+}
+
+#[cfg(test)]
+mod fusion_tests {
+    use super::*;
+
+    fn hit(id: &str, score: f32) -> ChunkHit {
+        ChunkHit {
+            chunk_id: id.into(),
+            document_id: id.into(),
+            collection: "default".into(),
+            ordinal: 0,
+            title: id.into(),
+            page: None,
+            heading: None,
+            text: id.into(),
+            score,
+        }
+    }
+
+    #[test]
+    fn chunks_found_by_both_searches_rise_to_the_top() {
+        let fused = fuse(
+            vec![hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)],
+            vec![hit("c", 0.7), hit("d", 0.1)],
+        );
+        let order: Vec<&str> = fused.iter().map(|h| h.chunk_id.as_str()).collect();
+        assert_eq!(order, ["c", "a", "b", "d"]);
     }
 }

@@ -11,8 +11,10 @@ use lancedb::arrow::arrow_array::{
     Array, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray,
 };
 use lancedb::arrow::arrow_schema::{DataType, Field, Schema};
+use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
+use lancedb::index::Index;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
-use lancedb::table::{CompactionOptions, OptimizeAction};
+use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
 use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::RwLock;
 
@@ -115,6 +117,8 @@ struct Upkeep {
     lock: RwLock<()>,
     /// The compaction under way or last run, to wait for it.
     running: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set once the table's full-text index is known to exist.
+    full_text: tokio::sync::OnceCell<()>,
 }
 
 /// Commits to a table between two compactions (LanceDB's advice is to
@@ -267,7 +271,38 @@ impl VectorStore {
         let batch = Self::batch(dim, &chunks)?;
         opened.table.add(batch).execute().await?;
         Self::committed(&opened);
+        if let Err(err) = Self::ensure_full_text(&opened).await {
+            tracing::warn!(error = %err, "building the full-text index failed; it is tried again at the next search");
+        }
         Ok(())
+    }
+
+    /// Build table's full-text index on `text` unless it has one. ICU word
+    /// segmentation works offline and splits Chinese into words as well as
+    /// English; rows added later are searched too (unindexed ones by a
+    /// scan) until the upkeep folds them into the index.
+    async fn ensure_full_text(opened: &Opened) -> lancedb::Result<()> {
+        opened
+            .upkeep
+            .full_text
+            .get_or_try_init(|| async {
+                let indices = opened.table.list_indices().await?;
+                if indices
+                    .iter()
+                    .any(|i| i.columns.iter().any(|c| c == "text"))
+                {
+                    return Ok(());
+                }
+                let _shared = opened.upkeep.lock.read().await;
+                let params = FtsIndexBuilder::default().base_tokenizer("icu".to_string());
+                opened
+                    .table
+                    .create_index(&["text"], Index::FTS(params))
+                    .execute()
+                    .await
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Count a commit to a table, and start its compaction when due.
@@ -291,6 +326,13 @@ impl VectorStore {
 
     async fn compact_opened(opened: &Opened) -> lancedb::Result<Compaction> {
         let _alone = opened.upkeep.lock.write().await;
+        // New rows join the indexes first (rather than being scanned at every
+        // search); compaction keeps indexed and unindexed rows apart, so this
+        // also lets it merge everything.
+        opened
+            .table
+            .optimize(OptimizeAction::Index(OptimizeOptions::default()))
+            .await?;
         let compacted = opened
             .table
             .optimize(OptimizeAction::Compact {
@@ -541,21 +583,69 @@ impl VectorStore {
                 .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
                 .ok_or_else(|| anyhow::anyhow!("search result lacks _distance"))?;
             for row in 0..batch.num_rows() {
-                hits.push(ChunkHit {
-                    chunk_id: rows.ids.value(row).to_string(),
-                    document_id: rows.docs.value(row).to_string(),
-                    collection: rows.cols.value(row).to_string(),
-                    ordinal: rows.ordinals.value(row),
-                    title: rows.titles.value(row).to_string(),
-                    page: rows.page(row),
-                    heading: rows.heading(row),
-                    text: rows.texts.value(row).to_string(),
-                    score: 1.0 - distances.value(row),
-                });
+                hits.push(rows.hit(row, 1.0 - distances.value(row)));
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(hits)
+    }
+
+    /// The `k` chunks of table `name` that best match `query` by full text
+    /// (BM25), best first, within `scope`. Each hit's score is still its
+    /// cosine similarity to `vector`, so scores compare across searches.
+    pub async fn text_search(
+        &self,
+        name: &str,
+        query: &str,
+        vector: &[f32],
+        k: usize,
+        scope: Scope<'_>,
+    ) -> anyhow::Result<Vec<ChunkHit>> {
+        let Some(opened) = self.opened(name).await? else {
+            return Ok(Vec::new());
+        };
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        Self::ensure_full_text(&opened).await?;
+        let mut columns = COLUMNS.to_vec();
+        columns.push("vector");
+        let batches: Vec<RecordBatch> = opened
+            .table
+            .query()
+            .full_text_search(FullTextSearchQuery::new(query.to_string()))
+            .select(Select::columns(columns.as_slice()))
+            .only_if(scope.filter())
+            .limit(k)
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        let mut ranked = Vec::new();
+        for batch in &batches {
+            let rows = Rows::new(batch)?;
+            let vectors = batch
+                .column_by_name("vector")
+                .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+                .ok_or_else(|| anyhow::anyhow!("search result lacks the vector column"))?;
+            let values = vectors
+                .values()
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or_else(|| anyhow::anyhow!("vectors are not 32-bit floats"))?;
+            let bm25 = batch
+                .column_by_name("_score")
+                .and_then(|c| c.as_any().downcast_ref::<Float32Array>());
+            let width = vectors.value_length() as usize;
+            for row in 0..batch.num_rows() {
+                let start = vectors.value_offset(row) as usize;
+                let stored = &values.values()[start..start + width];
+                let rank_score = bm25.map_or(0.0, |s| s.value(row));
+                ranked.push((rank_score, rows.hit(row, cosine(vector, stored))));
+            }
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Ok(ranked.into_iter().map(|(_, hit)| hit).collect())
     }
 
     /// Whether the store answers.
@@ -590,6 +680,21 @@ impl<'a> Rows<'a> {
             pages: int_column(batch, "page")?,
             headings: string_column(batch, "heading")?,
         })
+    }
+
+    /// Row `row` as a search hit with this score.
+    fn hit(&self, row: usize, score: f32) -> ChunkHit {
+        ChunkHit {
+            chunk_id: self.ids.value(row).to_string(),
+            document_id: self.docs.value(row).to_string(),
+            collection: self.cols.value(row).to_string(),
+            ordinal: self.ordinals.value(row),
+            title: self.titles.value(row).to_string(),
+            page: self.page(row),
+            heading: self.heading(row),
+            text: self.texts.value(row).to_string(),
+            score,
+        }
     }
 
     fn string(&self, name: &str) -> anyhow::Result<&'a StringArray> {
@@ -631,6 +736,21 @@ async fn vector_width(table: &Table) -> lancedb::Result<i32> {
         _ => Err(lancedb::Error::InvalidInput {
             message: "the chunks table has no fixed-size vector column".into(),
         }),
+    }
+}
+
+/// Cosine similarity of two vectors of the same width (0 if either is zero).
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
     }
 }
 

@@ -1,4 +1,4 @@
-//! OpenAI-compatible upstreams: chat, embeddings and images, each a base URL,
+//! OpenAI-compatible upstreams: chat, embeddings, images and rerank, each a base URL,
 //! an optional key and a model.
 //!
 //! Upstream failures become [`AppError::Upstream`] with a status that tells the
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use base64::Engine as _;
+use bytes::Bytes;
 use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -25,6 +26,7 @@ pub enum Role {
     Chat,
     Embeddings,
     Images,
+    Rerank,
 }
 
 impl Role {
@@ -33,6 +35,7 @@ impl Role {
             Role::Chat => "RAGWAY_CHAT",
             Role::Embeddings => "RAGWAY_EMBED",
             Role::Images => "RAGWAY_IMAGE",
+            Role::Rerank => "RAGWAY_RERANK",
         }
     }
 
@@ -41,6 +44,7 @@ impl Role {
             Role::Chat => "chat",
             Role::Embeddings => "embeddings",
             Role::Images => "images",
+            Role::Rerank => "rerank",
         }
     }
 }
@@ -67,12 +71,13 @@ pub struct Ready<'a> {
     pub model: &'a str,
 }
 
-/// The three upstreams of a running server.
+/// The upstreams of a running server.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
     pub chat: Upstream,
     pub embeddings: Upstream,
     pub images: Upstream,
+    pub rerank: Upstream,
 }
 
 impl Upstreams {
@@ -115,7 +120,13 @@ impl Upstreams {
                 Role::Images,
                 &settings.image_base_url,
                 &settings.image_api_key,
-                settings.image_model.clone(),
+                Some(settings.image_model.clone()),
+            ),
+            rerank: make(
+                Role::Rerank,
+                &settings.rerank_base_url,
+                &settings.rerank_api_key,
+                Some(settings.rerank_model.clone()),
             ),
         })
     }
@@ -277,6 +288,124 @@ impl Upstream {
             .data
             .sort_by_key(|item| item.index.unwrap_or(usize::MAX));
         Ok(parsed.data.into_iter().map(|item| item.embedding).collect())
+    }
+
+    /// Order `documents` by relevance to `query` with the rerank upstream
+    /// (the SiliconFlow/Jina/Cohere `/rerank` shape): the best `top_n` as
+    /// `(index into documents, relevance score)`, best first.
+    pub async fn rerank(
+        &self,
+        query: &str,
+        documents: &[&str],
+        top_n: usize,
+    ) -> AppResult<Vec<(usize, f32)>> {
+        let ready = self.ready()?;
+        let body = json!({
+            "model": ready.model,
+            "query": query,
+            "documents": documents,
+            "top_n": top_n,
+            "return_documents": false,
+        });
+        #[derive(Deserialize)]
+        struct Item {
+            index: usize,
+            relevance_score: f32,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            results: Vec<Item>,
+        }
+        let answer: Answer = self.send_json("/rerank", &body).await?;
+        if let Some(bad) = answer.results.iter().find(|r| r.index >= documents.len()) {
+            return Err(AppError::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!(
+                    "The rerank upstream ranked document {} of {}.",
+                    bad.index,
+                    documents.len()
+                ),
+                retry_after: None,
+                transient: false,
+            });
+        }
+        let mut ranked: Vec<(usize, f32)> = answer
+            .results
+            .into_iter()
+            .map(|r| (r.index, r.relevance_score))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranked.truncate(top_n);
+        Ok(ranked)
+    }
+
+    /// Generate one image for `prompt` at `size` (`WIDTHxHEIGHT`) and return
+    /// its bytes. The request carries OpenAI's `size`/`n` and SiliconFlow's
+    /// `image_size`/`batch_size`, so both kinds of provider accept it; the
+    /// answer may hold `data[].b64_json`, `data[].url` or `images[].url`
+    /// (a URL is downloaded at once: providers' links expire).
+    pub async fn generate_image(&self, prompt: &str, size: &str) -> AppResult<Bytes> {
+        let ready = self.ready()?;
+        let body = json!({
+            "model": ready.model,
+            "prompt": prompt,
+            "size": size,
+            "n": 1,
+            "image_size": size,
+            "batch_size": 1,
+        });
+        #[derive(Deserialize)]
+        struct Image {
+            url: Option<String>,
+            b64_json: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            data: Vec<Image>,
+            #[serde(default)]
+            images: Vec<Image>,
+        }
+        let answer: Answer = self.send_json("/images/generations", &body).await?;
+        let unexpected = |message: String| AppError::Upstream {
+            status: StatusCode::BAD_GATEWAY,
+            message,
+            retry_after: None,
+            transient: false,
+        };
+        let image = answer
+            .data
+            .into_iter()
+            .chain(answer.images)
+            .next()
+            .ok_or_else(|| unexpected("The images upstream returned no image.".into()))?;
+        if let Some(encoded) = image.b64_json {
+            return base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map(Bytes::from)
+                .map_err(|e| unexpected(format!("The images upstream sent invalid base64: {e}")));
+        }
+        let url = image.url.ok_or_else(|| {
+            unexpected("The images upstream's image has neither url nor b64_json.".into())
+        })?;
+        let download = async {
+            let response = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| self.transport_error(e))?;
+            if !response.status().is_success() {
+                return Err(unexpected(format!(
+                    "Downloading the generated image failed with status {}.",
+                    response.status()
+                )));
+            }
+            response.bytes().await.map_err(|e| self.transport_error(e))
+        };
+        tokio::time::timeout(self.timeout, download)
+            .await
+            .map_err(|_| self.timeout_error())?
     }
 
     fn timeout_error(&self) -> AppError {

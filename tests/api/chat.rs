@@ -117,8 +117,10 @@ async fn streamed_chunks_concatenate_to_the_non_streamed_answer() {
         .collect();
     assert_eq!(text, expected);
     assert!(chunks.iter().all(|c| c["model"] == "ragway"));
+    let finish = &chunks[chunks.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
     let last = chunks.last().unwrap();
-    assert_eq!(last["choices"][0]["finish_reason"], "stop");
+    assert_eq!(last["choices"], serde_json::json!([]));
     assert_eq!(last["sources"][0]["title"], "Tides");
     assert!(app.upstream.chat_requests().last().unwrap()["stream"] == true);
 }
@@ -255,4 +257,82 @@ async fn a_failing_embeddings_upstream_fails_the_chat_clearly() {
         .as_str()
         .unwrap()
         .contains("embeddings"));
+}
+
+#[tokio::test]
+async fn tool_calls_pass_through_both_ways() {
+    let app = spawn_app().await;
+    let tools = serde_json::json!([{"type": "function", "function": {
+        "name": "lookup",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+    }}]);
+    let mut body = app.chat_body("weather in Oslo", false);
+    body["tools"] = tools.clone();
+    body["tool_choice"] = "auto".into();
+    let response = app.chat(&app.user_key, None, &body).await;
+    let id = response.headers()["x-conversation-id"].clone();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["choices"][0]["finish_reason"], "tool_calls");
+    let call = answer["choices"][0]["message"]["tool_calls"][0].clone();
+    assert_eq!(call["function"]["name"], "lookup");
+    let sent = app.upstream.chat_requests().pop().unwrap();
+    assert_eq!(sent["tools"], tools);
+    assert_eq!(sent["tool_choice"], "auto");
+
+    // The client runs the tool and sends its result back with the history.
+    body["messages"] = serde_json::json!([
+        {"role": "user", "content": "weather in Oslo"},
+        {"role": "assistant", "content": null, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "12 degrees"},
+    ]);
+    let response = app.chat(&app.user_key, None, &body).await;
+    assert_eq!(
+        response.headers()["x-conversation-id"],
+        id,
+        "one conversation"
+    );
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Echo: weather in Oslo"
+    );
+    let sent = app.upstream.chat_requests().pop().unwrap();
+    let messages = sent["messages"].as_array().unwrap();
+    let tool = messages.iter().find(|m| m["role"] == "tool").unwrap();
+    assert_eq!(tool["tool_call_id"], "call_1");
+    assert_eq!(tool["content"], "12 degrees");
+    let asked = messages.iter().find(|m| m["role"] == "assistant").unwrap();
+    assert_eq!(asked["tool_calls"][0]["id"], "call_1");
+
+    // Streamed: the call's pieces are relayed, and saved whole.
+    let mut body = app.chat_body("weather in Bergen", true);
+    body["tools"] = tools;
+    let response = app.chat(&app.user_key, None, &body).await;
+    let id = response.headers()["x-conversation-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let events = sse_data(&response.text().await.unwrap());
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let arguments: String = events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    let expected = serde_json::json!({"q": "weather in Bergen"}).to_string();
+    assert_eq!(arguments, expected);
+    let conversation = app
+        .get_json(&format!("/v1/conversations/{id}"), &app.user_key)
+        .await;
+    let saved = &conversation["messages"][1];
+    assert_eq!(
+        saved["tool_calls"][0]["function"]["arguments"],
+        expected.as_str()
+    );
+    assert_eq!(saved["tool_calls"][0]["function"]["name"], "lookup");
+    assert_eq!(saved["content"], Value::Null);
 }

@@ -284,6 +284,37 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A new user key's secret.
+    pub async fn new_user_key(&self, name: &str) -> String {
+        keys::create(&self.state.db, name, Role::User)
+            .await
+            .unwrap()
+            .secret
+    }
+
+    /// POST a chat completion with `key`, naming a conversation if given.
+    pub async fn chat(
+        &self,
+        key: &str,
+        conversation: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(body);
+        if let Some(id) = conversation {
+            request = request.header("x-conversation-id", id);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A non-stream chat body for the public model with these messages.
+    pub fn chat_messages(&self, messages: Value) -> Value {
+        json!({ "model": self.settings.public_model, "messages": messages })
+    }
+
     /// A chat request body for the public model.
     pub fn chat_body(&self, question: &str, stream: bool) -> Value {
         json!({

@@ -8,9 +8,12 @@ mod ingest_cli;
 
 mod bad_inputs;
 mod chat;
+mod conversations;
 mod documents;
+mod drawing;
 mod errors;
 mod index;
 mod library;
 mod models;
 mod python;
+mod retrieval;

@@ -32,12 +32,43 @@ stream = client.chat.completions.create(
 )
 pieces = []
 finish = None
+streamed_sources = None
+conversation_id = None
 for chunk in stream:
     if chunk.choices:
         pieces.append(chunk.choices[0].delta.content or "")
         finish = chunk.choices[0].finish_reason or finish
+    extra = chunk.model_extra or {}
+    if "sources" in extra:
+        streamed_sources = extra["sources"]
+        conversation_id = extra.get("conversation_id")
 assert "".join(pieces) == text, pieces
 assert finish == "stop", finish
+assert streamed_sources and streamed_sources[0]["title"] == "Lighthouse", streamed_sources
+assert conversation_id, "the sources chunk names the conversation"
+
+# Usage on request, as OpenAI sends it: a last chunk with empty choices.
+stream = client.chat.completions.create(
+    model=model,
+    messages=[{"role": "user", "content": question}],
+    stream=True,
+    stream_options={"include_usage": True},
+)
+usage = [chunk.usage for chunk in stream if chunk.usage]
+assert usage and usage[0].total_tokens > 0, usage
+
+# A stateful client resends the history and stays in one conversation.
+raw = client.chat.completions.with_raw_response.create(
+    model=model,
+    messages=[
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": text},
+        {"role": "user", "content": "And in the evening?"},
+    ],
+)
+continued = raw.headers.get("x-conversation-id")
+assert continued, "X-Conversation-Id is sent"
+assert raw.parse().model_extra["conversation_id"] == continued
 
 try:
     client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])

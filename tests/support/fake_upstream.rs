@@ -56,6 +56,16 @@ struct Shared {
     formats: Mutex<EmbeddingFormats>,
     chat_requests: Mutex<Vec<Value>>,
     embedding_requests: Mutex<Vec<Value>>,
+    rerank_requests: Mutex<Vec<Value>>,
+    image_requests: Mutex<Vec<Value>>,
+    /// Embed each text as one opaque feature: no two texts are alike.
+    blind: Mutex<bool>,
+    /// Rank rerank documents in reverse order of arrival.
+    rerank_reversed: Mutex<bool>,
+    /// Answer images as SiliconFlow does: `images[].url` to download.
+    images_as_urls: Mutex<bool>,
+    /// Base URL of this fake, for the image links it hands out.
+    base_url: Mutex<String>,
     auth_headers: Mutex<Vec<String>>,
 }
 
@@ -81,18 +91,26 @@ impl FakeUpstream {
             formats: Mutex::new(EmbeddingFormats::Both),
             chat_requests: Mutex::default(),
             embedding_requests: Mutex::default(),
+            rerank_requests: Mutex::default(),
+            image_requests: Mutex::default(),
+            blind: Mutex::new(false),
+            rerank_reversed: Mutex::new(false),
+            images_as_urls: Mutex::new(false),
+            base_url: Mutex::default(),
             auth_headers: Mutex::default(),
         });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind fake upstream");
         let addr = listener.local_addr().unwrap();
+        *shared.base_url.lock().unwrap() = format!("http://{addr}");
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/embeddings", post(embeddings))
             .route("/v1/images/generations", post(images))
             .route("/v1/rerank", post(rerank))
             .route("/v1/models", get(models))
+            .route("/files/image.png", get(image_file))
             .with_state(shared.clone());
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -119,6 +137,33 @@ impl FakeUpstream {
     /// Which embedding encodings to honour from now on.
     pub fn set_embedding_formats(&self, formats: EmbeddingFormats) {
         *self.shared.formats.lock().unwrap() = formats;
+    }
+
+    /// Make embeddings useless (`true`): every text becomes one opaque
+    /// feature, so a question is near nothing. Full-text search still works.
+    pub fn set_embeddings_blind(&self, blind: bool) {
+        *self.shared.blind.lock().unwrap() = blind;
+    }
+
+    /// Make the reranker rank documents in reverse order of arrival.
+    pub fn set_rerank_reversed(&self, reversed: bool) {
+        *self.shared.rerank_reversed.lock().unwrap() = reversed;
+    }
+
+    /// Answer image requests with a link (SiliconFlow's `images[].url`)
+    /// instead of base64.
+    pub fn set_images_as_urls(&self, urls: bool) {
+        *self.shared.images_as_urls.lock().unwrap() = urls;
+    }
+
+    /// Every rerank request body received so far.
+    pub fn rerank_requests(&self) -> Vec<Value> {
+        self.shared.rerank_requests.lock().unwrap().clone()
+    }
+
+    /// Every image request body received so far.
+    pub fn image_requests(&self) -> Vec<Value> {
+        self.shared.image_requests.lock().unwrap().clone()
     }
 
     /// Every chat request body received so far.
@@ -216,6 +261,9 @@ async fn chat(
     let reply = reply_for(&request);
     let prompt_tokens = request.to_string().len() as u64 / 4;
     let completion_tokens = reply.split_whitespace().count() as u64;
+    if let Some(call) = tool_call_for(&request) {
+        return tool_call_response(&request, &model, call);
+    }
     if request["stream"] != json!(true) {
         return Json(json!({
             "id": "chatcmpl-fake",
@@ -271,6 +319,66 @@ async fn chat(
         .unwrap()
 }
 
+/// With `tools` offered and a user message last, the fake calls the first
+/// tool with `{"q": <the message>}`. (A `tool` message last gets the
+/// ordinary echo reply, which quotes the last user message.)
+fn tool_call_for(request: &Value) -> Option<Value> {
+    let name = request["tools"][0]["function"]["name"].as_str()?;
+    let last = request["messages"].as_array()?.last()?;
+    if last["role"] != "user" {
+        return None;
+    }
+    let arguments = json!({"q": last["content"]}).to_string();
+    Some(
+        json!({"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}),
+    )
+}
+
+fn tool_call_response(request: &Value, model: &str, call: Value) -> Response {
+    if request["stream"] != json!(true) {
+        return Json(json!({
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]}, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }))
+        .into_response();
+    }
+    // Streamed the way OpenAI does: the name first, the arguments in pieces.
+    let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+    let split = arguments.len() / 2;
+    let split = (split..=arguments.len())
+        .find(|i| arguments.is_char_boundary(*i))
+        .unwrap_or(0);
+    let delta = |tool: Value, finish: Value| {
+        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model,
+               "choices": [{"index": 0, "delta": tool, "finish_reason": finish}]})
+    };
+    let events = [
+        delta(
+            json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}]}),
+            Value::Null,
+        ),
+        delta(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": &arguments[..split]}}]}),
+            Value::Null,
+        ),
+        delta(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": &arguments[split..]}}]}),
+            Value::Null,
+        ),
+        delta(json!({}), json!("tool_calls")),
+    ];
+    let mut lines: Vec<Result<String, std::io::Error>> = events
+        .iter()
+        .map(|e| Ok(format!("data: {e}\n\n")))
+        .collect();
+    lines.push(Ok("data: [DONE]\n\n".to_string()));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(futures::stream::iter(lines)))
+        .unwrap()
+}
+
 /// Words (lowercased ASCII runs), CJK characters and CJK bigrams.
 fn features(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -319,15 +427,20 @@ pub fn width_for(model: &str) -> usize {
 /// The width of `…-small` embedding models.
 pub const SMALL_DIM: usize = 64;
 
+/// FNV-1a: stable across runs and platforms.
+fn fnv(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.as_bytes() {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
 fn embed_width(text: &str, dim: usize) -> Vec<f32> {
     let mut v = vec![0f32; dim];
     for feature in features(text) {
-        // FNV-1a: stable across runs and platforms.
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in feature.as_bytes() {
-            h ^= *b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
+        let h = fnv(&feature);
         let sign = if (h >> 63) == 0 { 1.0 } else { -1.0 };
         v[(h % dim as u64) as usize] += sign;
     }
@@ -364,6 +477,7 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value
         }
     };
     let width = width_for(request["model"].as_str().unwrap_or_default());
+    let blind = *shared.blind.lock().unwrap();
     let formats = *shared.formats.lock().unwrap();
     let base64 = match (request["encoding_format"].as_str(), formats) {
         (Some("base64"), EmbeddingFormats::FloatsOnly) => {
@@ -380,7 +494,11 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            let vector = embed_width(text, width);
+            let vector = if blind {
+                embed_width(&format!("opaque{:x}", fnv(text)), width)
+            } else {
+                embed_width(text, width)
+            };
             let embedding = if base64 {
                 let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
                 json!(base64::engine::general_purpose::STANDARD.encode(bytes))
@@ -398,16 +516,40 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value
 pub const PNG_1X1: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
-async fn images(State(shared): State<Arc<Shared>>, Json(_request): Json<Value>) -> Response {
+async fn images(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
+    shared.image_requests.lock().unwrap().push(request.clone());
     if let Some(response) = failing(take_fault(&shared)).await {
         return response;
+    }
+    if *shared.images_as_urls.lock().unwrap() {
+        let url = format!("{}/files/image.png", shared.base_url.lock().unwrap());
+        return Json(json!({"images": [{"url": url}], "timings": {"inference": 1}, "seed": 1}))
+            .into_response();
     }
     Json(json!({"created": 1, "data": [{"b64_json": PNG_1X1}]})).into_response()
 }
 
+/// The picture behind the links of [`FakeUpstream::set_images_as_urls`].
+async fn image_file() -> Response {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(PNG_1X1)
+        .unwrap();
+    ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
+}
+
 async fn rerank(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
+    shared.rerank_requests.lock().unwrap().push(request.clone());
     if let Some(response) = failing(take_fault(&shared)).await {
         return response;
+    }
+    if *shared.rerank_reversed.lock().unwrap() {
+        let count = request["documents"].as_array().map_or(0, Vec::len);
+        let results: Vec<Value> = (0..count)
+            .rev()
+            .enumerate()
+            .map(|(rank, index)| json!({"index": index, "relevance_score": 1.0 / (rank as f64 + 1.0)}))
+            .collect();
+        return Json(json!({"results": results})).into_response();
     }
     let query: std::collections::HashSet<String> =
         features(request["query"].as_str().unwrap_or_default())

@@ -1,0 +1,163 @@
+//! Hybrid retrieval: full text beside vectors, rerank, follow-up questions.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::support::fake_upstream::{FakeUpstream, Fault};
+
+async fn sources(app: &TestApp, body: &Value) -> Vec<Value> {
+    let response = app.chat(&app.user_key, None, body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    answer["sources"].as_array().unwrap().clone()
+}
+
+fn titles(sources: &[Value]) -> Vec<String> {
+    sources
+        .iter()
+        .map(|s| s["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn full_text_finds_a_chinese_chunk_the_vectors_miss() {
+    let app = spawn_app_with(|s| s.top_k = 1).await;
+    for (title, text) in [
+        ("年假", "每位员工每年享有十五天带薪年假。"),
+        ("报销", "差旅费用须在出差结束后十个工作日内提交发票。"),
+        ("停车", "公司地下停车场早上七点开放，晚上十一点关闭。"),
+        ("食堂", "员工食堂供应午餐和晚餐，周末不开放。"),
+        ("门禁", "访客须在前台登记并佩戴临时门禁卡。"),
+    ] {
+        app.ingest_text(title, text).await;
+    }
+    // From now on the question's vector is near nothing.
+    app.upstream.set_embeddings_blind(true);
+    let found = sources(&app, &app.chat_body("年假有几天？", false)).await;
+    assert_eq!(titles(&found), ["年假"]);
+    assert!(
+        found[0]["score"].as_f64().unwrap() < 0.5,
+        "the vectors did not find it: {found:?}"
+    );
+}
+
+#[tokio::test]
+async fn english_words_are_found_by_full_text_too() {
+    let app = spawn_app_with(|s| s.top_k = 1).await;
+    app.ingest_text(
+        "Boiler",
+        "The boiler room key hangs behind the reception desk.",
+    )
+    .await;
+    app.ingest_text("Canteen", "Lunch is served from noon until two.")
+        .await;
+    app.upstream.set_embeddings_blind(true);
+    let found = sources(&app, &app.chat_body("Where is the boiler key?", false)).await;
+    assert_eq!(titles(&found), ["Boiler"]);
+}
+
+async fn knowledge(app: &TestApp) {
+    for (title, text) in [
+        ("Tide one", "High tide reaches the harbour wall at noon."),
+        ("Tide two", "Low tide uncovers the harbour sand at dusk."),
+        (
+            "Tide three",
+            "The harbour master posts tide tables every week.",
+        ),
+    ] {
+        app.ingest_text(title, text).await;
+    }
+}
+
+/// Models `plain` (no rerank) and `reranked`; returns the plain one's name.
+async fn models(app: &TestApp) -> &'static str {
+    for model in [
+        json!({"id": "plain"}),
+        json!({"id": "reranked", "rerank": true}),
+    ] {
+        let created = app
+            .post_json("/api/admin/models", &app.admin_key, &model)
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    "plain"
+}
+
+#[tokio::test]
+async fn a_reranking_model_takes_the_reranker_order() {
+    let app = spawn_app_with(|s| {
+        s.rerank_base_url = s.chat_base_url.clone();
+        s.top_k = 3;
+    })
+    .await;
+    knowledge(&app).await;
+    let plain_model = models(&app).await;
+    let question = "When is the harbour tide?";
+    let mut body = app.chat_body(question, false);
+    body["model"] = json!(plain_model);
+    let plain = titles(&sources(&app, &body).await);
+    assert_eq!(plain.len(), 3);
+    assert!(
+        app.upstream.rerank_requests().is_empty(),
+        "no rerank unless the model asks"
+    );
+
+    app.upstream.set_rerank_reversed(true);
+    body["model"] = json!("reranked");
+    let reranked = sources(&app, &body).await;
+    let request = app.upstream.rerank_requests().pop().unwrap();
+    assert_eq!(request["model"], "BAAI/bge-reranker-v2-m3");
+    assert_eq!(request["query"], question);
+    assert_eq!(request["top_n"], 3);
+    let mut expected = plain.clone();
+    expected.reverse();
+    assert_eq!(titles(&reranked), expected);
+    assert_eq!(reranked[0]["index"], 1);
+    assert_eq!(reranked[0]["rerank_score"], 1.0);
+}
+
+#[tokio::test]
+async fn a_failing_reranker_leaves_the_fused_order() {
+    let broken = FakeUpstream::start().await;
+    broken.set_fault(Fault::ServerError);
+    let base = broken.base_url.clone();
+    let app = spawn_app_with(move |s| {
+        s.rerank_base_url = Some(base);
+        s.top_k = 3;
+    })
+    .await;
+    knowledge(&app).await;
+    let plain_model = models(&app).await;
+    let question = "When is the harbour tide?";
+    let mut body = app.chat_body(question, false);
+    body["model"] = json!(plain_model);
+    let plain = titles(&sources(&app, &body).await);
+    body["model"] = json!("reranked");
+    let kept = sources(&app, &body).await;
+    assert_eq!(titles(&kept), plain);
+    assert!(kept[0].get("rerank_score").is_none());
+    assert_eq!(broken.rerank_requests().len(), 1, "the reranker was asked");
+}
+
+#[tokio::test]
+async fn a_short_follow_up_is_searched_with_the_question_before_it() {
+    let app = spawn_app().await;
+    app.ingest_text(
+        "Ferries",
+        "Ferries to the island leave at eight and at ten.",
+    )
+    .await;
+    let body = app.chat_messages(json!([
+        {"role": "user", "content": "When do ferries leave for the island?"},
+        {"role": "assistant", "content": "At eight and at ten."},
+        {"role": "user", "content": "And the second one?"},
+    ]));
+    let found = sources(&app, &body).await;
+    assert_eq!(found[0]["title"], "Ferries");
+    let asked = app.upstream.embedding_requests().pop().unwrap();
+    assert_eq!(
+        asked["input"][0],
+        "When do ferries leave for the island?\nAnd the second one?"
+    );
+}
