@@ -1,0 +1,364 @@
+//! Retrieval latency at 10k and 100k chunks of 1024-wide vectors: vector
+//! search (exact scan, then the ANN index ragway builds), full text, and
+//! hybrid (both at once, as chat does), each with 1 and 4 concurrent
+//! clients, beside a brute-force dot-product scan of the same vectors in the
+//! same run (the floor). Also recall@10 of the ANN index against exact search.
+//!
+//! `cargo bench --bench retrieval` (or `bench/retrieval.sh`); sizes with
+//! `RETRIEVAL_SIZES=10000,100000`. Prints a markdown table.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ragway::store::vectors::{NewChunk, Scope, VectorStore};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const DIM: usize = 1024;
+/// Queries per measurement: 200 in a benchmark run, a few under `cargo test`.
+static QUERIES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+fn query_count() -> usize {
+    *QUERIES.get().unwrap_or(&200)
+}
+const K: usize = 10;
+const TABLE: &str = "chunks_bench";
+
+struct Corpus {
+    vectors: Vec<f32>,
+    texts: Vec<String>,
+}
+
+/// Vectors clustered around 1,000 centres (closer to real embeddings than
+/// uniform noise), normalised; texts of words from a 5,000-word vocabulary,
+/// half English-like, half Chinese.
+fn corpus(rows: usize, rng: &mut StdRng) -> Corpus {
+    let centres: Vec<Vec<f32>> = (0..1000)
+        .map(|_| (0..DIM).map(|_| rng.random::<f32>() - 0.5).collect())
+        .collect();
+    let mut vectors = Vec::with_capacity(rows * DIM);
+    for _ in 0..rows {
+        let centre = &centres[rng.random_range(0..centres.len())];
+        let mut v: Vec<f32> = centre
+            .iter()
+            .map(|c| c + (rng.random::<f32>() - 0.5) * 0.3)
+            .collect();
+        normalise(&mut v);
+        vectors.extend(v);
+    }
+    let hanzi: Vec<char> = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处府研质信".chars().collect();
+    let texts = (0..rows)
+        .map(|_| {
+            let mut words = Vec::with_capacity(60);
+            for _ in 0..60 {
+                if rng.random_bool(0.5) {
+                    words.push(format!("w{}", rng.random_range(0..2500)));
+                } else {
+                    let a = hanzi[rng.random_range(0..hanzi.len())];
+                    let b = hanzi[rng.random_range(0..hanzi.len())];
+                    words.push(format!("{a}{b}"));
+                }
+            }
+            words.join(" ")
+        })
+        .collect();
+    Corpus { vectors, texts }
+}
+
+fn normalise(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
+/// The exact top-k row numbers for `query` by dot product (vectors are normalised).
+fn brute_force(vectors: &[f32], query: &[f32]) -> Vec<usize> {
+    let mut best: Vec<(f32, usize)> = Vec::with_capacity(K + 1);
+    for (row, v) in vectors.chunks_exact(DIM).enumerate() {
+        let score: f32 = v.iter().zip(query).map(|(a, b)| a * b).sum();
+        if best.len() < K || score > best[best.len() - 1].0 {
+            let at = best.partition_point(|(s, _)| *s >= score);
+            best.insert(at, (score, row));
+            best.truncate(K);
+        }
+    }
+    best.into_iter().map(|(_, row)| row).collect()
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn stats(mut latencies: Vec<Duration>, wall: Duration) -> Stats {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    Stats {
+        p50: at(0.5),
+        p99: at(0.99),
+        per_second: latencies.len() as f64 / wall.as_secs_f64(),
+    }
+}
+
+/// Run `query(i)` for every query index with `clients` at once.
+async fn measure<F, Fut>(clients: usize, query: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let query = Arc::new(query);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let query = query.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                for i in (c..query_count()).step_by(clients) {
+                    let t = Instant::now();
+                    query(i).await;
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    stats(all, started.elapsed())
+}
+
+fn floor(vectors: Arc<Vec<f32>>, queries: Arc<Vec<Vec<f32>>>, clients: usize) -> Stats {
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let vectors = vectors.clone();
+            let queries = queries.clone();
+            std::thread::spawn(move || {
+                (c..query_count())
+                    .step_by(clients)
+                    .map(|i| {
+                        let t = Instant::now();
+                        std::hint::black_box(brute_force(&vectors, &queries[i]));
+                        t.elapsed()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let all = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    stats(all, started.elapsed())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    // `cargo test --all-targets` runs this too, without `--bench`: then a
+    // small smoke run shows the benchmark still works.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    if !benchmarking {
+        QUERIES.set(8).expect("set once");
+    }
+    let default_sizes = if benchmarking { "10000,100000" } else { "600" };
+    let sizes: Vec<usize> = std::env::var("RETRIEVAL_SIZES")
+        .unwrap_or_else(|_| default_sizes.into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("RETRIEVAL_SIZES: numbers"))
+        .collect();
+    println!(
+        "| rows | search | clients | p50 ms | p99 ms | queries/s | p50 / floor p50 | recall@10 |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for rows in sizes {
+        let mut rng = StdRng::seed_from_u64(7);
+        let corpus = corpus(rows, &mut rng);
+        let dir = tempfile::tempdir().unwrap();
+        let store = VectorStore::open(dir.path().to_str().unwrap())
+            .await
+            .unwrap();
+        let load = Instant::now();
+        for start in (0..rows).step_by(10_000) {
+            let end = (start + 10_000).min(rows);
+            let chunks: Vec<NewChunk> = (start..end)
+                .map(|row| NewChunk {
+                    id: format!("c{row}"),
+                    document_id: format!("d{}", row / 10),
+                    generation: "g".into(),
+                    collection: if row % 10 == 0 {
+                        "other".into()
+                    } else {
+                        "default".into()
+                    },
+                    ordinal: (row % 10) as i32,
+                    title: format!("doc {}", row / 10),
+                    page: None,
+                    heading: None,
+                    text: corpus.texts[row].clone(),
+                    vector: corpus.vectors[row * DIM..(row + 1) * DIM].to_vec(),
+                })
+                .collect();
+            store.add(TABLE, chunks).await.unwrap();
+        }
+        eprintln!(
+            "{rows} rows loaded in {:.1} s",
+            load.elapsed().as_secs_f64()
+        );
+
+        // Queries: stored vectors nudged off their place; texts: three words of a stored chunk.
+        let picks: Vec<usize> = (0..query_count())
+            .map(|_| rng.random_range(0..rows))
+            .collect();
+        let queries: Vec<Vec<f32>> = picks
+            .iter()
+            .map(|&row| {
+                let mut v: Vec<f32> = corpus.vectors[row * DIM..(row + 1) * DIM]
+                    .iter()
+                    .map(|x| x + (rng.random::<f32>() - 0.5) * 0.05)
+                    .collect();
+                normalise(&mut v);
+                v
+            })
+            .collect();
+        let words: Vec<String> = picks
+            .iter()
+            .map(|&row| {
+                corpus.texts[row]
+                    .split(' ')
+                    .step_by(20)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let vectors = Arc::new(corpus.vectors);
+        let queries = Arc::new(queries);
+        let words = Arc::new(words);
+        let exact: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| {
+                brute_force(&vectors, q)
+                    .into_iter()
+                    .map(|r| format!("c{r}"))
+                    .collect()
+            })
+            .collect();
+
+        let mut floors = Vec::new();
+        for clients in [1, 4] {
+            let s = floor(vectors.clone(), queries.clone(), clients);
+            println!(
+                "| {rows} | brute-force scan (floor) | {clients} | {} | {} | {:.0} | 1.0 | 1.0 |",
+                ms(s.p50),
+                ms(s.p99),
+                s.per_second
+            );
+            floors.push(s.p50);
+        }
+
+        let scope = Scope::default();
+        let run = |label: &'static str,
+                   recall: Option<f64>,
+                   s: &Stats,
+                   clients: usize,
+                   floor: Duration| {
+            println!(
+                "| {rows} | {label} | {clients} | {} | {} | {:.0} | {:.1} | {} |",
+                ms(s.p50),
+                ms(s.p99),
+                s.per_second,
+                s.p50.as_secs_f64() / floor.as_secs_f64(),
+                recall.map_or("—".to_string(), |r| format!("{r:.3}"))
+            )
+        };
+        let recall = |store: VectorStore, queries: Arc<Vec<Vec<f32>>>, exact: Vec<Vec<String>>| async move {
+            let mut found = 0;
+            for (q, truth) in queries.iter().zip(&exact) {
+                let hits = store.search(TABLE, q, K, Scope::default()).await.unwrap();
+                found += hits.iter().filter(|h| truth.contains(&h.chunk_id)).count();
+            }
+            found as f64 / (K * queries.len()) as f64
+        };
+
+        let vector_modes: [(&str, bool); 2] =
+            [("vector, exact scan", false), ("vector, ANN index", true)];
+        for (label, indexed) in vector_modes {
+            if indexed {
+                let t = Instant::now();
+                let built = store.index_vectors_now(TABLE).await.unwrap();
+                eprintln!(
+                    "vector index built: {built} in {:.1} s",
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            let r = recall(store.clone(), queries.clone(), exact.clone()).await;
+            for (i, clients) in [1, 4].into_iter().enumerate() {
+                let (store, queries) = (store.clone(), queries.clone());
+                let s = measure(clients, move |i| {
+                    let (store, queries) = (store.clone(), queries.clone());
+                    async move {
+                        store.search(TABLE, &queries[i], K, scope).await.unwrap();
+                    }
+                })
+                .await;
+                run(label, Some(r), &s, clients, floors[i]);
+            }
+        }
+        for (i, clients) in [1, 4].into_iter().enumerate() {
+            let (store, queries, words) = (store.clone(), queries.clone(), words.clone());
+            let s = measure(clients, move |i| {
+                let (store, queries, words) = (store.clone(), queries.clone(), words.clone());
+                async move {
+                    store
+                        .text_search(TABLE, &words[i], &queries[i], K, scope)
+                        .await
+                        .unwrap();
+                }
+            })
+            .await;
+            run("full text", None, &s, clients, floors[i]);
+        }
+        for (i, clients) in [1, 4].into_iter().enumerate() {
+            let (store, queries, words) = (store.clone(), queries.clone(), words.clone());
+            let s = measure(clients, move |i| {
+                let (store, queries, words) = (store.clone(), queries.clone(), words.clone());
+                async move {
+                    let (a, b) = tokio::join!(
+                        store.search(TABLE, &queries[i], 4 * K, scope),
+                        store.text_search(TABLE, &words[i], &queries[i], 4 * K, scope),
+                    );
+                    a.unwrap();
+                    b.unwrap();
+                }
+            })
+            .await;
+            run("hybrid (vector ∥ full text)", None, &s, clients, floors[i]);
+        }
+        // With the filter every chat request carries (shared collections + the caller's own).
+        let private = "~key".to_string();
+        let filtered = Scope {
+            collections: None,
+            private_space: Some(Box::leak(private.into_boxed_str())),
+        };
+        let (store2, queries2) = (store.clone(), queries.clone());
+        let s = measure(1, move |i| {
+            let (store, queries) = (store2.clone(), queries2.clone());
+            async move {
+                store.search(TABLE, &queries[i], K, filtered).await.unwrap();
+            }
+        })
+        .await;
+        run(
+            "vector, ANN index, chat's collection filter",
+            None,
+            &s,
+            1,
+            floors[0],
+        );
+    }
+}
