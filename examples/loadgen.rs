@@ -30,6 +30,10 @@ struct Args {
     /// JSON body.
     #[arg(long)]
     body: String,
+    /// Measure to the first byte of the answer's body (time to first token
+    /// of a stream) instead of the last.
+    #[arg(long)]
+    first_byte: bool,
 }
 
 #[tokio::main]
@@ -50,6 +54,7 @@ async fn main() {
         tokio::time::sleep_until(due.into()).await;
         let (client, latencies, errors) = (client.clone(), latencies.clone(), errors.clone());
         let (url, key, body) = (args.url.clone(), args.key.clone(), args.body.clone());
+        let first_byte = args.first_byte;
         tasks.push(tokio::spawn(async move {
             let result = client
                 .post(&url)
@@ -58,12 +63,25 @@ async fn main() {
                 .body(body)
                 .send()
                 .await;
-            let ok = match result {
-                Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
-                _ => false,
+            let measured = match result {
+                Ok(mut response) if response.status().is_success() => {
+                    let first = response.chunk().await.ok().flatten().map(|_| due.elapsed());
+                    let rest_ok = async {
+                        while let Some(_chunk) = response.chunk().await? {}
+                        Ok::<_, reqwest::Error>(())
+                    }
+                    .await
+                    .is_ok();
+                    match (first, rest_ok) {
+                        (Some(first), true) if first_byte => Some(first),
+                        (Some(_), true) => Some(due.elapsed()),
+                        _ => None,
+                    }
+                }
+                _ => None,
             };
-            if ok {
-                latencies.lock().await.push(due.elapsed());
+            if let Some(latency) = measured {
+                latencies.lock().await.push(latency);
             } else {
                 errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }

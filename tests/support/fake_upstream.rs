@@ -415,10 +415,13 @@ pub fn embed(text: &str) -> Vec<f32> {
 }
 
 /// Vector width for an embedding model: models named `…-small` answer
-/// [`SMALL_DIM`] wide vectors, the rest [`DIM`] (to test a change of model).
+/// [`SMALL_DIM`] wide vectors (to test a change of model), `…-1024` ones
+/// 1024 (bge-large's width, for benchmarks), the rest [`DIM`].
 pub fn width_for(model: &str) -> usize {
     if model.ends_with("-small") {
         SMALL_DIM
+    } else if model.ends_with("-1024") {
+        1024
     } else {
         DIM
     }

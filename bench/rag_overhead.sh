@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Time to first token ragway adds to a grounded (RAG) streamed answer over a
+# knowledge base of ~100k chunks with 1024-wide vectors: the same streamed
+# request at the same rate, straight to the fake upstream (baseline) and
+# through ragway (embed the question, vector and full-text search, fuse,
+# prompt), in alternating rounds of one run. Latency runs from the request's
+# due time to the first byte of the answer.
+#
+#   bench/rag_overhead.sh [rate=20] [seconds=10] [rounds=3] [megabytes=25]
+#
+# The knowledge base: generated English prose, 60-token chunks (so 25 MB
+# makes ~100k chunks), embedded by the fake upstream's 1024-wide model;
+# the script waits until ragway has built its vector index. Prints a
+# markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${1:-20}
+SECONDS_PER_ROUND=${2:-10}
+ROUNDS=${3:-3}
+MEGABYTES=${4:-25}
+. bench/common.sh
+
+UP_PORT=19120
+RW_PORT=19121
+start_upstream "$UP_PORT"
+export RAGWAY_EMBED_MODEL=fake-1024 RAGWAY_CHUNK_SIZE=60 RAGWAY_CHUNK_OVERLAP=0
+export RUST_LOG="${RUST_LOG:-warn,ragway::store::vectors=info}"
+start_ragway "$RW_PORT" "$WORK/data" --admin
+
+python3 bench/gen_corpus.py text "$WORK/text" --files 10 --bytes $((MEGABYTES * 100000))
+loaded=$(python3 bench/ingest_load.py load --url "http://127.0.0.1:$RW_PORT" --key "$KEY" "$WORK/text"/*)
+chunks=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["chunks"]); assert not r["failed"], r' "$loaded")
+echo "knowledge base: $chunks chunks" >&2
+# The vector index is built in the background once the table is large enough.
+for _ in $(seq 600); do
+  grep -q "built the vector index" "$WORK/data.log" && break
+  sleep 1
+done
+grep "built the vector index" "$WORK/data.log" | tail -1 >&2 || echo "no vector index was built" >&2
+
+body() { printf '{"model":"%s","stream":true,"messages":[{"role":"user","content":"%s"}]}' "$1" "$2"; }
+QUESTION="What did the committee decide about the harbour budget and the ferry schedule?"
+DIRECT="http://127.0.0.1:$UP_PORT/v1/chat/completions"
+VIA="http://127.0.0.1:$RW_PORT/v1/chat/completions"
+run() { # url model
+  "$BIN/examples/loadgen" --first-byte --url "$1" --key "$KEY" --rate "$RATE" --seconds "$SECONDS_PER_ROUND" --body "$(body "$2" "$QUESTION")"
+}
+# Warm both paths.
+"$BIN/examples/loadgen" --url "$DIRECT" --rate 10 --seconds 1 --body "$(body fake-chat "$QUESTION")" > /dev/null
+"$BIN/examples/loadgen" --url "$VIA" --key "$KEY" --rate 10 --seconds 1 --body "$(body ragway "$QUESTION")" > /dev/null
+
+echo "| chunks | round | direct p50 ms | direct p99 ms | ragway p50 ms | ragway p99 ms | added p50 ms | added p99 ms | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for round in $(seq "$ROUNDS"); do
+  d=$(run "$DIRECT" fake-chat)
+  r=$(run "$VIA" ragway)
+  python3 - "$chunks" "$round" "$d" "$r" <<'PY'
+import json, sys
+chunks, rnd, d, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+print(f"| {chunks} | {rnd} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+      f"{r['p50_ms']-d['p50_ms']:+.2f} | {r['p99_ms']-d['p99_ms']:+.2f} | {d['errors']}/{r['errors']} |")
+PY
+done
