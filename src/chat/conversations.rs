@@ -17,7 +17,7 @@ use sqlx::{AnyPool, Row};
 use super::Message;
 use crate::error::{AppError, AppResult};
 use crate::retrieval::Source;
-use crate::store::sql::now_ms;
+use crate::store::sql::{now_ms, page_limit, Page};
 
 /// Most earlier prefixes of a request tried when looking for its conversation.
 const MAX_CANDIDATES: usize = 100;
@@ -289,32 +289,17 @@ pub async fn save(
         .execute(&mut *tx)
         .await?;
         0
-    } else if thread.replace {
-        sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
-            .bind(&thread.id)
-            .execute(&mut *tx)
-            .await?;
-        let updated = sqlx::query(
-            "UPDATE conversations SET model = $1, system = $2, history_hash = $3, message_count = $4, updated_at = $5 \
-             WHERE id = $6 AND key_id = $7",
-        )
-        .bind(model)
-        .bind(&system)
-        .bind(&hash)
-        .bind(count)
-        .bind(now)
-        .bind(&thread.id)
-        .bind(key_id)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Ok(()); // deleted meanwhile: nothing to add to
-        }
-        0
     } else {
+        if thread.replace {
+            sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
+                .bind(&thread.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // A replaced history starts counting again from 0.
         let row = sqlx::query(
             "UPDATE conversations SET model = $1, system = $2, history_hash = $3, \
-             message_count = message_count + $4, updated_at = $5 \
+             message_count = CASE WHEN $8 = 1 THEN 0 ELSE message_count END + $4, updated_at = $5 \
              WHERE id = $6 AND key_id = $7 RETURNING message_count",
         )
         .bind(model)
@@ -324,6 +309,7 @@ pub async fn save(
         .bind(now)
         .bind(&thread.id)
         .bind(key_id)
+        .bind(i64::from(thread.replace))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -411,17 +397,6 @@ impl Summary {
     }
 }
 
-/// One page of a key's conversations, most recently active first.
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub object: &'static str,
-    pub data: Vec<Summary>,
-    pub has_more: bool,
-    /// Pass as `after` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 /// The conversations of `key_id`, most recently active first; `after` is
 /// the previous page's `next_cursor`.
 pub async fn list(
@@ -429,13 +404,8 @@ pub async fn list(
     key_id: &str,
     limit: Option<i64>,
     after: Option<&str>,
-) -> AppResult<Page> {
-    let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::BadRequest(
-            "`limit` must be between 1 and 100.".into(),
-        ));
-    }
+) -> AppResult<Page<Summary>> {
+    let limit = page_limit(limit)?;
     let cursor = match after.filter(|a| !a.is_empty()) {
         Some(after) => Some(
             after
@@ -474,21 +444,13 @@ pub async fn list(
             .await?
         }
     };
-    let mut data = rows
+    let data = rows
         .iter()
         .map(Summary::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let has_more = data.len() as i64 > limit;
-    data.truncate(limit as usize);
-    let next_cursor = has_more
-        .then(|| data.last().map(|c| format!("{}_{}", c.updated_at, c.id)))
-        .flatten();
-    Ok(Page {
-        object: "list",
-        data,
-        has_more,
-        next_cursor,
-    })
+    Ok(Page::new(data, limit, |c| {
+        format!("{}_{}", c.updated_at, c.id)
+    }))
 }
 
 /// Conversation `id` of `key_id` with its messages: the system messages
@@ -576,11 +538,7 @@ mod tests {
     use super::*;
 
     fn msg(role: &str, content: &str) -> Message {
-        Message {
-            role: role.into(),
-            content: json!(content),
-            rest: Map::new(),
-        }
+        Message::new(role, json!(content))
     }
 
     #[test]

@@ -5,12 +5,12 @@
 
 use std::convert::Infallible;
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use super::stream::{data_event, ending, sse_response};
 use super::{with_conversation_header, Exchange, Message};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -79,18 +79,14 @@ pub(crate) async fn answer(
     client_usage: bool,
 ) -> Response {
     let content = draw(&exchange.state, origin, prompt).await;
-    let message = Message {
-        role: "assistant".into(),
-        content: Value::String(content.clone()),
-        rest: serde_json::Map::new(),
-    };
+    let message = Message::new("assistant", Value::String(content.clone()));
     let usage = json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0});
     exchange.save(message, Some(usage.clone()), false).await;
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = now_ms() / 1000;
     let model = exchange.model.clone();
     let conversation = exchange.thread.id.clone();
-    let mut response = if stream {
+    if stream {
         let chunk = |choices: Value| json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices});
         let mut events = vec![
             chunk(
@@ -104,36 +100,22 @@ pub(crate) async fn answer(
             last["usage"] = usage;
             events.push(last);
         }
-        let mut last = chunk(json!([]));
-        last["sources"] = json!([]);
-        last["conversation_id"] = Value::String(conversation.clone());
-        events.push(last);
-        let mut frames: Vec<Result<Bytes, Infallible>> = events
-            .iter()
-            .map(|e| Ok(Bytes::from(format!("data: {e}\n\n"))))
-            .collect();
-        frames.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
-        let mut response = Response::new(Body::from_stream(futures::stream::iter(frames)));
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        response
-    } else {
-        axum::Json(json!({
-            "id": id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": usage,
-            "sources": [],
-            "conversation_id": conversation,
-        }))
-        .into_response()
-    };
+        let mut frames: Vec<Result<Bytes, Infallible>> =
+            events.iter().map(|e| Ok(data_event(e))).collect();
+        frames.extend(ending(chunk(json!([])), &[], &conversation).map(Ok));
+        return sse_response(futures::stream::iter(frames), &conversation);
+    }
+    let mut response = axum::Json(json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": usage,
+        "sources": [],
+        "conversation_id": conversation,
+    }))
+    .into_response();
     with_conversation_header(&mut response, &conversation);
     response
 }

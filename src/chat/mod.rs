@@ -55,6 +55,15 @@ const ROLES: &[&str] = &[
 ];
 
 impl Message {
+    /// A message with just a role and content.
+    pub fn new(role: &str, content: Value) -> Self {
+        Self {
+            role: role.into(),
+            content,
+            rest: Map::new(),
+        }
+    }
+
     /// The plain text of the message: the string, or its text parts joined.
     pub fn text(&self) -> String {
         match &self.content {
@@ -101,28 +110,21 @@ pub async fn complete(
         request.messages,
     )
     .await?;
-    let limits = trim::Limits {
-        max_messages: model
-            .max_messages
-            .map_or(state.settings.max_messages, |m| m.max(1) as usize),
-        max_message_chars: state.settings.max_message_chars,
-        max_total_chars: state.settings.max_total_chars,
+    let mut exchange = Exchange {
+        state: state.clone(),
+        key_id: caller.key_id.clone(),
+        model: model.id.clone(),
+        thread,
+        sources: Vec::new(),
+        footer: None,
     };
     if model.drawing {
         let triggers = model
             .draw_triggers
             .as_deref()
             .unwrap_or(&state.settings.draw_triggers);
-        let last = thread.messages.last().filter(|m| m.role == "user");
+        let last = exchange.thread.messages.last().filter(|m| m.role == "user");
         if let Some(prompt) = last.and_then(|m| draw::prompt(&m.text(), triggers)) {
-            let exchange = Exchange {
-                state: state.clone(),
-                key_id: caller.key_id.clone(),
-                model: model.id.clone(),
-                thread,
-                sources: Vec::new(),
-                footer: None,
-            };
             return Ok(draw::answer(exchange, origin, &prompt, request.stream, client_usage).await);
         }
     }
@@ -131,14 +133,22 @@ pub async fn complete(
         .upstream_model
         .clone()
         .unwrap_or_else(|| ready.model.to_string());
-    let outgoing = trim::trim(thread.messages.clone(), limits);
-    let question = retrieval_query(&thread.messages)
+    let question = retrieval_query(&exchange.thread.messages)
         .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
     // Embedding models read a few hundred tokens; the start of a pasted
     // document is what to search for.
     let question: String = question.chars().take(MAX_QUESTION_CHARS).collect();
+    let limits = trim::Limits {
+        max_messages: model
+            .max_messages
+            .map_or(state.settings.max_messages, |m| m.max(1) as usize),
+        max_message_chars: state.settings.max_message_chars,
+        max_total_chars: state.settings.max_total_chars,
+    };
+    // Saving needs only what the request adds, not the whole history.
+    let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
-    let sources = if model.retrieval {
+    if model.retrieval {
         let options = retrieval::Options {
             top_k: model
                 .top_k
@@ -147,11 +157,11 @@ pub async fn complete(
             score_threshold: model.score_threshold,
             rerank: model.rerank,
         };
-        retrieval::retrieve(state, caller, &question, options).await?
-    } else {
-        Vec::new()
-    };
-    let messages = with_system(outgoing, model.system_prompt.as_deref(), &sources);
+        exchange.sources = retrieval::retrieve(state, caller, &question, options).await?;
+    }
+    let sources = &exchange.sources;
+    exchange.footer = (model.citation_footer && !sources.is_empty()).then(|| footer(sources));
+    let messages = with_system(outgoing, model.system_prompt.as_deref(), &exchange.sources);
 
     let mut body = request.rest;
     body.insert("model".into(), Value::String(upstream_model));
@@ -172,14 +182,6 @@ pub async fn complete(
     }
     let body = Value::Object(body);
 
-    let exchange = Exchange {
-        state: state.clone(),
-        key_id: caller.key_id.clone(),
-        model: model.id.clone(),
-        footer: (model.citation_footer && !sources.is_empty()).then(|| footer(&sources)),
-        thread,
-        sources,
-    };
     if request.stream {
         let response = state
             .upstreams
@@ -394,14 +396,7 @@ fn with_system(
     if merge {
         messages[0].content = content;
     } else {
-        messages.insert(
-            0,
-            Message {
-                role: "system".into(),
-                content,
-                rest: Map::new(),
-            },
-        );
+        messages.insert(0, Message::new("system", content));
     }
     messages
 }
@@ -412,11 +407,7 @@ mod tests {
     use serde_json::json;
 
     fn msg(role: &str, content: Value) -> Message {
-        Message {
-            role: role.into(),
-            content,
-            rest: Map::new(),
-        }
+        Message::new(role, content)
     }
 
     fn source() -> Source {

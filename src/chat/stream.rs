@@ -17,6 +17,7 @@ use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
 use super::{with_conversation_header, Exchange, Message};
+use crate::retrieval::Source;
 
 /// The SSE response that relays `upstream`; `client_usage` says whether the
 /// client asked for the usage chunk (ragway always does, to save it).
@@ -83,7 +84,15 @@ pub fn relay(
             }
         }
     };
-    let mut response = Response::new(Body::from_stream(body));
+    sse_response(body, &conversation_id)
+}
+
+/// An SSE response of `events`, naming the conversation.
+pub(super) fn sse_response(
+    events: impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+    conversation_id: &str,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(events));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -92,8 +101,16 @@ pub fn relay(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Tell nginx-style proxies not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    with_conversation_header(&mut response, &conversation_id);
+    with_conversation_header(&mut response, conversation_id);
     response
+}
+
+/// The end of every answer stream: `last` (a chunk with empty `choices`)
+/// carrying the sources and the conversation id, then `[DONE]`.
+pub(super) fn ending(mut last: Value, sources: &[Source], conversation_id: &str) -> [Bytes; 2] {
+    last["sources"] = serde_json::to_value(sources).unwrap_or_else(|_| json!([]));
+    last["conversation_id"] = Value::String(conversation_id.to_string());
+    [data_event(&last), Bytes::from_static(b"data: [DONE]\n\n")]
 }
 
 /// The answer as it streams past, and the exchange it ends. Dropped before
@@ -145,11 +162,10 @@ impl Gathered {
         if has_usage {
             self.usage = usage;
         }
-        let choices = object
+        let choices: &[Value] = object
             .get("choices")
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+            .map_or(&[], Vec::as_slice);
         if choices.is_empty() && has_usage && !self.client_usage {
             return out; // the usage chunk ragway asked for on its own behalf
         }
@@ -168,9 +184,13 @@ impl Gathered {
             }
             if let Some(reason) = choice["finish_reason"].as_str() {
                 self.finished = true;
-                let footer = self.exchange.as_ref().and_then(|e| e.footer.clone());
-                if let (Some(footer), false) = (footer, reason == "tool_calls") {
-                    self.content.push_str(&footer);
+                let footer = self
+                    .exchange
+                    .as_ref()
+                    .and_then(|e| e.footer.as_deref())
+                    .filter(|_| reason != "tool_calls");
+                if let Some(footer) = footer {
+                    self.content.push_str(footer);
                     out.push(data_event(&self.chunk(json!([{
                         "index": 0, "delta": {"content": footer}, "finish_reason": null
                     }]))));
@@ -239,10 +259,12 @@ impl Gathered {
         exchange
             .save(self.message(), self.usage.clone(), !self.finished)
             .await;
-        let mut last = self.chunk(json!([]));
-        last["sources"] = serde_json::to_value(&exchange.sources).unwrap_or_else(|_| json!([]));
-        last["conversation_id"] = Value::String(exchange.thread.id.clone());
-        vec![data_event(&last), Bytes::from_static(b"data: [DONE]\n\n")]
+        ending(
+            self.chunk(json!([])),
+            &exchange.sources,
+            &exchange.thread.id,
+        )
+        .to_vec()
     }
 
     /// Save what came before the stream failed, marked incomplete.
@@ -266,7 +288,7 @@ impl Drop for Gathered {
     }
 }
 
-fn data_event(value: &Value) -> Bytes {
+pub(super) fn data_event(value: &Value) -> Bytes {
     Bytes::from(format!("data: {value}\n\n"))
 }
 

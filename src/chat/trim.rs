@@ -96,14 +96,10 @@ fn cut_text(text: &str, max: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Map};
+    use serde_json::json;
 
     fn msg(role: &str, content: &str) -> Message {
-        Message {
-            role: role.into(),
-            content: json!(content),
-            rest: Map::new(),
-        }
+        Message::new(role, json!(content))
     }
 
     fn roles_and_texts(messages: &[Message]) -> Vec<String> {
@@ -184,15 +180,14 @@ mod tests {
 
     #[test]
     fn text_parts_share_one_budget_and_images_stay() {
-        let message = Message {
-            role: "user".into(),
-            content: json!([
+        let message = Message::new(
+            "user",
+            json!([
                 {"type": "text", "text": "abc"},
                 {"type": "image_url", "image_url": {"url": "data:…"}},
                 {"type": "text", "text": "defgh"},
             ]),
-            rest: Map::new(),
-        };
+        );
         let out = trim(
             vec![message],
             Limits {

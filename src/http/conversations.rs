@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
-use crate::chat::conversations::{self, Page};
+use crate::chat::conversations::{self, Summary};
 use crate::error::AppResult;
 use crate::state::AppState;
+use crate::store::sql::Page;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,7 +29,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> AppResult<Json<Page>> {
+) -> AppResult<Json<Page<Summary>>> {
     let Query(query) = query?;
     Ok(Json(
         conversations::list(

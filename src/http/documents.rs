@@ -14,9 +14,10 @@ use super::ApiJson;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::ingest::collections::private_space;
-use crate::ingest::documents::{self, ListQuery, Page};
+use crate::ingest::documents::{self, ListQuery};
 use crate::ingest::{self, Document, Upload};
 use crate::state::AppState;
+use crate::store::sql::Page;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -182,7 +183,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> AppResult<Json<Page>> {
+) -> AppResult<Json<Page<Document>>> {
     let Query(mut query) = query?;
     if caller.role != Role::Admin {
         // A user key lists its own private documents, whatever else it asks for.

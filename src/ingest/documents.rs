@@ -9,6 +9,7 @@ use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::indexes;
+use crate::store::sql::{page_limit, Page};
 use crate::store::vectors::PRIVATE_PREFIX;
 
 /// A document as the API shows it.
@@ -123,30 +124,14 @@ pub struct ListQuery {
     pub after: Option<String>,
 }
 
-/// One page of documents, newest first.
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub object: &'static str,
-    pub data: Vec<Document>,
-    pub has_more: bool,
-    /// Pass as `after` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
 const STATUSES: &[&str] = &["pending", "processing", "ready", "failed"];
 
 /// Documents matching `query`, newest first.
 ///
 /// Ids are UUIDv7, which sort by creation time, so the cursor is simply the
 /// last id seen and pages stay stable while new documents arrive.
-pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::BadRequest(
-            "`limit` must be between 1 and 100.".into(),
-        ));
-    }
+pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page<Document>> {
+    let limit = page_limit(query.limit)?;
     let mut conditions = Vec::new();
     let mut binds: Vec<String> = Vec::new();
     let mut bind = |condition: &str, value: String| {
@@ -190,21 +175,11 @@ pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page> {
         statement = statement.bind(value);
     }
     let rows = statement.fetch_all(db).await?;
-    let mut data = rows
+    let data = rows
         .iter()
         .map(Document::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let has_more = data.len() as i64 > limit;
-    data.truncate(limit as usize);
-    let next_cursor = has_more
-        .then(|| data.last().map(|d| d.id.clone()))
-        .flatten();
-    Ok(Page {
-        object: "list",
-        data,
-        has_more,
-        next_cursor,
-    })
+    Ok(Page::new(data, limit, |d| d.id.clone()))
 }
 
 /// Which of `hashes` are already stored (in `collection`, when given).

@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, sse_data};
+use crate::helpers::{
+    assert_error, conversation_id, spawn_app, spawn_app_with, sse_chunks, sse_data,
+};
 use crate::support::fake_upstream::Fault;
 
 #[tokio::test]
@@ -103,13 +105,7 @@ async fn streamed_chunks_concatenate_to_the_non_streamed_answer() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert!(response.headers().get("content-length").is_none());
-    let body = response.text().await.unwrap();
-    let events = sse_data(&body);
-    assert_eq!(events.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let chunks = sse_chunks(&response.text().await.unwrap());
     assert!(chunks.len() > 3, "the answer arrives in pieces");
     let text: String = chunks
         .iter()
@@ -308,10 +304,7 @@ async fn tool_calls_pass_through_both_ways() {
     let mut body = app.chat_body("weather in Bergen", true);
     body["tools"] = tools;
     let response = app.chat(&app.user_key, None, &body).await;
-    let id = response.headers()["x-conversation-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = conversation_id(&response);
     let events = sse_data(&response.text().await.unwrap());
     assert_eq!(events.last().unwrap(), "[DONE]");
     let arguments: String = events

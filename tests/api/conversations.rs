@@ -4,7 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, sse_data, TestApp};
+use crate::helpers::{
+    assert_error, conversation_id, spawn_app, spawn_app_with, sse_chunks, sse_data, TestApp,
+};
 use crate::support::fake_upstream::Fault;
 
 /// Chat (non-stream); the answer's text and conversation id, which the
@@ -12,10 +14,7 @@ use crate::support::fake_upstream::Fault;
 async fn turn(app: &TestApp, key: &str, id: Option<&str>, messages: Value) -> (String, String) {
     let response = app.chat(key, id, &app.chat_messages(messages)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let header = response.headers()["x-conversation-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let header = conversation_id(&response);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["conversation_id"], header.as_str());
     let text = answer["choices"][0]["message"]["content"]
@@ -282,14 +281,8 @@ async fn trimming_keeps_system_messages_and_cuts_long_ones() {
 #[tokio::test]
 async fn a_model_can_send_fewer_messages() {
     let app = spawn_app().await;
-    let created = app
-        .post_json(
-            "/api/admin/models",
-            &app.admin_key,
-            &json!({"id": "short-memory", "max_messages": 1}),
-        )
+    app.create_model(&json!({"id": "short-memory", "max_messages": 1}))
         .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
     let body = json!({
         "model": "short-memory",
         "messages": [user("old"), assistant("older answer"), user("new")],
@@ -308,16 +301,8 @@ async fn streamed_answers_are_saved_and_end_with_sources() {
     let key = &app.user_key;
     let mut body = app.chat_body("When is high tide?", true);
     let response = app.chat(key, None, &body).await;
-    let id = response.headers()["x-conversation-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let events = sse_data(&response.text().await.unwrap());
-    assert_eq!(events.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let id = conversation_id(&response);
+    let chunks = sse_chunks(&response.text().await.unwrap());
     let last = chunks.last().unwrap();
     assert_eq!(last["choices"], json!([]));
     assert_eq!(last["sources"][0]["title"], "Tides");
@@ -359,10 +344,7 @@ async fn a_broken_stream_is_saved_as_incomplete() {
             &app.chat_body("tell me a long story", true),
         )
         .await;
-    let id = response.headers()["x-conversation-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = conversation_id(&response);
     let events = sse_data(&response.text().await.unwrap());
     let error: Value = serde_json::from_str(events.last().unwrap()).unwrap();
     assert_eq!(error["error"]["code"], "stream_interrupted");
@@ -379,20 +361,11 @@ async fn a_model_can_append_a_source_footer() {
     let app = spawn_app().await;
     app.ingest_text("Tides", "High tide is at noon on Mondays.")
         .await;
-    app.post_json(
-        "/api/admin/models",
-        &app.admin_key,
-        &json!({"id": "cited", "citation_footer": true}),
-    )
-    .await;
+    app.create_model(&json!({"id": "cited", "citation_footer": true}))
+        .await;
     let mut body = app.chat_body("When is high tide?", false);
     body["model"] = json!("cited");
-    let answer: Value = app
-        .chat(&app.user_key, None, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = app.chat_json(&app.user_key, &body).await;
     let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(text.ends_with("\n\n---\n[1] Tides"), "{text}");
 

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, sse_data, TestApp};
+use crate::helpers::{conversation_id, spawn_app_with, sse_chunks, TestApp};
 use crate::support::fake_upstream::{Fault, PNG_1X1};
 
 async fn drawing_app() -> TestApp {
@@ -42,10 +42,7 @@ async fn a_drawing_request_returns_a_stored_picture() {
         .chat(&app.user_key, None, &app.chat_body("画 一只橘猫", false))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let id = response.headers()["x-conversation-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = conversation_id(&response);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["object"], "chat.completion");
     assert_eq!(answer["model"], "ragway");
@@ -82,12 +79,7 @@ async fn a_streamed_drawing_is_an_ordinary_sse_answer() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let events = sse_data(&response.text().await.unwrap());
-    assert_eq!(events.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let chunks = sse_chunks(&response.text().await.unwrap());
     let text: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
@@ -134,42 +126,24 @@ async fn models_choose_whether_and_how_to_draw() {
         json!({"id": "no-drawing"}),
         json!({"id": "painter", "drawing": true, "draw_triggers": ["/draw"]}),
     ] {
-        let created = app
-            .post_json("/api/admin/models", &app.admin_key, &model)
-            .await;
-        assert_eq!(created.status(), StatusCode::CREATED);
+        app.create_model(&model).await;
     }
     let mut body = app.chat_body("画 一只猫", false);
     body["model"] = json!("no-drawing");
-    let answer: Value = app
-        .chat(&app.user_key, None, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = app.chat_json(&app.user_key, &body).await;
     assert_eq!(
         answer["choices"][0]["message"]["content"],
         "Echo: 画 一只猫"
     );
 
     body["model"] = json!("painter");
-    let answer: Value = app
-        .chat(&app.user_key, None, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = app.chat_json(&app.user_key, &body).await;
     assert_eq!(
         answer["choices"][0]["message"]["content"], "Echo: 画 一只猫",
         "画 is not this model's trigger"
     );
     body["messages"][0]["content"] = json!("/draw a red fox");
-    let answer: Value = app
-        .chat(&app.user_key, None, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = app.chat_json(&app.user_key, &body).await;
     let content = answer["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(content.starts_with("![a red fox]("), "{content}");
 }

@@ -310,6 +310,21 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Chat with `key`, naming no conversation, and read the JSON answer.
+    pub async fn chat_json(&self, key: &str, body: &Value) -> Value {
+        let response = self.chat(key, None, body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Create a model through the admin API, expecting 201.
+    pub async fn create_model(&self, model: &Value) {
+        let created = self
+            .post_json("/api/admin/models", &self.admin_key, model)
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+
     /// A non-stream chat body for the public model with these messages.
     pub fn chat_messages(&self, messages: Value) -> Value {
         json!({ "model": self.settings.public_model, "messages": messages })
@@ -351,6 +366,24 @@ pub async fn assert_error(response: reqwest::Response, status: StatusCode, code:
     );
     assert!(body["error"]["type"].is_string(), "body: {body}");
     body
+}
+
+/// The conversation an answer names in `X-Conversation-Id`.
+pub fn conversation_id(response: &reqwest::Response) -> String {
+    response.headers()["x-conversation-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The JSON chunks of an SSE answer, which must end with `[DONE]`.
+pub fn sse_chunks(body: &str) -> Vec<Value> {
+    let events = sse_data(body);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
+    events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect()
 }
 
 /// Parse an SSE body into its `data:` payloads.

@@ -1,15 +1,12 @@
 //! Hybrid retrieval: full text beside vectors, rerank, follow-up questions.
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::support::fake_upstream::{FakeUpstream, Fault};
 
 async fn sources(app: &TestApp, body: &Value) -> Vec<Value> {
-    let response = app.chat(&app.user_key, None, body).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let answer: Value = response.json().await.unwrap();
+    let answer = app.chat_json(&app.user_key, body).await;
     answer["sources"].as_array().unwrap().clone()
 }
 
@@ -57,7 +54,11 @@ async fn english_words_are_found_by_full_text_too() {
     assert_eq!(titles(&found), ["Boiler"]);
 }
 
-async fn knowledge(app: &TestApp) {
+const QUESTION: &str = "When is the harbour tide?";
+
+/// Three tide documents and the models `plain` (no rerank) and `reranked`;
+/// the sources `plain` gives, and a request body for `reranked`.
+async fn rerank_setup(app: &TestApp) -> (Vec<String>, Value) {
     for (title, text) in [
         ("Tide one", "High tide reaches the harbour wall at noon."),
         ("Tide two", "Low tide uncovers the harbour sand at dusk."),
@@ -68,20 +69,17 @@ async fn knowledge(app: &TestApp) {
     ] {
         app.ingest_text(title, text).await;
     }
-}
-
-/// Models `plain` (no rerank) and `reranked`; returns the plain one's name.
-async fn models(app: &TestApp) -> &'static str {
     for model in [
         json!({"id": "plain"}),
         json!({"id": "reranked", "rerank": true}),
     ] {
-        let created = app
-            .post_json("/api/admin/models", &app.admin_key, &model)
-            .await;
-        assert_eq!(created.status(), StatusCode::CREATED);
+        app.create_model(&model).await;
     }
-    "plain"
+    let mut body = app.chat_body(QUESTION, false);
+    body["model"] = json!("plain");
+    let plain = titles(&sources(app, &body).await);
+    body["model"] = json!("reranked");
+    (plain, body)
 }
 
 #[tokio::test]
@@ -91,12 +89,7 @@ async fn a_reranking_model_takes_the_reranker_order() {
         s.top_k = 3;
     })
     .await;
-    knowledge(&app).await;
-    let plain_model = models(&app).await;
-    let question = "When is the harbour tide?";
-    let mut body = app.chat_body(question, false);
-    body["model"] = json!(plain_model);
-    let plain = titles(&sources(&app, &body).await);
+    let (plain, body) = rerank_setup(&app).await;
     assert_eq!(plain.len(), 3);
     assert!(
         app.upstream.rerank_requests().is_empty(),
@@ -104,11 +97,10 @@ async fn a_reranking_model_takes_the_reranker_order() {
     );
 
     app.upstream.set_rerank_reversed(true);
-    body["model"] = json!("reranked");
     let reranked = sources(&app, &body).await;
     let request = app.upstream.rerank_requests().pop().unwrap();
     assert_eq!(request["model"], "BAAI/bge-reranker-v2-m3");
-    assert_eq!(request["query"], question);
+    assert_eq!(request["query"], QUESTION);
     assert_eq!(request["top_n"], 3);
     let mut expected = plain.clone();
     expected.reverse();
@@ -127,13 +119,7 @@ async fn a_failing_reranker_leaves_the_fused_order() {
         s.top_k = 3;
     })
     .await;
-    knowledge(&app).await;
-    let plain_model = models(&app).await;
-    let question = "When is the harbour tide?";
-    let mut body = app.chat_body(question, false);
-    body["model"] = json!(plain_model);
-    let plain = titles(&sources(&app, &body).await);
-    body["model"] = json!("reranked");
+    let (plain, body) = rerank_setup(&app).await;
     let kept = sources(&app, &body).await;
     assert_eq!(titles(&kept), plain);
     assert!(kept[0].get("rerank_score").is_none());
