@@ -10,7 +10,7 @@
 #
 # The knowledge base: generated English prose, 60-token chunks (so 25 MB
 # makes ~100k chunks), embedded by the fake upstream's 1024-wide model;
-# the script waits until ragway has built its vector index. Prints a
+# the script waits until ragway's vector index covers every chunk. Prints a
 # markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,14 +31,16 @@ python3 bench/gen_corpus.py text "$WORK/text" --files 10 --bytes $((MEGABYTES * 
 loaded=$(python3 bench/ingest_load.py load --url "http://127.0.0.1:$RW_PORT" --key "$KEY" "$WORK/text"/*)
 chunks=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["chunks"]); assert not r["failed"], r' "$loaded")
 echo "knowledge base: $chunks chunks" >&2
-# The vector index is built in the background as the table grows (and
-# trained again at 4x its size): wait for one that covers most of the rows.
-indexed() { grep "built the vector index" "$WORK/data.log" | sed -n 's/.*rows=\([0-9]*\).*/\1/p' | sort -n | tail -1; }
-for _ in $(seq 180); do
-  [ "$(indexed || true)" -ge $((chunks * 3 / 4)) ] 2>/dev/null && break
+# The vector index is built in the background as the table grows (trained
+# again at 4x its size) and new rows are folded into it at each upkeep,
+# the last one once the load has gone quiet: wait until it covers every row.
+coverage() { grep "vector index coverage" "$WORK/data.log" | tail -1 | sed -n 's/.*indexed=\([0-9]*\) unindexed=\([0-9]*\).*/\1 \2/p'; }
+for _ in $(seq 300); do
+  read -r indexed unindexed <<< "$(coverage || true)" || true
+  [ "${unindexed:-1}" = 0 ] && [ "${indexed:-0}" -ge "$chunks" ] && break
   sleep 1
 done
-echo "vector index over $(indexed || echo 0) of $chunks rows" >&2
+echo "vector index covers ${indexed:-0} of $chunks rows (${unindexed:-?} unindexed)" >&2
 
 body() { printf '{"model":"%s","stream":true,"messages":[{"role":"user","content":"%s"}]}' "$1" "$2"; }
 QUESTION="What did the committee decide about the harbour budget and the ferry schedule?"

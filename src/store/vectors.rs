@@ -3,8 +3,9 @@
 //! searched is recorded in SQL (`store::indexes`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use lancedb::arrow::arrow_array::{
@@ -95,6 +96,9 @@ pub struct VectorStore {
     db: Connection,
     /// Tables opened so far, by name.
     tables: Arc<RwLock<HashMap<String, Opened>>>,
+    /// How long a table must go without commits before its upkeep runs
+    /// anyway ([`QUIET_AFTER`] unless changed).
+    quiet: Duration,
 }
 
 #[derive(Clone)]
@@ -102,6 +106,7 @@ struct Opened {
     table: Table,
     dim: i32,
     upkeep: Arc<Upkeep>,
+    quiet: Duration,
 }
 
 /// Compaction of one table. Every add or delete is a commit that leaves a
@@ -109,10 +114,17 @@ struct Opened {
 /// one small document at a time slows down with each, as every commit and
 /// every scan walks them all. So every [`COMPACT_EVERY`] commits the table's
 /// fragments are merged and versions older than [`KEEP_VERSIONS`] removed,
-/// in the background.
+/// in the background; and once a table has had no commit for its quiet
+/// period, whatever came since the last upkeep gets one too, so the rows of
+/// a load's last few commits do not wait for a next load to be indexed.
 #[derive(Default)]
 struct Upkeep {
+    /// Commits since the last upkeep began.
     commits: AtomicUsize,
+    /// Commits ever (the quiet timer compares it to see whether any came).
+    sequence: AtomicU64,
+    /// The quiet timer, while one is armed.
+    quiet_timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Deletes hold it shared, compaction alone: a delete and a compaction of
     /// the same fragments would conflict at commit.
     lock: RwLock<()>,
@@ -145,7 +157,19 @@ pub const COMPACT_EVERY: usize = 20;
 
 /// How long old versions of a table stay readable after a compaction: far
 /// longer than any query runs.
-const KEEP_VERSIONS: std::time::Duration = std::time::Duration::from_secs(300);
+const KEEP_VERSIONS: Duration = Duration::from_secs(300);
+
+/// A table that has had commits since its last upkeep gets one after this
+/// long without any: a load that stops between two [`COMPACT_EVERY`]
+/// triggers is indexed (and compacted) all the same.
+pub const QUIET_AFTER: Duration = Duration::from_secs(5);
+
+/// The rows a vector index covers, and those searched by scan beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coverage {
+    pub indexed: usize,
+    pub unindexed: usize,
+}
 
 /// What one compaction did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +207,15 @@ impl VectorStore {
         Ok(Self {
             db,
             tables: Arc::default(),
+            quiet: QUIET_AFTER,
         })
+    }
+
+    /// The same store with another quiet period (see [`QUIET_AFTER`]); for
+    /// tests, which should not wait seconds for it.
+    pub fn with_quiet_period(mut self, quiet: Duration) -> Self {
+        self.quiet = quiet;
+        self
     }
 
     fn schema(dim: i32) -> Arc<Schema> {
@@ -216,6 +248,7 @@ impl VectorStore {
                     dim: vector_width(&table).await?,
                     table,
                     upkeep: Arc::default(),
+                    quiet: self.quiet,
                 };
                 self.tables
                     .write()
@@ -254,6 +287,7 @@ impl VectorStore {
             dim: vector_width(&table).await?,
             table,
             upkeep: Arc::default(),
+            quiet: self.quiet,
         };
         tables.insert(name.to_string(), opened.clone());
         Ok(opened)
@@ -323,12 +357,21 @@ impl VectorStore {
             .map(|_| ())
     }
 
-    /// Count a commit to a table, and start its compaction when due.
+    /// Count a commit to a table: start its upkeep when due, else make sure
+    /// the quiet timer will see to it.
     fn committed(opened: &Opened) {
         let upkeep = &opened.upkeep;
-        if upkeep.commits.fetch_add(1, Ordering::Relaxed) + 1 < COMPACT_EVERY {
-            return;
+        upkeep.sequence.fetch_add(1, Ordering::Relaxed);
+        if upkeep.commits.fetch_add(1, Ordering::Relaxed) + 1 >= COMPACT_EVERY {
+            Self::start_upkeep(opened);
         }
+        Self::arm_quiet_timer(opened);
+    }
+
+    /// Compact the table and bring its vector index up to date, in the
+    /// background, unless that is under way already.
+    fn start_upkeep(opened: &Opened) {
+        let upkeep = &opened.upkeep;
         let mut running = upkeep.running.lock().expect("upkeep lock");
         if running.as_ref().is_some_and(|task| !task.is_finished()) {
             return;
@@ -342,7 +385,82 @@ impl VectorStore {
             if let Err(err) = Self::index_vectors(&opened).await {
                 tracing::warn!(error = %err, "building the vector index failed; it is tried again later");
             }
+            Self::report_coverage(&opened).await;
         }));
+    }
+
+    /// Unless one is armed already: a timer that waits until the table has
+    /// gone its quiet period without a commit, then starts the upkeep if any
+    /// commit came since the last one began (one under way is let finish
+    /// first), and so on until none did.
+    fn arm_quiet_timer(opened: &Opened) {
+        let mut timer = opened.upkeep.quiet_timer.lock().expect("upkeep lock");
+        if timer.is_some() {
+            return;
+        }
+        let opened = opened.clone();
+        *timer = Some(tokio::spawn(async move {
+            let upkeep = &opened.upkeep;
+            loop {
+                let seen = upkeep.sequence.load(Ordering::Relaxed);
+                tokio::time::sleep(opened.quiet).await;
+                if upkeep.sequence.load(Ordering::Relaxed) != seen {
+                    continue;
+                }
+                {
+                    // Disarmed under the lock `committed` arms it under: a
+                    // commit from now on arms a new timer.
+                    let mut timer = upkeep.quiet_timer.lock().expect("upkeep lock");
+                    if upkeep.commits.load(Ordering::Relaxed) == 0 {
+                        *timer = None;
+                        return;
+                    }
+                }
+                // A no-op while an upkeep runs: the commits stay counted,
+                // and the next round tries again.
+                Self::start_upkeep(&opened);
+            }
+        }));
+    }
+
+    /// Log how many of the table's rows its vector index covers (the load
+    /// benchmarks wait on this line).
+    async fn report_coverage(opened: &Opened) {
+        if let Ok(Some(coverage)) = Self::coverage(opened).await {
+            tracing::info!(
+                table = %opened.table.name(),
+                indexed = coverage.indexed,
+                unindexed = coverage.unindexed,
+                "vector index coverage"
+            );
+        }
+    }
+
+    async fn coverage(opened: &Opened) -> lancedb::Result<Option<Coverage>> {
+        let indices = opened.table.list_indices().await?;
+        let Some(index) = indices
+            .iter()
+            .find(|i| i.columns.iter().any(|c| c == "vector"))
+        else {
+            return Ok(None);
+        };
+        Ok(opened
+            .table
+            .index_stats(&index.name)
+            .await?
+            .map(|stats| Coverage {
+                indexed: stats.num_indexed_rows,
+                unindexed: stats.num_unindexed_rows,
+            }))
+    }
+
+    /// How many rows of table `name` its vector index covers; `None` while
+    /// it has none (or the table does not exist).
+    pub async fn vector_index_coverage(&self, name: &str) -> lancedb::Result<Option<Coverage>> {
+        match self.opened(name).await? {
+            Some(opened) => Self::coverage(&opened).await,
+            None => Ok(None),
+        }
     }
 
     /// Build (or train again) the table's vector index when it is due;
@@ -453,6 +571,25 @@ impl VectorStore {
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+
+    /// Wait until table `name` has had its quiet-period upkeep for every
+    /// commit so far, and that upkeep is done.
+    #[cfg(test)]
+    pub async fn upkeep_settled(&self, name: &str) {
+        let Ok(Some(opened)) = self.opened(name).await else {
+            return;
+        };
+        let timer = opened
+            .upkeep
+            .quiet_timer
+            .lock()
+            .expect("upkeep lock")
+            .take();
+        if let Some(timer) = timer {
+            let _ = timer.await;
+        }
+        self.compaction_settled(name).await;
     }
 
     /// Fragments of table `name` (0 if it does not exist).
@@ -610,6 +747,16 @@ impl VectorStore {
     pub async fn drop_table(&self, name: &str) -> lancedb::Result<()> {
         let opened = self.tables.write().await.remove(name);
         if let Some(opened) = opened {
+            // No upkeep may start on the table from now on.
+            let timer = opened
+                .upkeep
+                .quiet_timer
+                .lock()
+                .expect("upkeep lock")
+                .take();
+            if let Some(timer) = timer {
+                timer.abort();
+            }
             let task = opened.upkeep.running.lock().expect("upkeep lock").take();
             if let Some(task) = task {
                 let _ = task.await;
@@ -915,6 +1062,42 @@ mod tests {
             .await
             .unwrap();
         assert!(none.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_table_that_stops_growing_gets_its_upkeep_anyway() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = VectorStore::open(dir.path().to_str().unwrap())
+            .await
+            .unwrap()
+            .with_quiet_period(Duration::from_millis(20));
+        let point = |n: usize| vec![(n as f32 * 0.01).cos(), (n as f32 * 0.01).sin(), 1.0];
+        // Two commits, far fewer than COMPACT_EVERY, with enough rows for an index.
+        for range in [0..100, 100..VECTOR_INDEX_MIN_ROWS] {
+            let chunks = range
+                .map(|n| chunk(&format!("d{n}:0"), &format!("d{n}"), "c", point(n)))
+                .collect();
+            store.add(T, chunks).await.unwrap();
+        }
+        store.upkeep_settled(T).await;
+        assert_eq!(store.fragments(T).await.unwrap(), 1, "compacted");
+        assert_eq!(
+            store.vector_index_coverage(T).await.unwrap(),
+            Some(Coverage {
+                indexed: VECTOR_INDEX_MIN_ROWS,
+                unindexed: 0
+            })
+        );
+        // Rows that come later are folded into the index at the next quiet period.
+        let late = (0..10)
+            .map(|n| chunk(&format!("late{n}:0"), &format!("late{n}"), "c", point(n)))
+            .collect();
+        store.add(T, late).await.unwrap();
+        store.upkeep_settled(T).await;
+        let coverage = store.vector_index_coverage(T).await.unwrap().unwrap();
+        assert_eq!(coverage.unindexed, 0, "{coverage:?}");
+        assert_eq!(coverage.indexed, VECTOR_INDEX_MIN_ROWS + 10);
+        store.drop_table(T).await.unwrap();
     }
 
     #[tokio::test]
