@@ -136,6 +136,13 @@ struct Upkeep {
     trained_rows: AtomicUsize,
 }
 
+impl Upkeep {
+    /// The armed quiet timer, taken out (a commit from now on arms a new one).
+    fn take_quiet_timer(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.quiet_timer.lock().expect("upkeep lock").take()
+    }
+}
+
 /// Rows from which a table is searched through an approximate vector index
 /// (IVF partitions of HNSW graphs over 8-bit quantised vectors); below it an
 /// exact scan is quick enough (LanceDB scans about 250k 1024-wide rows/s per core).
@@ -580,12 +587,7 @@ impl VectorStore {
         let Ok(Some(opened)) = self.opened(name).await else {
             return;
         };
-        let timer = opened
-            .upkeep
-            .quiet_timer
-            .lock()
-            .expect("upkeep lock")
-            .take();
+        let timer = opened.upkeep.take_quiet_timer();
         if let Some(timer) = timer {
             let _ = timer.await;
         }
@@ -748,12 +750,7 @@ impl VectorStore {
         let opened = self.tables.write().await.remove(name);
         if let Some(opened) = opened {
             // No upkeep may start on the table from now on.
-            let timer = opened
-                .upkeep
-                .quiet_timer
-                .lock()
-                .expect("upkeep lock")
-                .take();
+            let timer = opened.upkeep.take_quiet_timer();
             if let Some(timer) = timer {
                 timer.abort();
             }
