@@ -352,7 +352,12 @@ fn bind_all<'q>(
     model: &Model,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     let list = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialize");
+    // Not a cached prepared statement: sqlx's `Any` driver (0.8) sends a NULL
+    // `f64` as a `float4` parameter, so on PostgreSQL a statement first
+    // prepared with no threshold would then refuse a threshold's 8 bytes.
+    // Prepared afresh, each save declares the types of its own values.
     query
+        .persistent(false)
         .bind(model.id.clone())
         .bind(model.upstream_model.clone())
         .bind(model.system_prompt.clone())

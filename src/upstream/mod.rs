@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::config::Settings;
@@ -182,7 +182,11 @@ impl Upstream {
     /// Send `body` and wait for the response head; errors carry the upstream's message.
     ///
     /// The time limit covers the head only: a stream may then run as long as it keeps sending.
-    pub async fn send(&self, path: &str, body: &Value) -> AppResult<reqwest::Response> {
+    pub async fn send<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> AppResult<reqwest::Response> {
         let ready = self.ready()?;
         let request = self.post(ready, path).json(body);
         let response = tokio::time::timeout(self.timeout, request.send())
@@ -196,7 +200,11 @@ impl Upstream {
     }
 
     /// Send `body` and read the whole JSON answer, as `T`, within the time limit.
-    pub async fn send_json<T: DeserializeOwned>(&self, path: &str, body: &Value) -> AppResult<T> {
+    pub async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> AppResult<T> {
         let work = async {
             let response = self.send(path, body).await?;
             response.bytes().await.map_err(|e| AppError::Upstream {
@@ -260,7 +268,19 @@ impl Upstream {
         inputs: &[String],
         encoding_format: &str,
     ) -> AppResult<Vec<Vec<f32>>> {
-        let body = json!({ "model": model, "input": inputs, "encoding_format": encoding_format });
+        // Borrowed, not a `json!` tree: the batch's texts are written straight
+        // into the request body instead of being copied into one first.
+        #[derive(Serialize)]
+        struct Request<'a> {
+            model: &'a str,
+            input: &'a [String],
+            encoding_format: &'a str,
+        }
+        let body = Request {
+            model,
+            input: inputs,
+            encoding_format,
+        };
         #[derive(Deserialize)]
         struct Item {
             index: Option<usize>,

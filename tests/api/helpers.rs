@@ -169,6 +169,25 @@ impl TestApp {
         start(settings, upstream, data, admin_key, user_key).await
     }
 
+    /// Stop the server gracefully and open a pool of its own on the app's database,
+    /// for a test that works the tables by hand with no worker of the app about.
+    /// Keep the returned directory alive as long as the pool.
+    pub async fn stopped(self) -> (sqlx::AnyPool, TempDir) {
+        let TestApp {
+            settings,
+            data,
+            stop,
+            server,
+            ..
+        } = self;
+        let _ = stop.send(());
+        server.await.unwrap().expect("clean shutdown");
+        let db = ragway::store::sql::connect(&settings.database_url())
+            .await
+            .expect("the stopped app's database opens");
+        (db, data)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

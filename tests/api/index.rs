@@ -294,51 +294,41 @@ async fn a_job_whose_worker_died_is_taken_over_when_its_lease_runs_out() {
 
 #[tokio::test]
 async fn a_job_under_a_live_lease_is_not_taken_twice() {
-    let app = spawn_app().await;
+    // The app's own workers would take the job for themselves: work the table alone.
+    let (db, _data) = spawn_app().await.stopped().await;
     let lease = std::time::Duration::from_secs(60);
     sqlx::query(
         "INSERT INTO jobs (id, kind, status, created_at, updated_at) VALUES ('j1', 'reindex', 'pending', 1, 1)",
     )
-    .execute(&app.state.db)
+    .execute(&db)
     .await
     .unwrap();
-    let mine = jobs::claim(&app.state.db, "replica-a", lease, Some(jobs::REINDEX))
+    let mine = jobs::claim(&db, "replica-a", lease, Some(jobs::REINDEX))
         .await
         .unwrap()
         .expect("a pending job is claimed");
     assert_eq!((mine.id.as_str(), mine.attempts), ("j1", 1));
-    let theirs = jobs::claim(&app.state.db, "replica-b", lease, Some(jobs::REINDEX))
+    let theirs = jobs::claim(&db, "replica-b", lease, Some(jobs::REINDEX))
         .await
         .unwrap();
     assert!(
         theirs.is_none(),
         "replica b must not run a job replica a holds"
     );
-    assert!(
-        jobs::held_elsewhere(&app.state.db, jobs::REINDEX, "replica-b")
-            .await
-            .unwrap()
-    );
-    assert!(jobs::renew(&app.state.db, &mine, "replica-a", lease)
+    assert!(jobs::held_elsewhere(&db, jobs::REINDEX, "replica-b")
         .await
         .unwrap());
-    assert!(!jobs::renew(&app.state.db, &mine, "replica-b", lease)
-        .await
-        .unwrap());
+    assert!(jobs::renew(&db, &mine, "replica-a", lease).await.unwrap());
+    assert!(!jobs::renew(&db, &mine, "replica-b", lease).await.unwrap());
     // A graceful stop hands it back without counting the attempt.
-    assert_eq!(
-        jobs::release_all(&app.state.db, "replica-a").await.unwrap(),
-        1
-    );
-    let again = jobs::claim(&app.state.db, "replica-b", lease, Some(jobs::REINDEX))
+    assert_eq!(jobs::release_all(&db, "replica-a").await.unwrap(), 1);
+    let again = jobs::claim(&db, "replica-b", lease, Some(jobs::REINDEX))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again.attempts, 1);
-    jobs::finish(&app.state.db, &again, "replica-b")
-        .await
-        .unwrap();
-    assert_eq!(jobs::queue_depth(&app.state.db).await.unwrap(), (0, 0));
+    jobs::finish(&db, &again, "replica-b").await.unwrap();
+    assert_eq!(jobs::queue_depth(&db).await.unwrap(), (0, 0));
 }
 
 #[tokio::test]

@@ -335,6 +335,25 @@ async fn a_model_sets_the_upstream_model_prompt_and_collections() {
         "You are the harbour assistant."
     );
 
+    // A threshold set, cleared and set again: each save binds a number or a
+    // NULL in the same column, on whichever pooled connection (PostgreSQL
+    // keeps each connection's prepared statement with its parameter types).
+    for threshold in [json!(0.25), Value::Null, json!(0.5), Value::Null]
+        .iter()
+        .cycle()
+        .take(20)
+    {
+        let (status, body) = admin(
+            &app,
+            Method::PATCH,
+            "/api/admin/models/harbour-bot",
+            Some(json!({ "score_threshold": threshold })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(&body["score_threshold"], threshold);
+    }
+
     // A threshold no source reaches, and top_k.
     let (status, _) = admin(
         &app,
