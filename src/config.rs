@@ -57,6 +57,9 @@ pub struct Settings {
     /// The address clients reach ragway at, for links it hands out (generated
     /// images); by default taken from each request's `Host` (and `X-Forwarded-*`).
     pub public_url: Option<String>,
+    /// Mark the admin session cookie `Secure`: `None` decides per request
+    /// (when it arrived over TLS, by `X-Forwarded-Proto: https`).
+    pub cookie_secure: Option<bool>,
     /// The model name clients send and see.
     pub public_model: String,
     /// Chunks put into the prompt per question.
@@ -118,6 +121,7 @@ impl Default for Settings {
             rerank_api_key: None,
             rerank_model: DEFAULT_RERANK_MODEL.into(),
             public_url: None,
+            cookie_secure: None,
             public_model: DEFAULT_PUBLIC_MODEL.into(),
             top_k: 5,
             max_messages: 20,
@@ -236,6 +240,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_PUBLIC_URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// Mark the admin session cookie Secure (true/false) [default: when the request came over HTTPS, by X-Forwarded-Proto].
+    #[arg(long, env = "RAGWAY_COOKIE_SECURE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie_secure: Option<bool>,
     /// Model name clients send and see in /v1/models [default: ragway].
     #[arg(long, env = "RAGWAY_PUBLIC_MODEL")]
     #[serde(skip_serializing_if = "Option::is_none")]

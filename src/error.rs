@@ -43,6 +43,12 @@ pub enum AppError {
     /// An uploaded file of a type ragway cannot read.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Too many attempts (failed admin logins): wait `retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A feature whose upstream or store is not configured.
     #[error("{0}")]
     NotConfigured(String),
@@ -80,6 +86,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Upstream { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -100,6 +107,7 @@ impl AppError {
             AppError::UnsupportedMediaType(_) => {
                 ("invalid_request_error", "unsupported_media_type")
             }
+            AppError::TooManyRequests { .. } => ("rate_limit_error", "rate_limit_exceeded"),
             AppError::NotConfigured(_) => ("server_error", "not_configured"),
             AppError::Upstream { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
                 ("rate_limit_error", "rate_limit_exceeded")
@@ -135,12 +143,21 @@ impl IntoResponse for AppError {
         }
         let body = axum::Json(self.to_json());
         let mut response = (status, body).into_response();
-        if let AppError::Upstream {
-            retry_after: Some(value),
-            ..
-        } = self
-        {
-            response.headers_mut().insert("retry-after", value);
+        match self {
+            AppError::Upstream {
+                retry_after: Some(value),
+                ..
+            } => {
+                response.headers_mut().insert("retry-after", value);
+            }
+            AppError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from(retry_after_secs));
+            }
+            _ => {}
         }
         response
     }

@@ -1,8 +1,9 @@
-//! The `ragway` command: `serve`, `migrate`, `reindex` and `keys`.
+//! The `ragway` command: `serve`, `migrate`, `reindex`, `keys` and `admin`.
 
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use ragway::auth::admin;
 use ragway::auth::keys::{self, Role};
 use ragway::config::SettingsArgs;
 use ragway::ingest::reindex;
@@ -30,12 +31,30 @@ enum Command {
     /// RAGWAY_EMBED_MODEL changed). The old index keeps serving until the new
     /// one is complete; an interrupted run resumes where it stopped.
     Reindex(SettingsArgs),
+    /// The admin account.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
         #[command(flatten)]
         settings: SettingsArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Set the admin password without the setup page (once: it fails when
+    /// one is set already). Reads the first line of the file.
+    Init {
+        /// A file holding the password (at least 12 characters); `-` reads stdin.
+        #[arg(long)]
+        password_file: std::path::PathBuf,
     },
 }
 
@@ -76,6 +95,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let settings = args.resolve()?;
             let app = Application::build(settings).await?;
+            // Headless first start: the password from the environment, once.
+            if let Ok(password) = std::env::var("RAGWAY_ADMIN_PASSWORD") {
+                if admin::init(&app.state().db, &password).await? {
+                    tracing::info!("the admin password was set from RAGWAY_ADMIN_PASSWORD");
+                }
+            }
             tracing::info!(address = %app.local_addr()?, "ragway listening");
             app.run_until_stopped(shutdown_signal()).await
         }
@@ -100,6 +125,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     )
                 }
             }
+            Ok(())
+        }
+        Command::Admin { command, settings } => {
+            let settings = settings.resolve()?;
+            let db = sql::connect(&settings.database_url()).await?;
+            match command {
+                AdminCommand::Init { password_file } => {
+                    let text = if password_file == std::path::Path::new("-") {
+                        std::io::read_to_string(std::io::stdin())?
+                    } else {
+                        std::fs::read_to_string(&password_file).map_err(|e| {
+                            anyhow::anyhow!("reading {}: {e}", password_file.display())
+                        })?
+                    };
+                    let password = text.lines().next().unwrap_or_default();
+                    if !admin::init(&db, password).await? {
+                        anyhow::bail!(
+                            "the admin password is set already; change it from the admin pages"
+                        );
+                    }
+                    println!("the admin password is set; log in at /admin");
+                }
+            }
+            db.close().await;
             Ok(())
         }
         Command::Keys { command, settings } => {

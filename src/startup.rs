@@ -99,6 +99,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         instance: uuid::Uuid::new_v4().simple().to_string(),
         ingest_wakeup: Notify::new(),
         ingest_events: tokio::sync::broadcast::channel(1024).0,
+        login_guard: Default::default(),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     })))

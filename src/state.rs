@@ -8,6 +8,7 @@ use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::admin::LoginGuard;
 use crate::config::Settings;
 use crate::store::blobs::BlobStore;
 use crate::store::vectors::VectorStore;
@@ -27,6 +28,8 @@ pub struct App {
     pub ingest_wakeup: Notify,
     /// Every document status change, for whoever listens (tests, progress views).
     pub ingest_events: broadcast::Sender<IngestEvent>,
+    /// Failed admin logins per client address.
+    pub login_guard: LoginGuard,
     /// Background work; shutdown waits for it.
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down.

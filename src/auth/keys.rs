@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::sql::now_ms;
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Chat only.
@@ -23,7 +23,7 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
             Role::Admin => "admin",
@@ -48,6 +48,8 @@ pub struct KeyInfo {
     pub role: Role,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// After this (ms since the epoch) the key is refused.
+    pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
 
@@ -74,6 +76,16 @@ fn generate_secret() -> String {
 
 /// Create a key and return it with its secret.
 pub async fn create(db: &AnyPool, name: &str, role: Role) -> anyhow::Result<NewKey> {
+    create_expiring(db, name, role, None).await
+}
+
+/// Create a key that is refused after `expires_at` (ms since the epoch), if given.
+pub async fn create_expiring(
+    db: &AnyPool,
+    name: &str,
+    role: Role,
+    expires_at: Option<i64>,
+) -> anyhow::Result<NewKey> {
     let name = name.trim();
     anyhow::ensure!(!name.is_empty(), "a key needs a name");
     let secret = generate_secret();
@@ -84,10 +96,11 @@ pub async fn create(db: &AnyPool, name: &str, role: Role) -> anyhow::Result<NewK
         role,
         created_at: now_ms(),
         last_used_at: None,
+        expires_at,
         revoked_at: None,
     };
     sqlx::query(
-        "INSERT INTO api_keys (id, name, prefix, key_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_keys (id, name, prefix, key_hash, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&info.id)
     .bind(&info.name)
@@ -95,6 +108,7 @@ pub async fn create(db: &AnyPool, name: &str, role: Role) -> anyhow::Result<NewK
     .bind(hash(&secret))
     .bind(role.as_str())
     .bind(info.created_at)
+    .bind(info.expires_at)
     .execute(db)
     .await?;
     Ok(NewKey { info, secret })
@@ -103,7 +117,7 @@ pub async fn create(db: &AnyPool, name: &str, role: Role) -> anyhow::Result<NewK
 /// All keys, newest first.
 pub async fn list(db: &AnyPool) -> anyhow::Result<Vec<KeyInfo>> {
     let rows = sqlx::query(
-        "SELECT id, name, prefix, role, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at DESC, id DESC",
+        "SELECT id, name, prefix, role, created_at, last_used_at, expires_at, revoked_at FROM api_keys ORDER BY created_at DESC, id DESC",
     )
     .fetch_all(db)
     .await?;
@@ -116,6 +130,7 @@ pub async fn list(db: &AnyPool) -> anyhow::Result<Vec<KeyInfo>> {
                 role: Role::parse(&row.try_get::<String, _>("role")?),
                 created_at: row.try_get("created_at")?,
                 last_used_at: row.try_get("last_used_at")?,
+                expires_at: row.try_get("expires_at")?,
                 revoked_at: row.try_get("revoked_at")?,
             })
         })
@@ -147,12 +162,28 @@ pub async fn revoke(db: &AnyPool, id_or_prefix: &str) -> anyhow::Result<KeyInfo>
     Ok(key)
 }
 
-/// The caller holding `secret`, or 401.
-pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
-    let row = sqlx::query("SELECT id, role, revoked_at FROM api_keys WHERE key_hash = $1")
-        .bind(hash(secret))
-        .fetch_optional(db)
+/// Don't write `last_used_at` more often than this per key: a write per chat
+/// request would serialise SQLite writers for no gain.
+const LAST_USED_EVERY_MS: i64 = 60_000;
+
+/// Revoke the key with exactly this id; `None` if there is none.
+pub async fn revoke_by_id(db: &AnyPool, id: &str) -> anyhow::Result<Option<KeyInfo>> {
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(id)
+        .execute(db)
         .await?;
+    Ok(list(db).await?.into_iter().find(|k| k.id == id))
+}
+
+/// The caller holding `secret`, or 401 (unknown, revoked or expired).
+pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
+    let row = sqlx::query(
+        "SELECT id, role, revoked_at, expires_at, last_used_at FROM api_keys WHERE key_hash = $1",
+    )
+    .bind(hash(secret))
+    .fetch_optional(db)
+    .await?;
     let Some(row) = row else {
         return Err(AppError::Unauthorized("Incorrect API key provided.".into()));
     };
@@ -161,8 +192,24 @@ pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
             "This API key has been revoked.".into(),
         ));
     }
+    let now = now_ms();
+    if row
+        .try_get::<Option<i64>, _>("expires_at")?
+        .is_some_and(|at| at <= now)
+    {
+        return Err(AppError::Unauthorized("This API key has expired.".into()));
+    }
+    let id: String = row.try_get("id")?;
+    let last_used: Option<i64> = row.try_get("last_used_at")?;
+    if last_used.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&id)
+            .execute(db)
+            .await?;
+    }
     Ok(Caller {
-        key_id: row.try_get("id")?,
+        key_id: id,
         role: Role::parse(&row.try_get::<String, _>("role")?),
     })
 }

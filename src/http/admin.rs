@@ -1,21 +1,342 @@
-//! `/api/admin/*`: operations for the admin (an admin key for now).
+//! `/api/admin/*`: the admin's own routes.
 //!
-//! `GET /api/admin/reindex` shows the knowledge index and any reindex under
-//! way; `POST /api/admin/reindex` starts moving it to the configured
-//! embedding model.
+//! - `GET/POST /api/admin/setup`: whether setup is needed; set the admin
+//!   password once (409 afterwards), get the first user key and a session.
+//! - `POST /api/admin/login`, `/logout`, `/password`; `GET /api/admin/session`.
+//! - `GET/POST /api/admin/keys`, `DELETE /api/admin/keys/{id}` (revoke).
+//! - `GET/POST /api/admin/reindex`: the knowledge index and any reindex
+//!   under way; start moving it to the configured embedding model.
+//!
+//! Every route but setup and login takes the admin session cookie or an
+//! admin key ([`AdminCaller`]).
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 
-use crate::auth::AdminCaller;
-use crate::error::AppResult;
+use super::ApiJson;
+use crate::auth::keys::{self, KeyInfo, NewKey, Role};
+use crate::auth::{admin, from_own_origin, session_cookie, AdminCaller};
+use crate::error::{AppError, AppResult};
 use crate::ingest::reindex::{self, IndexStatus};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/admin/reindex", get(show).post(begin))
+    Router::new()
+        .route("/api/admin/setup", get(setup_state).post(setup))
+        .route("/api/admin/login", post(login))
+        .route("/api/admin/logout", post(logout))
+        .route("/api/admin/password", post(change_password))
+        .route("/api/admin/session", get(session))
+        .route("/api/admin/keys", get(list_keys).post(create_key))
+        .route("/api/admin/keys/{id}", delete(revoke_key))
+        .route("/api/admin/reindex", get(show).post(begin))
+}
+
+async fn setup_state(State(state): State<AppState>) -> AppResult<Json<Value>> {
+    let required = !admin::exists(&state.db).await?;
+    Ok(Json(json!({ "setup_required": required })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupBody {
+    password: String,
+    /// Reserved for the providers step; refused until it exists.
+    providers: Option<Value>,
+}
+
+/// `201` with the first user key (shown this once) and a session cookie.
+async fn setup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    parts: OriginParts,
+    ApiJson(body): ApiJson<SetupBody>,
+) -> AppResult<Response> {
+    parts.refuse_foreign(&state)?;
+    if body.providers.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(AppError::BadRequest(
+            "Providers cannot be set through setup yet; configure them with the RAGWAY_CHAT_*, \
+             RAGWAY_EMBED_*, RAGWAY_IMAGE_* and RAGWAY_RERANK_* settings."
+                .into(),
+        ));
+    }
+    let taken = || {
+        AppError::Conflict(
+            "The admin password is set already; log in at POST /api/admin/login.".into(),
+        )
+    };
+    if admin::exists(&state.db).await? {
+        return Err(taken());
+    }
+    // Two first visitors at once: the database lets one in.
+    if !admin::init(&state.db, &body.password).await? {
+        return Err(taken());
+    }
+    tracing::info!("the admin password was set through the setup page");
+    let key = keys::create(&state.db, "first key", Role::User).await?;
+    let token = admin::start_session(&state.db).await?;
+    let body = json!({ "key": new_key_json(&key) });
+    Ok(with_session(
+        &state,
+        &headers,
+        &token,
+        (StatusCode::CREATED, Json(body)).into_response(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    password: String,
+}
+
+/// `204` with a session cookie; `401` on a wrong password; `429` while the
+/// caller's address must wait after repeated failures.
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    parts: OriginParts,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> AppResult<Response> {
+    parts.refuse_foreign(&state)?;
+    let ip = peer.ip();
+    if let Err(wait) = state.login_guard.check(ip) {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Err(AppError::TooManyRequests {
+            message: format!("Too many failed logins from this address; try again in {secs} s."),
+            retry_after_secs: secs,
+        });
+    }
+    if !admin::exists(&state.db).await? {
+        return Err(AppError::Conflict(
+            "No admin password is set yet; set one at POST /api/admin/setup.".into(),
+        ));
+    }
+    if !admin::verify(&state.db, &body.password).await? {
+        state.login_guard.failed(ip);
+        tracing::warn!(%ip, "a failed admin login");
+        return Err(AppError::Unauthorized("Incorrect password.".into()));
+    }
+    state.login_guard.succeeded(ip);
+    let token = admin::start_session(&state.db).await?;
+    Ok(with_session(
+        &state,
+        &headers,
+        &token,
+        StatusCode::NO_CONTENT.into_response(),
+    ))
+}
+
+/// `204`; the session (if any) ends and the cookie is cleared.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
+    if let Some(token) = session_cookie(&headers) {
+        admin::end_session(&state.db, token).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let cleared = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        admin::COOKIE
+    );
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cleared).expect("a cookie is a header value"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// `204` with a new session cookie; every other session has ended.
+async fn change_password(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> AppResult<Response> {
+    let token =
+        admin::change_password(&state.db, &body.current_password, &body.new_password).await?;
+    tracing::info!("the admin password was changed; all sessions ended");
+    Ok(with_session(
+        &state,
+        &headers,
+        &token,
+        StatusCode::NO_CONTENT.into_response(),
+    ))
+}
+
+async fn session(admin: AdminCaller) -> Json<Value> {
+    let via = if admin.0.is_some() { "key" } else { "session" };
+    Json(json!({ "admin": true, "via": via }))
+}
+
+async fn list_keys(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
+    let keys: Vec<Value> = keys::list(&state.db).await?.iter().map(key_json).collect();
+    Ok(Json(json!({ "object": "list", "data": keys })))
+}
+
+/// `201` with the new key: the only time its secret is ever returned.
+async fn create_key(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let (name, role, expires_at) = key_request(&body)?;
+    let key = keys::create_expiring(&state.db, &name, role, expires_at).await?;
+    tracing::info!(key = %key.info.prefix, role = role.as_str(), "an API key was created");
+    Ok((StatusCode::CREATED, Json(new_key_json(&key))))
+}
+
+/// The key as it is now, revoked (revoking twice is fine).
+async fn revoke_key(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let key = keys::revoke_by_id(&state.db, &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("key", &id))?;
+    tracing::info!(key = %key.prefix, "an API key was revoked");
+    Ok(Json(key_json(&key)))
+}
+
+/// Name, role and expiry from a key request, each checked.
+fn key_request(body: &Map<String, Value>) -> AppResult<(String, Role, Option<i64>)> {
+    if let Some(unknown) = body
+        .keys()
+        .find(|k| !["name", "role", "expires_at"].contains(&k.as_str()))
+    {
+        return Err(AppError::BadRequest(format!(
+            "Unknown field `{unknown}`; a key takes `name`, `role` and `expires_at`."
+        )));
+    }
+    let name = match body.get("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
+        _ => {
+            return Err(AppError::BadRequest(
+                "`name` must be a non-empty string.".into(),
+            ))
+        }
+    };
+    let role = match body.get("role") {
+        None | Some(Value::Null) => Role::User,
+        Some(value) => serde_json::from_value(value.clone())
+            .map_err(|_| AppError::BadRequest("`role` must be \"user\" or \"admin\".".into()))?,
+    };
+    let expires_at = match body.get("expires_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            let at =
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| {
+                    AppError::BadRequest(format!(
+                        "`expires_at` must be an RFC 3339 time such as 2027-01-31T00:00:00Z: {e}"
+                    ))
+                })?;
+            let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
+            if ms <= crate::store::sql::now_ms() {
+                return Err(AppError::BadRequest("`expires_at` is in the past.".into()));
+            }
+            Some(ms)
+        }
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "`expires_at` must be an RFC 3339 time such as 2027-01-31T00:00:00Z.".into(),
+            ))
+        }
+    };
+    Ok((name, role, expires_at))
+}
+
+fn key_json(key: &KeyInfo) -> Value {
+    json!({
+        "object": "api_key",
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "role": key.role,
+        "created_at": key.created_at,
+        "last_used_at": key.last_used_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+        "revoked": key.revoked_at.is_some(),
+    })
+}
+
+fn new_key_json(key: &NewKey) -> Value {
+    let mut value = key_json(&key.info);
+    value["key"] = Value::String(key.secret.clone());
+    value
+}
+
+/// `response` with the session cookie for `token` set.
+fn with_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+    mut response: Response,
+) -> Response {
+    let over_tls = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .next()
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+        });
+    let secure = state.settings.cookie_secure.unwrap_or(over_tls);
+    // No Max-Age: the browser drops it when closed, the server after 12 idle hours.
+    let cookie = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict{}",
+        admin::COOKIE,
+        if secure { "; Secure" } else { "" }
+    );
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("a cookie is a header value"),
+    );
+    response
+}
+
+/// The request head, for the origin check of setup and login (which take a
+/// password, not a session: a foreign page must not log a browser in).
+struct OriginParts(Parts);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OriginParts {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(OriginParts(Parts::clone(parts)))
+    }
+}
+
+impl OriginParts {
+    /// 403 when a browser sent this from another site's page. Scripts (no
+    /// `Origin` or `Referer` at all) pass.
+    fn refuse_foreign(&self, state: &AppState) -> AppResult<()> {
+        let headers = &self.0.headers;
+        let sent_by_a_page =
+            headers.contains_key(header::ORIGIN) || headers.contains_key(header::REFERER);
+        if sent_by_a_page && !from_own_origin(&self.0, state.settings.public_url.as_deref()) {
+            return Err(AppError::Forbidden(
+                "This request came from another site's page (Origin check).".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<IndexStatus>> {
