@@ -3,6 +3,8 @@
 //! sentence rules, so 。！？ end sentences too), then size in tokens. Each
 //! chunk knows the page it starts on (PDF) and the headings it sits under.
 
+use std::collections::HashMap;
+
 use bpe_openai::Tokenizer;
 use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
 
@@ -97,6 +99,10 @@ pub fn pieces(format: Format, doc: &Extracted, size: usize, overlap: usize) -> V
 /// range touches (two binary searches). A slice cut mid-token may tokenize
 /// into one more token on its own than it touches here; the candidates the
 /// splitter sizes are slices of the text, so this is the only difference.
+/// Pieces up to this long are encoded once per text (words, mostly);
+/// longer ones (runs of CJK characters, long numbers) rarely repeat.
+const CACHED_PIECE_BYTES: usize = 32;
+
 struct TokenIndex {
     base: usize,
     len: usize,
@@ -110,9 +116,33 @@ impl TokenIndex {
         // About four bytes per token in English, three in Chinese.
         let mut ends = Vec::with_capacity(text.len() / 3);
         let mut at = 0;
+        // The pre-tokenizer cuts text into words, and a text repeats its
+        // words: each distinct short piece is byte-pair encoded once (a
+        // piece always encodes the same way), its token lengths kept in
+        // `lengths`. Encoding allocates per piece; a lookup does not.
+        let mut seen: HashMap<&str, (u32, u32)> = HashMap::new();
+        let mut lengths: Vec<u32> = Vec::new();
         for piece in tokenizer.split(text) {
-            for token in tokenizer.bpe.encode_via_backtracking(piece.as_bytes()) {
-                at += tokenizer.bpe.token_len(token);
+            if piece.len() > CACHED_PIECE_BYTES {
+                for token in tokenizer.bpe.encode_via_backtracking(piece.as_bytes()) {
+                    at += tokenizer.bpe.token_len(token);
+                    ends.push(at);
+                }
+                continue;
+            }
+            let (from, to) = *seen.entry(piece).or_insert_with(|| {
+                let from = lengths.len() as u32;
+                lengths.extend(
+                    tokenizer
+                        .bpe
+                        .encode_via_backtracking(piece.as_bytes())
+                        .into_iter()
+                        .map(|token| tokenizer.bpe.token_len(token) as u32),
+                );
+                (from, lengths.len() as u32)
+            });
+            for &len in &lengths[from as usize..to as usize] {
+                at += len as usize;
                 ends.push(at);
             }
         }
