@@ -559,8 +559,8 @@ impl VectorStore {
     }
 
     /// Merge table `name`'s small fragments and drop its old versions now
-    /// (this also happens by itself every [`COMPACT_EVERY`] commits).
-    #[cfg(test)]
+    /// (this also happens by itself every [`COMPACT_EVERY`] commits, and
+    /// once a table goes quiet); new rows join the indexes first.
     pub async fn compact(&self, name: &str) -> lancedb::Result<Compaction> {
         match self.opened(name).await? {
             Some(opened) => Self::compact_opened(&opened).await,
