@@ -114,27 +114,30 @@ pub async fn create_expiring(
     Ok(NewKey { info, secret })
 }
 
+const KEY_COLUMNS: &str =
+    "id, name, prefix, role, created_at, last_used_at, expires_at, revoked_at";
+
+fn key_info(row: &sqlx::any::AnyRow) -> sqlx::Result<KeyInfo> {
+    Ok(KeyInfo {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?),
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
 /// All keys, newest first.
 pub async fn list(db: &AnyPool) -> anyhow::Result<Vec<KeyInfo>> {
-    let rows = sqlx::query(
-        "SELECT id, name, prefix, role, created_at, last_used_at, expires_at, revoked_at FROM api_keys ORDER BY created_at DESC, id DESC",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id DESC"
+    ))
     .fetch_all(db)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(KeyInfo {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                prefix: row.try_get("prefix")?,
-                role: Role::parse(&row.try_get::<String, _>("role")?),
-                created_at: row.try_get("created_at")?,
-                last_used_at: row.try_get("last_used_at")?,
-                expires_at: row.try_get("expires_at")?,
-                revoked_at: row.try_get("revoked_at")?,
-            })
-        })
-        .collect()
+    Ok(rows.iter().map(key_info).collect::<sqlx::Result<_>>()?)
 }
 
 /// Revoke the key with this id or display prefix; the prefix must name exactly one key.
@@ -173,7 +176,11 @@ pub async fn revoke_by_id(db: &AnyPool, id: &str) -> anyhow::Result<Option<KeyIn
         .bind(id)
         .execute(db)
         .await?;
-    Ok(list(db).await?.into_iter().find(|k| k.id == id))
+    let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(key_info).transpose().map_err(Into::into)
 }
 
 /// The caller holding `secret`, or 401 (unknown, revoked or expired).

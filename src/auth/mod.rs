@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 
+use crate::config::Settings;
 use crate::error::AppError;
 use crate::state::AppState;
 pub use keys::Role;
@@ -68,8 +69,7 @@ impl FromRequestParts<AppState> for AdminCaller {
                 "The admin session has ended; log in again.".into(),
             ));
         }
-        if !parts.method.is_safe() && !from_own_origin(parts, state.settings.public_url.as_deref())
-        {
+        if !parts.method.is_safe() && !from_own_origin(&parts.headers, &state.settings) {
             return Err(AppError::Forbidden(
                 "This request did not come from this server's admin pages (Origin check).".into(),
             ));
@@ -92,39 +92,24 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Whether the request's `Origin` (or, without one, its `Referer`) is this
-/// server: `public_url` when configured, else the `Host` it was sent to.
-/// Neither header present counts as foreign: browsers send `Origin` with
+/// server ([`crate::http::server_origin`]): the whole origin when
+/// `RAGWAY_PUBLIC_URL` is set, else the host and port the request was sent
+/// to. Neither header present counts as foreign: browsers send `Origin` with
 /// every state-changing request.
-pub fn from_own_origin(parts: &Parts, public_url: Option<&str>) -> bool {
-    let header_text = |name: header::HeaderName| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let Some(sent) = header_text(header::ORIGIN).or_else(|| header_text(header::REFERER)) else {
-        return false;
-    };
-    let Ok(sent) = url::Url::parse(&sent) else {
-        return false;
-    };
-    let sent_authority = match (sent.host_str(), sent.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_string(),
-        (None, _) => return false,
-    };
-    if let Some(public) = public_url.and_then(|u| url::Url::parse(u).ok()) {
-        return sent.origin() == public.origin();
-    }
-    let host = parts
-        .headers
-        .get("x-forwarded-host")
-        .or_else(|| parts.headers.get(header::HOST))
+pub fn from_own_origin(headers: &HeaderMap, settings: &Settings) -> bool {
+    let sent = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(str::trim);
-    host.is_some_and(|host| host.eq_ignore_ascii_case(&sent_authority))
+        .and_then(|v| url::Url::parse(v).ok());
+    let own = url::Url::parse(&crate::http::server_origin(settings, headers)).ok();
+    match (sent, own) {
+        (Some(sent), Some(own)) if settings.public_url.is_some() => sent.origin() == own.origin(),
+        (Some(sent), Some(own)) => {
+            sent.has_host() && sent.authority().eq_ignore_ascii_case(own.authority())
+        }
+        _ => false,
+    }
 }
 
 /// The key from `Authorization: Bearer …` (or an `x-api-key` header, which some clients send).

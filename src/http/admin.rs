@@ -13,7 +13,6 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -21,7 +20,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::ApiJson;
+use super::{server_origin, ApiJson};
 use crate::auth::keys::{self, KeyInfo, NewKey, Role};
 use crate::auth::{admin, from_own_origin, session_cookie, AdminCaller};
 use crate::error::{AppError, AppResult};
@@ -57,10 +56,9 @@ struct SetupBody {
 async fn setup(
     State(state): State<AppState>,
     headers: HeaderMap,
-    parts: OriginParts,
     ApiJson(body): ApiJson<SetupBody>,
 ) -> AppResult<Response> {
-    parts.refuse_foreign(&state)?;
+    refuse_foreign(&state, &headers)?;
     if body.providers.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(AppError::BadRequest(
             "Providers cannot be set through setup yet; configure them with the RAGWAY_CHAT_*, \
@@ -104,13 +102,12 @@ async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    parts: OriginParts,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> AppResult<Response> {
-    parts.refuse_foreign(&state)?;
+    refuse_foreign(&state, &headers)?;
     let ip = peer.ip();
     if let Err(wait) = state.login_guard.check(ip) {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = wait.as_secs_f64().ceil() as u64;
         return Err(AppError::TooManyRequests {
             message: format!("Too many failed logins from this address; try again in {secs} s."),
             retry_after_secs: secs,
@@ -141,16 +138,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<
     if let Some(token) = session_cookie(&headers) {
         admin::end_session(&state.db, token).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    let cleared = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-        admin::COOKIE
-    );
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cleared).expect("a cookie is a header value"),
-    );
-    Ok(response)
+    Ok(with_cookie(
+        StatusCode::NO_CONTENT.into_response(),
+        "",
+        "; Max-Age=0",
+    ))
 }
 
 #[derive(Deserialize)]
@@ -282,27 +274,25 @@ fn new_key_json(key: &NewKey) -> Value {
     value
 }
 
-/// `response` with the session cookie for `token` set.
+/// `response` with the session cookie for `token` set, `Secure` when this
+/// server is reached over HTTPS (or `RAGWAY_COOKIE_SECURE` says so).
 fn with_session(
     state: &AppState,
     headers: &HeaderMap,
     token: &str,
-    mut response: Response,
+    response: Response,
 ) -> Response {
-    let over_tls = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .next()
-                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
-        });
+    let over_tls = server_origin(&state.settings, headers).starts_with("https://");
     let secure = state.settings.cookie_secure.unwrap_or(over_tls);
     // No Max-Age: the browser drops it when closed, the server after 12 idle hours.
+    with_cookie(response, token, if secure { "; Secure" } else { "" })
+}
+
+/// `response` setting the session cookie to `value`, with `extra` attributes.
+fn with_cookie(mut response: Response, value: &str, extra: &str) -> Response {
     let cookie = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Strict{}",
-        admin::COOKIE,
-        if secure { "; Secure" } else { "" }
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict{extra}",
+        admin::COOKIE
     );
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -311,32 +301,18 @@ fn with_session(
     response
 }
 
-/// The request head, for the origin check of setup and login (which take a
-/// password, not a session: a foreign page must not log a browser in).
-struct OriginParts(Parts);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OriginParts {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(OriginParts(Parts::clone(parts)))
+/// 403 when a browser sent this from another site's page: setup and login
+/// take a password, not a session, and a foreign page must not log a
+/// browser in. Scripts (no `Origin` or `Referer` at all) pass.
+fn refuse_foreign(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
+    let sent_by_a_page =
+        headers.contains_key(header::ORIGIN) || headers.contains_key(header::REFERER);
+    if sent_by_a_page && !from_own_origin(headers, &state.settings) {
+        return Err(AppError::Forbidden(
+            "This request came from another site's page (Origin check).".into(),
+        ));
     }
-}
-
-impl OriginParts {
-    /// 403 when a browser sent this from another site's page. Scripts (no
-    /// `Origin` or `Referer` at all) pass.
-    fn refuse_foreign(&self, state: &AppState) -> AppResult<()> {
-        let headers = &self.0.headers;
-        let sent_by_a_page =
-            headers.contains_key(header::ORIGIN) || headers.contains_key(header::REFERER);
-        if sent_by_a_page && !from_own_origin(&self.0, state.settings.public_url.as_deref()) {
-            return Err(AppError::Forbidden(
-                "This request came from another site's page (Origin check).".into(),
-            ));
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<IndexStatus>> {

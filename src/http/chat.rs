@@ -2,7 +2,7 @@
 //! 画 answers link to: no key needed, the id is unguessable).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -38,29 +38,8 @@ async fn complete(
         )
         .filter(|id| !id.is_empty()),
     };
-    let origin = origin(&state, &headers);
+    let origin = super::server_origin(&state.settings, &headers);
     chat::complete(&state, &caller, conversation, &origin, request).await
-}
-
-/// Where clients reach this server: `RAGWAY_PUBLIC_URL`, or the request's
-/// `X-Forwarded-Proto`/`X-Forwarded-Host` (behind a proxy) or `Host`.
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.settings.public_url {
-        return url.trim_end_matches('/').to_string();
-    }
-    let header_text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let host = header_text("x-forwarded-host")
-        .or_else(|| header_text(header::HOST.as_str()))
-        .unwrap_or(&state.settings.listen);
-    let scheme = header_text("x-forwarded-proto").unwrap_or("http");
-    format!("{scheme}://{host}")
 }
 
 async fn image(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {

@@ -106,6 +106,15 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(url.to_string())
 }
 
+/// Stop a server started by [`start`] gracefully and wait until it has.
+async fn shut_down(
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let _ = stop.send(());
+    server.await.unwrap().expect("clean shutdown");
+}
+
 /// Build and run an app; the receiver was subscribed before the ingest workers started.
 async fn start(
     settings: Settings,
@@ -162,8 +171,7 @@ impl TestApp {
             server,
             ..
         } = self;
-        let _ = stop.send(());
-        server.await.unwrap().expect("clean shutdown");
+        shut_down(stop, server).await;
         let mut settings = settings;
         adjust(&mut settings);
         start(settings, upstream, data, admin_key, user_key).await
@@ -180,8 +188,7 @@ impl TestApp {
             server,
             ..
         } = self;
-        let _ = stop.send(());
-        server.await.unwrap().expect("clean shutdown");
+        shut_down(stop, server).await;
         let db = ragway::store::sql::connect(&settings.database_url())
             .await
             .expect("the stopped app's database opens");
