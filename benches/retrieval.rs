@@ -340,9 +340,10 @@ async fn main() {
                 let (store, queries, words) = (store.clone(), queries.clone(), words.clone());
                 async move {
                     store
-                        .text_search(TABLE, &words[i], &queries[i], K, scope)
+                        .text_search(TABLE, &words[i], K, scope)
                         .await
-                        .unwrap();
+                        .unwrap()
+                        .scored(&queries[i]);
                 }
             })
             .await;
@@ -355,14 +356,17 @@ async fn main() {
                 async move {
                     let (a, b) = tokio::join!(
                         store.search(TABLE, &queries[i], 4 * K, scope),
-                        store.text_search(TABLE, &words[i], &queries[i], 4 * K, scope),
+                        store.text_search(TABLE, &words[i], 4 * K, scope),
                     );
                     a.unwrap();
-                    b.unwrap();
+                    b.unwrap().scored(&queries[i]);
                 }
             })
             .await;
             run("hybrid (vector ∥ full text)", None, &s, clients, floors[i]);
+        }
+        if std::env::var_os("RETRIEVAL_TUNE").is_some() {
+            tune(&store, rows, queries.clone(), words.clone(), &exact).await;
         }
         // With the filter every chat request carries (shared collections + the caller's own).
         let private = "~key".to_string();
@@ -386,4 +390,239 @@ async fn main() {
             floors[0],
         );
     }
+}
+
+/// One search variant's query, written against the LanceDB table directly.
+#[derive(Clone, Copy)]
+struct Variant {
+    label: &'static str,
+    nprobes: Option<usize>,
+    ef: usize,
+    refine: Option<u32>,
+    all_columns: bool,
+    filter: Option<&'static str>,
+}
+
+const CHUNK_COLUMNS: [&str; 9] = [
+    "id",
+    "document_id",
+    "generation",
+    "collection",
+    "ordinal",
+    "title",
+    "page",
+    "heading",
+    "text",
+];
+
+/// `RETRIEVAL_TUNE=1`: search parameters, selected columns and filters
+/// side by side (1 client, 20 candidates as chat takes), to choose them.
+async fn tune(
+    store: &VectorStore,
+    rows: usize,
+    queries: Arc<Vec<Vec<f32>>>,
+    words: Arc<Vec<String>>,
+    exact: &[Vec<String>],
+) {
+    use futures::TryStreamExt;
+    use lancedb::index::scalar::FullTextSearchQuery;
+    use lancedb::query::{ExecutableQuery, QueryBase, Select};
+    const WANTED: usize = 20;
+    const NOT_LIKE: &str = "(collection NOT LIKE '~%') OR collection = '~key'";
+    const IN_LIST: &str = "(collection IN ('default', 'other')) OR collection = '~key'";
+    let table = store.table(TABLE).await.unwrap().unwrap();
+    let base = Variant {
+        label: "ef 100, refine 2, all columns (now)",
+        nprobes: None,
+        ef: 100,
+        refine: Some(2),
+        all_columns: true,
+        filter: None,
+    };
+    let variants = [
+        base,
+        Variant {
+            label: "id only",
+            all_columns: false,
+            ..base
+        },
+        Variant {
+            label: "ef 50",
+            ef: 50,
+            ..base
+        },
+        Variant {
+            label: "ef 30",
+            ef: 30,
+            ..base
+        },
+        Variant {
+            label: "no refine",
+            refine: None,
+            ..base
+        },
+        Variant {
+            label: "nprobes 10",
+            nprobes: Some(10),
+            ..base
+        },
+        Variant {
+            label: "nprobes 5",
+            nprobes: Some(5),
+            ..base
+        },
+        Variant {
+            label: "nprobes 10, ef 50",
+            nprobes: Some(10),
+            ef: 50,
+            ..base
+        },
+        Variant {
+            label: "filter NOT LIKE (now)",
+            filter: Some(NOT_LIKE),
+            ..base
+        },
+        Variant {
+            label: "filter IN list",
+            filter: Some(IN_LIST),
+            ..base
+        },
+    ];
+    let run_vectors = |variants: Vec<Variant>, note: &'static str| {
+        let (table, queries) = (table.clone(), queries.clone());
+        async move {
+            for v in variants {
+                let mut found = 0;
+                let mut latencies = Vec::new();
+                let started = Instant::now();
+                for (i, q) in queries.iter().enumerate() {
+                    let columns: Vec<&str> = if v.all_columns {
+                        CHUNK_COLUMNS.to_vec()
+                    } else {
+                        vec!["id"]
+                    };
+                    let t = Instant::now();
+                    let mut query = table
+                        .query()
+                        .nearest_to(q.as_slice())
+                        .unwrap()
+                        .distance_type(lancedb::DistanceType::Cosine)
+                        .ef(v.ef)
+                        .limit(WANTED)
+                        .select(Select::columns(&columns));
+                    if let Some(n) = v.nprobes {
+                        query = query.nprobes(n).unwrap();
+                    }
+                    if let Some(r) = v.refine {
+                        query = query.refine_factor(r);
+                    }
+                    if let Some(f) = v.filter {
+                        query = query.only_if(f);
+                    }
+                    let batches: Vec<lancedb::arrow::arrow_array::RecordBatch> =
+                        query.execute().await.unwrap().try_collect().await.unwrap();
+                    latencies.push(t.elapsed());
+                    let mut ids = Vec::new();
+                    for b in &batches {
+                        let col = b
+                            .column_by_name("id")
+                            .unwrap()
+                            .as_any()
+                            .downcast_ref::<lancedb::arrow::arrow_array::StringArray>()
+                            .unwrap();
+                        ids.extend((0..b.num_rows()).map(|r| col.value(r).to_string()));
+                    }
+                    if v.filter.is_none() {
+                        found += ids
+                            .iter()
+                            .take(K)
+                            .filter(|id| exact[i].contains(id))
+                            .count();
+                    }
+                }
+                let s = stats(latencies, started.elapsed());
+                let recall = if v.filter.is_none() {
+                    format!("{:.3}", found as f64 / (K * queries.len()) as f64)
+                } else {
+                    "—".into()
+                };
+                println!(
+                    "| {rows} | tune: vector, {}{note} | 1 | {} | {} | {:.0} | — | {recall} |",
+                    v.label,
+                    ms(s.p50),
+                    ms(s.p99),
+                    s.per_second
+                );
+            }
+        }
+    };
+    run_vectors(variants.to_vec(), "").await;
+    let run_text = |label: &'static str, with_vector: bool, filter: Option<&'static str>| {
+        let (table, words) = (table.clone(), words.clone());
+        async move {
+            let mut latencies = Vec::new();
+            let started = Instant::now();
+            for w in words.iter() {
+                let mut columns = CHUNK_COLUMNS.to_vec();
+                if with_vector {
+                    columns.push("vector");
+                }
+                let t = Instant::now();
+                let mut query = table
+                    .query()
+                    .full_text_search(FullTextSearchQuery::new(w.clone()))
+                    .select(Select::columns(&columns))
+                    .limit(WANTED);
+                if let Some(f) = filter {
+                    query = query.only_if(f);
+                }
+                let batches: Vec<lancedb::arrow::arrow_array::RecordBatch> =
+                    query.execute().await.unwrap().try_collect().await.unwrap();
+                std::hint::black_box(batches);
+                latencies.push(t.elapsed());
+            }
+            let s = stats(latencies, started.elapsed());
+            println!(
+                "| {rows} | tune: full text, {label} | 1 | {} | {} | {:.0} | — | — |",
+                ms(s.p50),
+                ms(s.p99),
+                s.per_second
+            );
+        }
+    };
+    run_text("with vectors (now)", true, None).await;
+    run_text("without vectors", false, None).await;
+    run_text("filter NOT LIKE (now)", true, Some(NOT_LIKE)).await;
+    run_text("filter IN list", true, Some(IN_LIST)).await;
+    let t = Instant::now();
+    table
+        .create_index(
+            &["collection"],
+            lancedb::index::Index::Bitmap(Default::default()),
+        )
+        .execute()
+        .await
+        .unwrap();
+    eprintln!(
+        "bitmap index on collection built in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    run_vectors(
+        vec![
+            Variant {
+                label: "filter NOT LIKE",
+                filter: Some(NOT_LIKE),
+                ..base
+            },
+            Variant {
+                label: "filter IN list",
+                filter: Some(IN_LIST),
+                ..base
+            },
+        ],
+        ", bitmap index",
+    )
+    .await;
+    run_text("filter NOT LIKE, bitmap index", true, Some(NOT_LIKE)).await;
+    run_text("filter IN list, bitmap index", true, Some(IN_LIST)).await;
 }

@@ -60,6 +60,9 @@ pub struct Settings {
     /// Mark the admin session cookie `Secure`: `None` decides per request
     /// (when it arrived over TLS, by `X-Forwarded-Proto: https`).
     pub cookie_secure: Option<bool>,
+    /// The server secret that seals upstream keys saved through the admin
+    /// (32 bytes, base64 or hex); by default a key file in the data directory.
+    pub secret_key: Option<String>,
     /// The model name clients send and see.
     pub public_model: String,
     /// Chunks put into the prompt per question.
@@ -122,6 +125,7 @@ impl Default for Settings {
             rerank_model: DEFAULT_RERANK_MODEL.into(),
             public_url: None,
             cookie_secure: None,
+            secret_key: None,
             public_model: DEFAULT_PUBLIC_MODEL.into(),
             top_k: 5,
             max_messages: 20,
@@ -244,6 +248,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_COOKIE_SECURE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_secure: Option<bool>,
+    /// Server secret sealing the upstream keys saved through the admin: 32 bytes, base64 (`openssl rand -base64 32`) or hex; the same on every replica [default: a key file DATA_DIR/secret.key, made on first start].
+    #[arg(long, env = "RAGWAY_SECRET_KEY", hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
     /// Model name clients send and see in /v1/models [default: ragway].
     #[arg(long, env = "RAGWAY_PUBLIC_MODEL")]
     #[serde(skip_serializing_if = "Option::is_none")]

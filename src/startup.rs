@@ -11,13 +11,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::secrets::Secrets;
 use crate::config::Settings;
 use crate::ingest;
 use crate::state::{App, AppState};
 use crate::store::blobs::BlobStore;
 use crate::store::sql;
 use crate::store::vectors::VectorStore;
-use crate::upstream::Upstreams;
+use crate::upstream::{providers, Upstreams};
 
 /// How long shutdown waits for background work before giving up on it.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -57,6 +58,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         ingest::worker::start(&state).await?;
+        providers::keep_loaded(&state);
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
         let serve = axum::serve(
@@ -90,19 +92,25 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         .with_context(|| format!("opening the vector store at {}", settings.vector_url()))?;
     let blobs = BlobStore::open(&settings.blob_url())?;
     let upstreams = Upstreams::from_settings(&settings)?;
-    Ok(AppState(Arc::new(App {
+    let secrets = Secrets::load(&settings).context("loading the server's secret key")?;
+    let state = AppState(Arc::new(App {
         settings,
         db,
         vectors,
         blobs,
         upstreams,
+        secrets,
         instance: uuid::Uuid::new_v4().simple().to_string(),
         ingest_wakeup: Notify::new(),
         ingest_events: tokio::sync::broadcast::channel(1024).0,
         login_guard: Default::default(),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
-    })))
+    }));
+    providers::load(&state)
+        .await
+        .context("reading the providers saved through the admin")?;
+    Ok(state)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

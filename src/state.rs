@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::admin::LoginGuard;
+use crate::auth::secrets::Secrets;
 use crate::config::Settings;
 use crate::store::blobs::BlobStore;
 use crate::store::vectors::VectorStore;
@@ -22,6 +23,8 @@ pub struct App {
     pub vectors: VectorStore,
     pub blobs: BlobStore,
     pub upstreams: Upstreams,
+    /// Seals and opens the upstream keys saved through the admin.
+    pub secrets: Secrets,
     /// This process's name on the job leases it holds.
     pub instance: String,
     /// Woken whenever a document is queued, so idle ingest workers pick it up at once.

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod keys;
+pub mod secrets;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

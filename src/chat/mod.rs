@@ -132,7 +132,7 @@ pub async fn complete(
     let upstream_model = model
         .upstream_model
         .clone()
-        .unwrap_or_else(|| ready.model.to_string());
+        .unwrap_or_else(|| ready.model().to_string());
     let question = retrieval_query(&exchange.thread.messages)
         .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
     // Embedding models read a few hundred tokens; the start of a pasted

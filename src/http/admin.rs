@@ -26,6 +26,7 @@ use crate::auth::{admin, from_own_origin, session_cookie, AdminCaller};
 use crate::error::{AppError, AppResult};
 use crate::ingest::reindex::{self, IndexStatus};
 use crate::state::AppState;
+use crate::upstream::providers;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,8 +49,8 @@ async fn setup_state(State(state): State<AppState>) -> AppResult<Json<Value>> {
 #[serde(deny_unknown_fields)]
 struct SetupBody {
     password: String,
-    /// Reserved for the providers step; refused until it exists.
-    providers: Option<Value>,
+    /// The providers to save with it: `{"chat": {"base_url", "model", "api_key"}, …}`.
+    providers: Option<Map<String, Value>>,
 }
 
 /// `201` with the first user key (shown this once) and a session cookie.
@@ -59,12 +60,10 @@ async fn setup(
     ApiJson(body): ApiJson<SetupBody>,
 ) -> AppResult<Response> {
     refuse_foreign(&state, &headers)?;
-    if body.providers.as_ref().is_some_and(|p| !p.is_null()) {
-        return Err(AppError::BadRequest(
-            "Providers cannot be set through setup yet; configure them with the RAGWAY_CHAT_*, \
-             RAGWAY_EMBED_*, RAGWAY_IMAGE_* and RAGWAY_RERANK_* settings."
-                .into(),
-        ));
+    // Checked before the password is set, so a typo does not leave setup half done.
+    let updates = super::providers::updates_from(body.providers.unwrap_or_default())?;
+    for (role, update) in &updates {
+        update.applied_to(&state.upstreams.get(*role).endpoint())?;
     }
     let taken = || {
         AppError::Conflict(
@@ -79,6 +78,9 @@ async fn setup(
         return Err(taken());
     }
     tracing::info!("the admin password was set through the setup page");
+    for (role, update) in &updates {
+        providers::save(&state, *role, update).await?;
+    }
     let key = keys::create(&state.db, "first key", Role::User).await?;
     let token = admin::start_session(&state.db).await?;
     let body = json!({ "key": new_key_json(&key) });

@@ -7,6 +7,7 @@ mod conversations;
 mod documents;
 mod health;
 mod models;
+mod providers;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(chat::router())
         .merge(conversations::router())
         .merge(admin::router())
+        .merge(providers::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         // Browser-based clients (LobeChat, ChatBox web, …) call the API from

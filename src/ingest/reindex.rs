@@ -42,7 +42,7 @@ pub async fn status(state: &AppState) -> AppResult<IndexStatus> {
             building = Some(index);
         }
     }
-    let configured = &state.settings.embed_model;
+    let configured = &state.upstreams.embed_model();
     let status = match (&active, &building) {
         (_, Some(_)) => "reindexing",
         (None, None) => "empty",
@@ -70,7 +70,7 @@ pub async fn start(state: &AppState) -> AppResult<Option<VectorIndex>> {
 /// [`start`] without waking this process's workers (the caller runs the job).
 async fn register(state: &AppState) -> AppResult<Option<VectorIndex>> {
     state.upstreams.embeddings.ready()?;
-    let model = &state.settings.embed_model;
+    let model = &state.upstreams.embed_model();
     let Some(active) = indexes::active(&state.db).await? else {
         // Nothing indexed yet: the first upload creates the index with this model.
         return Ok(None);
@@ -239,7 +239,7 @@ pub enum Outcome {
 /// when a server already holds its job, follow it there) until the new index
 /// is active. `report` hears a progress line now and then.
 pub async fn run_to_end(state: &AppState, report: impl Fn(&str)) -> anyhow::Result<Outcome> {
-    let model = state.settings.embed_model.clone();
+    let model = state.upstreams.embed_model();
     let Some(building) = register(state).await? else {
         return Ok(Outcome::UpToDate { model });
     };

@@ -76,42 +76,65 @@ pub async fn retrieve(
     if index.dimension.is_none() {
         return Ok(Vec::new());
     }
-    // The question is embedded by the model the index was built with, so
-    // vectors compare even while a changed model waits for its reindex.
-    let embedded = state
-        .upstreams
-        .embeddings
-        .embed_with(&index.model, &[question.to_string()])
-        .await;
-    let vector = match embedded {
-        Ok(mut vectors) => vectors.pop().unwrap_or_default(),
-        Err(err) if index.model != state.settings.embed_model => {
-            // The old model may be gone with the old provider: answer without
-            // sources rather than not at all until the reindex is done.
-            tracing::warn!(model = %index.model, error = %err, "the index's embedding model failed; answering without sources until `ragway reindex` finishes");
-            return Ok(Vec::new());
-        }
-        Err(err) => return Err(err),
-    };
     let scope = Scope {
         collections: options.collections,
         private_space: Some(&private_space(&caller.key_id)),
     };
     let wanted = candidates(options.top_k);
-    let (by_vector, by_text) = tokio::join!(
-        state
+    // Full text needs no embedding: it runs while the question is embedded,
+    // and the vector search as soon as the embedding is back.
+    let started = std::time::Instant::now();
+    let by_vector = async {
+        // The question is embedded by the model the index was built with, so
+        // vectors compare even while a changed model waits for its reindex.
+        let embedded = state
+            .upstreams
+            .embeddings
+            .embed_with(&index.model, &[question.to_string()])
+            .await;
+        let vector = match embedded {
+            Ok(mut vectors) => vectors.pop().unwrap_or_default(),
+            Err(err) if index.model != state.upstreams.embed_model() => {
+                // The old model may be gone with the old provider: answer without
+                // sources rather than not at all until the reindex is done.
+                tracing::warn!(model = %index.model, error = %err, "the index's embedding model failed; answering without sources until `ragway reindex` finishes");
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let embedded_at = started.elapsed();
+        let hits = state
             .vectors
-            .search(&index.table_name, &vector, wanted, scope),
-        state
+            .search(&index.table_name, &vector, wanted, scope)
+            .await?;
+        AppResult::Ok(Some((vector, hits, embedded_at, started.elapsed())))
+    };
+    let by_text = async {
+        let hits = state
             .vectors
-            .text_search(&index.table_name, question, &vector, wanted, scope),
+            .text_search(&index.table_name, question, wanted, scope)
+            .await;
+        (hits, started.elapsed())
+    };
+    let (by_vector, (by_text, text_done)) = tokio::join!(by_vector, by_text);
+    let Some((vector, by_vector, embedded_at, vector_done)) = by_vector? else {
+        return Ok(Vec::new());
+    };
+    // Where retrieval's time goes (each from the start of retrieval).
+    tracing::debug!(
+        embedded_ms = embedded_at.as_secs_f64() * 1e3,
+        vector_search_done_ms = vector_done.as_secs_f64() * 1e3,
+        text_search_done_ms = text_done.as_secs_f64() * 1e3,
+        "retrieval timings"
     );
-    let by_vector = by_vector?;
     // Full text only adds to the vectors: if it fails, answer without it.
-    let by_text = by_text.unwrap_or_else(|err| {
-        tracing::warn!(error = %err, "full-text search failed; using vector search alone");
-        Vec::new()
-    });
+    let by_text = match by_text {
+        Ok(hits) => hits.scored(&vector),
+        Err(err) => {
+            tracing::warn!(error = %err, "full-text search failed; using vector search alone");
+            Vec::new()
+        }
+    };
     let mut fused = fuse(by_vector, by_text);
     if let Some(threshold) = options.score_threshold {
         fused.retain(|hit| f64::from(hit.score) >= threshold);

@@ -89,6 +89,29 @@ pub struct ChunkHit {
     pub score: f32,
 }
 
+/// Full-text hits, best first, with their stored vectors: scored against
+/// the question's embedding once it is there.
+#[derive(Debug, Default)]
+pub struct TextHits {
+    hits: Vec<ChunkHit>,
+    vectors: Vec<Vec<f32>>,
+}
+
+impl TextHits {
+    /// The hits in their full-text order, each scored by its cosine
+    /// similarity to `question`.
+    pub fn scored(self, question: &[f32]) -> Vec<ChunkHit> {
+        self.hits
+            .into_iter()
+            .zip(self.vectors)
+            .map(|(hit, stored)| ChunkHit {
+                score: cosine(question, &stored),
+                ..hit
+            })
+            .collect()
+    }
+}
+
 /// The vector store: LanceDB tables of chunks, one per embedding model
 /// (see `store::indexes`); cheap to clone.
 #[derive(Clone)]
@@ -300,7 +323,8 @@ impl VectorStore {
         Ok(opened)
     }
 
-    async fn table(&self, name: &str) -> lancedb::Result<Option<Table>> {
+    /// Table `name` itself, for benchmarks and tools that query it directly.
+    pub async fn table(&self, name: &str) -> lancedb::Result<Option<Table>> {
         Ok(self.opened(name).await?.map(|o| o.table))
     }
 
@@ -809,21 +833,22 @@ impl VectorStore {
     }
 
     /// The `k` chunks of table `name` that best match `query` by full text
-    /// (BM25), best first, within `scope`. Each hit's score is still its
-    /// cosine similarity to `vector`, so scores compare across searches.
+    /// (BM25), best first, within `scope`. It needs no embedding, so it can
+    /// run while the question is embedded; [`TextHits::scored`] then gives
+    /// each hit its cosine similarity to the question, so scores compare
+    /// across searches.
     pub async fn text_search(
         &self,
         name: &str,
         query: &str,
-        vector: &[f32],
         k: usize,
         scope: Scope<'_>,
-    ) -> anyhow::Result<Vec<ChunkHit>> {
+    ) -> anyhow::Result<TextHits> {
         let Some(opened) = self.opened(name).await? else {
-            return Ok(Vec::new());
+            return Ok(TextHits::default());
         };
         if query.trim().is_empty() {
-            return Ok(Vec::new());
+            return Ok(TextHits::default());
         }
         Self::ensure_full_text(&opened).await?;
         let mut columns = COLUMNS.to_vec();
@@ -857,13 +882,14 @@ impl VectorStore {
             let width = vectors.value_length() as usize;
             for row in 0..batch.num_rows() {
                 let start = vectors.value_offset(row) as usize;
-                let stored = &values.values()[start..start + width];
+                let stored = values.values()[start..start + width].to_vec();
                 let rank_score = bm25.map_or(0.0, |s| s.value(row));
-                ranked.push((rank_score, rows.hit(row, cosine(vector, stored))));
+                ranked.push((rank_score, rows.hit(row, 0.0), stored));
             }
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        Ok(ranked.into_iter().map(|(_, hit)| hit).collect())
+        let (hits, vectors) = ranked.into_iter().map(|(_, hit, v)| (hit, v)).unzip();
+        Ok(TextHits { hits, vectors })
     }
 
     /// Whether the store answers.

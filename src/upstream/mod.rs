@@ -6,8 +6,10 @@
 //! unknown upstream model is ragway's configuration (502), a 5xx is 502, a
 //! timeout is 504.
 
+pub mod providers;
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -30,6 +32,14 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in the order people see them.
+    pub const ALL: [Role; 4] = [Role::Chat, Role::Embeddings, Role::Images, Role::Rerank];
+
+    /// The role named `name` (`chat`, `embeddings`, `images`, `rerank`).
+    pub fn parse(name: &str) -> Option<Role> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+
     fn env_prefix(self) -> &'static str {
         match self {
             Role::Chat => "RAGWAY_CHAT",
@@ -39,7 +49,7 @@ impl Role {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Role::Chat => "chat",
             Role::Embeddings => "embeddings",
@@ -49,26 +59,71 @@ impl Role {
     }
 }
 
+/// Where an upstream is and how it is called. Replaced whole when an admin
+/// saves the provider, so a request sees one consistent endpoint.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Base URL ending in the API version (`…/v1`), without a trailing slash.
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub model: Option<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl Endpoint {
+    /// An endpoint from settings as people type them: blanks are unset, the
+    /// base URL gets its `/v1`.
+    pub fn new(base_url: Option<&str>, api_key: Option<&str>, model: Option<&str>) -> Self {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        Self {
+            base_url: given(base_url).map(normalize_base_url),
+            api_key: given(api_key).map(str::to_string),
+            model: given(model).map(str::to_string),
+        }
+    }
+}
+
 /// One configured (or not) upstream.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     role: Role,
-    /// Base URL ending in the API version (`…/v1`), without a trailing slash.
-    base_url: Option<String>,
-    api_key: Option<String>,
-    model: Option<String>,
+    endpoint: Arc<RwLock<Arc<Endpoint>>>,
+    /// What the settings (environment, file, flags) gave: used again when an
+    /// admin's saved provider is removed.
+    configured: Arc<Endpoint>,
     http: reqwest::Client,
     timeout: Duration,
     /// Set once the upstream refused base64 embeddings: floats from then on.
     floats_only: Arc<AtomicBool>,
 }
 
-/// The settings of an upstream that is ready to call.
-#[derive(Debug, Clone, Copy)]
-pub struct Ready<'a> {
-    pub base_url: &'a str,
-    pub api_key: Option<&'a str>,
-    pub model: &'a str,
+/// The endpoint of an upstream that is ready to call: base URL and model set.
+#[derive(Debug, Clone)]
+pub struct Ready(Arc<Endpoint>);
+
+impl Ready {
+    pub fn base_url(&self) -> &str {
+        self.0.base_url.as_deref().unwrap_or_default()
+    }
+
+    pub fn api_key(&self) -> Option<&str> {
+        self.0.api_key.as_deref()
+    }
+
+    pub fn model(&self) -> &str {
+        self.0.model.as_deref().unwrap_or_default()
+    }
 }
 
 /// The upstreams of a running server.
@@ -89,46 +144,60 @@ impl Upstreams {
             .user_agent(concat!("ragway/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let timeout = Duration::from_secs(settings.upstream_timeout_secs);
-        let make =
-            |role, base: &Option<String>, key: &Option<String>, model: Option<String>| Upstream {
+        let make = |role, base: &Option<String>, key: &Option<String>, model: Option<&str>| {
+            let configured = Arc::new(Endpoint::new(base.as_deref(), key.as_deref(), model));
+            Upstream {
                 role,
-                base_url: base
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|b| !b.is_empty())
-                    .map(normalize_base_url),
-                api_key: key.clone().filter(|k| !k.is_empty()),
-                model: model.filter(|m| !m.is_empty()),
+                endpoint: Arc::new(RwLock::new(configured.clone())),
+                configured,
                 http: http.clone(),
                 timeout,
                 floats_only: Arc::default(),
-            };
+            }
+        };
         Ok(Self {
             chat: make(
                 Role::Chat,
                 &settings.chat_base_url,
                 &settings.chat_api_key,
-                settings.chat_model.clone(),
+                settings.chat_model.as_deref(),
             ),
             embeddings: make(
                 Role::Embeddings,
                 &settings.embed_base_url,
                 &settings.embed_api_key,
-                Some(settings.embed_model.clone()),
+                Some(&settings.embed_model),
             ),
             images: make(
                 Role::Images,
                 &settings.image_base_url,
                 &settings.image_api_key,
-                Some(settings.image_model.clone()),
+                Some(&settings.image_model),
             ),
             rerank: make(
                 Role::Rerank,
                 &settings.rerank_base_url,
                 &settings.rerank_api_key,
-                Some(settings.rerank_model.clone()),
+                Some(&settings.rerank_model),
             ),
         })
+    }
+
+    /// The embedding model new vectors are made with.
+    pub fn embed_model(&self) -> String {
+        self.embeddings
+            .model()
+            .unwrap_or_else(|| crate::config::DEFAULT_EMBED_MODEL.into())
+    }
+
+    /// The upstream of `role`.
+    pub fn get(&self, role: Role) -> &Upstream {
+        match role {
+            Role::Chat => &self.chat,
+            Role::Embeddings => &self.embeddings,
+            Role::Images => &self.images,
+            Role::Rerank => &self.rerank,
+        }
     }
 }
 
@@ -146,22 +215,112 @@ pub fn normalize_base_url(url: &str) -> String {
 }
 
 impl Upstream {
-    /// The settings, or a 503 naming the missing ones.
-    pub fn ready(&self) -> AppResult<Ready<'_>> {
-        let prefix = self.role.env_prefix();
-        match (&self.base_url, &self.model) {
-            (Some(base_url), Some(model)) => Ok(Ready {
-                base_url,
-                api_key: self.api_key.as_deref(),
-                model,
-            }),
-            (None, _) => Err(AppError::NotConfigured(format!(
-                "The {} upstream is not configured: set {prefix}_BASE_URL (and {prefix}_API_KEY).",
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The endpoint calls go to now.
+    pub fn endpoint(&self) -> Arc<Endpoint> {
+        self.endpoint.read().expect("endpoint lock").clone()
+    }
+
+    /// What the settings gave, before any provider saved through the admin.
+    pub fn configured(&self) -> Arc<Endpoint> {
+        self.configured.clone()
+    }
+
+    /// Send calls to `endpoint` from now on (calls under way finish where
+    /// they started).
+    pub fn set_endpoint(&self, endpoint: Arc<Endpoint>) {
+        let mut current = self.endpoint.write().expect("endpoint lock");
+        if **current != *endpoint {
+            // A new provider may take base64 vectors again.
+            self.floats_only.store(false, Ordering::Relaxed);
+            *current = endpoint;
+        }
+    }
+
+    /// A copy of this upstream calling `endpoint`, apart from it: changing
+    /// one changes nothing in the other (to try settings before saving them).
+    pub fn detached(&self, endpoint: Arc<Endpoint>) -> Upstream {
+        Upstream {
+            endpoint: Arc::new(RwLock::new(endpoint)),
+            floats_only: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// The ids of the models the upstream offers (its `/models`), sorted.
+    pub async fn list_models(&self) -> AppResult<Vec<String>> {
+        let endpoint = self.endpoint();
+        let base_url = endpoint.base_url.as_deref().ok_or_else(|| {
+            AppError::NotConfigured(format!(
+                "The {} upstream has no base URL yet.",
                 self.role.name()
+            ))
+        })?;
+        let mut request = self.http.get(format!("{base_url}/models"));
+        if let Some(key) = &endpoint.api_key {
+            request = request.bearer_auth(key);
+        }
+        let work = async {
+            let response = request.send().await.map_err(|e| self.transport_error(e))?;
+            if !response.status().is_success() {
+                return Err(self.status_error(response).await);
+            }
+            response.bytes().await.map_err(|e| self.transport_error(e))
+        };
+        let bytes = tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| self.timeout_error())??;
+        #[derive(Deserialize)]
+        struct Item {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Answer {
+            Data { data: Vec<Item> },
+            Models { models: Vec<Item> },
+            List(Vec<Item>),
+        }
+        let answer: Answer = serde_json::from_slice(&bytes).map_err(|e| AppError::Upstream {
+            status: StatusCode::BAD_GATEWAY,
+            message: format!(
+                "The {} upstream's model list is not in OpenAI's shape: {e}",
+                self.role.name()
+            ),
+            retry_after: None,
+            transient: false,
+        })?;
+        let (Answer::Data { data: items } | Answer::Models { models: items } | Answer::List(items)) =
+            answer;
+        let mut ids: Vec<String> = items.into_iter().map(|i| i.id).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// This upstream's model, if one is set.
+    pub fn model(&self) -> Option<String> {
+        self.endpoint().model.clone()
+    }
+
+    /// The endpoint, or a 503 naming what is missing.
+    pub fn ready(&self) -> AppResult<Ready> {
+        Self::ready_at(self.role, self.endpoint())
+    }
+
+    fn ready_at(role: Role, endpoint: Arc<Endpoint>) -> AppResult<Ready> {
+        let prefix = role.env_prefix();
+        let name = role.name();
+        match (&endpoint.base_url, &endpoint.model) {
+            (Some(_), Some(_)) => Ok(Ready(endpoint)),
+            (None, _) => Err(AppError::NotConfigured(format!(
+                "The {name} upstream is not configured: set its base URL in the admin (Providers), or {prefix}_BASE_URL (and {prefix}_API_KEY)."
             ))),
             (_, None) => Err(AppError::NotConfigured(format!(
-                "The {} upstream is not configured: set {prefix}_MODEL.",
-                self.role.name()
+                "The {name} upstream is not configured: set its model in the admin (Providers), or {prefix}_MODEL."
             ))),
         }
     }
@@ -171,9 +330,9 @@ impl Upstream {
         self.ready().is_ok()
     }
 
-    fn post(&self, ready: Ready<'_>, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.post(format!("{}{path}", ready.base_url));
-        match ready.api_key {
+    fn post(&self, ready: &Ready, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.post(format!("{}{path}", ready.base_url()));
+        match ready.api_key() {
             Some(key) => request.bearer_auth(key),
             None => request,
         }
@@ -188,7 +347,7 @@ impl Upstream {
         body: &B,
     ) -> AppResult<reqwest::Response> {
         let ready = self.ready()?;
-        let request = self.post(ready, path).json(body);
+        let request = self.post(&ready, path).json(body);
         let response = tokio::time::timeout(self.timeout, request.send())
             .await
             .map_err(|_| self.timeout_error())?
@@ -321,7 +480,7 @@ impl Upstream {
     ) -> AppResult<Vec<(usize, f32)>> {
         let ready = self.ready()?;
         let body = json!({
-            "model": ready.model,
+            "model": ready.model(),
             "query": query,
             "documents": documents,
             "top_n": top_n,
@@ -367,7 +526,7 @@ impl Upstream {
     pub async fn generate_image(&self, prompt: &str, size: &str) -> AppResult<Bytes> {
         let ready = self.ready()?;
         let body = json!({
-            "model": ready.model,
+            "model": ready.model(),
             "prompt": prompt,
             "size": size,
             "n": 1,
@@ -473,11 +632,11 @@ impl Upstream {
             ),
             401 | 403 => (
                 StatusCode::BAD_GATEWAY,
-                format!("The {role} upstream rejected ragway's credentials (check {prefix}_API_KEY): {detail}"),
+                format!("The {role} upstream rejected ragway's credentials (check the provider's API key in the admin, or {prefix}_API_KEY): {detail}"),
             ),
             404 => (
                 StatusCode::BAD_GATEWAY,
-                format!("The {role} upstream answered 404 (check {prefix}_BASE_URL and {prefix}_MODEL): {detail}"),
+                format!("The {role} upstream answered 404 (check the provider's base URL and model in the admin, or {prefix}_BASE_URL and {prefix}_MODEL): {detail}"),
             ),
             400 | 413 | 422 => (StatusCode::BAD_REQUEST, format!("The {role} upstream refused the request: {detail}")),
             code => (StatusCode::BAD_GATEWAY, format!("The {role} upstream failed with status {code}: {detail}")),

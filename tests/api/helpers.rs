@@ -68,6 +68,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let mut settings = test_settings(&upstream, &data);
     settings.database_url = fresh_postgres_database().await;
+    if settings.database_url.is_some() {
+        // Replicas sharing PostgreSQL share the server secret from the environment.
+        settings.secret_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+    }
     adjust(&mut settings);
     let (app, _events) = start(settings, upstream, data, String::new(), String::new()).await;
     let admin_key = keys::create(&app.state.db, "test-admin", Role::Admin)

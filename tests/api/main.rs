@@ -16,5 +16,6 @@ mod errors;
 mod index;
 mod library;
 mod models;
+mod providers;
 mod python;
 mod retrieval;

@@ -582,7 +582,9 @@ async fn rerank(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -
 }
 
 async fn models() -> Json<Value> {
-    Json(
-        json!({"object": "list", "data": [{"id": "fake-chat", "object": "model", "owned_by": "fake"}]}),
-    )
+    Json(json!({"object": "list", "data": [
+        {"id": "fake-chat", "object": "model", "owned_by": "fake"},
+        {"id": "fake-1024", "object": "model", "owned_by": "fake"},
+        {"id": "BAAI/bge-large-zh-v1.5", "object": "model", "owned_by": "fake"},
+    ]}))
 }

@@ -1,0 +1,169 @@
+//! `/api/admin/providers`: the chat, embeddings, images and rerank upstreams
+//! as the admin sets them (saved ones win over the settings; keys masked).
+//!
+//! - `GET /api/admin/providers`: every role's provider.
+//! - `PUT /api/admin/providers`: `{"chat": {"base_url", "model", "api_key"}, …}`;
+//!   fields left out keep their value, `null` clears one.
+//! - `PUT/DELETE /api/admin/providers/{role}`: one role; delete goes back to the settings.
+//! - `POST /api/admin/providers/{role}/test`: a 1-token call (or the
+//!   smallest equivalent), with latency or the upstream's error; a body
+//!   tries unsaved values.
+//! - `GET /api/admin/providers/{role}/models`: the provider's own model
+//!   list; `POST` with a body lists for unsaved values.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use super::ApiJson;
+use crate::auth::AdminCaller;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::upstream::providers::{self, ProviderUpdate, TestReport};
+use crate::upstream::Role;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/providers", get(list).put(update_all))
+        .route(
+            "/api/admin/providers/{role}",
+            put(update_one).delete(remove),
+        )
+        .route("/api/admin/providers/{role}/test", post(test))
+        .route(
+            "/api/admin/providers/{role}/models",
+            get(models).post(models_for),
+        )
+}
+
+/// The role named in a path or body, or a 404 / 400 listing the roles.
+pub fn role_named(name: &str) -> AppResult<Role> {
+    Role::parse(name).ok_or_else(|| AppError::NotFound {
+        message: format!(
+            "There is no provider role {name:?}; the roles are chat, embeddings, images and rerank."
+        ),
+        code: "provider_not_found",
+    })
+}
+
+/// Parse `{"<role>": {…}, …}` into updates, refusing unknown roles and bad values.
+pub fn updates_from(body: Map<String, Value>) -> AppResult<Vec<(Role, ProviderUpdate)>> {
+    let mut updates = Vec::new();
+    for (name, value) in body {
+        let role = Role::parse(&name).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "{name:?} is not a provider role; the roles are chat, embeddings, images and rerank."
+            ))
+        })?;
+        let update: ProviderUpdate = serde_json::from_value(value).map_err(|e| {
+            AppError::BadRequest(format!(
+                "providers.{name}: {e} (the fields are base_url, model and api_key)"
+            ))
+        })?;
+        updates.push((role, update));
+    }
+    Ok(updates)
+}
+
+async fn all(state: &AppState) -> AppResult<Json<Value>> {
+    let views = providers::list(state).await?;
+    let map: Map<String, Value> = views
+        .into_iter()
+        .map(|v| (v.role.to_string(), json!(v)))
+        .collect();
+    Ok(Json(Value::Object(map)))
+}
+
+async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
+    all(&state).await
+}
+
+async fn update_all(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> AppResult<Json<Value>> {
+    let updates = updates_from(body)?;
+    // Every change is checked before any is saved.
+    for (role, update) in &updates {
+        update.applied_to(&state.upstreams.get(*role).endpoint())?;
+    }
+    for (role, update) in &updates {
+        providers::save(&state, *role, update).await?;
+    }
+    all(&state).await
+}
+
+async fn update_one(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(role): Path<String>,
+    ApiJson(update): ApiJson<ProviderUpdate>,
+) -> AppResult<Json<Value>> {
+    let role = role_named(&role)?;
+    providers::save(&state, role, &update).await?;
+    Ok(Json(json!(providers::view(&state, role).await?)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(role): Path<String>,
+) -> AppResult<Json<Value>> {
+    let role = role_named(&role)?;
+    providers::remove(&state, role).await?;
+    Ok(Json(json!(providers::view(&state, role).await?)))
+}
+
+/// `200` with the report whether the provider worked or not (`ok` says).
+async fn test(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(role): Path<String>,
+    body: axum::body::Bytes,
+) -> AppResult<Json<TestReport>> {
+    let role = role_named(&role)?;
+    // No body (or `{}`): the saved provider; else these values, unsaved.
+    let update: Option<ProviderUpdate> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|e| {
+            AppError::BadRequest(format!(
+                "The body must be a JSON object with base_url, model and api_key: {e}"
+            ))
+        })?)
+    };
+    let report = providers::test(&state, role, update.as_ref()).await?;
+    if !report.ok {
+        tracing::warn!(role = role.name(), error = ?report.error, "provider test failed");
+    }
+    Ok(Json(report))
+}
+
+async fn models(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(role): Path<String>,
+) -> AppResult<Json<Value>> {
+    let role = role_named(&role)?;
+    model_list(providers::models(&state, role, None).await?)
+}
+
+async fn models_for(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(role): Path<String>,
+    ApiJson(update): ApiJson<ProviderUpdate>,
+) -> AppResult<Json<Value>> {
+    let role = role_named(&role)?;
+    model_list(providers::models(&state, role, Some(&update)).await?)
+}
+
+fn model_list(ids: Vec<String>) -> AppResult<Json<Value>> {
+    let data: Vec<Value> = ids
+        .into_iter()
+        .map(|id| json!({ "id": id, "object": "model" }))
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data })))
+}

@@ -1,0 +1,381 @@
+//! Providers saved through the admin: per role, a base URL, a model and an
+//! API key (sealed, see `auth::secrets`), in SQL. A saved provider wins over
+//! the settings (environment, file, flags); removing it brings those back.
+//! Every process reads the saved providers again every [`RELOAD_EVERY`], so
+//! a change made on one replica reaches the others within that time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{json, Value};
+use sqlx::{AnyPool, Row};
+
+use super::{Endpoint, Role, Upstream};
+use crate::auth::secrets::{mask, Secrets};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::sql::now_ms;
+
+/// How often every process reads the saved providers again.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
+
+/// One provider as the admin sees it: never its key, only a mask of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderView {
+    pub role: &'static str,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// The key, masked (`sk-…abcd`); `null` when there is none.
+    pub api_key: Option<String>,
+    /// Base URL and model set: calls can be made.
+    pub configured: bool,
+    /// `admin` (saved through the admin) or `settings` (environment, file, flags).
+    pub source: &'static str,
+    /// When it was saved through the admin (ms since the epoch).
+    pub updated_at: Option<i64>,
+    /// Why the saved key could not be used, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A change to one provider: fields left out keep their value; `null` or
+/// `""` clears one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderUpdate {
+    #[serde(default, deserialize_with = "present")]
+    pub base_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub api_key: Option<Option<String>>,
+}
+
+/// A field that is there (`Some`), even when it is `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl ProviderUpdate {
+    /// `current` with this change applied.
+    pub fn applied_to(&self, current: &Endpoint) -> AppResult<Endpoint> {
+        let pick = |change: &Option<Option<String>>, now: &Option<String>| match change {
+            None => now.clone(),
+            Some(value) => value.clone(),
+        };
+        if let Some(Some(url)) = &self.base_url {
+            let parsed = url::Url::parse(url.trim()).map_err(|e| {
+                AppError::BadRequest(format!(
+                    "`base_url` {url:?} is not a URL such as https://api.siliconflow.cn/v1: {e}"
+                ))
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(AppError::BadRequest(
+                    "`base_url` must start with http:// or https://.".into(),
+                ));
+            }
+        }
+        Ok(Endpoint::new(
+            pick(&self.base_url, &current.base_url).as_deref(),
+            pick(&self.api_key, &current.api_key).as_deref(),
+            pick(&self.model, &current.model).as_deref(),
+        ))
+    }
+}
+
+/// The sealed key's purpose: a key sealed for one role opens for no other.
+fn purpose(role: Role) -> String {
+    format!("provider:{}", role.name())
+}
+
+/// A saved provider as read from SQL.
+struct Saved {
+    base_url: Option<String>,
+    model: Option<String>,
+    sealed_key: Option<String>,
+    updated_at: i64,
+}
+
+async fn saved(db: &AnyPool, role: Role) -> AppResult<Option<Saved>> {
+    let row =
+        sqlx::query("SELECT base_url, model, api_key, updated_at FROM providers WHERE role = $1")
+            .bind(role.name())
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(|row| Saved {
+        base_url: row.get("base_url"),
+        model: row.get("model"),
+        sealed_key: row.get("api_key"),
+        updated_at: row.get("updated_at"),
+    }))
+}
+
+/// The endpoint a saved provider describes, and why its key could not be
+/// opened if it could not.
+fn endpoint_of(secrets: &Secrets, role: Role, saved: &Saved) -> (Endpoint, Option<String>) {
+    let (key, error) = match &saved.sealed_key {
+        None => (None, None),
+        Some(sealed) => match secrets.open(&purpose(role), sealed) {
+            Ok(key) => (Some(key), None),
+            Err(err) => (None, Some(err.to_string())),
+        },
+    };
+    let endpoint = Endpoint {
+        base_url: saved.base_url.clone(),
+        api_key: key,
+        model: saved.model.clone(),
+    };
+    (endpoint, error)
+}
+
+/// Point every upstream at its saved provider, or back at the settings.
+pub async fn load(state: &AppState) -> AppResult<()> {
+    for role in Role::ALL {
+        let upstream = state.upstreams.get(role);
+        match saved(&state.db, role).await? {
+            Some(saved) => {
+                let (endpoint, error) = endpoint_of(&state.secrets, role, &saved);
+                if let Some(error) = error {
+                    tracing::error!(role = role.name(), %error, "the saved provider's API key cannot be used");
+                }
+                upstream.set_endpoint(Arc::new(endpoint));
+            }
+            None => upstream.set_endpoint(upstream.configured()),
+        }
+    }
+    Ok(())
+}
+
+/// Read the saved providers again every [`RELOAD_EVERY`] until shutdown.
+pub fn keep_loaded(state: &AppState) {
+    let state = state.clone();
+    let tracker = state.tasks.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(RELOAD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(err) = load(&state).await {
+                        tracing::warn!(error = %err, "could not read the saved providers");
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Every provider as the admin sees it.
+pub async fn list(state: &AppState) -> AppResult<Vec<ProviderView>> {
+    let mut views = Vec::new();
+    for role in Role::ALL {
+        views.push(view(state, role).await?);
+    }
+    Ok(views)
+}
+
+/// One provider as the admin sees it.
+pub async fn view(state: &AppState, role: Role) -> AppResult<ProviderView> {
+    let saved = saved(&state.db, role).await?;
+    let (endpoint, error, updated_at) = match &saved {
+        Some(saved) => {
+            let (endpoint, error) = endpoint_of(&state.secrets, role, saved);
+            (endpoint, error, Some(saved.updated_at))
+        }
+        None => (
+            (*state.upstreams.get(role).configured()).clone(),
+            None,
+            None,
+        ),
+    };
+    let key = match (&endpoint.api_key, &error) {
+        (Some(key), _) => Some(mask(key)),
+        // There is a key, but it does not open: say there is one.
+        (None, Some(_)) => Some("…".into()),
+        (None, None) => None,
+    };
+    Ok(ProviderView {
+        role: role.name(),
+        configured: endpoint.base_url.is_some() && endpoint.model.is_some(),
+        base_url: endpoint.base_url,
+        model: endpoint.model,
+        api_key: key,
+        source: if saved.is_some() { "admin" } else { "settings" },
+        updated_at,
+        error,
+    })
+}
+
+/// Save `update` to `role`'s provider and use it at once.
+pub async fn save(state: &AppState, role: Role, update: &ProviderUpdate) -> AppResult<()> {
+    let current = state.upstreams.get(role).endpoint();
+    let next = update.applied_to(&current)?;
+    let sealed = match &next.api_key {
+        Some(key) => Some(
+            state
+                .secrets
+                .seal(&purpose(role), key)
+                .map_err(|e| AppError::NotConfigured(e.to_string()))?,
+        ),
+        None => None,
+    };
+    sqlx::query(
+        "INSERT INTO providers (role, base_url, model, api_key, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (role) DO UPDATE SET base_url = excluded.base_url, model = excluded.model, \
+         api_key = excluded.api_key, updated_at = excluded.updated_at",
+    )
+    .bind(role.name())
+    .bind(next.base_url.clone())
+    .bind(next.model.clone())
+    .bind(sealed)
+    .bind(now_ms())
+    .execute(&state.db)
+    .await?;
+    tracing::info!(role = role.name(), base_url = ?next.base_url, model = ?next.model, "provider saved");
+    state.upstreams.get(role).set_endpoint(Arc::new(next));
+    Ok(())
+}
+
+/// Forget `role`'s saved provider: the settings apply again.
+pub async fn remove(state: &AppState, role: Role) -> AppResult<()> {
+    sqlx::query("DELETE FROM providers WHERE role = $1")
+        .bind(role.name())
+        .execute(&state.db)
+        .await?;
+    let upstream = state.upstreams.get(role);
+    upstream.set_endpoint(upstream.configured());
+    Ok(())
+}
+
+/// What a provider test found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    pub role: &'static str,
+    pub ok: bool,
+    pub latency_ms: u64,
+    /// The model the test used.
+    pub model: Option<String>,
+    /// What the provider said, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The upstream's HTTP status as ragway reports it, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Anything else worth knowing (the embedding width, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
+}
+
+/// Try `role`'s provider with the smallest call that proves it works: a
+/// 1-token chat answer, one embedding, a rerank of two texts, and (as
+/// drawing costs) the model list for images. `update`, when given, is
+/// tried instead of what is saved, without saving it.
+pub async fn test(
+    state: &AppState,
+    role: Role,
+    update: Option<&ProviderUpdate>,
+) -> AppResult<TestReport> {
+    let upstream = candidate(state.upstreams.get(role), update)?;
+    let model = upstream.model();
+    let started = Instant::now();
+    let outcome: AppResult<Option<Value>> = async {
+        match role {
+            Role::Chat => {
+                let ready = upstream.ready()?;
+                let body = json!({
+                    "model": ready.model(),
+                    "messages": [{"role": "user", "content": "ping"}],
+                    "max_tokens": 1,
+                    "stream": false,
+                });
+                let _: Value = upstream.send_json("/chat/completions", &body).await?;
+                Ok(None)
+            }
+            Role::Embeddings => {
+                let ready = upstream.ready()?;
+                let vectors = upstream
+                    .embed_with(ready.model(), &["ping".to_string()])
+                    .await?;
+                let width = vectors.first().map_or(0, Vec::len);
+                Ok(Some(json!({ "dimension": width })))
+            }
+            Role::Rerank => {
+                upstream.rerank("ping", &["ping", "pong"], 1).await?;
+                Ok(None)
+            }
+            Role::Images => {
+                upstream.ready()?;
+                let models = upstream.list_models().await?;
+                Ok(Some(json!({ "models": models.len() })))
+            }
+        }
+    }
+    .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    Ok(match outcome {
+        Ok(detail) => TestReport {
+            role: role.name(),
+            ok: true,
+            latency_ms,
+            model,
+            error: None,
+            status: None,
+            detail,
+        },
+        Err(err) => TestReport {
+            role: role.name(),
+            ok: false,
+            latency_ms,
+            model,
+            status: Some(err.status().as_u16()),
+            error: Some(err.to_string()),
+            detail: None,
+        },
+    })
+}
+
+/// The models `role`'s provider (or `update`, unsaved) offers, by id.
+pub async fn models(
+    state: &AppState,
+    role: Role,
+    update: Option<&ProviderUpdate>,
+) -> AppResult<Vec<String>> {
+    let upstream = candidate(state.upstreams.get(role), update)?;
+    upstream.list_models().await
+}
+
+/// `upstream`, or a copy of it pointed at `update` applied to its endpoint.
+fn candidate(upstream: &Upstream, update: Option<&ProviderUpdate>) -> AppResult<Upstream> {
+    match update {
+        None => Ok(upstream.clone()),
+        Some(update) => {
+            let endpoint = update.applied_to(&upstream.endpoint())?;
+            Ok(upstream.detached(Arc::new(endpoint)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_keep_what_they_leave_out() {
+        let current = Endpoint::new(Some("https://a.example"), Some("sk-old"), Some("m1"));
+        let update: ProviderUpdate = serde_json::from_str(r#"{"model": "m2"}"#).unwrap();
+        let next = update.applied_to(&current).unwrap();
+        assert_eq!(next.base_url.as_deref(), Some("https://a.example/v1"));
+        assert_eq!(next.api_key.as_deref(), Some("sk-old"));
+        assert_eq!(next.model.as_deref(), Some("m2"));
+        let cleared: ProviderUpdate =
+            serde_json::from_str(r#"{"api_key": null, "model": ""}"#).unwrap();
+        let next = cleared.applied_to(&current).unwrap();
+        assert_eq!(next.api_key, None);
+        assert_eq!(next.model, None);
+        let bad: ProviderUpdate = serde_json::from_str(r#"{"base_url": "ftp://x"}"#).unwrap();
+        assert!(bad.applied_to(&current).is_err());
+        assert!(serde_json::from_str::<ProviderUpdate>(r#"{"key": "x"}"#).is_err());
+    }
+}
