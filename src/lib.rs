@@ -2,15 +2,16 @@
 //!
 //! Module map (see ARCHITECTURE.md for the tour):
 //! - [`config`]: bootstrap settings (defaults < `ragway.toml` < `RAGWAY_*` env < flags)
+//! - [`runtime`]: settings the admin changes while ragway runs
 //! - [`startup`]: build state, bind, serve, shut down
 //! - [`state`]: the shared [`state::AppState`]
 //! - [`error`]: one [`error::AppError`] rendered as OpenAI's error JSON
 //! - [`http`]: routes, one file per resource
-//! - [`auth`]: `sk-…` API keys and the extractors that demand them
+//! - [`auth`]: `sk-…` API keys, the admin account, sealed secrets, and the extractors that demand them
 //! - [`chat`]: the chat pipeline and SSE relay
 //! - [`retrieval`]: finding chunks for a question, prompt context
 //! - [`ingest`]: extract, split, embed, index; the worker pool
-//! - [`upstream`]: OpenAI-compatible upstream client
+//! - [`upstream`]: OpenAI-compatible upstream client; providers saved through the admin
 //! - [`store`]: SQL (sqlx), vectors (LanceDB), blobs (object_store)
 
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod retrieval;
+pub mod runtime;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
 use crate::ingest;
+use crate::runtime::{self, Runtime};
 use crate::state::{App, AppState};
 use crate::store::blobs::BlobStore;
 use crate::store::sql;
@@ -58,7 +59,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         ingest::worker::start(&state).await?;
-        providers::keep_loaded(&state);
+        keep_admin_changes_loaded(&state);
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
         let serve = axum::serve(
@@ -93,8 +94,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let blobs = BlobStore::open(&settings.blob_url())?;
     let upstreams = Upstreams::from_settings(&settings)?;
     let secrets = Secrets::load(&settings).context("loading the server's secret key")?;
+    let runtime = std::sync::RwLock::new(Arc::new(Runtime::from_settings(&settings)));
     let state = AppState(Arc::new(App {
         settings,
+        runtime,
         db,
         vectors,
         blobs,
@@ -110,7 +113,35 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     providers::load(&state)
         .await
         .context("reading the providers saved through the admin")?;
+    runtime::load(&state)
+        .await
+        .context("reading the settings saved through the admin")?;
     Ok(state)
+}
+
+/// Read what the admin saves (providers, settings) again every
+/// [`providers::RELOAD_EVERY`] until shutdown: a change made through
+/// another replica reaches this one within that time.
+fn keep_admin_changes_loaded(state: &AppState) {
+    let state = state.clone();
+    let tracker = state.tasks.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(providers::RELOAD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(err) = providers::load(&state).await {
+                        tracing::warn!(error = %err, "could not read the saved providers");
+                    }
+                    if let Err(err) = runtime::load(&state).await {
+                        tracing::warn!(error = %err, "could not read the saved settings");
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

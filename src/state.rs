@@ -1,7 +1,7 @@
 //! The shared state every handler and background task sees.
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use sqlx::AnyPool;
 use tokio::sync::{broadcast, Notify};
@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::admin::LoginGuard;
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
+use crate::runtime::Runtime;
 use crate::store::blobs::BlobStore;
 use crate::store::vectors::VectorStore;
 use crate::upstream::Upstreams;
@@ -19,6 +20,8 @@ use crate::upstream::Upstreams;
 #[derive(Debug)]
 pub struct App {
     pub settings: Settings,
+    /// The settings the admin changes while it runs (see [`App::runtime`]).
+    pub runtime: RwLock<Arc<Runtime>>,
     pub db: AnyPool,
     pub vectors: VectorStore,
     pub blobs: BlobStore,
@@ -37,6 +40,18 @@ pub struct App {
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
+}
+
+impl App {
+    /// The runtime settings in force (cheap: one shared pointer).
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.read().expect("runtime lock").clone()
+    }
+
+    /// Use `runtime` from now on.
+    pub fn set_runtime(&self, runtime: Runtime) {
+        *self.runtime.write().expect("runtime lock") = Arc::new(runtime);
+    }
 }
 
 /// Cheap, cloneable handle on [`App`], the axum state type.

@@ -87,7 +87,7 @@ pub async fn complete(
     origin: &str,
     mut request: ChatRequest,
 ) -> AppResult<Response> {
-    let model = models::resolve(&state.db, &state.settings, &request.model).await?;
+    let model = models::resolve(state, &request.model).await?;
     validate(&request.messages)?;
     let explicit = match (conversation, request.rest.remove("conversation_id")) {
         (Some(id), _) => Some(id),
@@ -110,6 +110,7 @@ pub async fn complete(
         request.messages,
     )
     .await?;
+    let runtime = state.runtime();
     let mut exchange = Exchange {
         state: state.clone(),
         key_id: caller.key_id.clone(),
@@ -122,7 +123,7 @@ pub async fn complete(
         let triggers = model
             .draw_triggers
             .as_deref()
-            .unwrap_or(&state.settings.draw_triggers);
+            .unwrap_or(&runtime.draw_triggers);
         let last = exchange.thread.messages.last().filter(|m| m.role == "user");
         if let Some(prompt) = last.and_then(|m| draw::prompt(&m.text(), triggers)) {
             return Ok(draw::answer(exchange, origin, &prompt, request.stream, client_usage).await);
@@ -141,18 +142,16 @@ pub async fn complete(
     let limits = trim::Limits {
         max_messages: model
             .max_messages
-            .map_or(state.settings.max_messages, |m| m.max(1) as usize),
-        max_message_chars: state.settings.max_message_chars,
-        max_total_chars: state.settings.max_total_chars,
+            .map_or(runtime.max_messages, |m| m.max(1) as usize),
+        max_message_chars: runtime.max_message_chars,
+        max_total_chars: runtime.max_total_chars,
     };
     // Saving needs only what the request adds, not the whole history.
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
     if model.retrieval {
         let options = retrieval::Options {
-            top_k: model
-                .top_k
-                .map_or(state.settings.top_k, |k| k.max(1) as usize),
+            top_k: model.top_k.map_or(runtime.top_k, |k| k.max(1) as usize),
             collections: (!model.collections.is_empty()).then_some(model.collections.as_slice()),
             score_threshold: model.score_threshold,
             rerank: model.rerank,
@@ -160,8 +159,13 @@ pub async fn complete(
         exchange.sources = retrieval::retrieve(state, caller, &question, options).await?;
     }
     let sources = &exchange.sources;
-    exchange.footer = (model.citation_footer && !sources.is_empty()).then(|| footer(sources));
-    let messages = with_system(outgoing, model.system_prompt.as_deref(), &exchange.sources);
+    let wants_footer = model.citation_footer || runtime.citation_footer;
+    exchange.footer = (wants_footer && !sources.is_empty()).then(|| footer(sources));
+    let prompt = model
+        .system_prompt
+        .as_deref()
+        .or(runtime.system_prompt.as_deref());
+    let messages = with_system(outgoing, prompt, &exchange.sources);
 
     let mut body = request.rest;
     body.insert("model".into(), Value::String(upstream_model));

@@ -12,6 +12,7 @@ use sqlx::{AnyPool, Row};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::ingest::collections;
+use crate::state::AppState;
 use crate::store::sql::now_ms;
 
 /// A public model as the admin API shows it.
@@ -79,13 +80,13 @@ impl Model {
 
     /// The model `RAGWAY_PUBLIC_MODEL` names, from the global settings: it
     /// draws when an image upstream is configured, and reranks when a
-    /// rerank upstream is.
-    pub fn builtin(settings: &Settings) -> Self {
+    /// rerank upstream is (in the settings or through the admin).
+    pub fn builtin(state: &AppState) -> Self {
         Self {
             builtin: true,
-            drawing: settings.image_base_url.is_some(),
-            rerank: settings.rerank_base_url.is_some(),
-            ..Self::new(settings.public_model.clone(), 0)
+            drawing: state.upstreams.images.endpoint().base_url.is_some(),
+            rerank: state.upstreams.rerank.endpoint().base_url.is_some(),
+            ..Self::new(state.settings.public_model.clone(), 0)
         }
     }
 
@@ -228,16 +229,16 @@ pub fn validate_name(name: &str) -> AppResult<String> {
 
 /// Every model clients may use: the stored ones and the built-in default,
 /// sorted by name.
-pub async fn list(db: &AnyPool, settings: &Settings) -> AppResult<Vec<Model>> {
+pub async fn list(state: &AppState) -> AppResult<Vec<Model>> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM models ORDER BY name"))
-        .fetch_all(db)
+        .fetch_all(&state.db)
         .await?;
     let mut models = rows
         .iter()
         .map(Model::from_row)
         .collect::<AppResult<Vec<_>>>()?;
-    if !models.iter().any(|m| m.id == settings.public_model) {
-        models.push(Model::builtin(settings));
+    if !models.iter().any(|m| m.id == state.settings.public_model) {
+        models.push(Model::builtin(state));
         models.sort_by(|a, b| a.id.cmp(&b.id));
     }
     Ok(models)
@@ -253,10 +254,10 @@ async fn stored(db: &AnyPool, name: &str) -> AppResult<Option<Model>> {
 }
 
 /// The model a chat request names; 404 `model_not_found` for an unknown one.
-pub async fn resolve(db: &AnyPool, settings: &Settings, name: &str) -> AppResult<Model> {
-    match stored(db, name).await? {
+pub async fn resolve(state: &AppState, name: &str) -> AppResult<Model> {
+    match stored(&state.db, name).await? {
         Some(model) => Ok(model),
-        None if name == settings.public_model => Ok(Model::builtin(settings)),
+        None if name == state.settings.public_model => Ok(Model::builtin(state)),
         None => Err(AppError::ModelNotFound(name.to_string())),
     }
 }
@@ -293,13 +294,9 @@ pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> AppResult<Model
 }
 
 /// Change some fields of a model (the built-in one becomes a stored row).
-pub async fn update(
-    db: &AnyPool,
-    settings: &Settings,
-    name: &str,
-    patch: &Map<String, Value>,
-) -> AppResult<Model> {
-    let current = resolve(db, settings, name).await?;
+pub async fn update(state: &AppState, name: &str, patch: &Map<String, Value>) -> AppResult<Model> {
+    let db = &state.db;
+    let current = resolve(state, name).await?;
     let mut model = current.patched(patch)?.validated(db).await?;
     model.builtin = false;
     model.updated_at = now_ms();

@@ -8,6 +8,7 @@ mod documents;
 mod health;
 mod models;
 mod providers;
+mod settings;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(admin::router())
         .merge(providers::router())
+        .merge(settings::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         // Browser-based clients (LobeChat, ChatBox web, …) call the API from

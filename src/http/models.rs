@@ -36,11 +36,7 @@ fn public(model: &Model) -> Value {
 }
 
 async fn list_public(State(state): State<AppState>, _caller: Caller) -> AppResult<Json<Value>> {
-    let data: Vec<Value> = models::list(&state.db, &state.settings)
-        .await?
-        .iter()
-        .map(public)
-        .collect();
+    let data: Vec<Value> = models::list(&state).await?.iter().map(public).collect();
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
@@ -49,7 +45,7 @@ async fn show_public(
     _caller: Caller,
     Path(name): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let model = models::resolve(&state.db, &state.settings, &name).await?;
+    let model = models::resolve(&state, &name).await?;
     Ok(Json(public(&model)))
 }
 
@@ -62,7 +58,7 @@ fn admin_view(model: Model) -> Value {
 }
 
 async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
-    let data: Vec<Value> = models::list(&state.db, &state.settings)
+    let data: Vec<Value> = models::list(&state)
         .await?
         .into_iter()
         .map(admin_view)
@@ -84,7 +80,7 @@ async fn show(
     _admin: AdminCaller,
     Path(name): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let model = models::resolve(&state.db, &state.settings, &name).await?;
+    let model = models::resolve(&state, &name).await?;
     Ok(Json(admin_view(model)))
 }
 
@@ -94,7 +90,7 @@ async fn update(
     Path(name): Path<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> AppResult<Json<Value>> {
-    let model = models::update(&state.db, &state.settings, &name, &patch).await?;
+    let model = models::update(&state, &name, &patch).await?;
     Ok(Json(admin_view(model)))
 }
 

@@ -21,6 +21,18 @@ use extract::Format;
 
 pub use collections::DEFAULT_COLLECTION;
 
+/// 413 when `upload` is over the upload limit the admin set.
+fn check_size(state: &AppState, upload: &Upload) -> AppResult<()> {
+    let limit = state.runtime().upload_max_bytes;
+    if upload.bytes.len() > limit {
+        return Err(AppError::PayloadTooLarge(format!(
+            "The document is {} bytes; the upload limit is {limit} bytes.",
+            upload.bytes.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A document as uploaded, before it is queued.
 #[derive(Debug)]
 pub struct Upload {
@@ -44,6 +56,7 @@ pub fn original_key(document_id: &str) -> String {
 /// failed queues it again.
 pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppResult<Document> {
     state.upstreams.embeddings.ready()?;
+    check_size(state, &upload)?;
     let private = match upload.visibility.as_deref().map(str::trim) {
         None | Some("" | "shared") => false,
         Some("private") => true,
@@ -169,6 +182,7 @@ pub async fn replace(
     upload: Upload,
 ) -> AppResult<Document> {
     state.upstreams.embeddings.ready()?;
+    check_size(state, &upload)?;
     let current = documents::get_for(&state.db, caller, id).await?;
     let moving = upload
         .collection

@@ -1,8 +1,9 @@
 //! Providers saved through the admin: per role, a base URL, a model and an
 //! API key (sealed, see `auth::secrets`), in SQL. A saved provider wins over
 //! the settings (environment, file, flags); removing it brings those back.
-//! Every process reads the saved providers again every [`RELOAD_EVERY`], so
-//! a change made on one replica reaches the others within that time.
+//! Every process reads the saved providers again every [`RELOAD_EVERY`]
+//! (`startup`), so a change made on one replica reaches the others within
+//! that time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,26 +146,6 @@ pub async fn load(state: &AppState) -> AppResult<()> {
         }
     }
     Ok(())
-}
-
-/// Read the saved providers again every [`RELOAD_EVERY`] until shutdown.
-pub fn keep_loaded(state: &AppState) {
-    let state = state.clone();
-    let tracker = state.tasks.clone();
-    tracker.spawn(async move {
-        let mut tick = tokio::time::interval(RELOAD_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = state.shutdown.cancelled() => return,
-                _ = tick.tick() => {
-                    if let Err(err) = load(&state).await {
-                        tracing::warn!(error = %err, "could not read the saved providers");
-                    }
-                }
-            }
-        }
-    });
 }
 
 /// Every provider as the admin sees it.

@@ -19,3 +19,4 @@ mod models;
 mod providers;
 mod python;
 mod retrieval;
+mod settings;

@@ -1,0 +1,34 @@
+//! `/api/admin/settings`: the settings the admin changes while ragway runs
+//! (see `runtime`).
+//!
+//! - `GET /api/admin/settings`: the values in force, which were saved, and the defaults.
+//! - `PATCH /api/admin/settings`: `{"max_messages": 10, "system_prompt": null, …}`;
+//!   `null` sets one back to its default; all are checked before any is saved.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value};
+
+use super::ApiJson;
+use crate::auth::AdminCaller;
+use crate::error::AppResult;
+use crate::runtime;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/admin/settings", get(show).patch(change))
+}
+
+async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
+    Ok(Json(runtime::view(&state).await?))
+}
+
+async fn change(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    ApiJson(changes): ApiJson<Map<String, Value>>,
+) -> AppResult<Json<Value>> {
+    runtime::update(&state, &changes).await?;
+    Ok(Json(runtime::view(&state).await?))
+}
