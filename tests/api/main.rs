@@ -15,6 +15,7 @@ mod drawing;
 mod errors;
 mod index;
 mod library;
+mod log_hygiene;
 mod models;
 mod providers;
 mod python;
