@@ -28,6 +28,10 @@ pub struct Caller {
 #[derive(Debug, Clone)]
 pub struct AdminCaller(pub Option<Caller>);
 
+/// The key id of the admin's browser session when it calls `/v1/*` routes
+/// (the web admin's knowledge pages): what it saves is filed under it.
+pub const ADMIN_SESSION_KEY_ID: &str = "admin-session";
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
@@ -35,12 +39,20 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts).ok_or_else(|| {
-            AppError::Unauthorized(
-                "You didn't provide an API key. Send it as `Authorization: Bearer sk-…`.".into(),
-            )
-        })?;
-        keys::authenticate(&state.db, token).await
+        if let Some(token) = bearer_token(parts) {
+            return keys::authenticate(&state.db, token).await;
+        }
+        // The web admin calls the document routes with its session.
+        if session_cookie(&parts.headers).is_some() {
+            admin_session(parts, state).await?;
+            return Ok(Caller {
+                key_id: ADMIN_SESSION_KEY_ID.into(),
+                role: Role::Admin,
+            });
+        }
+        Err(AppError::Unauthorized(
+            "You didn't provide an API key. Send it as `Authorization: Bearer sk-…`.".into(),
+        ))
     }
 }
 
@@ -60,23 +72,30 @@ impl FromRequestParts<AppState> for AdminCaller {
             }
             return Ok(AdminCaller(Some(caller)));
         }
-        let Some(token) = session_cookie(&parts.headers) else {
-            return Err(AppError::Unauthorized(
-                "Log in as the admin, or send an admin key as `Authorization: Bearer sk-…`.".into(),
-            ));
-        };
-        if !admin::check_session(&state.db, token).await? {
-            return Err(AppError::Unauthorized(
-                "The admin session has ended; log in again.".into(),
-            ));
-        }
-        if !parts.method.is_safe() && !from_own_origin(&parts.headers, &state.settings) {
-            return Err(AppError::Forbidden(
-                "This request did not come from this server's admin pages (Origin check).".into(),
-            ));
-        }
+        admin_session(parts, state).await?;
         Ok(AdminCaller(None))
     }
+}
+
+/// Whether the request carries a live admin session, and (for a request
+/// that changes something) comes from this server's own pages.
+async fn admin_session(parts: &Parts, state: &AppState) -> Result<(), AppError> {
+    let Some(token) = session_cookie(&parts.headers) else {
+        return Err(AppError::Unauthorized(
+            "Log in as the admin, or send an admin key as `Authorization: Bearer sk-…`.".into(),
+        ));
+    };
+    if !admin::check_session(&state.db, token).await? {
+        return Err(AppError::Unauthorized(
+            "The admin session has ended; log in again.".into(),
+        ));
+    }
+    if !parts.method.is_safe() && !from_own_origin(&parts.headers, &state.settings) {
+        return Err(AppError::Forbidden(
+            "This request did not come from this server's admin pages (Origin check).".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The admin session token from the `Cookie` header, if any.

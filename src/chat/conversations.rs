@@ -374,6 +374,8 @@ async fn insert_message(
 pub struct Summary {
     pub id: String,
     pub object: &'static str,
+    /// The id of the key whose conversation it is.
+    pub key_id: String,
     pub title: String,
     pub model: String,
     pub message_count: i64,
@@ -381,13 +383,14 @@ pub struct Summary {
     pub updated_at: i64,
 }
 
-const SUMMARY_COLUMNS: &str = "id, title, model, message_count, created_at, updated_at";
+const SUMMARY_COLUMNS: &str = "id, key_id, title, model, message_count, created_at, updated_at";
 
 impl Summary {
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             id: row.try_get("id")?,
             object: "conversation",
+            key_id: row.try_get("key_id")?,
             title: row.try_get("title")?,
             model: row.try_get("model")?,
             message_count: row.try_get("message_count")?,
@@ -397,11 +400,12 @@ impl Summary {
     }
 }
 
-/// The conversations of `key_id`, most recently active first; `after` is
-/// the previous page's `next_cursor`.
+/// The conversations of `owner` (a key id; `None`: every key's, for the
+/// admin), most recently active first; `after` is the previous page's
+/// `next_cursor`.
 pub async fn list(
     db: &AnyPool,
-    key_id: &str,
+    owner: Option<&str>,
     limit: Option<i64>,
     after: Option<&str>,
 ) -> AppResult<Page<Summary>> {
@@ -419,31 +423,30 @@ pub async fn list(
         ),
         None => None,
     };
-    let rows = match &cursor {
-        Some((time, id)) => {
-            sqlx::query(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM conversations WHERE key_id = $1 \
-                 AND (updated_at < $2 OR (updated_at = $2 AND id < $3)) \
-                 ORDER BY updated_at DESC, id DESC LIMIT {}",
-                limit + 1
-            ))
-            .bind(key_id)
-            .bind(*time)
-            .bind(id)
-            .fetch_all(db)
-            .await?
-        }
-        None => {
-            sqlx::query(&format!(
-                "SELECT {SUMMARY_COLUMNS} FROM conversations WHERE key_id = $1 \
-                 ORDER BY updated_at DESC, id DESC LIMIT {}",
-                limit + 1
-            ))
-            .bind(key_id)
-            .fetch_all(db)
-            .await?
-        }
-    };
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM conversations WHERE 1 = 1");
+    let mut n = 0;
+    if owner.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND key_id = ${n}"));
+    }
+    if cursor.is_some() {
+        let (time, id) = (n + 1, n + 2);
+        sql.push_str(&format!(
+            " AND (updated_at < ${time} OR (updated_at = ${time} AND id < ${id}))"
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY updated_at DESC, id DESC LIMIT {}",
+        limit + 1
+    ));
+    let mut query = sqlx::query(&sql);
+    if let Some(owner) = owner {
+        query = query.bind(owner);
+    }
+    if let Some((time, id)) = &cursor {
+        query = query.bind(*time).bind(id);
+    }
+    let rows = query.fetch_all(db).await?;
     let data = rows
         .iter()
         .map(Summary::from_row)
@@ -453,17 +456,30 @@ pub async fn list(
     }))
 }
 
-/// Conversation `id` of `key_id` with its messages: the system messages
-/// first, then every turn with its time and, for answers, usage and sources.
-pub async fn get(db: &AnyPool, key_id: &str, id: &str) -> AppResult<Value> {
-    let row = sqlx::query(&format!(
-        "SELECT {SUMMARY_COLUMNS}, system FROM conversations WHERE id = $1 AND key_id = $2"
-    ))
-    .bind(id)
-    .bind(key_id)
-    .fetch_optional(db)
-    .await?
-    .ok_or_else(|| AppError::not_found("conversation", id))?;
+/// `WHERE id = $1`, and the owner's key when there is one.
+fn one(owner: Option<&str>) -> &'static str {
+    match owner {
+        Some(_) => "id = $1 AND key_id = $2",
+        None => "id = $1",
+    }
+}
+
+/// Conversation `id` of `owner` (`None`: whoever's, for the admin) with its
+/// messages: the system messages first, then every turn with its time and,
+/// for answers, usage and sources.
+pub async fn get(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<Value> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, system FROM conversations WHERE {}",
+        one(owner)
+    );
+    let mut query = sqlx::query(&sql).bind(id);
+    if let Some(owner) = owner {
+        query = query.bind(owner);
+    }
+    let row = query
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("conversation", id))?;
     let summary = Summary::from_row(&row)?;
     let system: Vec<Message> =
         serde_json::from_str(&row.try_get::<String, _>("system")?).unwrap_or_default();
@@ -514,14 +530,16 @@ fn message_json(message: &Message, created_at: i64) -> Value {
     Value::Object(object)
 }
 
-/// Delete conversation `id` of `key_id` and its messages.
-pub async fn delete(db: &AnyPool, key_id: &str, id: &str) -> AppResult<()> {
+/// Delete conversation `id` of `owner` (`None`: whoever's, for the admin)
+/// and its messages.
+pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<()> {
     let mut tx = db.begin().await?;
-    let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1 AND key_id = $2")
-        .bind(id)
-        .bind(key_id)
-        .execute(&mut *tx)
-        .await?;
+    let sql = format!("DELETE FROM conversations WHERE {}", one(owner));
+    let mut query = sqlx::query(&sql).bind(id);
+    if let Some(owner) = owner {
+        query = query.bind(owner);
+    }
+    let deleted = query.execute(&mut *tx).await?;
     if deleted.rows_affected() == 0 {
         return Err(AppError::not_found("conversation", id));
     }

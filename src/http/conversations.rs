@@ -1,5 +1,8 @@
 //! `GET /v1/conversations`, `GET/DELETE /v1/conversations/{id}`: each key
 //! sees only its own; another key's id is a 404, never a 403.
+//!
+//! `GET /api/admin/conversations` (every key's, or `?key_id=` one key's),
+//! `GET/DELETE /api/admin/conversations/{id}`: the admin's view.
 
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
@@ -7,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Caller;
+use crate::auth::{AdminCaller, Caller};
 use crate::chat::conversations::{self, Summary};
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -17,6 +20,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/conversations", get(list))
         .route("/v1/conversations/{id}", get(read).delete(delete))
+        .route("/api/admin/conversations", get(admin_list))
+        .route(
+            "/api/admin/conversations/{id}",
+            get(admin_read).delete(admin_delete),
+        )
 }
 
 #[derive(Deserialize)]
@@ -34,7 +42,7 @@ async fn list(
     Ok(Json(
         conversations::list(
             &state.db,
-            &caller.key_id,
+            Some(&caller.key_id),
             query.limit,
             query.after.as_deref(),
         )
@@ -48,7 +56,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
     Ok(Json(
-        conversations::get(&state.db, &caller.key_id, &id).await?,
+        conversations::get(&state.db, Some(&caller.key_id), &id).await?,
     ))
 }
 
@@ -57,7 +65,45 @@ async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    conversations::delete(&state.db, &caller.key_id, &id).await?;
+    conversations::delete(&state.db, Some(&caller.key_id), &id).await?;
+    Ok(Json(
+        json!({ "id": id, "object": "conversation.deleted", "deleted": true }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AdminListQuery {
+    key_id: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+async fn admin_list(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    query: Result<Query<AdminListQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Page<Summary>>> {
+    let Query(query) = query?;
+    let owner = query.key_id.as_deref().filter(|k| !k.is_empty());
+    Ok(Json(
+        conversations::list(&state.db, owner, query.limit, query.after.as_deref()).await?,
+    ))
+}
+
+async fn admin_read(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(conversations::get(&state.db, None, &id).await?))
+}
+
+async fn admin_delete(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    conversations::delete(&state.db, None, &id).await?;
     Ok(Json(
         json!({ "id": id, "object": "conversation.deleted", "deleted": true }),
     ))

@@ -4,6 +4,7 @@
 mod support;
 
 mod admin;
+mod admin_security;
 mod helpers;
 mod ingest_cli;
 
