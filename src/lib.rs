@@ -13,6 +13,7 @@
 //! - [`ingest`]: extract, split, embed, index; the worker pool
 //! - [`upstream`]: OpenAI-compatible upstream client; providers saved through the admin
 //! - [`store`]: SQL (sqlx), vectors (LanceDB), blobs (object_store)
+//! - [`web`]: the web admin's page, script and stylesheet, embedded
 
 pub mod auth;
 pub mod chat;
@@ -26,3 +27,4 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod upstream;
+pub mod web;

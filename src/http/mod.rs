@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(providers::router())
         .merge(settings::router())
+        .merge(crate::web::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(limit))
         // Browser-based clients (LobeChat, ChatBox web, …) call the API from
