@@ -494,6 +494,7 @@ async fn tune(
             for v in variants {
                 let mut found = 0;
                 let mut latencies = Vec::new();
+                let mut failed = false;
                 let started = Instant::now();
                 for (i, q) in queries.iter().enumerate() {
                     let columns: Vec<&str> = if v.all_columns {
@@ -519,8 +520,15 @@ async fn tune(
                     if let Some(f) = v.filter {
                         query = query.only_if(f);
                     }
-                    let batches: Vec<lancedb::arrow::arrow_array::RecordBatch> =
-                        query.execute().await.unwrap().try_collect().await.unwrap();
+                    let run = async { query.execute().await?.try_collect::<Vec<_>>().await };
+                    let batches: Vec<lancedb::arrow::arrow_array::RecordBatch> = match run.await {
+                        Ok(batches) => batches,
+                        Err(err) => {
+                            eprintln!("{}: {err}", v.label);
+                            failed = true;
+                            break;
+                        }
+                    };
                     latencies.push(t.elapsed());
                     let mut ids = Vec::new();
                     for b in &batches {
@@ -539,6 +547,13 @@ async fn tune(
                             .filter(|id| exact[i].contains(id))
                             .count();
                     }
+                }
+                if failed {
+                    println!(
+                        "| {rows} | tune: vector, {}{note} | 1 | failed | — | — | — | — |",
+                        v.label
+                    );
+                    continue;
                 }
                 let s = stats(latencies, started.elapsed());
                 let recall = if v.filter.is_none() {

@@ -106,6 +106,16 @@ pub async fn list(db: &AnyPool) -> AppResult<Vec<Collection>> {
         .map_err(Into::into)
 }
 
+/// The names of every shared collection (each shared document's collection
+/// is one of them: uploads create theirs first).
+pub async fn names(db: &AnyPool) -> AppResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT name FROM collections ORDER BY name")
+            .fetch_all(db)
+            .await?,
+    )
+}
+
 /// Delete a collection. One that holds documents needs `force`, which deletes
 /// them too (rows, chunks, files); `default` cannot be deleted.
 pub async fn delete(state: &AppState, name: &str, force: bool) -> AppResult<u64> {
