@@ -218,7 +218,7 @@ async function shot(page, name, viewport) {
     window.scrollTo(0, 0);
     if (document.fonts) await document.fonts.ready;
   });
-  await page.screenshot({ path: path.join(SHOTS, `${name}-${kind}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}-${kind}.png`), fullPage: true, animations: 'disabled' });
 }
 
 /** Nothing sticks out sideways at phone width. */
@@ -354,6 +354,10 @@ async function walk(ctx, step) {
     await tid('model-form-upstream').fill('fake-chat');
     await tid('model-form-system-prompt').fill('You answer questions about the harbour.');
     await tid('model-form-top-k').fill('3');
+    await shot(page, 'model-form');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'model-form');
+    await page.setViewportSize(DESKTOP);
     await tid('model-save').click();
     await tid('model-modal').waitFor({ state: 'detached' });
     await tid('model-row-harbour').waitFor();
@@ -561,6 +565,17 @@ async function walk(ctx, step) {
     await tid('nav-dashboard').getByText('仪表盘').waitFor();
     await tid('lang-en').click();
     await tid('nav-dashboard').getByText('Dashboard').waitFor();
+  });
+
+  await step('the dark theme follows the system setting', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    for (const name of ['dashboard', 'playground']) {
+      await visit(page, name);
+      await shot(page, `${name}-dark`);
+    }
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert(bg !== 'rgb(245, 246, 250)', `the dark theme did not apply (body background ${bg})`);
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 
   await step('logout, and /admin asks to log in again', async () => {

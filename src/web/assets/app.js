@@ -1166,7 +1166,11 @@
   function setNav(open) {
     S.navOpen = open;
     const shell = document.querySelector('.shell');
-    if (shell) shell.classList.toggle('nav-open', open);
+    if (shell) {
+      // Slide only when the menu button asks, not when the window is resized.
+      shell.classList.add('nav-animate');
+      shell.classList.toggle('nav-open', open);
+    }
   }
 
   // ------------------------------------------------------------------
