@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ragway::store::vectors::{NewChunk, Scope, VectorStore};
+use ragway::store::vectors::{NewChunk, Scope, VectorStore, COLUMNS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -403,18 +403,6 @@ struct Variant {
     filter: Option<&'static str>,
 }
 
-const CHUNK_COLUMNS: [&str; 9] = [
-    "id",
-    "document_id",
-    "generation",
-    "collection",
-    "ordinal",
-    "title",
-    "page",
-    "heading",
-    "text",
-];
-
 /// `RETRIEVAL_TUNE=1`: search parameters, selected columns and filters
 /// side by side (1 client, 20 candidates as chat takes), to choose them.
 async fn tune(
@@ -498,7 +486,7 @@ async fn tune(
                 let started = Instant::now();
                 for (i, q) in queries.iter().enumerate() {
                     let columns: Vec<&str> = if v.all_columns {
-                        CHUNK_COLUMNS.to_vec()
+                        COLUMNS.to_vec()
                     } else {
                         vec!["id"]
                     };
@@ -578,7 +566,7 @@ async fn tune(
             let mut latencies = Vec::new();
             let started = Instant::now();
             for w in words.iter() {
-                let mut columns = CHUNK_COLUMNS.to_vec();
+                let mut columns = COLUMNS.to_vec();
                 if with_vector {
                     columns.push("vector");
                 }

@@ -61,10 +61,7 @@ async fn setup(
 ) -> AppResult<Response> {
     refuse_foreign(&state, &headers)?;
     // Checked before the password is set, so a typo does not leave setup half done.
-    let updates = super::providers::updates_from(body.providers.unwrap_or_default())?;
-    for (role, update) in &updates {
-        update.applied_to(&state.upstreams.get(*role).endpoint())?;
-    }
+    let updates = super::providers::checked_updates(&state, body.providers.unwrap_or_default())?;
     let taken = || {
         AppError::Conflict(
             "The admin password is set already; log in at POST /api/admin/login.".into(),

@@ -47,8 +47,13 @@ pub fn role_named(name: &str) -> AppResult<Role> {
     })
 }
 
-/// Parse `{"<role>": {…}, …}` into updates, refusing unknown roles and bad values.
-pub fn updates_from(body: Map<String, Value>) -> AppResult<Vec<(Role, ProviderUpdate)>> {
+/// Parse `{"<role>": {…}, …}` into updates and check each against the
+/// provider it changes, refusing unknown roles and bad values: all are
+/// checked before any is saved.
+pub fn checked_updates(
+    state: &AppState,
+    body: Map<String, Value>,
+) -> AppResult<Vec<(Role, ProviderUpdate)>> {
     let mut updates = Vec::new();
     for (name, value) in body {
         let role = Role::parse(&name).ok_or_else(|| {
@@ -61,6 +66,7 @@ pub fn updates_from(body: Map<String, Value>) -> AppResult<Vec<(Role, ProviderUp
                 "providers.{name}: {e} (the fields are base_url, model and api_key)"
             ))
         })?;
+        update.applied_to(&state.upstreams.get(role).endpoint())?;
         updates.push((role, update));
     }
     Ok(updates)
@@ -84,11 +90,7 @@ async fn update_all(
     _admin: AdminCaller,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> AppResult<Json<Value>> {
-    let updates = updates_from(body)?;
-    // Every change is checked before any is saved.
-    for (role, update) in &updates {
-        update.applied_to(&state.upstreams.get(*role).endpoint())?;
-    }
+    let updates = checked_updates(&state, body)?;
     for (role, update) in &updates {
         providers::save(&state, *role, update).await?;
     }
@@ -124,7 +126,7 @@ async fn test(
     body: axum::body::Bytes,
 ) -> AppResult<Json<TestReport>> {
     let role = role_named(&role)?;
-    // No body (or `{}`): the saved provider; else these values, unsaved.
+    // No body: the saved provider; else these values (unsaved) over it.
     let update: Option<ProviderUpdate> = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {

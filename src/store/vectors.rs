@@ -215,7 +215,8 @@ impl std::fmt::Debug for VectorStore {
     }
 }
 
-const COLUMNS: [&str; 9] = [
+/// The chunk columns every search returns.
+pub const COLUMNS: [&str; 9] = [
     "id",
     "document_id",
     "generation",
@@ -354,17 +355,18 @@ impl VectorStore {
         let batch = Self::batch(dim, &chunks)?;
         opened.table.add(batch).execute().await?;
         Self::committed(&opened);
-        if let Err(err) = Self::ensure_full_text(&opened).await {
-            tracing::warn!(error = %err, "building the full-text index failed; it is tried again at the next search");
+        if let Err(err) = Self::ensure_search_indexes(&opened).await {
+            tracing::warn!(error = %err, "building the search indexes failed; they are tried again at the next search");
         }
         Ok(())
     }
 
-    /// Build table's full-text index on `text` unless it has one. ICU word
-    /// segmentation works offline and splits Chinese into words as well as
-    /// English; rows added later are searched too (unindexed ones by a
-    /// scan) until the upkeep folds them into the index.
-    async fn ensure_full_text(opened: &Opened) -> lancedb::Result<()> {
+    /// Build the table's search indexes it lacks: full text on `text` (ICU
+    /// word segmentation works offline and splits Chinese into words as well
+    /// as English) and a bitmap on `collection`, which every search filters
+    /// on. Rows added later are searched too (unindexed ones by a scan)
+    /// until the upkeep folds them into the indexes.
+    async fn ensure_search_indexes(opened: &Opened) -> lancedb::Result<()> {
         opened
             .upkeep
             .full_text
@@ -865,7 +867,7 @@ impl VectorStore {
         if query.trim().is_empty() {
             return Ok(TextHits::default());
         }
-        Self::ensure_full_text(&opened).await?;
+        Self::ensure_search_indexes(&opened).await?;
         let mut columns = COLUMNS.to_vec();
         columns.push("vector");
         let batches: Vec<RecordBatch> = opened

@@ -8,7 +8,7 @@
 //! redirects to `/admin`.
 
 use axum::extract::Path;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -39,17 +39,14 @@ async fn page() -> Response {
     with_headers(INDEX, "text/html; charset=utf-8")
 }
 
-async fn asset(Path(file): Path<String>) -> Response {
+async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
     match file.as_str() {
-        "app.js" => with_headers(APP_JS, "text/javascript; charset=utf-8"),
-        "style.css" => with_headers(STYLE, "text/css; charset=utf-8"),
-        other => {
-            let error = AppError::NotFound {
-                message: format!("No admin asset {other:?}."),
-                code: "not_found",
-            };
-            (StatusCode::NOT_FOUND, axum::Json(error.to_json())).into_response()
-        }
+        "app.js" => Ok(with_headers(APP_JS, "text/javascript; charset=utf-8")),
+        "style.css" => Ok(with_headers(STYLE, "text/css; charset=utf-8")),
+        other => Err(AppError::NotFound {
+            message: format!("No admin asset {other:?}."),
+            code: "not_found",
+        }),
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app, TestApp};
 
-const PASSWORD: &str = "lighthouse keeper 1907";
+pub(crate) const PASSWORD: &str = "lighthouse keeper 1907";
 
 /// `ragway_session=…` from a response's `Set-Cookie`, and the whole header.
 fn session_from(headers: &HeaderMap) -> (String, String) {
@@ -24,7 +24,7 @@ fn session_from(headers: &HeaderMap) -> (String, String) {
 }
 
 /// A request as the admin's browser sends it: the cookie, and this server as `Origin`.
-async fn as_browser(
+pub(crate) async fn as_browser(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -52,7 +52,7 @@ async fn post_anonymous(app: &TestApp, path: &str, body: &Value) -> reqwest::Res
 }
 
 /// Set up the admin password; answers the session cookie and the first key.
-async fn set_up(app: &TestApp) -> (String, Value) {
+pub(crate) async fn set_up(app: &TestApp) -> (String, Value) {
     let response = post_anonymous(app, "/api/admin/setup", &json!({"password": PASSWORD})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let (cookie, _) = session_from(response.headers());

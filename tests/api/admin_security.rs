@@ -5,13 +5,12 @@
 //! and browses every key's conversations; user keys never see another
 //! key's data.
 
-use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, ORIGIN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::admin::{as_browser, set_up};
 use crate::helpers::{conversation_id, spawn_app, TestApp};
-
-const PASSWORD: &str = "lighthouse keeper 1907";
 
 /// Every admin route that needs the admin (setup and login take a password instead).
 const ROUTES: &[(&str, &str)] = &[
@@ -44,17 +43,15 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/collections/some-name"),
 ];
 
+/// Setup, as the first visitor: the admin session cookie.
 async fn session(app: &TestApp) -> String {
-    let response = app
-        .client
-        .post(app.url("/api/admin/setup"))
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let set = response.headers()[SET_COOKIE].to_str().unwrap();
-    set.split(';').next().unwrap().to_string()
+    set_up(app).await.0
+}
+
+/// GET `path` with the admin's session, as its browser does: the JSON body.
+async fn browse(app: &TestApp, path: &str, cookie: &str) -> Value {
+    let response = as_browser(app, Method::GET, path, cookie, None).await;
+    response.json().await.unwrap()
 }
 
 async fn send(
@@ -183,15 +180,8 @@ async fn the_admin_session_works_documents_and_reads_every_keys_conversations() 
     let app = spawn_app().await;
     let cookie = session(&app).await;
     // Upload and list through the session, as the web admin does.
-    let response = app
-        .client
-        .post(app.url("/v1/documents"))
-        .header(COOKIE, &cookie)
-        .header(ORIGIN, &app.address)
-        .json(&json!({"title": "Tides", "text": "High tide is at six."}))
-        .send()
-        .await
-        .unwrap();
+    let upload = json!({"title": "Tides", "text": "High tide is at six."});
+    let response = as_browser(&app, Method::POST, "/v1/documents", &cookie, Some(&upload)).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let forged_upload = app
         .client
@@ -203,16 +193,7 @@ async fn the_admin_session_works_documents_and_reads_every_keys_conversations() 
         .await
         .unwrap();
     assert_eq!(forged_upload.status(), StatusCode::FORBIDDEN);
-    let list: Value = app
-        .client
-        .get(app.url("/v1/documents"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = browse(&app, "/v1/documents", &cookie).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
 
     // Two keys' conversations: each key sees its own, the admin both.
@@ -225,16 +206,7 @@ async fn the_admin_session_works_documents_and_reads_every_keys_conversations() 
         .chat(&other, None, &app.chat_body("theirs", false))
         .await;
     let theirs = conversation_id(&theirs);
-    let all: Value = app
-        .client
-        .get(app.url("/api/admin/conversations"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all = browse(&app, "/api/admin/conversations", &cookie).await;
     let ids: Vec<&str> = all["data"]
         .as_array()
         .unwrap()

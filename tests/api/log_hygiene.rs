@@ -70,6 +70,12 @@ async fn secrets_never_reach_the_log() {
     let base = format!("http://{address}");
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{base}{path}");
+    let log_in = |password: &'static str| {
+        client
+            .post(url("/api/admin/login"))
+            .json(&json!({ "password": password }))
+            .send()
+    };
 
     // Setup with a provider key, and the first key it hands out.
     let response = client
@@ -86,19 +92,9 @@ async fn secrets_never_reach_the_log() {
     let setup: Value = response.json().await.unwrap();
     let first_key = setup["key"]["key"].as_str().unwrap().to_string();
 
-    let wrong = client
-        .post(url("/api/admin/login"))
-        .json(&json!({"password": WRONG_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = log_in(WRONG_PASSWORD).await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let login = client
-        .post(url("/api/admin/login"))
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let login = log_in(PASSWORD).await.unwrap();
     assert!(login.status().is_success());
     let cookie = cookie_of(&login);
     let changed = client
@@ -114,12 +110,7 @@ async fn secrets_never_reach_the_log() {
         "{}",
         changed.text().await.unwrap()
     );
-    let login = client
-        .post(url("/api/admin/login"))
-        .json(&json!({"password": NEW_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let login = log_in(NEW_PASSWORD).await.unwrap();
     let cookie = cookie_of(&login);
 
     // An admin key, a provider key saved and tried, a chat with the first key.
