@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run every test: unit, integration (real app + fake upstream), and the
-# official `openai` Python package against a running server.
+# Run every test: unit, integration (real app + fake upstream), the
+# official `openai` Python package against a running server, and the web
+# admin in a real browser (scripts/browser-test.sh: Debian's chromium
+# driven by playwright-core).
 #
 # With RAGWAY_TEST_POSTGRES=postgres://user@host:port/db set, the integration
 # suite runs a second time against PostgreSQL, each test in a fresh database.
@@ -13,6 +15,9 @@ need_python_openai
 
 echo "== tests on SQLite (the embedded default)" >&2
 RAGWAY_TEST_POSTGRES= DATABASE_URL= cargo test --workspace --all-targets "$@"
+
+echo "== the web admin in a real browser" >&2
+scripts/browser-test.sh
 
 if [ -n "${RAGWAY_TEST_POSTGRES:-}" ]; then
   if command -v psql >/dev/null 2>&1; then
