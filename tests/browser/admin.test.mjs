@@ -168,6 +168,15 @@ async function main() {
     }
   });
 
+  // The API calls the page made, for the report of a failed step.
+  const calls = [];
+  page.on('response', (res) => {
+    const url = new URL(res.url());
+    if (!/^\/(api|v1)\//.test(url.pathname)) return;
+    calls.push(`${res.request().method()} ${url.pathname}${url.search} -> ${res.status()}`);
+    if (calls.length > 12) calls.shift();
+  });
+
   const tid = (id) => page.getByTestId(id);
   const ctx = { page, base, fakeUrl, tid, secret: null, keyId: null };
 
@@ -181,6 +190,10 @@ async function main() {
     } catch (err) {
       failed += 1;
       log(`FAIL ${name}: ${err.message}`);
+      log(`the page's last API calls:\n  ${calls.join('\n  ') || '(none)'}`);
+      const shown = await page.evaluate(() => [...document.querySelectorAll('[role="alert"]:not([hidden]), [data-testid="toast"]')]
+        .map((el) => `${el.getAttribute('data-testid') || el.className}: ${el.textContent.trim()}`)).catch(() => []);
+      if (shown.length) log(`messages on the page:\n  ${shown.join('\n  ')}`);
       try {
         await page.screenshot({ path: path.join(SHOTS, `failure-${name.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: true });
       } catch { /* page gone */ }
@@ -363,8 +376,14 @@ async function walk(ctx, step) {
     await tid('model-row-harbour').waitFor();
     // Bad values come back as the server's message.
     await tid('model-edit-harbour').click();
+    await tid('model-modal').waitFor();
+    const shownTopK = await tid('model-form-top-k').inputValue();
+    assert(shownTopK === '3', `the edit form shows top_k ${shownTopK}, not the saved 3`);
     await tid('model-form-top-k').fill('99');
+    const refused = page.waitForResponse((res) => res.request().method() === 'PATCH' && res.url().endsWith('/api/admin/models/harbour'));
     await tid('model-save').click();
+    const status = (await refused).status();
+    assert(status === 400, `top_k 99 answered ${status}, not 400`);
     await page.locator('[data-testid="model-form-error"]', { hasText: 'top_k' }).waitFor();
     await tid('model-form-top-k').fill('3');
     await tid('model-save').click();

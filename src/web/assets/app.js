@@ -802,7 +802,15 @@
         h('h2', { class: 'modal-title' }, o.title),
         o.dismissable === false ? null : btn(t('common.close'), { kind: 'ghost', icon: 'x', iconOnly: true, testid: 'modal-close', onclick: close })),
       body, foot);
-    const back = h('div', { class: 'modal-back', onmousedown: (e) => { if (e.target === back && o.dismissable !== false) close(); } }, dialog);
+    // Only a dialog that holds nothing to lose (a confirmation) closes on a
+    // click beside it, and only when the press and the release both land
+    // there: a form or a key shown once never vanishes by a stray click.
+    let pressedBeside = false;
+    const back = h('div', {
+      class: 'modal-back',
+      onmousedown: (e) => { pressedBeside = e.target === back; },
+      onclick: (e) => { if (o.lightDismiss && pressedBeside && e.target === back) close(); pressedBeside = false; },
+    }, dialog);
     document.body.appendChild(back);
     document.body.classList.add('modal-open');
     openModals += 1;
@@ -820,6 +828,7 @@
       const m = modal({
         title: o.title || t('common.confirm'),
         testid: 'confirm-modal',
+        lightDismiss: true,
         body: h('p', { class: 'confirm-text' }, o.message),
         onclose: () => finish(false),
         actions: [
