@@ -1,5 +1,5 @@
 //! Documents: upload (JSON text or a multipart file), list, show, original
-//! content, duplicate lookup by SHA-256, delete. Admin keys manage every
+//! content, duplicate lookup by SHA-256, re-ingest, delete. Admin keys manage every
 //! document; user keys upload and manage their own private documents only.
 
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/documents/lookup", post(lookup))
         .route("/v1/documents/{id}", get(show).put(replace).delete(remove))
         .route("/v1/documents/{id}/content", get(content))
+        .route("/v1/documents/{id}/reingest", post(reingest))
 }
 
 #[derive(Deserialize)]
@@ -65,6 +66,16 @@ async fn replace(
         StatusCode::ACCEPTED
     };
     Ok((status, Json(document)))
+}
+
+/// Ingest the stored original again (202 with the `pending` document).
+async fn reingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<Document>)> {
+    let document = ingest::reingest(&state, &caller, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(document)))
 }
 
 /// A JSON text upload or a multipart file, by the request's content type.

@@ -230,6 +230,36 @@ pub async fn replace(
     documents::get(&state.db, id).await
 }
 
+/// Ingest a document again from its stored original: after the chunking or
+/// extraction settings changed, or after it failed. Like a replacement, its
+/// current chunks keep answering until the new ones are all indexed.
+/// 409 while it is still being ingested.
+pub async fn reingest(state: &AppState, caller: &Caller, id: &str) -> AppResult<Document> {
+    state.upstreams.embeddings.ready()?;
+    let current = documents::get_for(&state.db, caller, id).await?;
+    if matches!(current.status.as_str(), "pending" | "processing") {
+        return Err(AppError::Conflict(format!(
+            "The document is being ingested already (status {:?}); wait until it is ready or failed.",
+            current.status
+        )));
+    }
+    let started = sqlx::query(
+        "UPDATE documents SET status = 'pending', error = NULL, chunks_done = 0, chunks_total = 0, \
+         updated_at = $1 WHERE id = $2 AND status IN ('ready', 'failed')",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(&state.db)
+    .await?;
+    if started.rows_affected() == 0 {
+        return Err(AppError::Conflict(
+            "The document is being ingested already; wait until it is ready or failed.".into(),
+        ));
+    }
+    queue(state, id).await?;
+    documents::get(&state.db, id).await
+}
+
 /// Queue an ingest job for document `id` and wake an idle worker.
 async fn queue(state: &AppState, id: &str) -> AppResult<()> {
     jobs::enqueue_ingest(&state.db, id).await?;

@@ -409,3 +409,81 @@ async fn a_rejected_embeddings_key_fails_at_once_with_the_reason() {
     assert_eq!(again["duplicate"], true);
     assert_eq!(wait_for(&mut events, &id).await, "ready");
 }
+
+#[tokio::test]
+async fn a_document_is_ingested_again_from_its_stored_original() {
+    let app = spawn_app().await;
+    let text = "The harbour ferry leaves at nine. ".repeat(60);
+    let id = app
+        .ingest_json(&json!({"title": "Ferry", "text": text, "collection": "sea"}))
+        .await;
+    assert_eq!(app.stored_chunks(&id).await, 1);
+
+    // Smaller chunks after a restart: re-ingesting applies them to the stored original.
+    let (app, mut events2) = app
+        .restart_with(|s| {
+            s.chunk_size = 64;
+            s.chunk_overlap = 0;
+        })
+        .await;
+    let response = app
+        .post_json(&format!("/v1/documents/{id}/reingest"), &app.admin_key, &json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let queued: Value = response.json().await.unwrap();
+    assert_eq!(queued["status"], "pending");
+    assert_eq!(queued["id"], id.as_str());
+    assert_eq!(wait_for(&mut events2, &id).await, "ready");
+    let shown = app.document(&id).await;
+    let chunks = shown["chunk_count"].as_u64().unwrap() as usize;
+    assert!(chunks > 1, "{shown}");
+    // The old chunk is gone: the table holds exactly the new ones.
+    assert_eq!(app.stored_chunks(&id).await, chunks);
+
+    // A user key neither sees nor re-ingests a shared document; unknown ids are 404.
+    let response = app
+        .post_json(&format!("/v1/documents/{id}/reingest"), &app.user_key, &json!({}))
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let response = app
+        .post_json("/v1/documents/nope/reingest", &app.admin_key, &json!({}))
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn re_ingesting_retries_a_failed_document_and_refuses_one_in_progress() {
+    let app = spawn_app().await;
+    let mut events = app.state.ingest_events.subscribe();
+    app.upstream.set_fault(Fault::Unauthorized);
+    let id = app
+        .submit(&json!({"title": "Tides", "text": "High tide is at noon."}))
+        .await;
+    assert_eq!(wait_for(&mut events, &id).await, "failed");
+
+    // While embeddings hang, the second try stays in progress and a third is refused.
+    app.upstream.set_fault(Fault::Hang);
+    let path = format!("/v1/documents/{id}/reingest");
+    let response = app.post_json(&path, &app.admin_key, &json!({})).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    loop {
+        let event = events.recv().await.unwrap();
+        if event.document_id == id && event.status == "processing" {
+            break;
+        }
+    }
+    let response = app.post_json(&path, &app.admin_key, &json!({})).await;
+    let body = assert_error(response, StatusCode::CONFLICT, "conflict").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("being ingested"),
+        "{body}"
+    );
+    // A restart hands the hanging job back; with the upstream answering again it completes.
+    app.upstream.set_fault(Fault::None);
+    let (app, mut events) = app.restart().await;
+    assert_eq!(wait_for(&mut events, &id).await, "ready");
+    assert_eq!(app.stored_chunks(&id).await, 1);
+}

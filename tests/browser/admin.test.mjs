@@ -436,6 +436,16 @@ async function walk(ctx, step) {
     await page.locator('[data-testid="upload-item"].failed', { hasText: /unsupported/i }).waitFor();
   });
 
+  await step('knowledge: ingest a document again', async () => {
+    const row = page.locator('[data-testid="doc-row"]', { hasText: 'lighthouse.md' });
+    const again = page.waitForResponse((res) => res.request().method() === 'POST' && /\/reingest$/.test(res.url()));
+    await row.getByTestId('doc-reingest').click();
+    const status = (await again).status();
+    assert(status === 202, `re-ingest answered ${status}, not 202`);
+    await page.getByTestId('toast').filter({ hasText: 'lighthouse.md' }).waitFor();
+    await row.locator('[data-testid="doc-status"][data-status="ready"]').waitFor({ timeout: 60_000 });
+  });
+
   await step('playground: a streamed answer with sources', async () => {
     await tid('nav-playground').click();
     await tid('page-playground').waitFor();

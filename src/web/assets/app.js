@@ -281,6 +281,8 @@
     'kb.size': ['Size', '大小'],
     'kb.doc_delete_confirm': ['Delete “{title}”? It will no longer be used in answers.', '删除「{title}」？删除后回答将不再引用它。'],
     'kb.doc_deleted': ['Document deleted.', '文档已删除。'],
+    'kb.reingest': ['Ingest again', '重新入库'],
+    'kb.reingest_started': ['“{title}” is being ingested again.', '「{title}」正在重新入库。'],
     'kb.private': ['Private', '私有'],
 
     // Conversations
@@ -2092,7 +2094,23 @@
         { label: t('kb.size'), render: (d) => h('span', { class: 'nowrap' }, fmtBytes(d.bytes)) },
         { label: t('common.created'), render: (d) => timeEl(d.created_at) },
         {
-          label: '', class: 'col-actions', render: (d) => btn(t('common.delete'), {
+          label: '', class: 'col-actions', render: (d) => h('div', { class: 'row-actions' },
+          d.status === 'ready' || d.status === 'failed' ? btn(t('kb.reingest'), {
+            small: true, kind: 'ghost', icon: 'refresh', iconOnly: true, testid: 'doc-reingest',
+            onclick: async (e) => {
+              const b = e.currentTarget;
+              await busy(b, async () => {
+                try {
+                  const doc = await api('POST', '/v1/documents/' + encodeURIComponent(d.id) + '/reingest');
+                  toast(t('kb.reingest_started', { title: d.title }));
+                  const i = state.docs.findIndex((x) => x.id === d.id);
+                  if (i >= 0) state.docs[i] = doc;
+                  renderDocs();
+                } catch (err2) { toast(errorText(err2), 'error'); }
+              });
+            },
+          }) : null,
+          btn(t('common.delete'), {
             small: true, kind: 'ghost-danger', icon: 'trash', iconOnly: true, testid: 'doc-delete',
             onclick: async () => {
               if (!await confirmDialog({ message: t('kb.doc_delete_confirm', { title: d.title }), danger: true, ok: t('common.delete') })) return;
@@ -2104,7 +2122,7 @@
                 refreshCollections();
               } catch (e) { toast(errorText(e), 'error'); }
             },
-          }),
+          })),
         },
       ], state.docs, { testid: 'documents-table', rowTestid: () => 'doc-row', rowAttrs: (d) => ({ 'data-doc-id': d.id, 'data-status': d.status }) }));
     }
