@@ -60,6 +60,12 @@ pub struct Settings {
     /// Mark the admin session cookie `Secure`: `None` decides per request
     /// (when it arrived over TLS, by `X-Forwarded-Proto: https`).
     pub cookie_secure: Option<bool>,
+    /// Proxies (addresses or CIDR ranges) whose client-address header is
+    /// believed; from anyone else the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy puts the client's address in
+    /// (`X-Forwarded-For`, `X-Real-IP`, `CF-Connecting-IP`, …).
+    pub client_ip_header: String,
     /// The server secret that seals upstream keys saved through the admin
     /// (32 bytes, base64 or hex); by default a key file in the data directory.
     pub secret_key: Option<String>,
@@ -125,6 +131,8 @@ impl Default for Settings {
             rerank_model: DEFAULT_RERANK_MODEL.into(),
             public_url: None,
             cookie_secure: None,
+            trusted_proxies: Vec::new(),
+            client_ip_header: "x-forwarded-for".into(),
             secret_key: None,
             public_model: DEFAULT_PUBLIC_MODEL.into(),
             top_k: 5,
@@ -248,6 +256,14 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_COOKIE_SECURE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_secure: Option<bool>,
+    /// Reverse proxies whose client-address header is believed, comma-separated addresses or CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8) [default: none: the connecting address is the client's].
+    #[arg(long, env = "RAGWAY_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// The header trusted proxies put the client's address in: X-Forwarded-For (the nearest untrusted hop is taken), or a one-address header such as X-Real-IP or CF-Connecting-IP [default: X-Forwarded-For].
+    #[arg(long, env = "RAGWAY_CLIENT_IP_HEADER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip_header: Option<String>,
     /// Server secret sealing the upstream keys saved through the admin: 32 bytes, base64 (`openssl rand -base64 32`) or hex; the same on every replica [default: a key file DATA_DIR/secret.key, made on first start].
     #[arg(long, env = "RAGWAY_SECRET_KEY", hide_env_values = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -403,7 +419,31 @@ impl Settings {
             !self.public_model.trim().is_empty(),
             "RAGWAY_PUBLIC_MODEL must not be empty"
         );
+        self.proxies()?;
+        anyhow::ensure!(
+            axum::http::HeaderName::from_bytes(self.client_ip_header.trim().as_bytes()).is_ok(),
+            "RAGWAY_CLIENT_IP_HEADER={:?} is not a header name",
+            self.client_ip_header
+        );
         Ok(())
+    }
+
+    /// The trusted proxies as address ranges (a bare address is a range of one).
+    pub fn proxies(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "RAGWAY_TRUSTED_PROXIES: {p:?} is not an address or a CIDR range (e.g. 10.0.0.0/8)"
+                        )
+                    })
+            })
+            .collect()
     }
 
     /// The SQL database URL, defaulting to a SQLite file in the data directory.
@@ -503,5 +543,30 @@ mod tests {
         };
         let err = args.resolve().unwrap_err().to_string();
         assert!(err.contains("RAGWAY_LISTEN"), "{err}");
+        let args = SettingsArgs {
+            config: "ragway.toml".into(),
+            trusted_proxies: Some(vec!["10.0.0.0/8".into(), "proxy.local".into()]),
+            ..Default::default()
+        };
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("RAGWAY_TRUSTED_PROXIES") && err.contains("proxy.local"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let args = SettingsArgs {
+            config: "ragway.toml".into(),
+            trusted_proxies: Some(vec!["127.0.0.1".into(), " 10.0.0.0/8".into()]),
+            client_ip_header: Some("CF-Connecting-IP".into()),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        let nets = s.proxies().unwrap();
+        assert_eq!(nets.len(), 2);
+        assert!(nets[1].contains(&"10.2.3.4".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(s.client_ip_header, "CF-Connecting-IP");
     }
 }

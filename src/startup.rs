@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
+use crate::http::client_ip::ClientIps;
 use crate::ingest;
 use crate::runtime::{self, Runtime};
 use crate::state::{App, AppState};
@@ -95,6 +96,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let upstreams = Upstreams::from_settings(&settings)?;
     let secrets = Secrets::load(&settings).context("loading the server's secret key")?;
     let runtime = std::sync::RwLock::new(Arc::new(Runtime::from_settings(&settings)));
+    let client_ips = ClientIps::from_settings(&settings)?;
     let state = AppState(Arc::new(App {
         settings,
         runtime,
@@ -107,6 +109,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ingest_wakeup: Notify::new(),
         ingest_events: tokio::sync::broadcast::channel(1024).0,
         login_guard: Default::default(),
+        client_ips,
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     }));

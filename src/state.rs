@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::admin::LoginGuard;
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
+use crate::http::client_ip::ClientIps;
 use crate::runtime::Runtime;
 use crate::store::blobs::BlobStore;
 use crate::store::vectors::VectorStore;
@@ -36,6 +37,8 @@ pub struct App {
     pub ingest_events: broadcast::Sender<IngestEvent>,
     /// Failed admin logins per client address.
     pub login_guard: LoginGuard,
+    /// Whose word is taken for the client's address (trusted proxies).
+    pub client_ips: ClientIps,
     /// Background work; shutdown waits for it.
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down.

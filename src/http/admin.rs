@@ -10,9 +10,8 @@
 //! Every route but setup and login takes the admin session cookie or an
 //! admin key ([`AdminCaller`]).
 
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -20,6 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::client_ip::ClientIp;
 use super::{server_origin, ApiJson};
 use crate::auth::keys::{self, KeyInfo, NewKey, Role};
 use crate::auth::{admin, from_own_origin, session_cookie, AdminCaller};
@@ -99,12 +99,11 @@ struct LoginBody {
 /// caller's address must wait after repeated failures.
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> AppResult<Response> {
     refuse_foreign(&state, &headers)?;
-    let ip = peer.ip();
     if let Err(wait) = state.login_guard.check(ip) {
         let secs = wait.as_secs_f64().ceil() as u64;
         return Err(AppError::TooManyRequests {

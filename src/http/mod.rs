@@ -2,6 +2,7 @@
 
 mod admin;
 mod chat;
+pub mod client_ip;
 mod collections;
 mod conversations;
 mod documents;

@@ -6,7 +6,7 @@ use reqwest::header::{HeaderMap, COOKIE, ORIGIN, RETRY_AFTER, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
 
 pub(crate) const PASSWORD: &str = "lighthouse keeper 1907";
 
@@ -231,6 +231,48 @@ async fn repeated_failed_logins_make_the_address_wait() {
         "rate_limit_exceeded",
     )
     .await;
+}
+
+/// A login as relayed by a reverse proxy for `client`.
+async fn log_in_via_proxy(app: &TestApp, client: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/admin/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({ "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_failures_count_per_forwarded_client() {
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    set_up(&app).await;
+    for _ in 0..ragway::auth::admin::FREE_FAILURES {
+        let response = log_in_via_proxy(&app, "203.0.113.7", "guessing").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = log_in_via_proxy(&app, "203.0.113.7", PASSWORD).await;
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded").await;
+    // Another client behind the same proxy is not held up by the first one's failures,
+    // and one that forges a list is judged by the hop the proxy appended.
+    let response = log_in_via_proxy(&app, "198.51.100.2", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = log_in_via_proxy(&app, "198.51.100.9, 203.0.113.7", PASSWORD).await;
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded").await;
+}
+
+#[tokio::test]
+async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
+    let app = spawn_app().await;
+    set_up(&app).await;
+    // Each failure claims a new address; with no trusted proxy they all count against the peer.
+    for n in 0..ragway::auth::admin::FREE_FAILURES {
+        let response = log_in_via_proxy(&app, &format!("203.0.113.{n}"), "guessing").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = log_in_via_proxy(&app, "198.51.100.2", PASSWORD).await;
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded").await;
 }
 
 #[tokio::test]
