@@ -25,6 +25,12 @@ pub enum AppError {
     /// No key, an unknown key or a revoked key.
     #[error("{0}")]
     Unauthorized(String),
+    /// The admin password given is not the admin password.
+    #[error("{0}")]
+    WrongPassword(String),
+    /// No admin session, or one that has ended.
+    #[error("{0}")]
+    SessionEnded(String),
     /// The key is valid but may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -80,7 +86,9 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized(_) | AppError::WrongPassword(_) | AppError::SessionEnded(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } | AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -99,6 +107,8 @@ impl AppError {
             AppError::BadRequest(_) => ("invalid_request_error", "invalid_request"),
             AppError::Unprocessable(_) => ("invalid_request_error", "unprocessable_entity"),
             AppError::Unauthorized(_) => ("invalid_request_error", "invalid_api_key"),
+            AppError::WrongPassword(_) => ("invalid_request_error", "invalid_password"),
+            AppError::SessionEnded(_) => ("invalid_request_error", "session_expired"),
             AppError::Forbidden(_) => ("permission_error", "insufficient_permissions"),
             AppError::NotFound { code, .. } => ("invalid_request_error", code),
             AppError::ModelNotFound(_) => ("invalid_request_error", "model_not_found"),

@@ -110,7 +110,7 @@ pub async fn verify(db: &AnyPool, password: &str) -> AppResult<bool> {
 /// session ends. Answers a new session for the caller.
 pub async fn change_password(db: &AnyPool, current: &str, new: &str) -> AppResult<String> {
     if !verify(db, current).await? {
-        return Err(AppError::Unauthorized(
+        return Err(AppError::WrongPassword(
             "The current password is not correct.".into(),
         ));
     }

@@ -86,7 +86,7 @@ async fn admin_session(parts: &Parts, state: &AppState) -> Result<(), AppError> 
         ));
     };
     if !admin::check_session(&state.db, token).await? {
-        return Err(AppError::Unauthorized(
+        return Err(AppError::SessionEnded(
             "The admin session has ended; log in again.".into(),
         ));
     }

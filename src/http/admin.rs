@@ -119,7 +119,7 @@ async fn login(
     if !admin::verify(&state.db, &body.password).await? {
         state.login_guard.failed(ip);
         tracing::warn!(%ip, "a failed admin login");
-        return Err(AppError::Unauthorized("Incorrect password.".into()));
+        return Err(AppError::WrongPassword("Incorrect password.".into()));
     }
     state.login_guard.succeeded(ip);
     let token = admin::start_session(&state.db).await?;

@@ -116,6 +116,8 @@ pub async fn find_by_hash(
 pub struct ListQuery {
     pub collection: Option<String>,
     pub status: Option<String>,
+    /// `shared` (in collections) or `private` (in keys' own spaces).
+    pub visibility: Option<String>,
     /// Case-insensitive substring of the title.
     pub q: Option<String>,
     /// Page size, 1 to 100 (default 20).
@@ -149,6 +151,17 @@ pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page<Document>> 
             )));
         }
         bind("status = ?", status.to_string());
+    }
+    let private_like = format!("{}%", crate::store::vectors::PRIVATE_PREFIX);
+    match query.visibility.as_deref().map(str::trim) {
+        None | Some("") => {}
+        Some("private") => bind("collection LIKE ?", private_like),
+        Some("shared") => bind("collection NOT LIKE ?", private_like),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "`visibility` must be \"shared\" or \"private\", not {other:?}."
+            )))
+        }
     }
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let escaped = q

@@ -49,8 +49,7 @@ pub struct Page<T> {
     pub object: &'static str,
     pub data: Vec<T>,
     pub has_more: bool,
-    /// Pass as `after` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Pass as `after` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

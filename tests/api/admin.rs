@@ -122,7 +122,7 @@ async fn login_sets_a_strict_cookie_and_logout_and_password_change_end_sessions(
     let (first, _) = set_up(&app).await;
 
     let wrong = log_in(&app, "not the password at all").await;
-    assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
+    assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_password").await;
     let response = log_in(&app, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let (second, header) = session_from(response.headers());
@@ -147,7 +147,7 @@ async fn login_sets_a_strict_cookie_and_logout_and_password_change_end_sessions(
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     assert!(session_from(out.headers()).1.contains("Max-Age=0"));
     let ended = as_browser(&app, Method::GET, "/api/admin/keys", &second, None).await;
-    assert_error(ended, StatusCode::UNAUTHORIZED, "invalid_api_key").await;
+    assert_error(ended, StatusCode::UNAUTHORIZED, "session_expired").await;
     let still = as_browser(&app, Method::GET, "/api/admin/keys", &first, None).await;
     assert_eq!(still.status(), StatusCode::OK);
 
@@ -162,7 +162,7 @@ async fn login_sets_a_strict_cookie_and_logout_and_password_change_end_sessions(
         Some(&change("a wrong current password", "a new long passphrase")),
     )
     .await;
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_error(refused, StatusCode::UNAUTHORIZED, "invalid_password").await;
     let too_short = as_browser(
         &app,
         Method::POST,

@@ -234,7 +234,7 @@ async fn conversations_are_listed_newest_first_in_pages() {
         .await;
     assert_eq!(rest["has_more"], false);
     assert_eq!(rest["data"][0]["id"], ids[1].as_str());
-    assert!(rest.get("next_cursor").is_none());
+    assert!(rest["next_cursor"].is_null(), "{rest}");
 
     let response = app.get("/v1/conversations?after=garbage", key).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;

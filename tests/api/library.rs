@@ -104,7 +104,7 @@ async fn documents_are_listed_filtered_and_paged() {
         .await;
     assert_eq!(titles(&second), ["Alpha guide"]);
     assert_eq!(second["has_more"], false);
-    assert!(second.get("next_cursor").is_none());
+    assert!(second["next_cursor"].is_null(), "{second}");
 
     let response = app.get("/v1/documents?status=lost", &app.admin_key).await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
@@ -117,6 +117,32 @@ async fn documents_are_listed_filtered_and_paged() {
         .get_json("/v1/documents?collection=a", &app.user_key)
         .await;
     assert_eq!(response["data"], json!([]));
+
+    // The admin can tell the keys' private documents from the shared ones.
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &app.user_key,
+            &json!({"title": "My own notes", "text": "Mine alone.", "visibility": "private"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let private: Value = app
+        .get_json("/v1/documents?visibility=private", &app.admin_key)
+        .await;
+    assert_eq!(titles(&private), ["My own notes"]);
+    assert_eq!(private["data"][0]["visibility"], "private");
+    let shared: Value = app
+        .get_json("/v1/documents?visibility=shared", &app.admin_key)
+        .await;
+    assert_eq!(
+        titles(&shared),
+        ["Delta 100%_off", "Gamma notes", "Beta guide", "Alpha guide"]
+    );
+    let response = app
+        .get("/v1/documents?visibility=secret", &app.admin_key)
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
 
 #[tokio::test]

@@ -444,6 +444,13 @@ async function walk(ctx, step) {
     assert(status === 202, `re-ingest answered ${status}, not 202`);
     await page.getByTestId('toast').filter({ hasText: 'lighthouse.md' }).waitFor();
     await row.locator('[data-testid="doc-status"][data-status="ready"]').waitFor({ timeout: 60_000 });
+    // No key has private documents yet; the shared ones are all there.
+    await tid('doc-filter-collection').selectOption(' private');
+    await tid('documents').getByTestId('empty-state').waitFor();
+    await tid('doc-filter-collection').selectOption(' shared');
+    await row.waitFor();
+    await tid('doc-filter-collection').selectOption('');
+    await row.waitFor();
   });
 
   await step('playground: a streamed answer with sources', async () => {

@@ -281,6 +281,8 @@
     'kb.size': ['Size', '大小'],
     'kb.doc_delete_confirm': ['Delete “{title}”? It will no longer be used in answers.', '删除「{title}」？删除后回答将不再引用它。'],
     'kb.doc_deleted': ['Document deleted.', '文档已删除。'],
+    'kb.only_shared': ['Shared collections only', '仅共享集合'],
+    'kb.only_private': ["Keys' private documents", '各密钥的私有文档'],
     'kb.reingest': ['Ingest again', '重新入库'],
     'kb.reingest_started': ['“{title}” is being ingested again.', '「{title}」正在重新入库。'],
     'kb.private': ['Private', '私有'],
@@ -1846,8 +1848,15 @@
     state.uploadMax = settings ? settings.upload_max_bytes : null;
 
     // --- add documents ---
+    // Pseudo-collections of the list filter (real names never start with a space).
+    const VIS_SHARED = ' shared';
+    const VIS_PRIVATE = ' private';
     const collectionSelect = (testid, withAll) => select(
-      (withAll ? [{ value: '', label: t('kb.all_collections') }] : []).concat(state.collections.map((c) => ({ value: c.name, label: c.name, selected: !withAll && c.name === 'default' }))),
+      (withAll ? [
+        { value: '', label: t('kb.all_collections') },
+        { value: VIS_SHARED, label: t('kb.only_shared') },
+        { value: VIS_PRIVATE, label: t('kb.only_private') },
+      ] : []).concat(state.collections.map((c) => ({ value: c.name, label: c.name, selected: !withAll && c.name === 'default' }))),
       { testid });
     const uploadCollection = collectionSelect('upload-collection', false);
     const fileInput = h('input', { type: 'file', multiple: true, class: 'visually-hidden', testid: 'file-input', accept: '.txt,.md,.markdown,.html,.htm,.pdf,.docx,.csv,.json,text/*,application/pdf,application/json' });
@@ -2007,9 +2016,14 @@
         const current = sel.value;
         const withAll = sel === filterCollection;
         clear(sel);
-        if (withAll) sel.appendChild(h('option', { value: '' }, t('kb.all_collections')));
+        if (withAll) {
+          sel.appendChild(h('option', { value: '' }, t('kb.all_collections')));
+          sel.appendChild(h('option', { value: VIS_SHARED }, t('kb.only_shared')));
+          sel.appendChild(h('option', { value: VIS_PRIVATE }, t('kb.only_private')));
+        }
         for (const c of state.collections) sel.appendChild(h('option', { value: c.name }, c.name));
-        sel.value = state.collections.some((c) => c.name === current) || (withAll && current === '') ? current : (withAll ? '' : 'default');
+        const pseudo = withAll && ['', VIS_SHARED, VIS_PRIVATE].includes(current);
+        sel.value = state.collections.some((c) => c.name === current) || pseudo ? current : (withAll ? '' : 'default');
       }
     }
 
@@ -2041,7 +2055,9 @@
 
     function docQuery(after) {
       const p = new URLSearchParams();
-      if (filterCollection.value) p.set('collection', filterCollection.value);
+      if (filterCollection.value === VIS_SHARED) p.set('visibility', 'shared');
+      else if (filterCollection.value === VIS_PRIVATE) p.set('visibility', 'private');
+      else if (filterCollection.value) p.set('collection', filterCollection.value);
       if (filterStatus.value) p.set('status', filterStatus.value);
       if (filterQ.value.trim()) p.set('q', filterQ.value.trim());
       p.set('limit', '20');
