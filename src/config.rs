@@ -60,6 +60,10 @@ pub struct Settings {
     /// Mark the admin session cookie `Secure`: `None` decides per request
     /// (when it arrived over TLS, by `X-Forwarded-Proto: https`).
     pub cookie_secure: Option<bool>,
+    /// Keep a row per `/v1/*` request (and the daily usage they add up to).
+    pub request_logs: bool,
+    /// Days request log rows are kept; 0 keeps them for ever.
+    pub log_retention_days: u64,
     /// Proxies (addresses or CIDR ranges) whose client-address header is
     /// believed; from anyone else the header is ignored.
     pub trusted_proxies: Vec<String>,
@@ -131,6 +135,8 @@ impl Default for Settings {
             rerank_model: DEFAULT_RERANK_MODEL.into(),
             public_url: None,
             cookie_secure: None,
+            request_logs: true,
+            log_retention_days: 30,
             trusted_proxies: Vec::new(),
             client_ip_header: "x-forwarded-for".into(),
             secret_key: None,
@@ -256,6 +262,14 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_COOKIE_SECURE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_secure: Option<bool>,
+    /// Keep a log row per /v1 request, and the per-key daily usage (true/false) [default: true].
+    #[arg(long, env = "RAGWAY_REQUEST_LOGS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_logs: Option<bool>,
+    /// Days request log rows are kept; 0 keeps them for ever [default: 30].
+    #[arg(long, env = "RAGWAY_LOG_RETENTION_DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<u64>,
     /// Reverse proxies whose client-address header is believed, comma-separated addresses or CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8) [default: none: the connecting address is the client's].
     #[arg(long, env = "RAGWAY_TRUSTED_PROXIES", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]

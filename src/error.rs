@@ -143,9 +143,18 @@ impl AppError {
     }
 }
 
+/// The message of an error response, for the request log (which may see
+/// what clients do not, such as an internal error's cause).
+#[derive(Debug, Clone)]
+pub struct ErrorNote(pub String);
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let note = ErrorNote(match &self {
+            AppError::Internal(err) => format!("internal error: {err:#}"),
+            other => other.to_string(),
+        });
         if let AppError::Internal(err) = &self {
             tracing::error!(error = ?err, "internal error");
         } else if status.is_server_error() {
@@ -153,6 +162,7 @@ impl IntoResponse for AppError {
         }
         let body = axum::Json(self.to_json());
         let mut response = (status, body).into_response();
+        response.extensions_mut().insert(note);
         match self {
             AppError::Upstream {
                 retry_after: Some(value),

@@ -21,6 +21,7 @@ use crate::store::blobs::BlobStore;
 use crate::store::sql;
 use crate::store::vectors::VectorStore;
 use crate::upstream::{providers, Upstreams};
+use crate::usage::Recorder;
 
 /// How long shutdown waits for background work before giving up on it.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -61,6 +62,7 @@ impl Application {
         let state = self.state;
         ingest::worker::start(&state).await?;
         keep_admin_changes_loaded(&state);
+        crate::usage::start_writer(&state);
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
         let serve = axum::serve(
@@ -72,6 +74,8 @@ impl Application {
             token.cancel();
         });
         serve.await.context("serving HTTP")?;
+        // Every request has ended: store the last log rows.
+        state.request_log.flush().await;
         state.shutdown.cancel();
         state.tasks.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, state.tasks.wait())
@@ -110,6 +114,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ingest_events: tokio::sync::broadcast::channel(1024).0,
         login_guard: Default::default(),
         client_ips,
+        request_log: Recorder::new(crate::usage::QUEUE),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     }));

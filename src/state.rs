@@ -16,6 +16,7 @@ use crate::runtime::Runtime;
 use crate::store::blobs::BlobStore;
 use crate::store::vectors::VectorStore;
 use crate::upstream::Upstreams;
+use crate::usage::Recorder;
 
 /// Everything a running server holds; reached through [`AppState`].
 #[derive(Debug)]
@@ -39,6 +40,8 @@ pub struct App {
     pub login_guard: LoginGuard,
     /// Whose word is taken for the client's address (trusted proxies).
     pub client_ips: ClientIps,
+    /// The request log's queue (see [`crate::usage`]).
+    pub request_log: Recorder,
     /// Background work; shutdown waits for it.
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down.

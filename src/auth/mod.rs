@@ -40,11 +40,18 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer_token(parts) {
-            return keys::authenticate(&state.db, token).await;
+            let caller = keys::authenticate(&state.db, token).await?;
+            if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
+                log.set_key(&caller.key_id);
+            }
+            return Ok(caller);
         }
         // The web admin calls the document routes with its session.
         if session_cookie(&parts.headers).is_some() {
             admin_session(parts, state).await?;
+            if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
+                log.set_key(ADMIN_SESSION_KEY_ID);
+            }
             return Ok(Caller {
                 key_id: ADMIN_SESSION_KEY_ID.into(),
                 role: Role::Admin,

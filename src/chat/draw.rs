@@ -15,6 +15,7 @@ use super::{with_conversation_header, Exchange, Message};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::sql::now_ms;
+use crate::usage::LogHandle;
 
 /// The prompt of a drawing request: `text` without its trigger, when it
 /// starts with one of `triggers`.
@@ -38,7 +39,7 @@ fn blob_key(id: &str) -> String {
 
 /// Draw `prompt`, store the picture and return the answer's text: the
 /// markdown image, or a readable failure (never an error response).
-async fn draw(state: &AppState, origin: &str, prompt: &str) -> String {
+async fn draw(state: &AppState, origin: &str, prompt: &str, log: &LogHandle) -> String {
     if prompt.is_empty() {
         return "请在触发词后描述想要的画面，例如「画 一只在雪地里的橘猫」。\n\
                 (Describe the picture after the trigger, e.g. \"画 an orange cat in the snow\".)"
@@ -53,6 +54,7 @@ async fn draw(state: &AppState, origin: &str, prompt: &str) -> String {
         Ok(bytes) => bytes,
         Err(err) => {
             tracing::warn!(error = %err, "drawing failed");
+            log.set_error(&format!("image generation failed: {err}"));
             return format!("图片生成失败 (image generation failed): {err}");
         }
     };
@@ -78,7 +80,11 @@ pub(crate) async fn answer(
     stream: bool,
     client_usage: bool,
 ) -> Response {
-    let content = draw(&exchange.state, origin, prompt).await;
+    if let Ok(ready) = exchange.state.upstreams.images.ready() {
+        exchange.log.set_model(&exchange.model, Some(ready.model()));
+        exchange.log.set_upstream_key(ready.api_key());
+    }
+    let content = draw(&exchange.state, origin, prompt, &exchange.log).await;
     let message = Message::new("assistant", Value::String(content.clone()));
     let usage = json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0});
     exchange.save(message, Some(usage.clone()), false).await;

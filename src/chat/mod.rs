@@ -19,6 +19,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::retrieval::{self, Source};
 use crate::state::AppState;
+use crate::usage::LogHandle;
 
 /// An OpenAI chat completion request; fields ragway does not use pass through untouched.
 #[derive(Debug, Deserialize)]
@@ -85,9 +86,12 @@ pub async fn complete(
     caller: &Caller,
     conversation: Option<String>,
     origin: &str,
+    log: &LogHandle,
     mut request: ChatRequest,
 ) -> AppResult<Response> {
+    log.set_stream(request.stream);
     let model = models::resolve(state, &request.model).await?;
+    log.set_model(&model.id, model.upstream_model.as_deref());
     validate(&request.messages)?;
     let explicit = match (conversation, request.rest.remove("conversation_id")) {
         (Some(id), _) => Some(id),
@@ -118,7 +122,9 @@ pub async fn complete(
         thread,
         sources: Vec::new(),
         footer: None,
+        log: log.clone(),
     };
+    log.set_conversation(&exchange.thread.id);
     if model.drawing {
         let triggers = model
             .draw_triggers
@@ -134,6 +140,8 @@ pub async fn complete(
         .upstream_model
         .clone()
         .unwrap_or_else(|| ready.model().to_string());
+    log.set_model(&model.id, Some(&upstream_model));
+    log.set_upstream_key(ready.api_key());
     let question = retrieval_query(&exchange.thread.messages)
         .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
     // Embedding models read a few hundred tokens; the start of a pasted
@@ -156,7 +164,9 @@ pub async fn complete(
             score_threshold: model.score_threshold,
             rerank: model.rerank,
         };
+        let started = std::time::Instant::now();
         exchange.sources = retrieval::retrieve(state, caller, &question, options).await?;
+        log.set_retrieval(started.elapsed());
     }
     let sources = &exchange.sources;
     let wants_footer = model.citation_footer || runtime.citation_footer;
@@ -264,12 +274,19 @@ pub(crate) struct Exchange {
     sources: Vec<Source>,
     /// Appended to a finished answer, when the model asks for it.
     footer: Option<String>,
+    /// The request's log entry: the answer's usage goes there too.
+    log: LogHandle,
 }
 
 impl Exchange {
     /// Save the answer with the request's new messages. A failure is
     /// logged, not returned: the caller has its answer either way.
     async fn save(&self, message: Message, usage: Option<Value>, incomplete: bool) {
+        self.log.set_usage(usage.as_ref());
+        if incomplete {
+            self.log
+                .set_error("The answer is incomplete: the stream ended early.");
+        }
         let answer = conversations::Answer {
             message,
             sources: self.sources.clone(),

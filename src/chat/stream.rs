@@ -34,10 +34,9 @@ pub fn relay(
         loop {
             let event = match tokio::time::timeout(idle, events.next()).await {
                 Err(_) => {
-                    answer.fail().await;
-                    yield Ok::<Bytes, Infallible>(error_event(&format!(
-                        "The chat upstream sent nothing for {} s.", idle.as_secs()
-                    )));
+                    let why = format!("The chat upstream sent nothing for {} s.", idle.as_secs());
+                    answer.fail(&why).await;
+                    yield Ok::<Bytes, Infallible>(error_event(&why));
                     break;
                 }
                 // Some providers end after the final chunk without `[DONE]`.
@@ -48,13 +47,15 @@ pub fn relay(
                     break;
                 }
                 Ok(None) => {
-                    answer.fail().await;
-                    yield Ok(error_event("The chat upstream closed the stream before the answer was complete."));
+                    let why = "The chat upstream closed the stream before the answer was complete.";
+                    answer.fail(why).await;
+                    yield Ok(error_event(why));
                     break;
                 }
                 Ok(Some(Err(err))) => {
-                    answer.fail().await;
-                    yield Ok(error_event(&format!("The chat upstream stream failed: {err}")));
+                    let why = format!("The chat upstream stream failed: {err}");
+                    answer.fail(&why).await;
+                    yield Ok(error_event(&why));
                     break;
                 }
                 Ok(Some(Ok(event))) => event,
@@ -74,8 +75,9 @@ pub fn relay(
                 yield Ok(Bytes::from(format!("data: {data}\n\n")));
                 continue;
             };
-            if chunk.get("error").is_some() {
-                answer.fail().await;
+            if let Some(error) = chunk.get("error") {
+                let why = error["message"].as_str().unwrap_or("The chat upstream sent an error.");
+                answer.fail(&format!("The chat upstream sent an error: {why}")).await;
                 yield Ok(data_event(&chunk));
                 break;
             }
@@ -267,9 +269,10 @@ impl Gathered {
         .to_vec()
     }
 
-    /// Save what came before the stream failed, marked incomplete.
-    async fn fail(&mut self) {
+    /// Save what came before the stream failed (`why`), marked incomplete.
+    async fn fail(&mut self, why: &str) {
         if let Some(exchange) = self.exchange.take() {
+            exchange.log.set_error(why);
             exchange
                 .save(self.message(), self.usage.clone(), true)
                 .await;

@@ -10,7 +10,6 @@
 //! Every route but setup and login takes the admin session cookie or an
 //! admin key ([`AdminCaller`]).
 
-
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -5,13 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 
 use super::ApiJson;
 use crate::auth::Caller;
 use crate::chat::{self, draw, ChatRequest, CONVERSATION_HEADER};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::usage::LogHandle;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
 async fn complete(
     State(state): State<AppState>,
     caller: Caller,
+    log: Option<Extension<LogHandle>>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> AppResult<Response> {
@@ -39,7 +41,8 @@ async fn complete(
         .filter(|id| !id.is_empty()),
     };
     let origin = super::server_origin(&state.settings, &headers);
-    chat::complete(&state, &caller, conversation, &origin, request).await
+    let log = log.map(|Extension(log)| log).unwrap_or_default();
+    chat::complete(&state, &caller, conversation, &origin, &log, request).await
 }
 
 async fn image(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {

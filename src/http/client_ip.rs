@@ -46,14 +46,14 @@ impl ClientIps {
         if !self.trusted(peer) {
             return peer;
         }
-        let values = headers
+        let mut values = headers
             .get_all(&self.header)
             .iter()
             .filter_map(|v| v.to_str().ok());
         if self.header != "x-forwarded-for" {
             // A one-address header; the last one is the nearest proxy's.
             return values
-                .last()
+                .next_back()
                 .and_then(|v| parse_hop(v.trim()))
                 .unwrap_or(peer);
         }

@@ -7,6 +7,8 @@ mod collections;
 mod conversations;
 mod documents;
 mod health;
+mod logging;
+mod logs;
 mod models;
 mod providers;
 mod settings;
@@ -36,8 +38,13 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(providers::router())
         .merge(settings::router())
+        .merge(logs::router())
         .merge(crate::web::router())
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            logging::record,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         // Browser-based clients (LobeChat, ChatBox web, …) call the API from
         // their own origin with a bearer key; no cookies are involved.

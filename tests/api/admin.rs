@@ -253,13 +253,23 @@ async fn behind_a_trusted_proxy_failures_count_per_forwarded_client() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let response = log_in_via_proxy(&app, "203.0.113.7", PASSWORD).await;
-    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded").await;
+    assert_error(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+    )
+    .await;
     // Another client behind the same proxy is not held up by the first one's failures,
     // and one that forges a list is judged by the hop the proxy appended.
     let response = log_in_via_proxy(&app, "198.51.100.2", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = log_in_via_proxy(&app, "198.51.100.9, 203.0.113.7", PASSWORD).await;
-    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded").await;
+    assert_error(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -272,7 +282,12 @@ async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let response = log_in_via_proxy(&app, "198.51.100.2", PASSWORD).await;
-    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded").await;
+    assert_error(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+    )
+    .await;
 }
 
 #[tokio::test]

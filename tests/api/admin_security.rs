@@ -38,6 +38,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/admin/conversations"),
     ("GET", "/api/admin/conversations/some-id"),
     ("DELETE", "/api/admin/conversations/some-id"),
+    ("GET", "/api/admin/logs"),
+    ("GET", "/api/admin/usage"),
     ("GET", "/v1/collections"),
     ("POST", "/v1/collections"),
     ("DELETE", "/v1/collections/some-name"),

@@ -427,7 +427,11 @@ async fn a_document_is_ingested_again_from_its_stored_original() {
         })
         .await;
     let response = app
-        .post_json(&format!("/v1/documents/{id}/reingest"), &app.admin_key, &json!({}))
+        .post_json(
+            &format!("/v1/documents/{id}/reingest"),
+            &app.admin_key,
+            &json!({}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let queued: Value = response.json().await.unwrap();
@@ -442,7 +446,11 @@ async fn a_document_is_ingested_again_from_its_stored_original() {
 
     // A user key neither sees nor re-ingests a shared document; unknown ids are 404.
     let response = app
-        .post_json(&format!("/v1/documents/{id}/reingest"), &app.user_key, &json!({}))
+        .post_json(
+            &format!("/v1/documents/{id}/reingest"),
+            &app.user_key,
+            &json!({}),
+        )
         .await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     let response = app

@@ -314,6 +314,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Wait until `count` requests have been handed to the request log since
+    /// the app started, then until the writer has stored them.
+    pub async fn logged(&self, count: u64) {
+        let mut handed = self.state.request_log.handed();
+        handed
+            .wait_for(|n| *n >= count)
+            .await
+            .expect("the request log is alive");
+        self.state.request_log.flush().await;
+    }
+
+    /// The request log through the admin API (`query` after `?`).
+    pub async fn logs(&self, query: &str) -> Value {
+        self.get_json(&format!("/api/admin/logs?{query}"), &self.admin_key)
+            .await
+    }
+
     /// A new user key's secret.
     pub async fn new_user_key(&self, name: &str) -> String {
         keys::create(&self.state.db, name, Role::User)

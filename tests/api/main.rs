@@ -17,6 +17,7 @@ mod errors;
 mod index;
 mod library;
 mod log_hygiene;
+mod logs;
 mod models;
 mod providers;
 mod python;

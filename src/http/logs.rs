@@ -1,0 +1,45 @@
+//! `GET /api/admin/logs` (the request log, filtered and paged) and
+//! `GET /api/admin/usage` (requests and tokens per key per day).
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::auth::AdminCaller;
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::store::sql::Page;
+use crate::usage::query::{self, LogQuery, LogRow, UsageQuery};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/logs", get(logs))
+        .route("/api/admin/usage", get(usage))
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Page<LogRow>>> {
+    let Query(query) = query?;
+    Ok(Json(query::logs(&state.db, &query).await?))
+}
+
+async fn usage(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Value>> {
+    let Query(query) = query?;
+    let (data, total, from, to) = query::usage(&state.db, &query).await?;
+    Ok(Json(json!({
+        "object": "list",
+        "from": from,
+        "to": to,
+        "data": data,
+        "total": total,
+        "dropped_log_rows": state.request_log.dropped(),
+    })))
+}

@@ -1,0 +1,482 @@
+//! Request logs and usage: one row per `/v1/*` request (who, what, how big,
+//! how long, tokens, errors), and per key per day the requests and tokens
+//! they add up to.
+//!
+//! The request path never waits for the database: a finished request's
+//! [`Entry`] goes into a bounded channel, and one writer task stores what
+//! has gathered in a single transaction (rows and usage together). When the
+//! channel is full the entry is counted and dropped (see
+//! [`Recorder::dropped`]) rather than slowing requests down.
+
+pub mod query;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::state::AppState;
+use crate::store::sql::now_ms;
+
+/// Entries waiting for the writer at most; beyond this they are dropped.
+pub const QUEUE: usize = 10_000;
+/// Rows stored per transaction at most.
+const BATCH: usize = 500;
+/// How often rows older than the retention are deleted.
+const CLEAN_EVERY: Duration = Duration::from_secs(3600);
+
+/// One request, as it will be stored.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub id: String,
+    pub created_at: i64,
+    pub key_id: Option<String>,
+    pub method: String,
+    pub endpoint: String,
+    /// The public model asked for.
+    pub model: Option<String>,
+    pub upstream_model: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub total_tokens: Option<i64>,
+    pub stream: bool,
+    pub status: u16,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub retrieval_ms: Option<i64>,
+    /// The first 8 hex digits of the upstream key's SHA-256.
+    pub upstream_key: Option<String>,
+    pub retries: i64,
+    pub conversation_id: Option<String>,
+}
+
+impl Entry {
+    pub fn new(method: &str, endpoint: &str) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            created_at: now_ms(),
+            method: method.to_string(),
+            endpoint: endpoint.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The entry of the request being served, for the handlers to fill in
+/// (the key, the model, tokens…). A detached handle records nothing.
+#[derive(Debug, Clone, Default)]
+pub struct LogHandle(Option<Arc<Mutex<Entry>>>);
+
+impl LogHandle {
+    pub fn new(entry: Entry) -> Self {
+        Self(Some(Arc::new(Mutex::new(entry))))
+    }
+
+    /// A handle that records nothing (a request outside the logged routes).
+    pub fn detached() -> Self {
+        Self(None)
+    }
+
+    pub fn update(&self, change: impl FnOnce(&mut Entry)) {
+        if let Some(entry) = &self.0 {
+            change(&mut entry.lock().expect("log entry lock"));
+        }
+    }
+
+    /// The entry as it stands.
+    pub fn snapshot(&self) -> Option<Entry> {
+        self.0
+            .as_ref()
+            .map(|e| e.lock().expect("log entry lock").clone())
+    }
+
+    pub fn set_key(&self, key_id: &str) {
+        self.update(|e| e.key_id = Some(key_id.to_string()));
+    }
+
+    pub fn set_model(&self, public: &str, upstream: Option<&str>) {
+        self.update(|e| {
+            e.model = Some(public.to_string());
+            e.upstream_model = upstream.map(str::to_string);
+        });
+    }
+
+    /// The upstream key used, as a short fingerprint (never the key).
+    pub fn set_upstream_key(&self, key: Option<&str>) {
+        use sha2::{Digest, Sha256};
+        let fingerprint = key
+            .filter(|k| !k.is_empty())
+            .map(|k| hex::encode(&Sha256::digest(k.as_bytes())[..4]));
+        self.update(|e| e.upstream_key = fingerprint);
+    }
+
+    /// Token counts from an OpenAI `usage` object.
+    pub fn set_usage(&self, usage: Option<&Value>) {
+        let Some(usage) = usage else { return };
+        let count = |name: &str| usage.get(name).and_then(Value::as_i64);
+        self.update(|e| {
+            e.prompt_tokens = count("prompt_tokens");
+            e.completion_tokens = count("completion_tokens");
+            e.total_tokens =
+                count("total_tokens").or(match (e.prompt_tokens, e.completion_tokens) {
+                    (Some(p), Some(c)) => Some(p + c),
+                    _ => None,
+                });
+        });
+    }
+
+    pub fn set_stream(&self, stream: bool) {
+        self.update(|e| e.stream = stream);
+    }
+
+    pub fn set_retrieval(&self, took: Duration) {
+        self.update(|e| e.retrieval_ms = Some(took.as_millis() as i64));
+    }
+
+    pub fn set_conversation(&self, id: &str) {
+        self.update(|e| e.conversation_id = Some(id.to_string()));
+    }
+
+    /// What went wrong; the first error named is kept.
+    pub fn set_error(&self, message: &str) {
+        self.update(|e| {
+            if e.error.is_none() {
+                e.error = Some(message.chars().take(2000).collect());
+            }
+        });
+    }
+}
+
+enum Message {
+    Row(Box<Entry>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side of the request log: cheap, never blocks a request.
+#[derive(Debug)]
+pub struct Recorder {
+    sender: mpsc::Sender<Message>,
+    /// Taken by the writer when the server starts.
+    receiver: Mutex<Option<mpsc::Receiver<Message>>>,
+    dropped: AtomicU64,
+    /// How many entries were handed over (tests wait on it).
+    handed: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Message::Row(_) => "Row",
+            Message::Flush(_) => "Flush",
+        })
+    }
+}
+
+impl Recorder {
+    pub fn new(capacity: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        Self {
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+            dropped: AtomicU64::new(0),
+            handed: watch::channel(0).0,
+        }
+    }
+
+    /// Queue `entry` for the writer; when the queue is full, count it and let it go.
+    pub fn record(&self, entry: Entry) {
+        match self.sender.try_send(Message::Row(Box::new(entry))) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(dropped, "the request log queue is full: rows were dropped");
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.handed.send_modify(|n| *n += 1);
+    }
+
+    /// Entries dropped because the queue was full, since the start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Entries handed to [`Self::record`] so far, as a value one can wait on.
+    pub fn handed(&self) -> watch::Receiver<u64> {
+        self.handed.subscribe()
+    }
+
+    /// Wait until everything queued before this call is stored (no-op
+    /// when no writer runs).
+    pub async fn flush(&self) {
+        let (done, stored) = oneshot::channel();
+        if self.sender.send(Message::Flush(done)).await.is_ok() {
+            let _ = stored.await;
+        }
+    }
+}
+
+/// Start the writer that stores queued entries, and the periodic cleanup of
+/// rows older than the retention. Only a serving process starts it.
+pub fn start_writer(state: &AppState) {
+    let Some(mut receiver) = state
+        .request_log
+        .receiver
+        .lock()
+        .expect("log receiver lock")
+        .take()
+    else {
+        return;
+    };
+    let db = state.db.clone();
+    let retention_days = state.settings.log_retention_days;
+    tokio::spawn(async move {
+        let mut buffer = Vec::with_capacity(BATCH);
+        let mut rows = Vec::with_capacity(BATCH);
+        let mut last_clean: Option<std::time::Instant> = None;
+        while receiver.recv_many(&mut buffer, BATCH).await > 0 {
+            let mut waiting = Vec::new();
+            for message in buffer.drain(..) {
+                match message {
+                    Message::Row(entry) => rows.push(*entry),
+                    Message::Flush(done) => waiting.push(done),
+                }
+            }
+            if !rows.is_empty() {
+                if let Err(err) = store(&db, &rows).await {
+                    tracing::error!(error = %err, rows = rows.len(), "could not store request log rows");
+                }
+                rows.clear();
+            }
+            for done in waiting {
+                let _ = done.send(());
+            }
+            if retention_days > 0 && last_clean.is_none_or(|t| t.elapsed() >= CLEAN_EVERY) {
+                last_clean = Some(std::time::Instant::now());
+                if let Err(err) = clean(&db, retention_days).await {
+                    tracing::warn!(error = %err, "could not delete old request log rows");
+                }
+            }
+        }
+    });
+}
+
+const COLUMNS: &[&str] = &[
+    "id",
+    "created_at",
+    "key_id",
+    "method",
+    "endpoint",
+    "model",
+    "upstream_model",
+    "client_ip",
+    "user_agent",
+    "request_bytes",
+    "response_bytes",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "stream",
+    "status",
+    "error",
+    "latency_ms",
+    "ttft_ms",
+    "retrieval_ms",
+    "upstream_key",
+    "retries",
+    "conversation_id",
+];
+
+/// Store `rows` and add them to the daily usage, in one transaction.
+async fn store(db: &AnyPool, rows: &[Entry]) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    for chunk in rows.chunks(BATCH) {
+        let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
+        for (r, _) in chunk.iter().enumerate() {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..COLUMNS.len() {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", r * COLUMNS.len() + c + 1));
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for e in chunk {
+            query = query
+                .bind(&e.id)
+                .bind(e.created_at)
+                .bind(&e.key_id)
+                .bind(&e.method)
+                .bind(&e.endpoint)
+                .bind(&e.model)
+                .bind(&e.upstream_model)
+                .bind(&e.client_ip)
+                .bind(&e.user_agent)
+                .bind(e.request_bytes as i64)
+                .bind(e.response_bytes as i64)
+                .bind(e.prompt_tokens)
+                .bind(e.completion_tokens)
+                .bind(e.total_tokens)
+                .bind(e.stream as i64)
+                .bind(e.status as i64)
+                .bind(&e.error)
+                .bind(e.latency_ms)
+                .bind(e.ttft_ms)
+                .bind(e.retrieval_ms)
+                .bind(&e.upstream_key)
+                .bind(e.retries)
+                .bind(&e.conversation_id);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for ((key_id, day), sum) in daily_sums(rows) {
+        sqlx::query(
+            "INSERT INTO usage_daily (key_id, day, requests, prompt_tokens, completion_tokens, total_tokens) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id, day) DO UPDATE SET \
+             requests = usage_daily.requests + excluded.requests, \
+             prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
+             completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
+             total_tokens = usage_daily.total_tokens + excluded.total_tokens",
+        )
+        .bind(key_id)
+        .bind(day)
+        .bind(sum.requests)
+        .bind(sum.prompt_tokens)
+        .bind(sum.completion_tokens)
+        .bind(sum.total_tokens)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Sum {
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+}
+
+/// Requests and tokens per (key, UTC day) of `rows` with a key.
+fn daily_sums(rows: &[Entry]) -> std::collections::BTreeMap<(&str, String), Sum> {
+    let mut sums = std::collections::BTreeMap::<(&str, String), Sum>::new();
+    for e in rows {
+        let Some(key) = e.key_id.as_deref() else {
+            continue;
+        };
+        let sum = sums.entry((key, day_of(e.created_at))).or_default();
+        sum.requests += 1;
+        sum.prompt_tokens += e.prompt_tokens.unwrap_or(0);
+        sum.completion_tokens += e.completion_tokens.unwrap_or(0);
+        sum.total_tokens += e.total_tokens.unwrap_or(0);
+    }
+    sums
+}
+
+/// The UTC day of a time in milliseconds, `YYYY-MM-DD`.
+pub fn day_of(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .map(|t| t.date().to_string())
+        .unwrap_or_else(|_| "1970-01-01".into())
+}
+
+/// Delete log rows (not usage) older than `days`.
+async fn clean(db: &AnyPool, days: u64) -> sqlx::Result<u64> {
+    let cutoff = now_ms() - (days as i64) * 86_400_000;
+    let deleted = sqlx::query("DELETE FROM request_logs WHERE created_at < $1")
+        .bind(cutoff)
+        .execute(db)
+        .await?
+        .rows_affected();
+    if deleted > 0 {
+        tracing::info!(deleted, days, "deleted request log rows past the retention");
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_summed_per_key_and_utc_day() {
+        let day = 1_764_720_000_000; // 2025-12-03T00:00:00Z
+        let entry = |key: Option<&str>, at: i64, tokens: Option<i64>| Entry {
+            key_id: key.map(str::to_string),
+            created_at: at,
+            prompt_tokens: tokens,
+            completion_tokens: tokens.map(|t| t * 2),
+            total_tokens: tokens.map(|t| t * 3),
+            ..Entry::default()
+        };
+        let rows = [
+            entry(Some("a"), day + 1, Some(10)),
+            entry(Some("a"), day + 2, None),
+            entry(Some("a"), day - 1, Some(1)),
+            entry(Some("b"), day + 3, Some(5)),
+            entry(None, day, Some(100)),
+        ];
+        let sums = daily_sums(&rows);
+        assert_eq!(sums.len(), 3);
+        assert_eq!(
+            sums[&("a", "2025-12-03".to_string())],
+            Sum {
+                requests: 2,
+                prompt_tokens: 10,
+                completion_tokens: 20,
+                total_tokens: 30
+            }
+        );
+        assert_eq!(sums[&("a", "2025-12-02".to_string())].requests, 1);
+        assert_eq!(sums[&("b", "2025-12-03".to_string())].total_tokens, 15);
+    }
+
+    #[test]
+    fn usage_objects_fill_the_token_counts() {
+        let handle = LogHandle::new(Entry::new("POST", "/v1/chat/completions"));
+        handle.set_usage(Some(
+            &serde_json::json!({"prompt_tokens": 7, "completion_tokens": 3}),
+        ));
+        let e = handle.snapshot().unwrap();
+        assert_eq!(
+            (e.prompt_tokens, e.completion_tokens, e.total_tokens),
+            (Some(7), Some(3), Some(10))
+        );
+        handle.set_error("first");
+        handle.set_error("second");
+        assert_eq!(handle.snapshot().unwrap().error.as_deref(), Some("first"));
+        handle.set_upstream_key(Some("sk-upstream"));
+        let fingerprint = handle.snapshot().unwrap().upstream_key.unwrap();
+        assert_eq!(fingerprint.len(), 8);
+        assert!(!fingerprint.contains("sk-"));
+        assert!(LogHandle::detached().snapshot().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts() {
+        let recorder = Recorder::new(2);
+        for _ in 0..5 {
+            recorder.record(Entry::new("GET", "/v1/models"));
+        }
+        assert_eq!(recorder.dropped(), 3);
+        assert_eq!(*recorder.handed().borrow(), 5);
+    }
+}

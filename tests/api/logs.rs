@@ -1,0 +1,255 @@
+//! The request log and the daily usage: what each request leaves behind,
+//! the admin's filters and pages, a stream cut mid-way, retention, and
+//! logging turned off.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
+use crate::support::fake_upstream::Fault;
+
+/// The id of the key whose secret is `secret`.
+async fn key_id(app: &TestApp, secret: &str) -> String {
+    let keys = app.get_json("/api/admin/keys", &app.admin_key).await;
+    keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| secret.starts_with(k["prefix"].as_str().unwrap()))
+        .expect("the key is listed")["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn rows(page: &Value) -> &Vec<Value> {
+    page["data"].as_array().expect("a list of rows")
+}
+
+#[tokio::test]
+async fn each_request_leaves_a_row_with_its_key_model_tokens_and_timings() {
+    let app = spawn_app().await;
+    let user = key_id(&app, &app.user_key).await;
+    let answer = app
+        .chat_json(
+            &app.user_key,
+            &app.chat_body("When does the ferry leave?", false),
+        )
+        .await;
+    let streamed = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&app.user_key)
+        .header("user-agent", "OpenAI/Python 1.99.0")
+        .json(&app.chat_body("And the last one?", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), StatusCode::OK);
+    let streamed_bytes = streamed.bytes().await.unwrap().len() as i64;
+    let unknown = app
+        .chat(
+            &app.user_key,
+            None,
+            &json!({"model": "nope", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_error(unknown, StatusCode::NOT_FOUND, "model_not_found").await;
+    app.logged(3).await;
+
+    let page = app.logs("").await;
+    let logged = rows(&page);
+    assert_eq!(logged.len(), 3, "{page}");
+    // Newest first.
+    let (missing, stream, plain) = (&logged[0], &logged[1], &logged[2]);
+
+    assert_eq!(plain["key_id"], user.as_str());
+    assert_eq!(plain["method"], "POST");
+    assert_eq!(plain["endpoint"], "/v1/chat/completions");
+    assert_eq!(plain["model"], app.settings.public_model.as_str());
+    assert_eq!(plain["upstream_model"], "fake-chat");
+    assert_eq!(plain["status"], 200);
+    assert_eq!(plain["stream"], false);
+    assert_eq!(plain["client_ip"], "127.0.0.1");
+    assert_eq!(plain["prompt_tokens"], answer["usage"]["prompt_tokens"]);
+    assert_eq!(
+        plain["completion_tokens"],
+        answer["usage"]["completion_tokens"]
+    );
+    assert_eq!(plain["total_tokens"], answer["usage"]["total_tokens"]);
+    assert_eq!(plain["conversation_id"], answer["conversation_id"]);
+    assert!(plain["request_bytes"].as_i64().unwrap() > 50, "{plain}");
+    assert!(plain["response_bytes"].as_i64().unwrap() > 50, "{plain}");
+    assert!(plain["retrieval_ms"].is_i64(), "{plain}");
+    assert!(plain["latency_ms"].as_i64().unwrap() >= plain["ttft_ms"].as_i64().unwrap());
+    assert!(plain["error"].is_null());
+    // The upstream key as a fingerprint, never the key.
+    let fingerprint = plain["upstream_key"].as_str().unwrap();
+    assert_eq!(fingerprint.len(), 8);
+    assert!(!page.to_string().contains("sk-upstream-chat"));
+
+    assert_eq!(stream["stream"], true);
+    assert_eq!(stream["status"], 200);
+    assert_eq!(stream["user_agent"], "OpenAI/Python 1.99.0");
+    assert_eq!(stream["response_bytes"], streamed_bytes);
+    assert!(stream["total_tokens"].as_i64().unwrap() > 0, "{stream}");
+    assert!(stream["error"].is_null(), "{stream}");
+
+    assert_eq!(missing["status"], 404);
+    assert_eq!(missing["model"], Value::Null);
+    assert!(
+        missing["error"].as_str().unwrap().contains("nope"),
+        "{missing}"
+    );
+
+    // The day's usage adds the three up (the failed one has no tokens).
+    let usage = app.get_json("/api/admin/usage", &app.admin_key).await;
+    let days = usage["data"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "{usage}");
+    assert_eq!(days[0]["key_id"], user.as_str());
+    assert_eq!(days[0]["key_name"], "test-user");
+    assert_eq!(days[0]["requests"], 3);
+    let tokens = plain["total_tokens"].as_i64().unwrap() + stream["total_tokens"].as_i64().unwrap();
+    assert_eq!(days[0]["total_tokens"], tokens);
+    assert_eq!(usage["total"]["requests"], 3);
+    assert_eq!(usage["dropped_log_rows"], 0);
+}
+
+#[tokio::test]
+async fn the_admin_filters_and_pages_the_log() {
+    let app = spawn_app().await;
+    let other = app.new_user_key("other").await;
+    for n in 0..3 {
+        app.chat_json(
+            &app.user_key,
+            &app.chat_body(&format!("Question {n}"), false),
+        )
+        .await;
+    }
+    app.chat_json(&other, &app.chat_body("Mine", false)).await;
+    let response = app.get("/v1/documents/missing", &app.admin_key).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    app.logged(5).await;
+
+    let user = key_id(&app, &app.user_key).await;
+    let theirs = app.logs(&format!("key_id={user}")).await;
+    assert_eq!(rows(&theirs).len(), 3);
+    assert!(rows(&theirs).iter().all(|r| r["key_id"] == user.as_str()));
+
+    let errors = app.logs("status=error").await;
+    assert_eq!(rows(&errors).len(), 1);
+    assert_eq!(rows(&errors)[0]["endpoint"], "/v1/documents/missing");
+    assert_eq!(rows(&app.logs("status=404").await).len(), 1);
+    assert_eq!(rows(&app.logs("status=ok").await).len(), 4);
+    assert_eq!(rows(&app.logs("endpoint=/v1/chat").await).len(), 4);
+    assert_eq!(rows(&app.logs("endpoint=/v1/doc").await).len(), 1);
+    assert_eq!(rows(&app.logs("model=ragway").await).len(), 4);
+
+    let first = app.logs("limit=2").await;
+    assert_eq!(rows(&first).len(), 2);
+    assert_eq!(first["has_more"], true);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = app.logs(&format!("limit=2&after={cursor}")).await;
+    let third = app
+        .logs(&format!(
+            "limit=2&after={}",
+            second["next_cursor"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(rows(&third).len(), 1);
+    assert_eq!(third["has_more"], false);
+    assert!(third["next_cursor"].is_null());
+    let mut ids: Vec<&str> = [&first, &second, &third]
+        .iter()
+        .flat_map(|p| rows(p).iter().map(|r| r["id"].as_str().unwrap()))
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "every row once");
+
+    let since = rows(&first)[0]["created_at"].as_i64().unwrap();
+    let recent = app.logs(&format!("since={since}")).await;
+    assert!(!rows(&recent).is_empty());
+    assert!(rows(&recent)
+        .iter()
+        .all(|r| r["created_at"].as_i64().unwrap() >= since));
+
+    for bad in ["status=teapot", "status=999", "limit=0", "since=yesterday"] {
+        let response = app
+            .get(&format!("/api/admin/logs?{bad}"), &app.admin_key)
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    let response = app
+        .get("/api/admin/usage?from=2026-13-01", &app.admin_key)
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let response = app
+        .get(
+            "/api/admin/usage?from=2026-12-02&to=2026-12-01",
+            &app.admin_key,
+        )
+        .await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    let usage = app
+        .get_json(&format!("/api/admin/usage?key_id={user}"), &app.admin_key)
+        .await;
+    assert_eq!(usage["total"]["requests"], 3);
+}
+
+#[tokio::test]
+async fn a_stream_cut_mid_way_is_logged_with_its_error() {
+    let app = spawn_app().await;
+    app.upstream.set_fault(Fault::CutStream);
+    let response = app
+        .chat(
+            &app.user_key,
+            None,
+            &app.chat_body("Tell me everything", true),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("stream_interrupted"), "{body}");
+    app.logged(1).await;
+    let page = app.logs("").await;
+    let row = &rows(&page)[0];
+    assert_eq!(row["status"], 200);
+    assert_eq!(row["stream"], true);
+    assert!(
+        row["error"]
+            .as_str()
+            .unwrap()
+            .contains("before the answer was complete"),
+        "{row}"
+    );
+}
+
+#[tokio::test]
+async fn rows_past_the_retention_are_deleted_and_logging_can_be_off() {
+    let app = spawn_app_with(|s| s.log_retention_days = 7).await;
+    let old = ragway::store::sql::now_ms() - 8 * 86_400_000;
+    sqlx::query(
+        "INSERT INTO request_logs (id, created_at, method, endpoint, request_bytes, response_bytes, \
+         stream, status, latency_ms, retries) VALUES ('old', $1, 'GET', '/v1/models', 0, 0, 0, 200, 1, 0)",
+    )
+    .bind(old)
+    .execute(&app.state.db)
+    .await
+    .unwrap();
+    let response = app.get("/v1/models", &app.user_key).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.bytes().await.unwrap();
+    app.logged(1).await;
+    let page = app.logs("").await;
+    assert_eq!(rows(&page).len(), 1, "{page}");
+    assert_eq!(rows(&page)[0]["endpoint"], "/v1/models");
+
+    let (app, _) = app.restart_with(|s| s.request_logs = false).await;
+    let response = app.get("/v1/models", &app.user_key).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.bytes().await.unwrap();
+    app.state.request_log.flush().await;
+    assert_eq!(*app.state.request_log.handed().borrow(), 0);
+    assert_eq!(rows(&app.logs("").await).len(), 1, "nothing new was logged");
+}
