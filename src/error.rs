@@ -55,6 +55,12 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The key has used what its quota allows for now: wait `retry_after_secs`.
+    #[error("{message}")]
+    QuotaExceeded {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A feature whose upstream or store is not configured.
     #[error("{0}")]
     NotConfigured(String),
@@ -94,7 +100,9 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests { .. } | AppError::QuotaExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Upstream { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -118,6 +126,7 @@ impl AppError {
                 ("invalid_request_error", "unsupported_media_type")
             }
             AppError::TooManyRequests { .. } => ("rate_limit_error", "rate_limit_exceeded"),
+            AppError::QuotaExceeded { .. } => ("insufficient_quota", "insufficient_quota"),
             AppError::NotConfigured(_) => ("server_error", "not_configured"),
             AppError::Upstream { status, .. } if *status == StatusCode::TOO_MANY_REQUESTS => {
                 ("rate_limit_error", "rate_limit_exceeded")
@@ -171,6 +180,9 @@ impl IntoResponse for AppError {
                 response.headers_mut().insert("retry-after", value);
             }
             AppError::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | AppError::QuotaExceeded {
                 retry_after_secs, ..
             } => {
                 response

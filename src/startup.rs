@@ -115,6 +115,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         login_guard: Default::default(),
         client_ips,
         request_log: Recorder::new(crate::usage::QUEUE),
+        quotas: Default::default(),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     }));

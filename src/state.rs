@@ -16,6 +16,7 @@ use crate::runtime::Runtime;
 use crate::store::blobs::BlobStore;
 use crate::store::vectors::VectorStore;
 use crate::upstream::Upstreams;
+use crate::usage::quota::Quotas;
 use crate::usage::Recorder;
 
 /// Everything a running server holds; reached through [`AppState`].
@@ -42,6 +43,8 @@ pub struct App {
     pub client_ips: ClientIps,
     /// The request log's queue (see [`crate::usage`]).
     pub request_log: Recorder,
+    /// Per-key request counts for the per-minute limits.
+    pub quotas: Quotas,
     /// Background work; shutdown waits for it.
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down.

@@ -39,6 +39,15 @@ impl Role {
     }
 }
 
+/// What one key may use; `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLimits {
+    /// Requests per rolling minute, on each server process.
+    pub requests_per_minute: Option<i64>,
+    /// Chat tokens (prompt and completion) per UTC day.
+    pub tokens_per_day: Option<i64>,
+}
+
 /// A key as listed: never the secret itself.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyInfo {
@@ -51,6 +60,7 @@ pub struct KeyInfo {
     /// After this (ms since the epoch) the key is refused.
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    pub limits: KeyLimits,
 }
 
 /// A freshly created key: the only time its secret exists in clear.
@@ -76,7 +86,7 @@ fn generate_secret() -> String {
 
 /// Create a key and return it with its secret.
 pub async fn create(db: &AnyPool, name: &str, role: Role) -> anyhow::Result<NewKey> {
-    create_expiring(db, name, role, None).await
+    create_expiring(db, name, role, None, KeyLimits::default()).await
 }
 
 /// Create a key that is refused after `expires_at` (ms since the epoch), if given.
@@ -85,6 +95,7 @@ pub async fn create_expiring(
     name: &str,
     role: Role,
     expires_at: Option<i64>,
+    limits: KeyLimits,
 ) -> anyhow::Result<NewKey> {
     let name = name.trim();
     anyhow::ensure!(!name.is_empty(), "a key needs a name");
@@ -98,9 +109,11 @@ pub async fn create_expiring(
         last_used_at: None,
         expires_at,
         revoked_at: None,
+        limits,
     };
     sqlx::query(
-        "INSERT INTO api_keys (id, name, prefix, key_hash, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, name, prefix, key_hash, role, created_at, expires_at, \
+         requests_per_minute, tokens_per_day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&info.id)
     .bind(&info.name)
@@ -109,13 +122,23 @@ pub async fn create_expiring(
     .bind(role.as_str())
     .bind(info.created_at)
     .bind(info.expires_at)
+    .bind(limits.requests_per_minute)
+    .bind(limits.tokens_per_day)
     .execute(db)
     .await?;
     Ok(NewKey { info, secret })
 }
 
 const KEY_COLUMNS: &str =
-    "id, name, prefix, role, created_at, last_used_at, expires_at, revoked_at";
+    "id, name, prefix, role, created_at, last_used_at, expires_at, revoked_at, \
+     requests_per_minute, tokens_per_day";
+
+fn limits(row: &sqlx::any::AnyRow) -> sqlx::Result<KeyLimits> {
+    Ok(KeyLimits {
+        requests_per_minute: row.try_get("requests_per_minute")?,
+        tokens_per_day: row.try_get("tokens_per_day")?,
+    })
+}
 
 fn key_info(row: &sqlx::any::AnyRow) -> sqlx::Result<KeyInfo> {
     Ok(KeyInfo {
@@ -127,6 +150,7 @@ fn key_info(row: &sqlx::any::AnyRow) -> sqlx::Result<KeyInfo> {
         last_used_at: row.try_get("last_used_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        limits: limits(row)?,
     })
 }
 
@@ -183,10 +207,55 @@ pub async fn revoke_by_id(db: &AnyPool, id: &str) -> anyhow::Result<Option<KeyIn
     row.as_ref().map(key_info).transpose().map_err(Into::into)
 }
 
+/// A key's changes: each field given replaces the stored one (`None`: keep).
+#[derive(Debug, Default)]
+pub struct KeyChange {
+    pub name: Option<String>,
+    pub expires_at: Option<Option<i64>>,
+    pub requests_per_minute: Option<Option<i64>>,
+    pub tokens_per_day: Option<Option<i64>>,
+}
+
+/// Change the key with this id; `None` if there is none.
+pub async fn update(db: &AnyPool, id: &str, change: KeyChange) -> anyhow::Result<Option<KeyInfo>> {
+    let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    let Some(mut key) = row.as_ref().map(key_info).transpose()? else {
+        return Ok(None);
+    };
+    if let Some(name) = change.name {
+        key.name = name;
+    }
+    if let Some(at) = change.expires_at {
+        key.expires_at = at;
+    }
+    if let Some(n) = change.requests_per_minute {
+        key.limits.requests_per_minute = n;
+    }
+    if let Some(n) = change.tokens_per_day {
+        key.limits.tokens_per_day = n;
+    }
+    sqlx::query(
+        "UPDATE api_keys SET name = $1, expires_at = $2, requests_per_minute = $3, tokens_per_day = $4 \
+         WHERE id = $5",
+    )
+    .bind(&key.name)
+    .bind(key.expires_at)
+    .bind(key.limits.requests_per_minute)
+    .bind(key.limits.tokens_per_day)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(Some(key))
+}
+
 /// The caller holding `secret`, or 401 (unknown, revoked or expired).
 pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
     let row = sqlx::query(
-        "SELECT id, role, revoked_at, expires_at, last_used_at FROM api_keys WHERE key_hash = $1",
+        "SELECT id, role, revoked_at, expires_at, last_used_at, requests_per_minute, tokens_per_day \
+         FROM api_keys WHERE key_hash = $1",
     )
     .bind(hash(secret))
     .fetch_optional(db)
@@ -218,6 +287,7 @@ pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
     Ok(Caller {
         key_id: id,
         role: Role::parse(&row.try_get::<String, _>("role")?),
+        limits: limits(&row)?,
     })
 }
 

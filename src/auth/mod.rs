@@ -20,6 +20,8 @@ pub use keys::Role;
 pub struct Caller {
     pub key_id: String,
     pub role: Role,
+    /// The key's limits (none for the admin's session).
+    pub limits: keys::KeyLimits,
 }
 
 /// The admin: a caller whose key has the admin role, or the admin's browser
@@ -44,6 +46,7 @@ impl FromRequestParts<AppState> for Caller {
             if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
                 log.set_key(&caller.key_id);
             }
+            state.quotas.admit(&caller)?;
             return Ok(caller);
         }
         // The web admin calls the document routes with its session.
@@ -55,6 +58,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller {
                 key_id: ADMIN_SESSION_KEY_ID.into(),
                 role: Role::Admin,
+                limits: Default::default(),
             });
         }
         Err(AppError::Unauthorized(

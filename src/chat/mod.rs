@@ -90,6 +90,7 @@ pub async fn complete(
     mut request: ChatRequest,
 ) -> AppResult<Response> {
     log.set_stream(request.stream);
+    crate::usage::quota::check_tokens(state, caller).await?;
     let model = models::resolve(state, &request.model).await?;
     log.set_model(&model.id, model.upstream_model.as_deref());
     validate(&request.messages)?;

@@ -3,7 +3,8 @@
 //! - `GET/POST /api/admin/setup`: whether setup is needed; set the admin
 //!   password once (409 afterwards), get the first user key and a session.
 //! - `POST /api/admin/login`, `/logout`, `/password`; `GET /api/admin/session`.
-//! - `GET/POST /api/admin/keys`, `DELETE /api/admin/keys/{id}` (revoke).
+//! - `GET/POST /api/admin/keys`, `PATCH /api/admin/keys/{id}` (name, expiry, limits),
+//!   `DELETE /api/admin/keys/{id}` (revoke).
 //! - `GET/POST /api/admin/reindex`: the knowledge index and any reindex
 //!   under way; start moving it to the configured embedding model.
 //!
@@ -20,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::client_ip::ClientIp;
 use super::{server_origin, ApiJson};
-use crate::auth::keys::{self, KeyInfo, NewKey, Role};
+use crate::auth::keys::{self, KeyInfo, KeyLimits, NewKey, Role};
 use crate::auth::{admin, from_own_origin, session_cookie, AdminCaller};
 use crate::error::{AppError, AppResult};
 use crate::ingest::reindex::{self, IndexStatus};
@@ -35,7 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/password", post(change_password))
         .route("/api/admin/session", get(session))
         .route("/api/admin/keys", get(list_keys).post(create_key))
-        .route("/api/admin/keys/{id}", delete(revoke_key))
+        .route("/api/admin/keys/{id}", delete(revoke_key).patch(update_key))
         .route("/api/admin/reindex", get(show).post(begin))
 }
 
@@ -184,7 +185,11 @@ async fn create_key(
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let (name, role, expires_at) = key_request(&body)?;
-    let key = keys::create_expiring(&state.db, &name, role, expires_at).await?;
+    let limits = KeyLimits {
+        requests_per_minute: limit_field(&body, "requests_per_minute")?.flatten(),
+        tokens_per_day: limit_field(&body, "tokens_per_day")?.flatten(),
+    };
+    let key = keys::create_expiring(&state.db, &name, role, expires_at, limits).await?;
     tracing::info!(key = %key.info.prefix, role = role.as_str(), "an API key was created");
     Ok((StatusCode::CREATED, Json(new_key_json(&key))))
 }
@@ -202,14 +207,80 @@ async fn revoke_key(
     Ok(Json(key_json(&key)))
 }
 
+/// Change a key's name, expiry or limits (fields left out keep their value;
+/// `null` clears an expiry or a limit). The role and the secret stay.
+async fn update_key(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> AppResult<Json<Value>> {
+    if let Some(unknown) = body.keys().find(|k| !KEY_CHANGES.contains(&k.as_str())) {
+        return Err(AppError::BadRequest(format!(
+            "Unknown field `{unknown}`; a key's changes are {}.",
+            KEY_CHANGES.join(", ")
+        )));
+    }
+    let name = match body.get("name") {
+        None => None,
+        Some(Value::String(name)) if !name.trim().is_empty() => Some(name.trim().to_string()),
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "`name` must be a non-empty string.".into(),
+            ))
+        }
+    };
+    let expires_at = match body.get("expires_at") {
+        None => None,
+        Some(value) => Some(expiry(value)?),
+    };
+    let change = keys::KeyChange {
+        name,
+        expires_at,
+        requests_per_minute: limit_field(&body, "requests_per_minute")?,
+        tokens_per_day: limit_field(&body, "tokens_per_day")?,
+    };
+    let key = keys::update(&state.db, &id, change)
+        .await?
+        .ok_or_else(|| AppError::not_found("key", &id))?;
+    tracing::info!(key = %key.prefix, "an API key was changed");
+    Ok(Json(key_json(&key)))
+}
+
+const KEY_FIELDS: &[&str] = &[
+    "name",
+    "role",
+    "expires_at",
+    "requests_per_minute",
+    "tokens_per_day",
+];
+const KEY_CHANGES: &[&str] = &[
+    "name",
+    "expires_at",
+    "requests_per_minute",
+    "tokens_per_day",
+];
+
+/// A limit field: absent → `None`, `null` → `Some(None)`, a positive integer → `Some(Some(n))`.
+fn limit_field(body: &Map<String, Value>, name: &str) -> AppResult<Option<Option<i64>>> {
+    match body.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(value) => match value.as_i64() {
+            Some(n) if n >= 1 => Ok(Some(Some(n))),
+            _ => Err(AppError::BadRequest(format!(
+                "`{name}` must be a whole number of at least 1, or null for no limit."
+            ))),
+        },
+    }
+}
+
 /// Name, role and expiry from a key request, each checked.
 fn key_request(body: &Map<String, Value>) -> AppResult<(String, Role, Option<i64>)> {
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| !["name", "role", "expires_at"].contains(&k.as_str()))
-    {
+    if let Some(unknown) = body.keys().find(|k| !KEY_FIELDS.contains(&k.as_str())) {
         return Err(AppError::BadRequest(format!(
-            "Unknown field `{unknown}`; a key takes `name`, `role` and `expires_at`."
+            "Unknown field `{unknown}`; a key takes {}.",
+            KEY_FIELDS.join(", ")
         )));
     }
     let name = match body.get("name") {
@@ -226,8 +297,17 @@ fn key_request(body: &Map<String, Value>) -> AppResult<(String, Role, Option<i64
             .map_err(|_| AppError::BadRequest("`role` must be \"user\" or \"admin\".".into()))?,
     };
     let expires_at = match body.get("expires_at") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => {
+        None => None,
+        Some(value) => expiry(value)?,
+    };
+    Ok((name, role, expires_at))
+}
+
+/// An `expires_at` value: `null`, or an RFC 3339 time in the future (as ms).
+fn expiry(value: &Value) -> AppResult<Option<i64>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => {
             let at =
                 time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
                     .map_err(|e| {
@@ -239,15 +319,12 @@ fn key_request(body: &Map<String, Value>) -> AppResult<(String, Role, Option<i64
             if ms <= crate::store::sql::now_ms() {
                 return Err(AppError::BadRequest("`expires_at` is in the past.".into()));
             }
-            Some(ms)
+            Ok(Some(ms))
         }
-        Some(_) => {
-            return Err(AppError::BadRequest(
-                "`expires_at` must be an RFC 3339 time such as 2027-01-31T00:00:00Z.".into(),
-            ))
-        }
-    };
-    Ok((name, role, expires_at))
+        _ => Err(AppError::BadRequest(
+            "`expires_at` must be an RFC 3339 time such as 2027-01-31T00:00:00Z.".into(),
+        )),
+    }
 }
 
 fn key_json(key: &KeyInfo) -> Value {
@@ -262,6 +339,8 @@ fn key_json(key: &KeyInfo) -> Value {
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
         "revoked": key.revoked_at.is_some(),
+        "requests_per_minute": key.limits.requests_per_minute,
+        "tokens_per_day": key.limits.tokens_per_day,
     })
 }
 

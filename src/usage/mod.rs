@@ -9,6 +9,7 @@
 //! [`Recorder::dropped`]) rather than slowing requests down.
 
 pub mod query;
+pub mod quota;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -19,6 +19,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/admin/keys"),
     ("POST", "/api/admin/keys"),
     ("DELETE", "/api/admin/keys/some-id"),
+    ("PATCH", "/api/admin/keys/some-id"),
     ("GET", "/api/admin/reindex"),
     ("POST", "/api/admin/reindex"),
     ("GET", "/api/admin/models"),

@@ -253,3 +253,162 @@ async fn rows_past_the_retention_are_deleted_and_logging_can_be_off() {
     assert_eq!(*app.state.request_log.handed().borrow(), 0);
     assert_eq!(rows(&app.logs("").await).len(), 1, "nothing new was logged");
 }
+
+/// Create a user key with `limits` through the admin API: (id, secret).
+async fn limited_key(app: &TestApp, limits: Value) -> (String, String) {
+    let mut body = json!({"name": "limited"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(limits.as_object().unwrap().clone());
+    let response = app
+        .post_json("/api/admin/keys", &app.admin_key, &body)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let key: Value = response.json().await.unwrap();
+    (
+        key["id"].as_str().unwrap().to_string(),
+        key["key"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_key_over_its_requests_per_minute_waits() {
+    let app = spawn_app().await;
+    let (id, secret) = limited_key(&app, json!({"requests_per_minute": 2})).await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.get("/v1/models", &secret).await.status(),
+            StatusCode::OK
+        );
+    }
+    let refused = app.get("/v1/models", &secret).await;
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body = assert_error(
+        refused,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2 requests per minute"));
+    // Other keys are not held up; lifting the limit lets this one through.
+    assert_eq!(
+        app.get("/v1/models", &app.user_key).await.status(),
+        StatusCode::OK
+    );
+    let response = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/keys/{id}"),
+            &app.admin_key,
+            Some(&json!({"requests_per_minute": null})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let key: Value = response.json().await.unwrap();
+    assert!(key["requests_per_minute"].is_null(), "{key}");
+    assert_eq!(
+        app.get("/v1/models", &secret).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_key_over_its_tokens_per_day_is_refused_until_midnight() {
+    let app = spawn_app().await;
+    let (id, secret) = limited_key(&app, json!({"tokens_per_day": 5})).await;
+    let first = app
+        .chat(
+            &secret,
+            None,
+            &app.chat_body("How deep is the harbour?", false),
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    first.bytes().await.unwrap();
+    app.logged(1).await;
+
+    let refused = app
+        .chat(&secret, None, &app.chat_body("And at low tide?", false))
+        .await;
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    let body = assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "insufficient_quota").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("00:00 UTC"));
+    // Only chat spends tokens: the rest of the API still answers.
+    assert_eq!(
+        app.get("/v1/models", &secret).await.status(),
+        StatusCode::OK
+    );
+
+    let response = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/keys/{id}"),
+            &app.admin_key,
+            Some(&json!({"tokens_per_day": 1_000_000, "name": "roomier"})),
+        )
+        .await;
+    let key: Value = response.json().await.unwrap();
+    assert_eq!(key["tokens_per_day"], 1_000_000);
+    assert_eq!(key["name"], "roomier");
+    let again = app
+        .chat(&secret, None, &app.chat_body("And at low tide?", false))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_limits_are_refused_with_the_reason() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"name": "x", "requests_per_minute": 0}),
+        json!({"name": "x", "tokens_per_day": "many"}),
+        json!({"name": "x", "tokens_per_day": 1.5}),
+        json!({"name": "x", "quota": 5}),
+    ] {
+        let response = app
+            .post_json("/api/admin/keys", &app.admin_key, &body)
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    let (id, _) = limited_key(&app, json!({})).await;
+    for body in [
+        json!({"role": "admin"}),
+        json!({"name": ""}),
+        json!({"expires_at": "soon"}),
+    ] {
+        let response = app
+            .request(
+                reqwest::Method::PATCH,
+                &format!("/api/admin/keys/{id}"),
+                &app.admin_key,
+                Some(&body),
+            )
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    let response = app
+        .request(
+            reqwest::Method::PATCH,
+            "/api/admin/keys/no-such-key",
+            &app.admin_key,
+            Some(&json!({"name": "y"})),
+        )
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+}
