@@ -13,6 +13,7 @@
 //! - [`ingest`]: extract, split, embed, index; the worker pool
 //! - [`upstream`]: OpenAI-compatible upstream client; providers saved through the admin
 //! - [`store`]: SQL (sqlx), vectors (LanceDB), blobs (object_store)
+//! - [`usage`]: the request log, per-key daily usage, per-key limits
 //! - [`web`]: the web admin's page, script and stylesheet, embedded
 
 pub mod auth;

@@ -68,6 +68,12 @@ enum KeysCommand {
         /// Let the key manage documents as well as chat.
         #[arg(long)]
         admin: bool,
+        /// Requests per rolling minute the key may make [default: no limit].
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        requests_per_minute: Option<i64>,
+        /// Chat tokens per UTC day the key may use [default: no limit].
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        tokens_per_day: Option<i64>,
     },
     /// List keys (never their secrets).
     List,
@@ -155,9 +161,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings.resolve()?;
             let db = sql::connect(&settings.database_url()).await?;
             match command {
-                KeysCommand::Create { name, admin } => {
+                KeysCommand::Create {
+                    name,
+                    admin,
+                    requests_per_minute,
+                    tokens_per_day,
+                } => {
                     let role = if admin { Role::Admin } else { Role::User };
-                    let key = keys::create(&db, &name, role).await?;
+                    let limits = keys::KeyLimits {
+                        requests_per_minute,
+                        tokens_per_day,
+                    };
+                    let key = keys::create_expiring(&db, &name, role, None, limits).await?;
                     println!(
                         "created {} key {:?} (id {}); it is shown only once:",
                         if admin { "admin" } else { "user" },

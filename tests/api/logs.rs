@@ -412,3 +412,43 @@ async fn bad_limits_are_refused_with_the_reason() {
         .await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn the_command_line_creates_keys_with_limits() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ragway"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RAGWAY_DATA_DIR", data.path())
+            .output()
+            .expect("ragway runs")
+    };
+    let made = run(&[
+        "keys",
+        "create",
+        "--name",
+        "ferry office",
+        "--requests-per-minute",
+        "30",
+        "--tokens-per-day",
+        "50000",
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let refused = run(&["keys", "create", "--name", "x", "--requests-per-minute", "0"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("requests-per-minute"));
+
+    let db = ragway::store::sql::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        data.path().join("ragway.db").display()
+    ))
+    .await
+    .unwrap();
+    let keys = ragway::auth::keys::list(&db).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].name, "ferry office");
+    assert_eq!(keys[0].limits.requests_per_minute, Some(30));
+    assert_eq!(keys[0].limits.tokens_per_day, Some(50_000));
+}
