@@ -1,4 +1,5 @@
-//! `GET /health`: liveness plus a check of each store, without a key.
+//! `GET /health`: liveness plus a check of each store (503 when one is
+//! down), uptime, the ingest queue and the request log's drops, without a key.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,9 +16,13 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
-    let vectors = state.vectors.check().await.is_ok();
-    let ok = database && vectors;
+    let (database, vectors, blobs) = tokio::join!(
+        sqlx::query("SELECT 1").execute(&state.db),
+        state.vectors.check(),
+        state.blobs.check(),
+    );
+    let (database, vectors, blobs) = (database.is_ok(), vectors.is_ok(), blobs.is_ok());
+    let ok = database && vectors && blobs;
     let index = reindex::status(&state)
         .await
         .ok()
@@ -35,7 +40,16 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Json(json!({
             "status": if ok { "ok" } else { "degraded" },
             "version": env!("CARGO_PKG_VERSION"),
-            "checks": { "database": word(database), "vector_store": word(vectors) },
+            "uptime_secs": state.started.elapsed().as_secs(),
+            "checks": {
+                "database": word(database),
+                "vector_store": word(vectors),
+                "blob_store": word(blobs),
+            },
+            "request_log": {
+                "enabled": state.settings.request_logs,
+                "dropped_rows": state.request_log.dropped(),
+            },
             "index": index,
             "ingest_queue": queue.map(|(ingest, reindex)| json!({ "ingest": ingest, "reindex": reindex })),
             "upstreams": {

@@ -14,8 +14,28 @@ async fn health_needs_no_key() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["vector_store"], "ok");
+    assert_eq!(body["checks"]["blob_store"], "ok");
+    assert!(body["uptime_secs"].is_u64(), "{body}");
+    assert_eq!(body["request_log"]["enabled"], true);
+    assert_eq!(body["request_log"]["dropped_rows"], 0);
     assert_eq!(body["upstreams"]["chat"], "configured");
     assert_eq!(body["upstreams"]["images"], "not configured");
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_blob_store_is_down() {
+    let app = spawn_app().await;
+    // The probe's folder becomes a file: writes under it fail.
+    let probes = app.settings.data_dir.join("blobs").join(".health");
+    let _ = std::fs::remove_dir_all(&probes);
+    std::fs::write(&probes, b"not a folder").unwrap();
+    let response = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["blob_store"], "down");
+    assert_eq!(body["checks"]["database"], "ok");
 }
 
 #[tokio::test]
