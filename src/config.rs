@@ -60,6 +60,9 @@ pub struct Settings {
     /// Mark the admin session cookie `Secure`: `None` decides per request
     /// (when it arrived over TLS, by `X-Forwarded-Proto: https`).
     pub cookie_secure: Option<bool>,
+    /// Seconds in-flight requests (answer streams) may take to finish once
+    /// shutdown starts; then they are cut off.
+    pub shutdown_grace_secs: u64,
     /// Keep a row per `/v1/*` request (and the daily usage they add up to).
     pub request_logs: bool,
     /// Days request log rows are kept; 0 keeps them for ever.
@@ -135,6 +138,7 @@ impl Default for Settings {
             rerank_model: DEFAULT_RERANK_MODEL.into(),
             public_url: None,
             cookie_secure: None,
+            shutdown_grace_secs: 30,
             request_logs: true,
             log_retention_days: 30,
             trusted_proxies: Vec::new(),
@@ -262,6 +266,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_COOKIE_SECURE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_secure: Option<bool>,
+    /// Seconds in-flight requests may take to finish after SIGTERM/Ctrl-C before they are cut off [default: 30].
+    #[arg(long, env = "RAGWAY_SHUTDOWN_GRACE_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_secs: Option<u64>,
     /// Keep a log row per /v1 request, and the per-key daily usage (true/false) [default: true].
     #[arg(long, env = "RAGWAY_REQUEST_LOGS")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,6 @@
 //! Building the state, binding the listener (port 0 in tests) and shutting down gracefully.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +65,7 @@ impl Application {
         crate::usage::start_writer(&state);
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -72,8 +73,24 @@ impl Application {
         .with_graceful_shutdown(async move {
             stop.await;
             token.cancel();
+            let _ = stopping.send(());
         });
-        serve.await.context("serving HTTP")?;
+        // In-flight requests (long answer streams among them) may finish
+        // within the grace period; after it they are cut off.
+        let grace = Duration::from_secs(state.settings.shutdown_grace_secs);
+        let cut_off = async move {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = serve.into_future() => served.context("serving HTTP")?,
+            _ = cut_off => tracing::warn!(
+                "requests still running after the {grace:?} shutdown grace period were cut off"
+            ),
+        }
         // Every request has ended: store the last log rows.
         state.request_log.flush().await;
         state.shutdown.cancel();

@@ -223,6 +223,25 @@ async fn a_stream_cut_mid_way_ends_with_an_error_event() {
 }
 
 #[tokio::test]
+async fn shutdown_cuts_off_requests_still_running_after_the_grace_period() {
+    let app = spawn_app_with(|s| s.shutdown_grace_secs = 0).await;
+    app.upstream.set_fault(Fault::Hang);
+    let request = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&app.user_key)
+        .json(&app.chat_body("Are you there?", true))
+        .send();
+    let in_flight = tokio::spawn(request);
+    app.upstream.chats_arrived(1).await;
+    // The upstream never answers; with no grace, stopping does not wait for
+    // it (the process then exits, which closes the connection).
+    let (_db, _data) = app.stopped().await;
+    assert!(!in_flight.is_finished(), "the request had an answer");
+    in_flight.abort();
+}
+
+#[tokio::test]
 async fn a_silent_upstream_times_out() {
     let app = spawn_app_with(|s| s.upstream_timeout_secs = 1).await;
     app.upstream.set_fault(Fault::Hang);

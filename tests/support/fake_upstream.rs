@@ -67,6 +67,8 @@ struct Shared {
     /// Base URL of this fake, for the image links it hands out.
     base_url: Mutex<String>,
     auth_headers: Mutex<Vec<String>>,
+    /// How many chat requests have arrived (tests wait on it).
+    chats_seen: tokio::sync::watch::Sender<usize>,
 }
 
 /// A running fake upstream.
@@ -98,6 +100,7 @@ impl FakeUpstream {
             images_as_urls: Mutex::new(false),
             base_url: Mutex::default(),
             auth_headers: Mutex::default(),
+            chats_seen: tokio::sync::watch::channel(0).0,
         });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -169,6 +172,12 @@ impl FakeUpstream {
     /// Every chat request body received so far.
     pub fn chat_requests(&self) -> Vec<Value> {
         self.shared.chat_requests.lock().unwrap().clone()
+    }
+
+    /// Wait until `count` chat requests have arrived (before any fault applies).
+    pub async fn chats_arrived(&self, count: usize) {
+        let mut seen = self.shared.chats_seen.subscribe();
+        let _ = seen.wait_for(|n| *n >= count).await;
     }
 
     /// Every embeddings request body received so far.
@@ -253,6 +262,7 @@ async fn chat(
         shared.auth_headers.lock().unwrap().push(auth.to_string());
     }
     shared.chat_requests.lock().unwrap().push(request.clone());
+    shared.chats_seen.send_modify(|n| *n += 1);
     let fault = take_fault(&shared);
     if let Some(response) = failing(fault).await {
         return response;
