@@ -436,7 +436,14 @@ async fn the_command_line_creates_keys_with_limits() {
         "50000",
     ]);
     assert!(made.status.success(), "{made:?}");
-    let refused = run(&["keys", "create", "--name", "x", "--requests-per-minute", "0"]);
+    let refused = run(&[
+        "keys",
+        "create",
+        "--name",
+        "x",
+        "--requests-per-minute",
+        "0",
+    ]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("requests-per-minute"));
 
