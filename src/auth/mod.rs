@@ -84,6 +84,9 @@ impl FromRequestParts<AppState> for AdminCaller {
             return Ok(AdminCaller(Some(caller)));
         }
         admin_session(parts, state).await?;
+        if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
+            log.set_key(ADMIN_SESSION_KEY_ID);
+        }
         Ok(AdminCaller(None))
     }
 }

@@ -459,3 +459,22 @@ async fn the_command_line_creates_keys_with_limits() {
     assert_eq!(keys[0].limits.requests_per_minute, Some(30));
     assert_eq!(keys[0].limits.tokens_per_day, Some(50_000));
 }
+
+#[tokio::test]
+async fn the_admin_sessions_requests_are_logged_under_its_name() {
+    let app = spawn_app().await;
+    let (cookie, _) = crate::admin::set_up(&app).await;
+    for path in ["/v1/collections", "/v1/documents"] {
+        let response =
+            crate::admin::as_browser(&app, reqwest::Method::GET, path, &cookie, None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.bytes().await.unwrap();
+    }
+    app.logged(2).await;
+    let page = app.logs("").await;
+    assert_eq!(rows(&page).len(), 2, "{page}");
+    assert!(
+        rows(&page).iter().all(|r| r["key_id"] == "admin-session"),
+        "{page}"
+    );
+}

@@ -556,13 +556,152 @@ async function walk(ctx, step) {
     await tid('page-dashboard').waitFor();
   });
 
+  await step('logs: the chats are listed, filtered and shown in detail', async () => {
+    await visit(page, 'logs');
+    // Rows are stored by a background writer: refresh until the chats are in.
+    const chat = page.locator('[data-testid="log-row"][data-endpoint="/v1/chat/completions"][data-status="200"]');
+    for (let i = 0; i < 40 && !(await chat.count()); i += 1) {
+      await page.waitForTimeout(250);
+      await tid('log-refresh').click();
+      await settled(page);
+    }
+    await chat.first().waitFor();
+    const firstChat = chat.first();
+    await firstChat.getByTestId('log-stream').waitFor();
+    const tokens = (await firstChat.getByTestId('log-tokens').textContent()).trim();
+    assert(/\d/.test(tokens), `a chat row shows no tokens: ${tokens}`);
+
+    // Only errors: rows of 400 and up, or the empty state.
+    await tid('log-filter-status').selectOption('error');
+    await settled(page);
+    await page.waitForFunction(() => document.querySelector('[data-testid="logs-empty"]')
+      || [...document.querySelectorAll('[data-testid="log-row"]')].every((r) => Number(r.dataset.status) >= 400));
+    const errorStatuses = await page.locator('[data-testid="log-row"]').evaluateAll((rows) => rows.map((r) => Number(r.dataset.status)));
+    if (errorStatuses.length) {
+      assert(errorStatuses.every((s) => s >= 400), `the error filter shows ${errorStatuses.join(', ')}`);
+      // A failed request's details carry its error text in full.
+      await tid('log-open').first().click();
+      await tid('log-detail-modal').getByTestId('log-detail-error').waitFor();
+      await shot(page, 'log-detail-error');
+      await tid('log-detail-close').click();
+      await tid('log-detail-modal').waitFor({ state: 'detached' });
+    } else {
+      await tid('logs-empty').waitFor();
+    }
+    await tid('log-filter-status').selectOption('');
+    await settled(page);
+
+    // The endpoint filter (debounced) keeps only matching rows.
+    await tid('log-filter-endpoint').fill('/v1/chat');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="log-row"]')];
+      return !document.querySelector('[data-testid="loading"]') && rows.length > 0 && rows.every((r) => r.dataset.endpoint.startsWith('/v1/chat'));
+    });
+    // The key filter: the playground key's own requests.
+    await tid('log-filter-key').selectOption(ctx.keyId);
+    await settled(page);
+    await chat.first().waitFor();
+    const keys = await page.locator('[data-testid="log-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.keyId));
+    assert(keys.every((k) => k === ctx.keyId), `the key filter shows other keys: ${keys.join(', ')}`);
+    await shot(page, 'logs-filtered');
+
+    // A row opens its details.
+    await chat.first().click();
+    const modal = tid('log-detail-modal');
+    await modal.waitFor();
+    await modal.getByTestId('log-detail-endpoint').getByText('/v1/chat/completions').waitFor();
+    await modal.getByTestId('log-detail-conversation').waitFor();
+    await shot(page, 'log-detail');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'log-detail');
+    await page.setViewportSize(DESKTOP);
+    await tid('log-detail-close').click();
+    await modal.waitFor({ state: 'detached' });
+
+    // Back to everything; more pages when there are more.
+    await tid('log-filter-key').selectOption('');
+    await tid('log-filter-endpoint').fill('');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="loading"]')
+      && [...document.querySelectorAll('[data-testid="log-row"]')].some((r) => !r.dataset.endpoint.startsWith('/v1/chat')));
+    if (await tid('log-more').isVisible()) {
+      const before = await tid('log-row').count();
+      await tid('log-more').click();
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid="log-row"]').length > n, before);
+    }
+    await shot(page, 'logs');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'logs');
+    await noOverflow(page, 'logs');
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step('dashboard: usage of the last 7 days', async () => {
+    await visit(page, 'dashboard');
+    const usage = tid('dash-usage');
+    await usage.waitFor();
+    const requests = Number((await usage.getByTestId('usage-requests').textContent()).replace(/[^\d]/g, ''));
+    assert(requests > 0, `the usage card counts ${requests} requests`);
+    const bars = await usage.getByTestId('usage-bar').count();
+    assert(bars === 7, `the usage chart has ${bars} days, not 7`);
+    await usage.getByTestId('usage-top-key').first().waitFor();
+    await shot(page, 'dashboard');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'dashboard');
+    await noOverflow(page, 'dashboard');
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step('keys: limits on a new key, changed in the edit dialog', async () => {
+    await visit(page, 'keys');
+    await tid('key-name').fill('limited key');
+    await tid('key-rpm').fill('30');
+    await tid('key-create').click();
+    await tid('key-secret-modal').waitFor();
+    await tid('key-secret-close').click();
+    await tid('key-secret-modal').waitFor({ state: 'detached' });
+    const row = page.locator('[data-testid="key-row"][data-key-name="limited key"]');
+    await row.getByTestId('key-limits').getByText('30/min').waitFor();
+    const first = (await row.getByTestId('key-limits').textContent()).trim();
+    assert(!/tokens/.test(first), `the new key shows a token limit: ${first}`);
+
+    await row.getByTestId('key-edit').click();
+    const modal = tid('key-edit-modal');
+    await modal.waitFor();
+    assert(await tid('key-edit-rpm').inputValue() === '30', 'the edit dialog does not show the saved 30/min');
+    await tid('key-edit-tpd').fill('1000');
+    await shot(page, 'key-edit');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'key-edit');
+    await page.setViewportSize(DESKTOP);
+    const patched = page.waitForResponse((res) => res.request().method() === 'PATCH' && res.url().includes('/api/admin/keys/'));
+    await tid('key-edit-save').click();
+    assert((await patched).status() === 200, 'saving the limits was refused');
+    await modal.waitFor({ state: 'detached' });
+    await row.getByTestId('key-limits').getByText('1,000 tokens/day').waitFor();
+    await row.getByTestId('key-limits').getByText('30/min').waitFor();
+
+    // A bad value comes back as the server's message, in the dialog.
+    await row.getByTestId('key-edit').click();
+    await modal.waitFor();
+    await tid('key-edit-rpm').fill('0');
+    const refused = page.waitForResponse((res) => res.request().method() === 'PATCH' && res.url().includes('/api/admin/keys/'));
+    await tid('key-edit-save').click();
+    const status = (await refused).status();
+    assert(status === 400, `requests_per_minute 0 answered ${status}, not 400`);
+    await page.locator('[data-testid="key-edit-error"]', { hasText: 'requests_per_minute' }).waitFor();
+    await shot(page, 'key-edit-error');
+    await tid('key-edit-cancel').click();
+    await modal.waitFor({ state: 'detached' });
+    await row.getByTestId('key-limits').getByText('30/min').waitFor();
+  });
+
   await step('every page at desktop and phone width', async () => {
     const pages = ['dashboard', 'providers', 'models', 'keys', 'knowledge', 'conversations', 'logs', 'playground', 'settings'];
     for (const viewport of [DESKTOP, PHONE]) {
       await page.setViewportSize(viewport);
       for (const name of pages) {
         await visit(page, name);
-        if (name === 'logs') await tid('logs-empty').waitFor();
+        if (name === 'logs') await tid('logs-table').waitFor();
         await shot(page, name, viewport);
         if (viewport === PHONE) await noOverflow(page, name);
       }
@@ -592,6 +731,16 @@ async function walk(ctx, step) {
     await shot(page, 'dashboard-zh');
     await visit(page, 'knowledge');
     await shot(page, 'knowledge-zh');
+    await visit(page, 'logs');
+    await tid('logs-table').waitFor();
+    await shot(page, 'logs-zh');
+    await visit(page, 'keys');
+    await shot(page, 'keys-zh');
+    await page.setViewportSize(PHONE);
+    await visit(page, 'dashboard');
+    await shot(page, 'dashboard-zh', PHONE);
+    await noOverflow(page, 'dashboard (zh)');
+    await page.setViewportSize(DESKTOP);
     await page.setViewportSize(PHONE);
     await visit(page, 'playground');
     await shot(page, 'playground-zh', PHONE);
@@ -605,7 +754,7 @@ async function walk(ctx, step) {
 
   await step('the dark theme follows the system setting', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
-    for (const name of ['dashboard', 'playground']) {
+    for (const name of ['dashboard', 'playground', 'logs', 'keys']) {
       await visit(page, name);
       await shot(page, `${name}-dark`);
     }

@@ -240,6 +240,19 @@
     'keys.empty': ['No keys yet', '还没有密钥'],
     'keys.name_required': ['Give the key a name.', '请为密钥命名。'],
     'keys.try': ['Open the Playground', '去对话测试'],
+    'keys.created_on': ['Created {time}', '创建于 {time}'],
+    'keys.rpm': ['Requests / minute', '每分钟请求数'],
+    'keys.tpd': ['Tokens / day', '每日 Token 数'],
+    'keys.no_limit': ['No limit', '不限'],
+    'keys.limits': ['Limits', '限额'],
+    'keys.limits_none': ['None', '无'],
+    'keys.rpm_value': ['{n}/min', '{n} 次/分钟'],
+    'keys.tpd_value': ['{n} tokens/day', '{n} Token/天'],
+    'keys.limits_hint': ['Expiry and limits are optional; a request over a limit is refused with 429.', '过期时间和限额均为可选；超出限额的请求会被拒绝（429）。'],
+    'keys.edit_title': ['Edit key “{name}”', '编辑密钥「{name}」'],
+    'keys.edit_limits_hint': ['Empty: no limit.', '留空表示不限。'],
+    'keys.edit_expires_hint': ['Empty: never expires. The key stops working at the end of that day.', '留空表示永不过期；到期当天结束后失效。'],
+    'keys.saved': ['Key {name} saved.', '密钥「{name}」已保存。'],
 
     // Knowledge
     'kb.title': ['Knowledge', '知识库'],
@@ -308,10 +321,65 @@
     'conv.sources': ['Sources', '来源'],
 
     // Logs
-    'logs.title': ['Logs', '日志'],
-    'logs.subtitle': ['Requests served by this server.', '本服务器处理的请求。'],
-    'logs.empty': ['Request logs arrive in a coming version', '请求日志将在后续版本提供'],
-    'logs.empty_body': ['Until then, the server\u2019s own log (stdout) records every request, and Conversations shows every chat.', '在此之前，服务器自身的日志（标准输出）会记录每个请求，「会话记录」可查看所有对话。'],
+    'logs.title': ['Request log', '请求日志'],
+    'logs.subtitle': ['Every call to the API, newest first: who made it, how long it took and what it cost.', '所有 API 调用，按时间倒序：谁发起、耗时多久、用了多少 Token。'],
+    'logs.requests': ['Requests', '请求'],
+    'logs.empty': ['No requests yet', '还没有请求'],
+    'logs.empty_body': ['Calls to /v1/… from clients and the Playground are recorded here.', '客户端和对话测试对 /v1/… 的调用都会记录在这里。'],
+    'logs.no_match': ['No requests match these filters.', '没有符合筛选条件的请求。'],
+    'logs.clear_filters': ['Clear filters', '清除筛选'],
+    'logs.all_keys': ['All keys', '全部密钥'],
+    'logs.all_statuses': ['Any status', '全部状态'],
+    'logs.status_ok': ['Succeeded (< 400)', '成功（< 400）'],
+    'logs.status_error': ['Failed (≥ 400)', '失败（≥ 400）'],
+    'logs.all_models': ['All models', '全部模型'],
+    'logs.endpoint_ph': ['Endpoint, e.g. /v1/chat', '接口，如 /v1/chat'],
+    'logs.time': ['Time', '时间'],
+    'logs.key': ['Key', '密钥'],
+    'logs.request': ['Request', '请求'],
+    'logs.model': ['Model', '模型'],
+    'logs.upstream_model': ['Upstream model', '上游模型'],
+    'logs.tokens': ['Tokens', 'Token'],
+    'logs.tokens_split': ['{prompt} in · {completion} out', '输入 {prompt} · 输出 {completion}'],
+    'logs.latency': ['Latency', '耗时'],
+    'logs.ttft': ['First byte', '首字节'],
+    'logs.ttft_short': ['first byte {ms}', '首字节 {ms}'],
+    'logs.ms': ['{n} ms', '{n} ms'],
+    'logs.retrieval': ['Retrieval', '检索耗时'],
+    'logs.retries': ['Upstream retries', '上游重试次数'],
+    'logs.stream': ['stream', '流式'],
+    'logs.streamed': ['Streamed', '流式响应'],
+    'logs.details': ['Details', '详情'],
+    'logs.detail_title': ['Request details', '请求详情'],
+    'logs.section_request': ['Request', '请求'],
+    'logs.section_cost': ['Timing and size', '耗时与大小'],
+    'logs.prompt_tokens': ['Prompt tokens', '输入 Token'],
+    'logs.completion_tokens': ['Completion tokens', '输出 Token'],
+    'logs.total_tokens': ['Total tokens', 'Token 合计'],
+    'logs.request_bytes': ['Request size', '请求大小'],
+    'logs.response_bytes': ['Response size', '响应大小'],
+    'logs.client_ip': ['Client IP', '客户端 IP'],
+    'logs.user_agent': ['User agent', 'User-Agent'],
+    'logs.upstream_key': ['Upstream key', '上游密钥'],
+    'logs.upstream_key_hint': ['Fingerprint (first 8 hex digits of its SHA-256)', '指纹（SHA-256 前 8 位）'],
+    'logs.conversation': ['Conversation', '会话'],
+    'logs.error': ['Error', '错误信息'],
+    'logs.id': ['Log ID', '日志 ID'],
+    'logs.no_key': ['No key', '无密钥'],
+
+    // Usage (dashboard)
+    'usage.title': ['Usage, last 7 days', '近 7 天用量'],
+    'usage.requests': ['Requests', '请求数'],
+    'usage.tokens': ['Tokens', 'Token 数'],
+    'usage.split': ['{prompt} prompt · {completion} completion', '输入 {prompt} · 输出 {completion}'],
+    'usage.per_day': ['Requests per day (UTC)', '每日请求数（UTC）'],
+    'usage.top_keys': ['Top keys by tokens', 'Token 用量最多的密钥'],
+    'usage.key_value': ['{tokens} tokens · {requests} requests', '{tokens} Token · {requests} 次请求'],
+    'usage.day_title': ['{day}: {requests} requests, {tokens} tokens', '{day}：{requests} 次请求，{tokens} Token'],
+    'usage.view_logs': ['View logs', '查看日志'],
+    'usage.empty': ['No usage yet', '还没有用量'],
+    'usage.empty_body': ['Requests through the API are counted here per key and day.', '通过 API 发出的请求会按密钥和日期统计在这里。'],
+    'usage.dropped': ['{count} log rows were dropped under load; the figures may be a little low.', '高负载时丢弃了 {count} 条日志，统计可能略偏低。'],
 
     // Playground
     'pg.title': ['Playground', '对话测试'],
@@ -474,6 +542,8 @@
     chevron: 'M9 18l6-6-6-6',
     arrowLeft: 'M19 12H5 M12 19l-7-7 7-7',
     activity: 'M22 12h-4l-3 9L9 3l-3 9H2',
+    chart: 'M3 3v18h18 M8 17v-4 M13 17V8 M18 17v-7',
+    ban: 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20z M4.9 4.9l14.2 14.2',
     spark: 'M12 3l1.9 5.8L20 10l-6.1 1.2L12 17l-1.9-5.8L4 10l6.1-1.2z M19 17l.8 2.2L22 20l-2.2.8L19 23l-.8-2.2L16 20l2.2-.8z',
   };
 
@@ -545,6 +615,22 @@
 
   function fmtNumber(n) {
     return typeof n === 'number' ? n.toLocaleString(locale()) : String(n);
+  }
+
+  // 1,234 below ten thousand; 12K / 1.2万 above.
+  function fmtCompact(n) {
+    if (typeof n !== 'number') return String(n);
+    if (Math.abs(n) < 10000) return fmtNumber(n);
+    return new Intl.NumberFormat(locale(), { notation: 'compact', maximumFractionDigits: 1 }).format(n);
+  }
+
+  function fmtMs(ms) {
+    return ms == null ? null : t('logs.ms', { n: fmtNumber(ms) });
+  }
+
+  function fmtFullTime(ms) {
+    if (ms == null) return '—';
+    return new Date(ms).toLocaleString(locale(), { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
   }
 
   // ------------------------------------------------------------------
@@ -1327,12 +1413,13 @@
     root.appendChild(body);
 
     const healthP = fetch('/health', { credentials: 'same-origin' }).then((r) => r.json());
-    const [health, collections, conversations, keys, models] = await Promise.all([
+    const [health, collections, conversations, keys, models, usage] = await Promise.all([
       healthP,
       api('GET', '/v1/collections').catch(() => null),
       countOf('/api/admin/conversations?limit=100').catch(() => '—'),
       api('GET', '/api/admin/keys').catch(() => null),
       api('GET', '/api/admin/models').catch(() => null),
+      api('GET', '/api/admin/usage').catch((e) => e),
     ]);
     if (!ctx.alive()) return;
     clear(body);
@@ -1354,6 +1441,7 @@
       h('a', { class: 'stat', href: '#/' + link, testid },
         h('span', { class: 'stat-icon' }, icon(ic)),
         h('span', { class: 'stat-text' }, h('span', { class: 'stat-value' }, typeof value === 'number' ? fmtNumber(value) : String(value)), h('span', { class: 'stat-label' }, t(label)))))));
+    body.appendChild(usageCard(usage, keys ? keys.data : []));
 
     const checks = health.checks || {};
     const queue = health.ingest_queue;
@@ -1375,6 +1463,75 @@
       kv(ROLES.map((role) => [t('prov.' + role), statusBadge(up[role] === 'configured' ? 'configured' : 'not_configured', 'upstream-' + role)])));
     body.appendChild(h('div', { class: 'grid-cards' }, service, indexCard, upstreams));
     body.appendChild(connectCard(models ? models.data.map((m) => m.id) : []));
+  }
+
+  // Requests and tokens of the last days: totals, a bar per day, the top keys.
+  function usageCard(usage, keys) {
+    const opts = { title: t('usage.title'), icon: 'chart', testid: 'dash-usage', actions: h('a', { class: 'link', href: '#/logs', testid: 'usage-logs-link' }, t('usage.view_logs') + ' →') };
+    if (!usage || usage instanceof Error) {
+      return card(opts, h('p', { class: 'muted' }, usage ? errorText(usage) : t('err.generic')));
+    }
+    const total = usage.total || {};
+    if (!total.requests) {
+      return card(opts, emptyState('chart', t('usage.empty'), t('usage.empty_body'), null, 'usage-empty'));
+    }
+    const keyLabel = keyLabeller(keys);
+    // Every day of the range, oldest first, zero where nothing was counted.
+    const days = [];
+    const first = Date.parse(usage.from + 'T00:00:00Z');
+    const last = Date.parse(usage.to + 'T00:00:00Z');
+    for (let d = first; d <= last && days.length < 31; d += 86400000) days.push(new Date(d).toISOString().slice(0, 10));
+    const perDay = new Map(days.map((d) => [d, { requests: 0, tokens: 0 }]));
+    const perKey = new Map();
+    for (const row of usage.data || []) {
+      const day = perDay.get(row.day);
+      if (day) { day.requests += row.requests; day.tokens += row.total_tokens; }
+      const k = perKey.get(row.key_id) || { id: row.key_id, name: row.key_name, requests: 0, tokens: 0 };
+      k.requests += row.requests;
+      k.tokens += row.total_tokens;
+      perKey.set(row.key_id, k);
+    }
+    const max = Math.max(1, ...[...perDay.values()].map((d) => d.requests));
+    const bars = h('div', { class: 'bars', testid: 'usage-bars', role: 'img', 'aria-label': t('usage.per_day') }, days.map((day, i) => {
+      const v = perDay.get(day);
+      const date = new Date(day + 'T00:00:00Z');
+      const fill = h('span', { class: 'bar-fill' });
+      fill.style.height = (v.requests ? Math.max(4, (v.requests / max) * 100) : 0) + '%';
+      return h('div', {
+        class: 'bar' + (v.requests ? '' : ' zero') + (i === days.length - 1 ? ' today' : ''),
+        testid: 'usage-bar', 'data-day': day, 'data-requests': String(v.requests),
+        title: t('usage.day_title', { day: date.toLocaleDateString(locale(), { weekday: 'long', month: 'long', day: 'numeric', timeZone: 'UTC' }), requests: fmtNumber(v.requests), tokens: fmtNumber(v.tokens) }),
+      },
+      h('span', { class: 'bar-value' }, fmtCompact(v.requests)),
+      h('span', { class: 'bar-track' }, fill),
+      h('span', { class: 'bar-label' }, date.toLocaleDateString(locale(), { weekday: 'short', timeZone: 'UTC' })),
+      h('span', { class: 'bar-date' }, date.toLocaleDateString(locale(), { month: 'numeric', day: 'numeric', timeZone: 'UTC' })));
+    }));
+    const top = [...perKey.values()].sort((a, b) => (b.tokens - a.tokens) || (b.requests - a.requests)).slice(0, 5);
+    const topMax = Math.max(1, ...top.map((k) => k.tokens));
+    const topList = h('div', { class: 'top-keys', testid: 'usage-top-keys' }, top.map((k) => {
+      const bar = h('div', { class: 'progress thin' }, h('span'));
+      bar.firstChild.style.width = (k.tokens ? Math.max(2, (k.tokens / topMax) * 100) : 0) + '%';
+      return h('div', { class: 'top-key', testid: 'usage-top-key' },
+        h('div', { class: 'top-key-line' },
+          h('span', { class: 'top-key-name', title: k.id }, keyLabel(k.id, k.name) || '—'),
+          h('span', { class: 'top-key-value' }, t('usage.key_value', { tokens: fmtCompact(k.tokens), requests: fmtCompact(k.requests) }))),
+        bar);
+    }));
+    const totals = h('div', { class: 'usage-totals' },
+      h('div', { class: 'usage-total' },
+        h('span', { class: 'usage-total-value', testid: 'usage-requests' }, fmtNumber(total.requests)),
+        h('span', { class: 'usage-total-label' }, t('usage.requests'))),
+      h('div', { class: 'usage-total' },
+        h('span', { class: 'usage-total-value', testid: 'usage-tokens' }, fmtCompact(total.total_tokens)),
+        h('span', { class: 'usage-total-label' }, t('usage.tokens')),
+        h('span', { class: 'usage-total-sub' }, t('usage.split', { prompt: fmtCompact(total.prompt_tokens), completion: fmtCompact(total.completion_tokens) }))));
+    return card(opts,
+      h('div', { class: 'usage' },
+        h('div', { class: 'usage-main' }, totals,
+          h('div', { class: 'usage-chart' }, h('div', { class: 'usage-caption' }, t('usage.per_day')), bars)),
+        h('div', { class: 'usage-side' }, h('div', { class: 'usage-caption' }, t('usage.top_keys')), topList)),
+      usage.dropped_log_rows ? h('p', { class: 'field-hint usage-dropped' }, t('usage.dropped', { count: fmtNumber(usage.dropped_log_rows) })) : null);
   }
 
   function connectCard(modelIds) {
@@ -1736,6 +1893,8 @@
     const name = input({ testid: 'key-name', placeholder: t('keys.name_ph'), maxlength: '100' });
     const role = select([{ value: 'user', label: t('keys.role_user') }, { value: 'admin', label: t('keys.role_admin') }], { testid: 'key-role' });
     const expires = input({ type: 'date', testid: 'key-expires', min: new Date(Date.now() + 86400000).toISOString().slice(0, 10) });
+    const rpm = input({ type: 'number', min: '1', step: '1', inputmode: 'numeric', testid: 'key-rpm', placeholder: t('keys.no_limit') });
+    const tpd = input({ type: 'number', min: '1', step: '1', inputmode: 'numeric', testid: 'key-tpd', placeholder: t('keys.no_limit') });
     const err = inlineError('key-error');
     const create = btn(t('common.create'), { kind: 'primary', icon: 'plus', type: 'submit', testid: 'key-create' });
     const form = h('form', {
@@ -1749,12 +1908,18 @@
           const end = new Date(expires.value + 'T23:59:59');
           if (!isNaN(end.getTime())) body.expires_at = end.toISOString();
         }
+        const perMinute = numberOrNull(rpm);
+        const perDay = numberOrNull(tpd);
+        if (perMinute != null) body.requests_per_minute = perMinute;
+        if (perDay != null) body.tokens_per_day = perDay;
         busy(create, async () => {
           try {
             const key = await api('POST', '/api/admin/keys', body);
             rememberKey(key);
             name.value = '';
             expires.value = '';
+            rpm.value = '';
+            tpd.value = '';
             showSecret(key);
             loadList();
           } catch (e2) { err.show(errorText(e2)); }
@@ -1762,12 +1927,15 @@
       },
     },
     h('div', { class: 'key-form-grid' },
-      field(t('keys.name'), name),
+      field(t('keys.name'), name, { class: 'key-field-name' }),
       field(t('keys.role'), role),
       field(t('keys.expires'), expires, { optional: true }),
-      h('div', { class: 'field field-submit' }, create)),
-    h('p', { class: 'field-hint' }, t('keys.expires_hint')),
-    err.el);
+      field(t('keys.rpm'), rpm, { optional: true }),
+      field(t('keys.tpd'), tpd, { optional: true })),
+    err.el,
+    h('div', { class: 'key-form-foot' },
+      h('p', { class: 'field-hint' }, t('keys.limits_hint')),
+      create));
     root.appendChild(card({ title: t('keys.create'), icon: 'plus', testid: 'key-create-card' }, form));
     const list = h('div', null, loadingBlock());
     root.appendChild(list);
@@ -1786,16 +1954,23 @@
       }
       const rows = keys.data.slice().sort((a, b) => (a.revoked - b.revoked) || (b.created_at - a.created_at));
       list.appendChild(card({ flush: true, testid: 'keys-card' }, table([
-        { label: t('keys.name'), class: 'col-main', render: (k) => h('strong', { testid: 'key-name-cell' }, k.name) },
-        { label: t('keys.prefix'), render: (k) => h('code', null, k.prefix + '…') },
+        {
+          label: t('keys.name'), class: 'col-main', render: (k) => h('div', null,
+            h('strong', { testid: 'key-name-cell' }, k.name),
+            h('div', { class: 'cell-sub', title: new Date(k.created_at).toISOString() }, t('keys.created_on', { time: fmtTime(k.created_at) }))),
+        },
+        { label: t('keys.prefix'), render: (k) => h('code', { class: 'nowrap' }, k.prefix + '…') },
         { label: t('keys.role'), render: (k) => badge(k.role === 'admin' ? t('keys.role_admin') : t('keys.role_user'), k.role === 'admin' ? 'accent' : 'neutral') },
         { label: t('common.status'), render: (k) => statusBadge(keyState(k), 'key-status') },
-        { label: t('common.created'), render: (k) => timeEl(k.created_at) },
         { label: t('keys.last_used'), render: (k) => timeEl(k.last_used_at, true) },
         { label: t('keys.expires'), render: (k) => (k.expires_at ? timeEl(k.expires_at) : h('span', { class: 'muted' }, t('common.never'))) },
+        { label: t('keys.limits'), render: keyLimits },
         {
-          label: '', class: 'col-actions', render: (k) => k.revoked ? null : btn(t('keys.revoke'), {
-            small: true, kind: 'ghost-danger', icon: 'x', testid: 'key-revoke',
+          label: '', class: 'col-actions', render: (k) => k.revoked ? h('span') : h('div', { class: 'row-actions' }, btn(t('common.edit'), {
+            small: true, icon: 'edit', testid: 'key-edit',
+            onclick: () => keyEditForm(k, loadList),
+          }), btn(t('keys.revoke'), {
+            small: true, kind: 'ghost-danger', icon: 'ban', iconOnly: true, testid: 'key-revoke',
             onclick: async () => {
               if (!await confirmDialog({ title: t('keys.revoke_title'), message: t('keys.revoke_confirm', { name: k.name, prefix: k.prefix }), danger: true, ok: t('keys.revoke') })) return;
               try {
@@ -1804,11 +1979,76 @@
                 loadList();
               } catch (e) { toast(errorText(e), 'error'); }
             },
-          }),
+          })),
         },
       ], rows, { testid: 'keys-table', rowTestid: () => 'key-row', rowAttrs: (k) => ({ 'data-key-id': k.id, 'data-key-name': k.name, 'data-state': keyState(k) }) })));
     }
     await loadList();
+  }
+
+  function keyLimits(k) {
+    const parts = [];
+    if (k.requests_per_minute != null) parts.push(h('span', { class: 'limit' }, t('keys.rpm_value', { n: fmtNumber(k.requests_per_minute) })));
+    if (k.tokens_per_day != null) parts.push(h('span', { class: 'limit' }, t('keys.tpd_value', { n: fmtCompact(k.tokens_per_day) })));
+    if (!parts.length) return h('span', { class: 'muted', testid: 'key-limits', 'data-none': '' }, t('keys.limits_none'));
+    return h('span', { class: 'limits', testid: 'key-limits' }, parts.map((p, i) => [i ? h('span', { class: 'limit-sep', 'aria-hidden': 'true' }, ' · ') : null, p]));
+  }
+
+  function localDay(ms) {
+    if (!ms) return '';
+    const d = new Date(ms);
+    const pad = (n) => String(n).padStart(2, '0');
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+  }
+
+  function keyEditForm(k, onSaved) {
+    const name = input({ testid: 'key-edit-name', value: k.name, maxlength: '100' });
+    const numberProps = { type: 'number', min: '1', step: '1', inputmode: 'numeric', placeholder: t('keys.no_limit') };
+    const rpm = input(Object.assign({ testid: 'key-edit-rpm', value: k.requests_per_minute == null ? '' : String(k.requests_per_minute) }, numberProps));
+    const tpd = input(Object.assign({ testid: 'key-edit-tpd', value: k.tokens_per_day == null ? '' : String(k.tokens_per_day) }, numberProps));
+    const originalDay = localDay(k.expires_at);
+    const expires = input({ type: 'date', testid: 'key-edit-expires', value: originalDay });
+    const err = inlineError('key-edit-error');
+    const save = btn(t('common.save'), { kind: 'primary', icon: 'check', testid: 'key-edit-save' });
+    const body = h('form', { class: 'form', novalidate: true, onsubmit: (e) => { e.preventDefault(); save.click(); } },
+      h('div', { class: 'key-edit-meta' }, h('code', null, k.prefix + '…'), badge(k.role === 'admin' ? t('keys.role_admin') : t('keys.role_user'), k.role === 'admin' ? 'accent' : 'neutral'), statusBadge(keyState(k))),
+      field(t('keys.name'), name),
+      h('div', { class: 'grid-2-tight' },
+        field(t('keys.rpm'), rpm, { optional: true }),
+        field(t('keys.tpd'), tpd, { optional: true })),
+      h('p', { class: 'field-hint key-edit-hint' }, t('keys.edit_limits_hint')),
+      field(t('keys.expires'), expires, { optional: true, hint: t('keys.edit_expires_hint') }),
+      err.el,
+      h('button', { type: 'submit', hidden: true, tabindex: '-1' }));
+    const dlg = modal({
+      title: t('keys.edit_title', { name: k.name }), testid: 'key-edit-modal', body,
+      actions: [btn(t('common.cancel'), { kind: 'ghost', testid: 'key-edit-cancel', onclick: () => dlg.close() }), save],
+    });
+    save.addEventListener('click', () => busy(save, async () => {
+      err.hide();
+      if (!name.value.trim()) { err.show(t('keys.name_required')); name.focus(); return; }
+      const payload = {
+        name: name.value.trim(),
+        requests_per_minute: numberOrNull(rpm),
+        tokens_per_day: numberOrNull(tpd),
+      };
+      // Only a changed expiry is sent: an expired key keeps its past date.
+      if (expires.value !== originalDay) {
+        if (!expires.value) payload.expires_at = null;
+        else {
+          const end = new Date(expires.value + 'T23:59:59');
+          payload.expires_at = isNaN(end.getTime()) ? expires.value : end.toISOString();
+        }
+      }
+      try {
+        const saved = await api('PATCH', '/api/admin/keys/' + encodeURIComponent(k.id), payload);
+        toast(t('keys.saved', { name: (saved && saved.name) || payload.name }));
+        dlg.close();
+        if (onSaved) onSaved();
+      } catch (e) {
+        err.show(errorText(e));
+      }
+    }));
   }
 
   function showSecret(key) {
@@ -2313,10 +2553,228 @@
   // ------------------------------------------------------------------
   // Logs
   // ------------------------------------------------------------------
-  async function pageLogs(root) {
-    root.appendChild(pageHeader(t('logs.title'), t('logs.subtitle')));
-    root.appendChild(card({ testid: 'logs-card' }, emptyState('logs', t('logs.empty'), t('logs.empty_body'),
-      h('a', { class: 'btn btn-secondary', href: '#/conversations' }, icon('conversations'), h('span', { class: 'btn-label' }, t('nav.conversations'))), 'logs-empty')));
+  // A key id as people know it: its name (or prefix), or the admin session.
+  function keyLabeller(keys) {
+    const byId = new Map((keys || []).map((k) => [k.id, k]));
+    return (id, nameHint) => {
+      if (!id) return null;
+      if (id === 'admin-session') return t('conv.admin_session');
+      const k = byId.get(id);
+      if (k) return k.name || (k.prefix + '…');
+      return nameHint || (id.length > 12 ? id.slice(0, 8) + '…' : id);
+    };
+  }
+
+  function httpStatusBadge(status, testid) {
+    const b = badge(String(status), status < 400 ? 'ok' : 'danger', testid);
+    b.prepend(h('span', { class: 'dot' }));
+    b.setAttribute('data-status', String(status));
+    return b;
+  }
+
+  // The "—" of a cell with nothing to show (phone cards leave such cells out).
+  function emptyCell() {
+    return h('span', { class: 'muted cell-empty' }, '—');
+  }
+
+  function logRequestCell(r) {
+    return h('div', { class: 'log-req' },
+      h('div', { class: 'log-req-line' },
+        h('span', { class: 'log-method' }, r.method),
+        h('span', { class: 'log-endpoint', title: r.endpoint }, r.endpoint),
+        r.stream ? badge(t('logs.stream'), 'info', 'log-stream') : null),
+      r.error ? h('div', { class: 'log-req-error', title: r.error }, r.error) : null);
+  }
+
+  async function pageLogs(root, ctx) {
+    const refresh = btn(t('common.refresh'), { icon: 'refresh', testid: 'log-refresh' });
+    root.appendChild(pageHeader(t('logs.title'), t('logs.subtitle'), refresh));
+    const holder = h('div', null, loadingBlock());
+    root.appendChild(holder);
+    const [keys, models] = await Promise.all([
+      api('GET', '/api/admin/keys').catch(() => ({ data: [] })),
+      api('GET', '/api/admin/models').catch(() => ({ data: [] })),
+    ]);
+    if (!ctx.alive()) return;
+    clear(holder);
+    const keyLabel = keyLabeller(keys.data);
+    const saved = S.logFilters || (S.logFilters = { key: '', status: '', endpoint: '', model: '' });
+
+    const fKey = select([{ value: '', label: t('logs.all_keys') }]
+      .concat(keys.data.map((k) => ({ value: k.id, label: k.name + ' · ' + k.prefix + '…' })))
+      .concat([{ value: 'admin-session', label: t('conv.admin_session') }]), { testid: 'log-filter-key', 'aria-label': t('logs.key') });
+    const fStatus = select([
+      { value: '', label: t('logs.all_statuses') },
+      { value: 'ok', label: t('logs.status_ok') },
+      { value: 'error', label: t('logs.status_error') },
+    ], { testid: 'log-filter-status', 'aria-label': t('common.status') });
+    const modelIds = (models.data || []).map((m) => m.id);
+    if (saved.model && !modelIds.includes(saved.model)) modelIds.push(saved.model);
+    const fModel = select([{ value: '', label: t('logs.all_models') }].concat(modelIds.map((id) => ({ value: id, label: id }))), { testid: 'log-filter-model', 'aria-label': t('logs.model') });
+    const fEndpoint = input({ type: 'search', placeholder: t('logs.endpoint_ph'), testid: 'log-filter-endpoint', 'aria-label': t('logs.endpoint_ph'), class: 'input log-filter-endpoint' });
+    fKey.value = keys.data.some((k) => k.id === saved.key) || saved.key === 'admin-session' ? saved.key : '';
+    fStatus.value = saved.status;
+    fModel.value = saved.model;
+    fEndpoint.value = saved.endpoint;
+
+    const listBody = h('div', { testid: 'logs' });
+    const more = btn(t('common.load_more'), { kind: 'ghost', testid: 'log-more' });
+    const moreRow = h('div', { class: 'more-row', hidden: true }, more);
+    holder.appendChild(card({
+      title: t('logs.requests'), icon: 'logs', flush: true, testid: 'logs-card', class: 'logs-card',
+      actions: h('div', { class: 'filters log-filters' }, fEndpoint, fKey, fModel, fStatus),
+    }, listBody, moreRow));
+
+    let items = [];
+    let cursor = null;
+    let seq = 0;
+    const filtered = () => !!(fKey.value || fStatus.value || fModel.value || fEndpoint.value.trim());
+
+    async function load(append) {
+      const mine = ++seq;
+      S.logFilters = { key: fKey.value, status: fStatus.value, endpoint: fEndpoint.value, model: fModel.value };
+      if (!append) clear(listBody).appendChild(loadingBlock());
+      const p = new URLSearchParams({ limit: '50' });
+      if (fKey.value) p.set('key_id', fKey.value);
+      if (fStatus.value) p.set('status', fStatus.value);
+      if (fModel.value) p.set('model', fModel.value);
+      if (fEndpoint.value.trim()) p.set('endpoint', fEndpoint.value.trim());
+      if (append && cursor) p.set('after', cursor);
+      try {
+        const res = await api('GET', '/api/admin/logs?' + p.toString());
+        if (!ctx.alive() || mine !== seq) return;
+        items = append ? items.concat(res.data) : res.data;
+        cursor = res.next_cursor || null;
+        moreRow.hidden = !(res.has_more && cursor);
+        draw();
+      } catch (e) {
+        if (ctx.alive() && mine === seq) {
+          moreRow.hidden = true;
+          clear(listBody).appendChild(errorBlock(e, () => load(false)));
+        }
+      }
+    }
+
+    function draw() {
+      clear(listBody);
+      if (!items.length) {
+        listBody.appendChild(filtered()
+          ? emptyState('search', t('logs.no_match'), null, btn(t('logs.clear_filters'), {
+            icon: 'x', testid: 'log-clear-filters',
+            onclick: () => { fKey.value = ''; fStatus.value = ''; fModel.value = ''; fEndpoint.value = ''; load(false); },
+          }), 'logs-empty')
+          : emptyState('logs', t('logs.empty'), t('logs.empty_body'), null, 'logs-empty'));
+        return;
+      }
+      const wrap = table([
+        {
+          label: t('logs.time'), class: 'col-time', render: (r) => h('time', { class: 'log-time', title: new Date(r.created_at).toISOString() },
+            h('span', null, new Date(r.created_at).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })),
+            h('span', { class: 'muted small' }, new Date(r.created_at).toLocaleDateString(locale(), { month: 'short', day: 'numeric' }))),
+        },
+        { label: t('logs.request'), class: 'col-main', render: logRequestCell },
+        {
+          label: t('logs.key'), render: (r) => r.key_id
+            ? h('span', { class: 'log-key' + (r.key_id === 'admin-session' ? ' muted' : ''), title: r.key_id }, keyLabel(r.key_id))
+            : h('span', { class: 'muted' }, t('logs.no_key')),
+        },
+        { label: t('logs.model'), render: (r) => r.model ? h('code', { class: 'log-model' }, r.model) : emptyCell() },
+        {
+          label: t('common.status'), render: (r) => httpStatusBadge(r.status, 'log-status'),
+        },
+        {
+          label: t('logs.tokens'), class: 'num', render: (r) => r.total_tokens == null ? emptyCell() : h('span', { class: 'num-cell', testid: 'log-tokens' },
+            h('span', null, fmtNumber(r.total_tokens)),
+            r.prompt_tokens != null && r.completion_tokens != null ? h('span', { class: 'muted small' }, t('logs.tokens_split', { prompt: fmtNumber(r.prompt_tokens), completion: fmtNumber(r.completion_tokens) })) : null),
+        },
+        {
+          label: t('logs.latency'), class: 'num', render: (r) => h('span', { class: 'num-cell' },
+            h('span', null, fmtMs(r.latency_ms)),
+            // The first byte matters where it differs: streams, mostly.
+            r.ttft_ms != null && (r.stream || r.ttft_ms !== r.latency_ms) ? h('span', { class: 'muted small', title: t('logs.ttft') }, t('logs.ttft_short', { ms: fmtMs(r.ttft_ms) })) : null),
+        },
+        {
+          label: '', class: 'col-actions', render: (r) => btn(t('logs.details'), {
+            small: true, kind: 'ghost', icon: 'chevron', iconOnly: true, testid: 'log-open',
+            onclick: () => logDetail(r, keyLabel),
+          }),
+        },
+      ], items, {
+        testid: 'logs-table',
+        rowTestid: () => 'log-row',
+        rowAttrs: (r) => ({ 'data-status': String(r.status), 'data-endpoint': r.endpoint, 'data-log-id': r.id, 'data-key-id': r.key_id || '', class: 'row-click' }),
+      });
+      wrap.classList.add('logs-table-wrap');
+      wrap.querySelectorAll('tbody tr').forEach((tr, i) => {
+        tr.addEventListener('click', (e) => {
+          if (e.target.closest('a, button')) return;
+          const sel = window.getSelection();
+          if (sel && String(sel).trim()) return; // selecting text, not opening
+          logDetail(items[i], keyLabel);
+        });
+      });
+      listBody.appendChild(wrap);
+    }
+
+    let timer = null;
+    fEndpoint.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => load(false), 350); });
+    onCleanup(() => clearTimeout(timer));
+    for (const f of [fKey, fStatus, fModel]) f.addEventListener('change', () => load(false));
+    more.addEventListener('click', () => busy(more, () => load(true)));
+    refresh.addEventListener('click', () => busy(refresh, () => load(false)));
+    await load(false);
+  }
+
+  function logDetail(r, keyLabel) {
+    const keyText = r.key_id ? keyLabel(r.key_id) : t('logs.no_key');
+    const tokens = (n) => (n == null ? null : fmtNumber(n));
+    const mono = (text, testid) => (text == null || text === '' ? null : h('code', { testid, title: text }, text));
+    let dlg = null;
+    const conv = r.conversation_id ? h('a', {
+      class: 'link log-conv', href: '#/conversations/' + encodeURIComponent(r.conversation_id), testid: 'log-detail-conversation', title: r.conversation_id,
+      onclick: () => { if (dlg) dlg.close(); },
+    }, r.conversation_id) : null;
+    const section = (title, body) => h('div', { class: 'log-detail-section' }, h('h3', { class: 'log-detail-title' }, title), body);
+    const body = h('div', { class: 'log-detail' },
+      h('div', { class: 'log-detail-head' },
+        httpStatusBadge(r.status, 'log-detail-status'),
+        h('span', { class: 'log-method' }, r.method),
+        h('code', { class: 'log-detail-endpoint', testid: 'log-detail-endpoint' }, r.endpoint),
+        r.stream ? badge(t('logs.stream'), 'info') : null,
+        h('span', { class: 'log-detail-time muted small' }, fmtFullTime(r.created_at))),
+      r.error ? h('div', { class: 'log-error', role: 'note', testid: 'log-detail-error' },
+        h('div', { class: 'log-error-title' }, icon('alert'), t('logs.error')),
+        h('pre', { class: 'log-error-text' }, r.error)) : null,
+      h('div', { class: 'log-detail-grid' },
+        section(t('logs.section_request'), kv([
+          [t('logs.key'), h('span', { title: r.key_id || '' }, keyText)],
+          [t('logs.model'), mono(r.model)],
+          [t('logs.upstream_model'), mono(r.upstream_model)],
+          [t('logs.streamed'), r.stream ? t('common.yes') : t('common.no')],
+          [t('logs.conversation'), conv],
+          [t('logs.client_ip'), mono(r.client_ip, 'log-detail-ip')],
+          [h('span', { title: t('logs.upstream_key_hint') }, t('logs.upstream_key')), mono(r.upstream_key, 'log-detail-upstream-key')],
+        ])),
+        section(t('logs.section_cost'), kv([
+          [t('logs.latency'), fmtMs(r.latency_ms)],
+          [t('logs.ttft'), fmtMs(r.ttft_ms)],
+          [t('logs.retrieval'), fmtMs(r.retrieval_ms)],
+          [t('logs.retries'), r.retries == null ? null : fmtNumber(r.retries)],
+          [t('logs.prompt_tokens'), tokens(r.prompt_tokens)],
+          [t('logs.completion_tokens'), tokens(r.completion_tokens)],
+          [t('logs.total_tokens'), tokens(r.total_tokens)],
+          [t('logs.request_bytes'), fmtBytes(r.request_bytes)],
+          [t('logs.response_bytes'), fmtBytes(r.response_bytes)],
+        ]))),
+      section(t('logs.user_agent'), h('p', { class: 'log-ua', testid: 'log-detail-ua' }, r.user_agent || '—')),
+      h('p', { class: 'log-detail-id muted small' }, t('logs.id') + ': ', h('span', { class: 'mono' }, r.id)));
+    dlg = modal({
+      title: t('logs.detail_title'), wide: true, testid: 'log-detail-modal', lightDismiss: true, body,
+      actions: [btn(t('common.close'), { kind: 'secondary', testid: 'log-detail-close', onclick: () => dlg.close() })],
+    });
+    // Start at the top of a long dialog: focus its close button, not the foot.
+    const x = dlg.el.querySelector('[data-testid="modal-close"]');
+    if (x) setTimeout(() => x.focus({ preventScroll: true }), 0);
   }
 
   // ------------------------------------------------------------------
