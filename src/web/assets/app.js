@@ -102,6 +102,7 @@
     'dash.version': ['Version', '版本'],
     'dash.database': ['Database', '数据库'],
     'dash.vector_store': ['Vector store', '向量存储'],
+    'dash.blob_store': ['File store', '文件存储'],
     'dash.queue': ['Ingest queue', '入库队列'],
     'dash.queue_value': ['{ingest} documents · {reindex} reindex jobs', '{ingest} 个文档 · {reindex} 个重建任务'],
     'dash.index': ['Knowledge index', '知识索引'],
@@ -1450,6 +1451,7 @@
         [t('dash.version'), health.version],
         [t('dash.database'), statusBadge(checks.database, 'check-database')],
         [t('dash.vector_store'), statusBadge(checks.vector_store, 'check-vector-store')],
+        [t('dash.blob_store'), statusBadge(checks.blob_store, 'check-blob-store')],
         [t('dash.queue'), queue ? t('dash.queue_value', { ingest: queue.ingest, reindex: queue.reindex }) : null],
       ]));
     const indexCard = card({ title: t('dash.index'), icon: 'database', testid: 'dash-index', actions: statusBadge(index.status, 'index-status') },
