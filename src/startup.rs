@@ -133,6 +133,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         client_ips,
         request_log: Recorder::new(crate::usage::QUEUE),
         quotas: Default::default(),
+        metrics: Default::default(),
         started: std::time::Instant::now(),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),

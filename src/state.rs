@@ -45,6 +45,8 @@ pub struct App {
     pub request_log: Recorder,
     /// Per-key request counts for the per-minute limits.
     pub quotas: Quotas,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: crate::usage::metrics::Metrics,
     /// When this process started (for `/health`'s uptime).
     pub started: std::time::Instant,
     /// Background work; shutdown waits for it.

@@ -1,18 +1,91 @@
+//! `GET /metrics`: Prometheus' text format.
 //! `GET /health`: liveness plus a check of each store (503 when one is
 //! down), uptime, the ingest queue and the request log's drops, without a key.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use sqlx::Row;
 
 use crate::ingest::jobs;
 use crate::ingest::reindex::{self, IndexStatus};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+}
+
+/// Prometheus' text format: the request counters and histograms, and
+/// gauges read at scrape time (documents by status, queue, dropped log rows).
+async fn metrics(State(state): State<AppState>) -> Response {
+    let documents: Vec<(String, i64)> =
+        sqlx::query("SELECT status, COUNT(*) AS n FROM documents GROUP BY status")
+            .fetch_all(&state.db)
+            .await
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| Some((r.try_get("status").ok()?, r.try_get("n").ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+    let queue = jobs::queue_depth(&state.db).await.ok();
+    let body = state.metrics.render(|| {
+        use crate::usage::metrics::set_gauge;
+        for status in ["pending", "processing", "ready", "failed"] {
+            let n = documents
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            set_gauge(
+                "ragway_documents",
+                &[("status", status.to_string())],
+                n as f64,
+            );
+        }
+        if let Some((ingest, reindex)) = queue {
+            set_gauge(
+                "ragway_jobs_queued",
+                &[("kind", "ingest".into())],
+                ingest as f64,
+            );
+            set_gauge(
+                "ragway_jobs_queued",
+                &[("kind", "reindex".into())],
+                reindex as f64,
+            );
+        }
+        set_gauge(
+            "ragway_request_log_dropped_rows",
+            &[],
+            state.request_log.dropped() as f64,
+        );
+        set_gauge(
+            "ragway_uptime_seconds",
+            &[],
+            state.started.elapsed().as_secs_f64(),
+        );
+        for role in crate::upstream::Role::ALL {
+            let up = state.upstreams.get(role).is_configured();
+            set_gauge(
+                "ragway_upstream_configured",
+                &[("provider", role.name().to_string())],
+                if up { 1.0 } else { 0.0 },
+            );
+        }
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {

@@ -1,4 +1,4 @@
-//! The request log's middleware: every `/v1/*` request gets an entry in its
+//! The request log's middleware (and the request metrics'): every `/v1/*` request gets an entry in its
 //! extensions (the handlers add the key, model, tokens…); its bodies are
 //! counted as they pass, and the entry goes to the log when the response
 //! body ends, or when it is dropped because the client went away.
@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -24,11 +24,17 @@ use crate::usage::{Entry, LogHandle};
 
 /// Log `/v1/*` requests (everything else passes untouched).
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !state.settings.request_logs || !request.uri().path().starts_with("/v1/") {
+    if !request.uri().path().starts_with("/v1/") {
         return next.run(request).await;
     }
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
+    // The route's template, not the path: ids would make a label per request.
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
     let mut entry = Entry::new(parts.method.as_str(), parts.uri.path());
     if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
         let ip = state.client_ips.resolve(peer.ip(), &parts.headers);
@@ -68,6 +74,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     });
     let finish = Finish {
         state,
+        route,
         handle,
         started,
         declared,
@@ -179,6 +186,7 @@ enum Outcome {
 /// The rest of a request's entry, filled in when its response body ends.
 struct Finish {
     state: AppState,
+    route: String,
     handle: LogHandle,
     started: Instant,
     /// The request's `Content-Length`, for a body the handler never read.
@@ -208,6 +216,9 @@ impl Finish {
                 });
             }
         }
-        self.state.request_log.record(entry);
+        self.state.metrics.request(&self.route, &entry);
+        if self.state.settings.request_logs {
+            self.state.request_log.record(entry);
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! channel is full the entry is counted and dropped (see
 //! [`Recorder::dropped`]) rather than slowing requests down.
 
+pub mod metrics;
 pub mod query;
 pub mod quota;
 

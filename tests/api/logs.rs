@@ -478,3 +478,66 @@ async fn the_admin_sessions_requests_are_logged_under_its_name() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_tokens_and_documents_in_prometheus_text() {
+    let app = spawn_app().await;
+    app.ingest_text("Tides", "High tide is at noon.").await;
+    app.chat_json(&app.user_key, &app.chat_body("When is high tide?", false))
+        .await;
+    let missing = app.get("/v1/documents/nope", &app.admin_key).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    missing.bytes().await.unwrap();
+    app.logged(3).await;
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    let line = |name: &str, labels: &[&str]| -> Option<f64> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+            .find(|l| labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(
+        line(
+            "ragway_http_requests_total",
+            &[
+                r#"route="/v1/chat/completions""#,
+                r#"status="200""#,
+                r#"method="POST""#
+            ]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // The route's template, not the id.
+    assert_eq!(
+        line(
+            "ragway_http_requests_total",
+            &[r#"route="/v1/documents/{id}""#, r#"status="404""#]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(line("ragway_tokens_total", &[r#"kind="prompt""#]).unwrap() > 0.0);
+    assert!(
+        text.contains("ragway_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert_eq!(line("ragway_documents", &[r#"status="ready""#]), Some(1.0));
+    assert_eq!(line("ragway_request_log_dropped_rows", &[]), Some(0.0));
+    assert_eq!(
+        line("ragway_upstream_configured", &[r#"provider="chat""#]),
+        Some(1.0)
+    );
+    assert_eq!(
+        line("ragway_upstream_configured", &[r#"provider="images""#]),
+        Some(0.0)
+    );
+}
