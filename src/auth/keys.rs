@@ -251,6 +251,14 @@ pub async fn update(db: &AnyPool, id: &str, change: KeyChange) -> anyhow::Result
     Ok(Some(key))
 }
 
+/// The id of the key whose secret is `secret`, revoked and expired ones included.
+pub async fn id_of(db: &AnyPool, secret: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM api_keys WHERE key_hash = $1")
+        .bind(hash(secret))
+        .fetch_optional(db)
+        .await
+}
+
 /// The caller holding `secret`, or 401 (unknown, revoked or expired).
 pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
     let row = sqlx::query(

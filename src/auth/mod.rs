@@ -42,8 +42,18 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer_token(parts) {
-            let caller = keys::authenticate(&state.db, token).await?;
-            if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
+            let log = parts.extensions.get::<crate::usage::LogHandle>();
+            let caller = match keys::authenticate(&state.db, token).await {
+                Ok(caller) => caller,
+                Err(err) => {
+                    // A revoked or expired key is still someone's: the log says whose.
+                    if let (Some(log), Ok(Some(id))) = (log, keys::id_of(&state.db, token).await) {
+                        log.set_key(&id);
+                    }
+                    return Err(err);
+                }
+            };
+            if let Some(log) = log {
                 log.set_key(&caller.key_id);
             }
             state.quotas.admit(&caller)?;

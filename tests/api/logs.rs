@@ -461,6 +461,28 @@ async fn the_command_line_creates_keys_with_limits() {
 }
 
 #[tokio::test]
+async fn a_refused_revoked_key_is_logged_under_its_id() {
+    let app = spawn_app().await;
+    let (id, secret) = limited_key(&app, json!({})).await;
+    let revoked = app
+        .delete(&format!("/api/admin/keys/{id}"), &app.admin_key)
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let refused = app.get("/v1/models", &secret).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    refused.bytes().await.unwrap();
+    let unknown = app.get("/v1/models", "sk-not-a-key-at-all").await;
+    unknown.bytes().await.unwrap();
+    app.logged(2).await;
+    let page = app.logs("status=401").await;
+    let logged = rows(&page);
+    assert_eq!(logged.len(), 2, "{page}");
+    assert!(logged[0]["key_id"].is_null(), "an unknown key has no id");
+    assert_eq!(logged[1]["key_id"], id.as_str());
+    assert!(logged[1]["error"].as_str().unwrap().contains("revoked"));
+}
+
+#[tokio::test]
 async fn the_admin_sessions_requests_are_logged_under_its_name() {
     let app = spawn_app().await;
     let (cookie, _) = crate::admin::set_up(&app).await;
