@@ -1,6 +1,7 @@
 //! ragway: a self-hosted knowledge chat gateway.
 //!
 //! Module map (see ARCHITECTURE.md for the tour):
+//! - [`backup`]: `ragway backup` / `ragway restore` of the embedded stores
 //! - [`config`]: bootstrap settings (defaults < `ragway.toml` < `RAGWAY_*` env < flags)
 //! - [`runtime`]: settings the admin changes while ragway runs
 //! - [`startup`]: build state, bind, serve, shut down
@@ -17,6 +18,7 @@
 //! - [`web`]: the web admin's page, script and stylesheet, embedded
 
 pub mod auth;
+pub mod backup;
 pub mod chat;
 pub mod config;
 pub mod error;

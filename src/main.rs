@@ -1,4 +1,4 @@
-//! The `ragway` command: `serve`, `migrate`, `reindex`, `keys` and `admin`.
+//! The `ragway` command: `serve`, `migrate`, `reindex`, `keys`, `admin`, `backup` and `restore`.
 
 use std::time::Duration;
 
@@ -35,6 +35,26 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Copy the embedded stores (SQLite, LanceDB, blobs, the secret key file)
+    /// into a new folder; safe while the server runs.
+    Backup {
+        /// The folder to create (it must be new or empty).
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Put a backup in place of the stores (stop the server first).
+    Restore {
+        /// A folder made by `ragway backup`.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         settings: SettingsArgs,
     },
@@ -155,6 +175,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             db.close().await;
+            Ok(())
+        }
+        Command::Backup { to, settings } => {
+            let settings = settings.resolve()?;
+            ragway::backup::backup(&settings, &to).await?;
+            println!("backed up to {}", to.display());
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            force,
+            settings,
+        } => {
+            let settings = settings.resolve()?;
+            let manifest = ragway::backup::restore(&settings, &from, force).await?;
+            println!(
+                "restored the backup of ragway {} into {}",
+                manifest.ragway_version,
+                settings.data_dir.display()
+            );
             Ok(())
         }
         Command::Keys { command, settings } => {

@@ -8,6 +8,7 @@ mod admin_security;
 mod helpers;
 mod ingest_cli;
 
+mod backup;
 mod bad_inputs;
 mod chat;
 mod conversations;
