@@ -62,9 +62,6 @@ impl FromRequestParts<AppState> for Caller {
         // The web admin calls the document routes with its session.
         if session_cookie(&parts.headers).is_some() {
             admin_session(parts, state).await?;
-            if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
-                log.set_key(ADMIN_SESSION_KEY_ID);
-            }
             return Ok(Caller {
                 key_id: ADMIN_SESSION_KEY_ID.into(),
                 role: Role::Admin,
@@ -94,9 +91,6 @@ impl FromRequestParts<AppState> for AdminCaller {
             return Ok(AdminCaller(Some(caller)));
         }
         admin_session(parts, state).await?;
-        if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
-            log.set_key(ADMIN_SESSION_KEY_ID);
-        }
         Ok(AdminCaller(None))
     }
 }
@@ -118,6 +112,10 @@ async fn admin_session(parts: &Parts, state: &AppState) -> Result<(), AppError> 
         return Err(AppError::Forbidden(
             "This request did not come from this server's admin pages (Origin check).".into(),
         ));
+    }
+    // The request log names the session's requests after it.
+    if let Some(log) = parts.extensions.get::<crate::usage::LogHandle>() {
+        log.set_key(ADMIN_SESSION_KEY_ID);
     }
     Ok(())
 }

@@ -221,15 +221,7 @@ async fn update_key(
             KEY_CHANGES.join(", ")
         )));
     }
-    let name = match body.get("name") {
-        None => None,
-        Some(Value::String(name)) if !name.trim().is_empty() => Some(name.trim().to_string()),
-        Some(_) => {
-            return Err(AppError::BadRequest(
-                "`name` must be a non-empty string.".into(),
-            ))
-        }
-    };
+    let name = body.get("name").map(key_name).transpose()?;
     let expires_at = match body.get("expires_at") {
         None => None,
         Some(value) => Some(expiry(value)?),
@@ -283,14 +275,7 @@ fn key_request(body: &Map<String, Value>) -> AppResult<(String, Role, Option<i64
             KEY_FIELDS.join(", ")
         )));
     }
-    let name = match body.get("name") {
-        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        _ => {
-            return Err(AppError::BadRequest(
-                "`name` must be a non-empty string.".into(),
-            ))
-        }
-    };
+    let name = key_name(body.get("name").unwrap_or(&Value::Null))?;
     let role = match body.get("role") {
         None | Some(Value::Null) => Role::User,
         Some(value) => serde_json::from_value(value.clone())
@@ -301,6 +286,16 @@ fn key_request(body: &Map<String, Value>) -> AppResult<(String, Role, Option<i64
         Some(value) => expiry(value)?,
     };
     Ok((name, role, expires_at))
+}
+
+/// A key's `name`: a non-empty string, trimmed.
+fn key_name(value: &Value) -> AppResult<String> {
+    match value {
+        Value::String(name) if !name.trim().is_empty() => Ok(name.trim().to_string()),
+        _ => Err(AppError::BadRequest(
+            "`name` must be a non-empty string.".into(),
+        )),
+    }
 }
 
 /// An `expires_at` value: `null`, or an RFC 3339 time in the future (as ms).

@@ -196,7 +196,7 @@ struct Finish {
 
 impl Finish {
     fn send(self, bytes: u64, first_byte: Option<Instant>, outcome: Outcome) {
-        let Some(mut entry) = self.handle.snapshot() else {
+        let Some(mut entry) = self.handle.take() else {
             return;
         };
         let started = self.started;

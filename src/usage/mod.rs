@@ -30,8 +30,8 @@ const BATCH: usize = 500;
 /// How often rows older than the retention are deleted.
 const CLEAN_EVERY: Duration = Duration::from_secs(3600);
 
-/// One request, as it will be stored.
-#[derive(Debug, Clone, Default)]
+/// One request, as it is stored (and listed).
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Entry {
     pub id: String,
     pub created_at: i64,
@@ -91,6 +91,13 @@ impl LogHandle {
         if let Some(entry) = &self.0 {
             change(&mut entry.lock().expect("log entry lock"));
         }
+    }
+
+    /// The entry as it stands, taken out (the request is over).
+    pub fn take(&self) -> Option<Entry> {
+        self.0
+            .as_ref()
+            .map(|e| std::mem::take(&mut *e.lock().expect("log entry lock")))
     }
 
     /// The entry as it stands.

@@ -3,43 +3,23 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
-use super::day_of;
+use super::{day_of, Entry};
 use crate::error::{AppError, AppResult};
 use crate::store::sql::{now_ms, page_limit, Page};
 
-/// A stored request log row.
+/// A stored request log row: the entry as it was written.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogRow {
-    pub id: String,
     pub object: &'static str,
-    pub created_at: i64,
-    pub key_id: Option<String>,
-    pub method: String,
-    pub endpoint: String,
-    pub model: Option<String>,
-    pub upstream_model: Option<String>,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_bytes: i64,
-    pub response_bytes: i64,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
-    pub total_tokens: Option<i64>,
-    pub stream: bool,
-    pub status: i64,
-    pub error: Option<String>,
-    pub latency_ms: i64,
-    pub ttft_ms: Option<i64>,
-    pub retrieval_ms: Option<i64>,
-    pub upstream_key: Option<String>,
-    pub retries: i64,
-    pub conversation_id: Option<String>,
+    #[serde(flatten)]
+    pub entry: Entry,
 }
 
 fn log_row(row: &sqlx::any::AnyRow) -> sqlx::Result<LogRow> {
-    Ok(LogRow {
+    let count =
+        |name: &str| -> sqlx::Result<u64> { Ok(row.try_get::<i64, _>(name)?.max(0) as u64) };
+    let entry = Entry {
         id: row.try_get("id")?,
-        object: "request_log",
         created_at: row.try_get("created_at")?,
         key_id: row.try_get("key_id")?,
         method: row.try_get("method")?,
@@ -48,13 +28,13 @@ fn log_row(row: &sqlx::any::AnyRow) -> sqlx::Result<LogRow> {
         upstream_model: row.try_get("upstream_model")?,
         client_ip: row.try_get("client_ip")?,
         user_agent: row.try_get("user_agent")?,
-        request_bytes: row.try_get("request_bytes")?,
-        response_bytes: row.try_get("response_bytes")?,
+        request_bytes: count("request_bytes")?,
+        response_bytes: count("response_bytes")?,
         prompt_tokens: row.try_get("prompt_tokens")?,
         completion_tokens: row.try_get("completion_tokens")?,
         total_tokens: row.try_get("total_tokens")?,
         stream: row.try_get::<i64, _>("stream")? != 0,
-        status: row.try_get("status")?,
+        status: row.try_get::<i64, _>("status")? as u16,
         error: row.try_get("error")?,
         latency_ms: row.try_get("latency_ms")?,
         ttft_ms: row.try_get("ttft_ms")?,
@@ -62,6 +42,10 @@ fn log_row(row: &sqlx::any::AnyRow) -> sqlx::Result<LogRow> {
         upstream_key: row.try_get("upstream_key")?,
         retries: row.try_get("retries")?,
         conversation_id: row.try_get("conversation_id")?,
+    };
+    Ok(LogRow {
+        object: "request_log",
+        entry,
     })
 }
 
@@ -85,13 +69,18 @@ pub struct LogQuery {
 /// Log rows matching `query`, newest first (ids are UUIDv7: time order).
 pub async fn logs(db: &AnyPool, query: &LogQuery) -> AppResult<Page<LogRow>> {
     let limit = page_limit(query.limit)?;
+    enum Bind {
+        Text(String),
+        Number(i64),
+    }
     let mut conditions: Vec<String> = Vec::new();
-    let mut texts: Vec<(usize, String)> = Vec::new();
-    let mut numbers: Vec<(usize, i64)> = Vec::new();
-    let mut n = 0;
-    let mut next = || {
-        n += 1;
-        n
+    let mut binds: Vec<Bind> = Vec::new();
+    // `?` in `condition` becomes the next placeholder.
+    let mut add = |condition: &str, bind: Option<Bind>| {
+        if let Some(bind) = bind {
+            binds.push(bind);
+        }
+        conditions.push(condition.replace('?', &format!("${}", binds.len())));
     };
     let nonempty = |v: &Option<String>| {
         v.as_deref()
@@ -100,28 +89,25 @@ pub async fn logs(db: &AnyPool, query: &LogQuery) -> AppResult<Page<LogRow>> {
             .map(str::to_string)
     };
     if let Some(key) = nonempty(&query.key_id) {
-        let i = next();
-        conditions.push(format!("key_id = ${i}"));
-        texts.push((i, key));
+        add("key_id = ?", Some(Bind::Text(key)));
     }
     if let Some(model) = nonempty(&query.model) {
-        let i = next();
-        conditions.push(format!("model = ${i}"));
-        texts.push((i, model));
+        add("model = ?", Some(Bind::Text(model)));
     }
     if let Some(endpoint) = nonempty(&query.endpoint) {
-        let i = next();
-        conditions.push(format!("endpoint LIKE ${i} ESCAPE '\\'"));
         let escaped = endpoint
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        texts.push((i, format!("{escaped}%")));
+        add(
+            "endpoint LIKE ? ESCAPE '\\'",
+            Some(Bind::Text(format!("{escaped}%"))),
+        );
     }
     match nonempty(&query.status).as_deref() {
         None => {}
-        Some("ok") => conditions.push("status < 400".into()),
-        Some("error") => conditions.push("status >= 400".into()),
+        Some("ok") => add("status < 400", None),
+        Some("error") => add("status >= 400", None),
         Some(code) => {
             let code: i64 = code
                 .parse()
@@ -132,25 +118,17 @@ pub async fn logs(db: &AnyPool, query: &LogQuery) -> AppResult<Page<LogRow>> {
                         "`status` must be an HTTP status code, `ok` or `error`.".into(),
                     )
                 })?;
-            let i = next();
-            conditions.push(format!("status = ${i}"));
-            numbers.push((i, code));
+            add("status = ?", Some(Bind::Number(code)));
         }
     }
     if let Some(since) = query.since {
-        let i = next();
-        conditions.push(format!("created_at >= ${i}"));
-        numbers.push((i, since));
+        add("created_at >= ?", Some(Bind::Number(since)));
     }
     if let Some(until) = query.until {
-        let i = next();
-        conditions.push(format!("created_at < ${i}"));
-        numbers.push((i, until));
+        add("created_at < ?", Some(Bind::Number(until)));
     }
     if let Some(after) = nonempty(&query.after) {
-        let i = next();
-        conditions.push(format!("id < ${i}"));
-        texts.push((i, after));
+        add("id < ?", Some(Bind::Text(after)));
     }
     let filter = if conditions.is_empty() {
         String::new()
@@ -161,19 +139,8 @@ pub async fn logs(db: &AnyPool, query: &LogQuery) -> AppResult<Page<LogRow>> {
         "SELECT * FROM request_logs {filter} ORDER BY id DESC LIMIT {}",
         limit + 1
     );
-    // Bind in placeholder order, whichever kind each one is.
-    enum Bind {
-        Text(String),
-        Number(i64),
-    }
-    let mut binds: Vec<(usize, Bind)> = texts
-        .into_iter()
-        .map(|(i, t)| (i, Bind::Text(t)))
-        .chain(numbers.into_iter().map(|(i, v)| (i, Bind::Number(v))))
-        .collect();
-    binds.sort_by_key(|(i, _)| *i);
     let mut statement = sqlx::query(&sql);
-    for (_, bind) in binds {
+    for bind in binds {
         statement = match bind {
             Bind::Text(t) => statement.bind(t),
             Bind::Number(v) => statement.bind(v),
@@ -181,7 +148,7 @@ pub async fn logs(db: &AnyPool, query: &LogQuery) -> AppResult<Page<LogRow>> {
     }
     let rows = statement.fetch_all(db).await?;
     let data = rows.iter().map(log_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::new(data, limit, |r| r.id.clone()))
+    Ok(Page::new(data, limit, |r| r.entry.id.clone()))
 }
 
 /// One key's requests and tokens on one UTC day.

@@ -254,6 +254,17 @@ async fn rows_past_the_retention_are_deleted_and_logging_can_be_off() {
     assert_eq!(rows(&app.logs("").await).len(), 1, "nothing new was logged");
 }
 
+/// PATCH the key `id` through the admin API.
+async fn patch_key(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
+    app.request(
+        reqwest::Method::PATCH,
+        &format!("/api/admin/keys/{id}"),
+        &app.admin_key,
+        Some(body),
+    )
+    .await
+}
+
 /// Create a user key with `limits` through the admin API: (id, secret).
 async fn limited_key(app: &TestApp, limits: Value) -> (String, String) {
     let mut body = json!({"name": "limited"});
@@ -303,14 +314,7 @@ async fn a_key_over_its_requests_per_minute_waits() {
         app.get("/v1/models", &app.user_key).await.status(),
         StatusCode::OK
     );
-    let response = app
-        .request(
-            reqwest::Method::PATCH,
-            &format!("/api/admin/keys/{id}"),
-            &app.admin_key,
-            Some(&json!({"requests_per_minute": null})),
-        )
-        .await;
+    let response = patch_key(&app, &id, &json!({"requests_per_minute": null})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let key: Value = response.json().await.unwrap();
     assert!(key["requests_per_minute"].is_null(), "{key}");
@@ -355,14 +359,12 @@ async fn a_key_over_its_tokens_per_day_is_refused_until_midnight() {
         StatusCode::OK
     );
 
-    let response = app
-        .request(
-            reqwest::Method::PATCH,
-            &format!("/api/admin/keys/{id}"),
-            &app.admin_key,
-            Some(&json!({"tokens_per_day": 1_000_000, "name": "roomier"})),
-        )
-        .await;
+    let response = patch_key(
+        &app,
+        &id,
+        &json!({"tokens_per_day": 1_000_000, "name": "roomier"}),
+    )
+    .await;
     let key: Value = response.json().await.unwrap();
     assert_eq!(key["tokens_per_day"], 1_000_000);
     assert_eq!(key["name"], "roomier");
@@ -392,14 +394,7 @@ async fn bad_limits_are_refused_with_the_reason() {
         json!({"name": ""}),
         json!({"expires_at": "soon"}),
     ] {
-        let response = app
-            .request(
-                reqwest::Method::PATCH,
-                &format!("/api/admin/keys/{id}"),
-                &app.admin_key,
-                Some(&body),
-            )
-            .await;
+        let response = patch_key(&app, &id, &body).await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
     }
     let response = app
