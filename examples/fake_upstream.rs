@@ -2,6 +2,9 @@
 //! for the Python client test and the load benchmark.
 //!
 //! `cargo run --example fake_upstream -- 127.0.0.1:9100`
+//!
+//! `FAKE_STREAM_DELAY_MS` pauses before each piece of a streamed answer, as
+//! a model generating would (default 0).
 
 #[path = "../tests/support/fake_upstream.rs"]
 mod fake_upstream;
@@ -12,6 +15,11 @@ async fn main() {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9100".into());
     let fake = fake_upstream::FakeUpstream::start_on(&addr).await;
+    let delay: u64 = std::env::var("FAKE_STREAM_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    fake.set_stream_delay(std::time::Duration::from_millis(delay));
     println!("{}", fake.base_url);
     std::future::pending::<()>().await;
 }

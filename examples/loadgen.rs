@@ -1,11 +1,18 @@
-//! An open-loop load generator for the benchmarks in `bench/`.
+//! A load generator for the benchmarks in `bench/`.
 //!
-//! Sends POST requests at a fixed rate (not "as fast as answers come back", so
-//! a slow response cannot hide the requests that should have followed it) and
-//! measures each latency from the moment the request was due to the last
-//! byte of the answer. Prints one JSON line with percentiles in milliseconds.
+//! Open loop (the default): sends POST requests at a fixed rate (not "as
+//! fast as answers come back", so a slow response cannot hide the requests
+//! that should have followed it) and measures each latency from the moment
+//! the request was due to the last byte of the answer.
+//!
+//! Closed loop (`--concurrency N`): N clients, each sending its next
+//! request as soon as its last answer has ended, for the whole time;
+//! latency runs from each request's start.
+//!
+//! Prints one JSON line with percentiles in milliseconds.
 //!
 //! `cargo run --release --example loadgen -- --url URL --key KEY --rate 200 --seconds 10 --body '{…}'`
+//! `cargo run --release --example loadgen -- --url URL --key KEY --concurrency 500 --seconds 60 --body '{…}'`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +41,43 @@ struct Args {
     /// of a stream) instead of the last.
     #[arg(long)]
     first_byte: bool,
+    /// Closed loop: this many clients, each sending again once its answer has ended.
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+/// One request: its latency from `due` (to the first or the last byte), or
+/// `None` when it failed (a transport error, a non-2xx status, a broken body).
+async fn measure(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &str,
+    first_byte: bool,
+    due: Instant,
+) -> Option<Duration> {
+    let mut response = client
+        .post(url)
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .ok()
+        .filter(|r| r.status().is_success())?;
+    let first = response
+        .chunk()
+        .await
+        .ok()
+        .flatten()
+        .map(|_| due.elapsed())?;
+    while let Some(chunk) = response.chunk().await.ok()? {
+        // An SSE error event is a failed answer too.
+        if chunk.windows(8).any(|w| w == b"\"error\":") {
+            return None;
+        }
+    }
+    Some(if first_byte { first } else { due.elapsed() })
 }
 
 #[tokio::main]
@@ -45,47 +89,46 @@ async fn main() {
         .unwrap();
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let total = args.rate as u64 * args.seconds;
-    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
     let start = Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due.into()).await;
-        let (client, latencies, errors) = (client.clone(), latencies.clone(), errors.clone());
-        let (url, key, body) = (args.url.clone(), args.key.clone(), args.body.clone());
-        let first_byte = args.first_byte;
-        tasks.push(tokio::spawn(async move {
-            let result = client
-                .post(&url)
-                .bearer_auth(&key)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await;
-            let measured = match result {
-                Ok(mut response) if response.status().is_success() => {
-                    let first = response.chunk().await.ok().flatten().map(|_| due.elapsed());
-                    let rest_ok = async {
-                        while let Some(_chunk) = response.chunk().await? {}
-                        Ok::<_, reqwest::Error>(())
-                    }
-                    .await
-                    .is_ok();
-                    match (first, rest_ok) {
-                        (Some(first), true) if first_byte => Some(first),
-                        (Some(_), true) => Some(due.elapsed()),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            if let Some(latency) = measured {
-                latencies.lock().await.push(latency);
-            } else {
+    let record = |latencies: Arc<Mutex<Vec<Duration>>>,
+                  errors: Arc<std::sync::atomic::AtomicU64>,
+                  measured: Option<Duration>| async move {
+        match measured {
+            Some(latency) => latencies.lock().await.push(latency),
+            None => {
                 errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-        }));
+        }
+    };
+    let mut tasks = Vec::new();
+    if let Some(clients) = args.concurrency {
+        let deadline = start + Duration::from_secs(args.seconds);
+        for _ in 0..clients {
+            let (client, latencies, errors) = (client.clone(), latencies.clone(), errors.clone());
+            let (url, key, body) = (args.url.clone(), args.key.clone(), args.body.clone());
+            let first_byte = args.first_byte;
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let measured =
+                        measure(&client, &url, &key, &body, first_byte, Instant::now()).await;
+                    record(latencies.clone(), errors.clone(), measured).await;
+                }
+            }));
+        }
+    } else {
+        let total = args.rate as u64 * args.seconds;
+        let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+        for i in 0..total {
+            let due = start + interval * i as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let (client, latencies, errors) = (client.clone(), latencies.clone(), errors.clone());
+            let (url, key, body) = (args.url.clone(), args.key.clone(), args.body.clone());
+            let first_byte = args.first_byte;
+            tasks.push(tokio::spawn(async move {
+                let measured = measure(&client, &url, &key, &body, first_byte, due).await;
+                record(latencies, errors, measured).await;
+            }));
+        }
     }
     for task in tasks {
         let _ = task.await;

@@ -12,9 +12,12 @@ need_protoc() {
 }
 
 need_python_openai() {
-  if ! python3 -c 'import openai' >/dev/null 2>&1; then
-    echo "installing the openai Python package (used by the client compatibility test)" >&2
-    python3 -m pip install -q openai >/dev/null 2>&1 \
-      || python3 -m pip install -q --break-system-packages openai
-  fi
+  local pkg
+  for pkg in openai anthropic; do
+    if ! python3 -c "import $pkg" >/dev/null 2>&1; then
+      echo "installing the $pkg Python package (used by the client compatibility tests)" >&2
+      python3 -m pip install -q "$pkg" >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages "$pkg"
+    fi
+  done
 }

@@ -110,8 +110,16 @@ pub struct Settings {
     pub job_lease_secs: u64,
     /// Time limit for establishing a connection to an upstream, in seconds.
     pub upstream_connect_timeout_secs: u64,
-    /// Time limit for a whole non-streaming upstream call (and for the first byte of a stream), in seconds.
+    /// Time limit for a whole non-streaming upstream call (and the default of the two below), in seconds.
     pub upstream_timeout_secs: u64,
+    /// Time limit until an upstream's response head (a stream's first byte), in seconds.
+    pub upstream_first_byte_timeout_secs: Option<u64>,
+    /// Longest pause inside an upstream stream, in seconds.
+    pub upstream_idle_timeout_secs: Option<u64>,
+    /// Attempts per upstream call, each on another key of the pool (429, refused key, 5xx, connection error or timeout before the first byte).
+    pub upstream_attempts: u32,
+    /// How long a key rests after a 429 without Retry-After, in seconds.
+    pub upstream_cooldown_secs: u64,
 }
 
 impl Default for Settings {
@@ -162,6 +170,10 @@ impl Default for Settings {
             job_lease_secs: 60,
             upstream_connect_timeout_secs: 10,
             upstream_timeout_secs: 300,
+            upstream_first_byte_timeout_secs: None,
+            upstream_idle_timeout_secs: None,
+            upstream_attempts: 3,
+            upstream_cooldown_secs: 60,
         }
     }
 }
@@ -358,10 +370,26 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_UPSTREAM_CONNECT_TIMEOUT_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_connect_timeout_secs: Option<u64>,
-    /// Seconds allowed for an upstream answer (the first byte, when streaming) [default: 300].
+    /// Seconds allowed for a whole non-streaming upstream answer [default: 300].
     #[arg(long, env = "RAGWAY_UPSTREAM_TIMEOUT_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_timeout_secs: Option<u64>,
+    /// Seconds allowed until an upstream's response head, a stream's first byte; a timeout before it is retried on another key [default: RAGWAY_UPSTREAM_TIMEOUT_SECS].
+    #[arg(long, env = "RAGWAY_UPSTREAM_FIRST_BYTE_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_first_byte_timeout_secs: Option<u64>,
+    /// Seconds an upstream stream may pause before it is given up [default: RAGWAY_UPSTREAM_TIMEOUT_SECS].
+    #[arg(long, env = "RAGWAY_UPSTREAM_IDLE_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_idle_timeout_secs: Option<u64>,
+    /// Attempts per upstream call, each on another key of the pool [default: 3].
+    #[arg(long, env = "RAGWAY_UPSTREAM_ATTEMPTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_attempts: Option<u32>,
+    /// Seconds a key rests after a 429 that gives no Retry-After [default: 60].
+    #[arg(long, env = "RAGWAY_UPSTREAM_COOLDOWN_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_cooldown_secs: Option<u64>,
 }
 
 impl SettingsArgs {
@@ -411,6 +439,19 @@ impl Settings {
         anyhow::ensure!(
             self.ingest_workers > 0,
             "RAGWAY_INGEST_WORKERS must be at least 1"
+        );
+        anyhow::ensure!(
+            self.upstream_attempts > 0,
+            "RAGWAY_UPSTREAM_ATTEMPTS must be at least 1"
+        );
+        let timeouts = [
+            Some(self.upstream_timeout_secs),
+            self.upstream_first_byte_timeout_secs,
+            self.upstream_idle_timeout_secs,
+        ];
+        anyhow::ensure!(
+            timeouts.into_iter().flatten().all(|t| t > 0),
+            "RAGWAY_UPSTREAM_TIMEOUT_SECS, _FIRST_BYTE_TIMEOUT_SECS and _IDLE_TIMEOUT_SECS must be at least 1"
         );
         anyhow::ensure!(
             self.max_messages > 0,

@@ -48,7 +48,7 @@ async fn draw(state: &AppState, origin: &str, prompt: &str, log: &LogHandle) -> 
     let generated = state
         .upstreams
         .images
-        .generate_image(prompt, &state.settings.image_size)
+        .generate_image(prompt, &state.settings.image_size, log)
         .await;
     let bytes = match generated {
         Ok(bytes) => bytes,
@@ -82,7 +82,6 @@ pub(crate) async fn answer(
 ) -> Response {
     if let Ok(ready) = exchange.state.upstreams.images.ready() {
         exchange.log.set_model(&exchange.model, Some(ready.model()));
-        exchange.log.set_upstream_key(ready.api_key());
     }
     let content = draw(&exchange.state, origin, prompt, &exchange.log).await;
     let message = Message::new("assistant", Value::String(content.clone()));

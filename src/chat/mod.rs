@@ -3,13 +3,12 @@
 //! system prompt, call the chat upstream, relay its answer (whole, or as SSE
 //! chunks the moment they arrive) and save the exchange.
 
+pub mod anthropic;
 pub mod conversations;
 pub mod draw;
 pub mod models;
 mod stream;
 mod trim;
-
-use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -142,7 +141,6 @@ pub async fn complete(
         .clone()
         .unwrap_or_else(|| ready.model().to_string());
     log.set_model(&model.id, Some(&upstream_model));
-    log.set_upstream_key(ready.api_key());
     let question = retrieval_query(&exchange.thread.messages)
         .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
     // Embedding models read a few hundred tokens; the start of a pasted
@@ -201,15 +199,15 @@ pub async fn complete(
         let response = state
             .upstreams
             .chat
-            .send("/chat/completions", &body)
+            .send("/chat/completions", &body, log)
             .await?;
-        let idle = Duration::from_secs(state.settings.upstream_timeout_secs);
+        let idle = state.upstreams.chat.idle_timeout();
         return Ok(stream::relay(response, exchange, client_usage, idle));
     }
     let mut answer: Value = state
         .upstreams
         .chat
-        .send_json("/chat/completions", &body)
+        .send_json("/chat/completions", &body, log)
         .await?;
     let message = answered(&mut answer, exchange.footer.as_deref());
     let usage = answer.get("usage").filter(|u| u.is_object()).cloned();

@@ -27,22 +27,22 @@ async fn complete(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> AppResult<Response> {
-    let conversation = match headers.get(CONVERSATION_HEADER) {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| {
-                    AppError::BadRequest("`X-Conversation-Id` must be plain text.".into())
-                })?
-                .trim()
-                .to_string(),
-        )
-        .filter(|id| !id.is_empty()),
-    };
+    let conversation = conversation_header(&headers)?;
     let origin = super::server_origin(&state.settings, &headers);
     let log = log.map(|Extension(log)| log).unwrap_or_default();
     chat::complete(&state, &caller, conversation, &origin, &log, request).await
+}
+
+/// The conversation the `X-Conversation-Id` header names, if it names one.
+pub(super) fn conversation_header(headers: &HeaderMap) -> AppResult<Option<String>> {
+    let Some(value) = headers.get(CONVERSATION_HEADER) else {
+        return Ok(None);
+    };
+    let id = value
+        .to_str()
+        .map_err(|_| AppError::BadRequest("`X-Conversation-Id` must be plain text.".into()))?
+        .trim();
+    Ok((!id.is_empty()).then(|| id.to_string()))
 }
 
 async fn image(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {

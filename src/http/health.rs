@@ -70,12 +70,34 @@ async fn metrics(State(state): State<AppState>) -> Response {
             state.started.elapsed().as_secs_f64(),
         );
         for role in crate::upstream::Role::ALL {
-            let up = state.upstreams.get(role).is_configured();
+            let upstream = state.upstreams.get(role);
+            let provider = || ("provider", role.name().to_string());
             set_gauge(
                 "ragway_upstream_configured",
-                &[("provider", role.name().to_string())],
-                if up { 1.0 } else { 0.0 },
+                &[provider()],
+                if upstream.is_configured() { 1.0 } else { 0.0 },
             );
+            let summary = upstream.pool().summary();
+            for (key_state, n) in [
+                ("active", summary.active),
+                ("cooling", summary.cooling),
+                ("blocked", summary.blocked),
+            ] {
+                set_gauge(
+                    "ragway_upstream_keys",
+                    &[provider(), ("state", key_state.to_string())],
+                    n as f64,
+                );
+            }
+            let (errors, retries) = upstream.pool().error_counts();
+            for (kind, n) in errors {
+                metrics::counter!(
+                    "ragway_upstream_errors_total",
+                    &[provider(), ("status", kind)]
+                )
+                .absolute(n);
+            }
+            metrics::counter!("ragway_upstream_retries_total", &[provider()]).absolute(retries);
         }
     });
     (
@@ -108,6 +130,15 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     let word = |up: bool| if up { "ok" } else { "down" };
     let configured = |up: bool| if up { "configured" } else { "not configured" };
+    // Each role: configured or not, and its key pool (how many keys can take calls now).
+    let mut upstreams = serde_json::Map::new();
+    let mut pools = serde_json::Map::new();
+    for role in crate::upstream::Role::ALL {
+        let upstream = state.upstreams.get(role);
+        let name = role.name().to_string();
+        upstreams.insert(name.clone(), json!(configured(upstream.is_configured())));
+        pools.insert(name, json!(upstream.pool().summary()));
+    }
     (
         status,
         Json(json!({
@@ -125,12 +156,8 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
             },
             "index": index,
             "ingest_queue": queue.map(|(ingest, reindex)| json!({ "ingest": ingest, "reindex": reindex })),
-            "upstreams": {
-                "chat": configured(state.upstreams.chat.is_configured()),
-                "embeddings": configured(state.upstreams.embeddings.is_configured()),
-                "images": configured(state.upstreams.images.is_configured()),
-                "rerank": configured(state.upstreams.rerank.is_configured()),
-            },
+            "upstreams": upstreams,
+            "upstream_keys": pools,
         })),
     )
 }

@@ -9,9 +9,11 @@ mod documents;
 mod health;
 mod logging;
 mod logs;
+mod messages;
 mod models;
 mod providers;
 mod settings;
+mod upstreams;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -34,11 +36,13 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router())
         .merge(collections::router())
         .merge(chat::router())
+        .merge(messages::router())
         .merge(conversations::router())
         .merge(admin::router())
         .merge(providers::router())
         .merge(settings::router())
         .merge(logs::router())
+        .merge(upstreams::router())
         .merge(crate::web::router())
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(

@@ -5,7 +5,13 @@
 //! caller whose fault it is: 429 stays 429, a rejected upstream key or an
 //! unknown upstream model is ragway's configuration (502), a 5xx is 502, a
 //! timeout is 504.
+//!
+//! Each upstream's keys form a [`pool::Pool`]: calls go round-robin to the
+//! keys usable now; a call that meets a 429, a refused key, a 5xx, a
+//! connection error or a timeout before the first byte is tried again on
+//! another key, up to `RAGWAY_UPSTREAM_ATTEMPTS` attempts in all.
 
+pub mod pool;
 pub mod providers;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +25,10 @@ use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use self::pool::{Outcome, Pool, Unavailable};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
+use crate::usage::LogHandle;
 
 /// Which upstream, for messages and for the names of its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +73,7 @@ impl Role {
 pub struct Endpoint {
     /// Base URL ending in the API version (`…/v1`), without a trailing slash.
     pub base_url: Option<String>,
+    /// The key, or several separated by commas (a pool).
     pub api_key: Option<String>,
     pub model: Option<String>,
 }
@@ -88,10 +97,29 @@ impl Endpoint {
         }
         Self {
             base_url: given(base_url).map(normalize_base_url),
-            api_key: given(api_key).map(str::to_string),
+            api_key: given(api_key).and_then(|keys| {
+                let keys = split_keys(keys);
+                (!keys.is_empty()).then(|| keys.join(","))
+            }),
             model: given(model).map(str::to_string),
         }
     }
+
+    /// The keys of the pool, in order (none for a keyless upstream).
+    pub fn keys(&self) -> Vec<String> {
+        self.api_key.as_deref().map(split_keys).unwrap_or_default()
+    }
+}
+
+/// Keys as people list them: separated by commas, spaces or new lines.
+pub fn split_keys(text: &str) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for key in text.split(|c: char| c == ',' || c.is_whitespace()) {
+        if !key.is_empty() && !keys.iter().any(|k| k == key) {
+            keys.push(key.to_string());
+        }
+    }
+    keys
 }
 
 /// One configured (or not) upstream.
@@ -103,9 +131,33 @@ pub struct Upstream {
     /// admin's saved provider is removed.
     configured: Arc<Endpoint>,
     http: reqwest::Client,
+    /// The whole of a call that is read at once.
     timeout: Duration,
+    /// Until the response head (the first byte of a stream).
+    first_byte: Duration,
+    /// Between two pieces of a stream.
+    idle: Duration,
+    /// Attempts per call, each on another key.
+    attempts: usize,
+    /// The keys and their states.
+    pool: Arc<Pool>,
     /// Set once the upstream refused base64 embeddings: floats from then on.
     floats_only: Arc<AtomicBool>,
+}
+
+/// One attempt's failure: the error for the caller and what it tells of the key.
+struct Failed {
+    error: AppError,
+    outcome: Outcome,
+}
+
+impl From<AppError> for Failed {
+    fn from(error: AppError) -> Self {
+        Self {
+            error,
+            outcome: Outcome::Ok,
+        }
+    }
 }
 
 /// The endpoint of an upstream that is ready to call: base URL and model set.
@@ -115,10 +167,6 @@ pub struct Ready(Arc<Endpoint>);
 impl Ready {
     pub fn base_url(&self) -> &str {
         self.0.base_url.as_deref().unwrap_or_default()
-    }
-
-    pub fn api_key(&self) -> Option<&str> {
-        self.0.api_key.as_deref()
     }
 
     pub fn model(&self) -> &str {
@@ -144,14 +192,29 @@ impl Upstreams {
             .user_agent(concat!("ragway/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let timeout = Duration::from_secs(settings.upstream_timeout_secs);
+        let first_byte = Duration::from_secs(
+            settings
+                .upstream_first_byte_timeout_secs
+                .unwrap_or(settings.upstream_timeout_secs),
+        );
+        let idle = Duration::from_secs(
+            settings
+                .upstream_idle_timeout_secs
+                .unwrap_or(settings.upstream_timeout_secs),
+        );
+        let cooldown = Duration::from_secs(settings.upstream_cooldown_secs);
         let make = |role, base: &Option<String>, key: &Option<String>, model: Option<&str>| {
             let configured = Arc::new(Endpoint::new(base.as_deref(), key.as_deref(), model));
             Upstream {
                 role,
                 endpoint: Arc::new(RwLock::new(configured.clone())),
+                pool: Arc::new(Pool::new(&configured.keys(), cooldown)),
                 configured,
                 http: http.clone(),
                 timeout,
+                first_byte,
+                idle,
+                attempts: settings.upstream_attempts.max(1) as usize,
                 floats_only: Arc::default(),
             }
         };
@@ -236,14 +299,26 @@ impl Upstream {
         if **current != *endpoint {
             // A new provider may take base64 vectors again.
             self.floats_only.store(false, Ordering::Relaxed);
+            self.pool.sync(&endpoint.keys());
             *current = endpoint;
         }
+    }
+
+    /// The keys and what is known about them.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// How long a stream may pause between two pieces.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle
     }
 
     /// A copy of this upstream calling `endpoint`, apart from it: changing
     /// one changes nothing in the other (to try settings before saving them).
     pub fn detached(&self, endpoint: Arc<Endpoint>) -> Upstream {
         Upstream {
+            pool: Arc::new(Pool::new(&endpoint.keys(), Duration::from_secs(60))),
             endpoint: Arc::new(RwLock::new(endpoint)),
             floats_only: Arc::default(),
             ..self.clone()
@@ -259,20 +334,33 @@ impl Upstream {
                 self.role.name()
             ))
         })?;
-        let mut request = self.http.get(format!("{base_url}/models"));
-        if let Some(key) = &endpoint.api_key {
-            request = request.bearer_auth(key);
-        }
-        let work = async {
-            let response = request.send().await.map_err(|e| self.transport_error(e))?;
-            if !response.status().is_success() {
-                return Err(self.status_error(response).await);
-            }
-            response.bytes().await.map_err(|e| self.transport_error(e))
-        };
-        let bytes = tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| self.timeout_error())??;
+        let url = format!("{base_url}/models");
+        let bytes = self
+            .attempts("", &LogHandle::detached(), |key| {
+                let mut request = self.http.get(&url);
+                if let Some(key) = key {
+                    request = request.bearer_auth(key);
+                }
+                let work = async {
+                    let response = request
+                        .send()
+                        .await
+                        .map_err(|e| self.failed_in_transport(e))?;
+                    if !response.status().is_success() {
+                        return Err(self.failed_with_status(response).await);
+                    }
+                    response
+                        .bytes()
+                        .await
+                        .map_err(|e| self.failed_in_transport(e))
+                };
+                async move {
+                    tokio::time::timeout(self.timeout, work)
+                        .await
+                        .map_err(|_| self.failed_by_timeout(self.timeout))?
+                }
+            })
+            .await?;
         #[derive(Deserialize)]
         struct Item {
             id: String,
@@ -330,56 +418,166 @@ impl Upstream {
         self.ready().is_ok()
     }
 
-    fn post(&self, ready: &Ready, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.post(format!("{}{path}", ready.base_url()));
-        match ready.api_key() {
-            Some(key) => request.bearer_auth(key),
-            None => request,
+    /// Run `attempt` with a key from the pool (the key as its argument),
+    /// again on another key after a failure that says nothing of the
+    /// request itself (429, refused key, 5xx, connection error, timeout), up
+    /// to the configured number of attempts. The pool learns from each
+    /// outcome; `log` gets the last key used and the retries.
+    async fn attempts<T, F, Fut>(
+        &self,
+        model: &str,
+        log: &LogHandle,
+        mut attempt: F,
+    ) -> AppResult<T>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failed>>,
+    {
+        let mut tried: Vec<String> = Vec::new();
+        let mut last: Option<AppError> = None;
+        loop {
+            let pick = match self.pool.pick(model, &tried) {
+                Ok(pick) => pick,
+                Err(why) => return Err(last.unwrap_or_else(|| self.unavailable(model, why))),
+            };
+            if !tried.is_empty() {
+                self.pool.retried();
+                log.add_retry();
+            }
+            log.set_upstream_key(&pick.fingerprint);
+            tried.push(pick.fingerprint.clone());
+            match attempt(pick.key).await {
+                Ok(value) => {
+                    self.pool.report(&pick.fingerprint, model, &Outcome::Ok, "");
+                    return Ok(value);
+                }
+                Err(Failed { error, outcome }) => {
+                    self.pool
+                        .report(&pick.fingerprint, model, &outcome, &error.to_string());
+                    if outcome == Outcome::Ok || tried.len() >= self.attempts {
+                        return Err(error);
+                    }
+                    tracing::warn!(role = self.role.name(), key = %pick.fingerprint, error = %error, "upstream call failed; trying another key");
+                    last = Some(error);
+                }
+            }
         }
     }
 
-    /// Send `body` and wait for the response head; errors carry the upstream's message.
+    /// The error when no key can take a call.
+    fn unavailable(&self, model: &str, why: Unavailable) -> AppError {
+        let role = self.role.name();
+        match why {
+            Unavailable::Blocked => AppError::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!(
+                    "Every key of the {role} upstream was refused by the provider and is blocked; \
+                     fix or replace them, then enable them in the admin (GET /api/admin/upstreams)."
+                ),
+                retry_after: None,
+                transient: false,
+            },
+            Unavailable::Cooling { retry_after } => {
+                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                AppError::Upstream {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    message: format!(
+                        "Every key of the {role} upstream is resting after a rate limit for model {model}; retry in {secs} s."
+                    ),
+                    retry_after: axum::http::HeaderValue::from_str(&secs.to_string()).ok(),
+                    transient: true,
+                }
+            }
+            Unavailable::Tried => AppError::Upstream {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: format!("No key of the {role} upstream can take the call now."),
+                retry_after: None,
+                transient: true,
+            },
+        }
+    }
+
+    /// One attempt: POST `body` with `key` and wait for the response head.
+    async fn post_once(
+        &self,
+        ready: &Ready,
+        path: &str,
+        key: Option<String>,
+        body: Bytes,
+    ) -> Result<reqwest::Response, Failed> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", ready.base_url()))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = tokio::time::timeout(self.first_byte, request.send())
+            .await
+            .map_err(|_| self.failed_by_timeout(self.first_byte))?
+            .map_err(|e| self.failed_in_transport(e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(self.failed_with_status(response).await)
+    }
+
+    /// Send `body` (for `model`) and wait for the response head, on
+    /// another key after a failure; errors carry the upstream's message.
     ///
-    /// The time limit covers the head only: a stream may then run as long as it keeps sending.
+    /// The first-byte limit covers the head only: a stream may then run as long as it keeps sending.
     pub async fn send<B: Serialize + ?Sized>(
         &self,
         path: &str,
         body: &B,
+        log: &LogHandle,
     ) -> AppResult<reqwest::Response> {
         let ready = self.ready()?;
-        let request = self.post(&ready, path).json(body);
-        let response = tokio::time::timeout(self.timeout, request.send())
-            .await
-            .map_err(|_| self.timeout_error())?
-            .map_err(|e| self.transport_error(e))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(self.status_error(response).await)
+        let (model, body) = encode(body)?;
+        self.attempts(&model, log, |key| {
+            self.post_once(&ready, path, key, body.clone())
+        })
+        .await
     }
 
-    /// Send `body` and read the whole JSON answer, as `T`, within the time limit.
+    /// Send `body` and read the whole JSON answer, as `T`, within the time
+    /// limit; another key is tried when the answer fails before it is whole.
     pub async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         path: &str,
         body: &B,
+        log: &LogHandle,
     ) -> AppResult<T> {
-        let work = async {
-            let response = self.send(path, body).await?;
-            response.bytes().await.map_err(|e| AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!(
-                    "The {} upstream's answer was cut off: {}",
-                    self.role.name(),
-                    error_chain(&e)
-                ),
-                retry_after: None,
-                transient: true,
+        let ready = self.ready()?;
+        let (model, body) = encode(body)?;
+        let bytes = self
+            .attempts(&model, log, |key| {
+                let work = async {
+                    let response = self.post_once(&ready, path, key, body.clone()).await?;
+                    response.bytes().await.map_err(|e| Failed {
+                        error: AppError::Upstream {
+                            status: StatusCode::BAD_GATEWAY,
+                            message: format!(
+                                "The {} upstream's answer was cut off: {}",
+                                self.role.name(),
+                                error_chain(&e)
+                            ),
+                            retry_after: None,
+                            transient: true,
+                        },
+                        outcome: Outcome::Transient {
+                            label: "cut".into(),
+                        },
+                    })
+                };
+                async move {
+                    tokio::time::timeout(self.timeout, work)
+                        .await
+                        .map_err(|_| self.failed_by_timeout(self.timeout))?
+                }
             })
-        };
-        let bytes = tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| self.timeout_error())??;
+            .await?;
         serde_json::from_slice(&bytes).map_err(|e| AppError::Upstream {
             status: StatusCode::BAD_GATEWAY,
             message: format!(
@@ -450,7 +648,9 @@ impl Upstream {
         struct Answer {
             data: Vec<Item>,
         }
-        let mut parsed: Answer = self.send_json("/embeddings", &body).await?;
+        let mut parsed: Answer = self
+            .send_json("/embeddings", &body, &LogHandle::detached())
+            .await?;
         if parsed.data.len() != inputs.len() {
             return Err(AppError::Upstream {
                 status: StatusCode::BAD_GATEWAY,
@@ -495,7 +695,9 @@ impl Upstream {
         struct Answer {
             results: Vec<Item>,
         }
-        let answer: Answer = self.send_json("/rerank", &body).await?;
+        let answer: Answer = self
+            .send_json("/rerank", &body, &LogHandle::detached())
+            .await?;
         if let Some(bad) = answer.results.iter().find(|r| r.index >= documents.len()) {
             return Err(AppError::Upstream {
                 status: StatusCode::BAD_GATEWAY,
@@ -523,7 +725,12 @@ impl Upstream {
     /// `image_size`/`batch_size`, so both kinds of provider accept it; the
     /// answer may hold `data[].b64_json`, `data[].url` or `images[].url`
     /// (a URL is downloaded at once: providers' links expire).
-    pub async fn generate_image(&self, prompt: &str, size: &str) -> AppResult<Bytes> {
+    pub async fn generate_image(
+        &self,
+        prompt: &str,
+        size: &str,
+        log: &LogHandle,
+    ) -> AppResult<Bytes> {
         let ready = self.ready()?;
         let body = json!({
             "model": ready.model(),
@@ -545,7 +752,7 @@ impl Upstream {
             #[serde(default)]
             images: Vec<Image>,
         }
-        let answer: Answer = self.send_json("/images/generations", &body).await?;
+        let answer: Answer = self.send_json("/images/generations", &body, log).await?;
         let unexpected = |message: String| AppError::Upstream {
             status: StatusCode::BAD_GATEWAY,
             message,
@@ -573,14 +780,17 @@ impl Upstream {
                 .get(&url)
                 .send()
                 .await
-                .map_err(|e| self.transport_error(e))?;
+                .map_err(|e| self.failed_in_transport(e).error)?;
             if !response.status().is_success() {
                 return Err(unexpected(format!(
                     "Downloading the generated image failed with status {}.",
                     response.status()
                 )));
             }
-            response.bytes().await.map_err(|e| self.transport_error(e))
+            response
+                .bytes()
+                .await
+                .map_err(|e| self.failed_in_transport(e).error)
         };
         tokio::time::timeout(self.timeout, download)
             .await
@@ -588,37 +798,51 @@ impl Upstream {
     }
 
     fn timeout_error(&self) -> AppError {
-        AppError::Upstream {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            message: format!(
-                "The {} upstream did not answer within {} s.",
-                self.role.name(),
-                self.timeout.as_secs()
-            ),
-            retry_after: None,
-            transient: true,
+        self.failed_by_timeout(self.timeout).error
+    }
+
+    fn failed_by_timeout(&self, limit: Duration) -> Failed {
+        Failed {
+            error: AppError::Upstream {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: format!(
+                    "The {} upstream did not answer within {} s.",
+                    self.role.name(),
+                    limit.as_secs()
+                ),
+                retry_after: None,
+                transient: true,
+            },
+            outcome: Outcome::Transient {
+                label: "timeout".into(),
+            },
         }
     }
 
-    fn transport_error(&self, err: reqwest::Error) -> AppError {
-        let status = if err.is_timeout() {
-            StatusCode::GATEWAY_TIMEOUT
+    fn failed_in_transport(&self, err: reqwest::Error) -> Failed {
+        let (status, label) = if err.is_timeout() {
+            (StatusCode::GATEWAY_TIMEOUT, "timeout")
         } else {
-            StatusCode::BAD_GATEWAY
+            (StatusCode::BAD_GATEWAY, "connect")
         };
-        AppError::Upstream {
-            status,
-            message: format!(
-                "Could not reach the {} upstream: {}",
-                self.role.name(),
-                error_chain(&err)
-            ),
-            retry_after: None,
-            transient: true,
+        Failed {
+            error: AppError::Upstream {
+                status,
+                message: format!(
+                    "Could not reach the {} upstream: {}",
+                    self.role.name(),
+                    error_chain(&err)
+                ),
+                retry_after: None,
+                transient: true,
+            },
+            outcome: Outcome::Transient {
+                label: label.into(),
+            },
         }
     }
 
-    async fn status_error(&self, response: reqwest::Response) -> AppError {
+    async fn failed_with_status(&self, response: reqwest::Response) -> Failed {
         let upstream_status = response.status();
         let retry_after = response.headers().get("retry-after").cloned();
         let text = response.text().await.unwrap_or_default();
@@ -642,13 +866,46 @@ impl Upstream {
             code => (StatusCode::BAD_GATEWAY, format!("The {role} upstream failed with status {code}: {detail}")),
         };
         let rate_limited = upstream_status == StatusCode::TOO_MANY_REQUESTS;
-        AppError::Upstream {
-            status,
-            message,
-            retry_after: retry_after.filter(|_| rate_limited),
-            transient: rate_limited || upstream_status.is_server_error(),
+        let outcome = match upstream_status.as_u16() {
+            429 => Outcome::RateLimited {
+                retry_after: pool::retry_after(retry_after.as_ref()),
+                daily: pool::is_daily_quota(&text),
+            },
+            401 | 403 => Outcome::Rejected {
+                reason: upstream_status.as_u16().to_string(),
+            },
+            code if upstream_status.is_server_error() => Outcome::Transient {
+                label: code.to_string(),
+            },
+            _ => Outcome::Ok,
+        };
+        Failed {
+            error: AppError::Upstream {
+                status,
+                message,
+                retry_after: retry_after.filter(|_| rate_limited),
+                transient: rate_limited || upstream_status.is_server_error(),
+            },
+            outcome,
         }
     }
+}
+
+/// A request body as bytes (sent again as they are on another key), and
+/// the model it names (keys cool down per model).
+fn encode<B: Serialize + ?Sized>(body: &B) -> AppResult<(String, Bytes)> {
+    let value = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(default)]
+        model: Option<String>,
+    }
+    // Only the `model` field is read; the rest is skipped without being built.
+    let model = serde_json::from_slice::<Named>(&value)
+        .ok()
+        .and_then(|n| n.model)
+        .unwrap_or_default();
+    Ok((model, Bytes::from(value)))
 }
 
 /// How often and how patiently to retry an upstream call.

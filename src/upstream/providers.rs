@@ -5,6 +5,7 @@
 //! (`startup`), so a change made on one replica reaches the others within
 //! that time.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,11 +13,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 use sqlx::{AnyPool, Row};
 
-use super::{Endpoint, Role, Upstream};
+use super::pool::{KeyView, Pool, Summary};
+use super::{split_keys, Endpoint, Role, Upstream};
 use crate::auth::secrets::{mask, Secrets};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::sql::now_ms;
+use crate::usage::LogHandle;
 
 /// How often every process reads the saved providers again.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
@@ -27,8 +30,10 @@ pub struct ProviderView {
     pub role: &'static str,
     pub base_url: Option<String>,
     pub model: Option<String>,
-    /// The key, masked (`sk-…abcd`); `null` when there is none.
+    /// The key, masked (`sk-…abcd`; several: `sk-…abcd, sk-…wxyz`); `null` when there is none.
     pub api_key: Option<String>,
+    /// How many keys the pool has.
+    pub keys: usize,
     /// Base URL and model set: calls can be made.
     pub configured: bool,
     /// `admin` (saved through the admin) or `settings` (environment, file, flags).
@@ -144,8 +149,154 @@ pub async fn load(state: &AppState) -> AppResult<()> {
             }
             None => upstream.set_endpoint(upstream.configured()),
         }
+        sync_blocks(&state.db, role, upstream.pool()).await?;
     }
     Ok(())
+}
+
+/// Write the keys this process blocked to SQL, then take SQL's blocks as
+/// the truth: blocks made on other replicas apply here, and a key an admin
+/// enabled anywhere is unblocked here.
+async fn sync_blocks(db: &AnyPool, role: Role, pool: &Pool) -> AppResult<()> {
+    for (fingerprint, block) in pool.unpersisted_blocks() {
+        sqlx::query(
+            "INSERT INTO upstream_key_blocks (role, fingerprint, reason, blocked_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (role, fingerprint) DO NOTHING",
+        )
+        .bind(role.name())
+        .bind(&fingerprint)
+        .bind(&block.reason)
+        .bind(block.since_ms)
+        .execute(db)
+        .await?;
+    }
+    let rows = sqlx::query(
+        "SELECT fingerprint, reason, blocked_at FROM upstream_key_blocks WHERE role = $1",
+    )
+    .bind(role.name())
+    .fetch_all(db)
+    .await?;
+    let stored: HashMap<String, (String, i64)> = rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.get("fingerprint"),
+                (row.get("reason"), row.get("blocked_at")),
+            )
+        })
+        .collect();
+    pool.apply_blocks(&stored);
+    Ok(())
+}
+
+/// One role's key pool as `GET /api/admin/upstreams` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolView {
+    pub role: &'static str,
+    pub configured: bool,
+    pub model: Option<String>,
+    pub summary: Summary,
+    pub keys: Vec<KeyView>,
+    /// Failed calls since this process started, by what went wrong (`429`, `500`, `timeout`, …).
+    pub errors: BTreeMap<String, u64>,
+    /// Calls tried again on another key since this process started.
+    pub retries: u64,
+}
+
+/// Every role's key pool (this process's counters; blocks as all replicas see them).
+pub async fn pools(state: &AppState) -> AppResult<Vec<PoolView>> {
+    let mut views = Vec::new();
+    for role in Role::ALL {
+        let upstream = state.upstreams.get(role);
+        sync_blocks(&state.db, role, upstream.pool()).await?;
+        views.push(pool_view(upstream));
+    }
+    Ok(views)
+}
+
+fn pool_view(upstream: &Upstream) -> PoolView {
+    let pool = upstream.pool();
+    let (errors, retries) = pool.error_counts();
+    PoolView {
+        role: upstream.role().name(),
+        configured: upstream.is_configured(),
+        model: upstream.model(),
+        summary: pool.summary(),
+        keys: pool.views(),
+        errors,
+        retries,
+    }
+}
+
+/// Enable `role`'s key `fingerprint` again (unblock it and end its cooling), on every replica.
+pub async fn enable_key(state: &AppState, role: Role, fingerprint: &str) -> AppResult<PoolView> {
+    let upstream = state.upstreams.get(role);
+    sqlx::query("DELETE FROM upstream_key_blocks WHERE role = $1 AND fingerprint = $2")
+        .bind(role.name())
+        .bind(fingerprint)
+        .execute(&state.db)
+        .await?;
+    if !upstream.pool().enable(fingerprint) {
+        return Err(no_such_key(role, fingerprint));
+    }
+    tracing::info!(
+        role = role.name(),
+        key = fingerprint,
+        "upstream key enabled"
+    );
+    Ok(pool_view(upstream))
+}
+
+/// Add `keys` (one, or several separated by commas) to `role`'s pool, saved
+/// as the role's provider.
+pub async fn add_keys(state: &AppState, role: Role, keys: &str) -> AppResult<PoolView> {
+    let added = split_keys(keys);
+    if added.is_empty() {
+        return Err(AppError::BadRequest(
+            "`key` must hold an API key (several may be separated by commas).".into(),
+        ));
+    }
+    let upstream = state.upstreams.get(role);
+    let mut all = upstream.endpoint().keys();
+    all.extend(added);
+    save_keys(state, role, all).await?;
+    Ok(pool_view(upstream))
+}
+
+/// Take the key `fingerprint` out of `role`'s pool, saved as the role's provider.
+pub async fn remove_key(state: &AppState, role: Role, fingerprint: &str) -> AppResult<PoolView> {
+    let upstream = state.upstreams.get(role);
+    let mut all = upstream.endpoint().keys();
+    let before = all.len();
+    all.retain(|k| super::pool::fingerprint(Some(k)) != fingerprint);
+    if all.len() == before {
+        return Err(no_such_key(role, fingerprint));
+    }
+    save_keys(state, role, all).await?;
+    sqlx::query("DELETE FROM upstream_key_blocks WHERE role = $1 AND fingerprint = $2")
+        .bind(role.name())
+        .bind(fingerprint)
+        .execute(&state.db)
+        .await?;
+    Ok(pool_view(upstream))
+}
+
+async fn save_keys(state: &AppState, role: Role, keys: Vec<String>) -> AppResult<()> {
+    let update = ProviderUpdate {
+        api_key: Some((!keys.is_empty()).then(|| keys.join(","))),
+        ..ProviderUpdate::default()
+    };
+    save(state, role, &update).await
+}
+
+fn no_such_key(role: Role, fingerprint: &str) -> AppError {
+    AppError::NotFound {
+        message: format!(
+            "The {} upstream has no key {fingerprint:?} (GET /api/admin/upstreams lists the fingerprints).",
+            role.name()
+        ),
+        code: "upstream_key_not_found",
+    }
 }
 
 /// Every provider as the admin sees it.
@@ -171,8 +322,9 @@ pub async fn view(state: &AppState, role: Role) -> AppResult<ProviderView> {
             None,
         ),
     };
+    let keys = endpoint.keys();
     let key = match (&endpoint.api_key, &error) {
-        (Some(key), _) => Some(mask(key)),
+        (Some(_), _) => Some(keys.iter().map(|k| mask(k)).collect::<Vec<_>>().join(", ")),
         // There is a key, but it does not open: say there is one.
         (None, Some(_)) => Some("…".into()),
         (None, None) => None,
@@ -183,6 +335,7 @@ pub async fn view(state: &AppState, role: Role) -> AppResult<ProviderView> {
         base_url: endpoint.base_url,
         model: endpoint.model,
         api_key: key,
+        keys: keys.len(),
         source: if saved.is_some() { "admin" } else { "settings" },
         updated_at,
         error,
@@ -271,7 +424,9 @@ pub async fn test(
                     "max_tokens": 1,
                     "stream": false,
                 });
-                let _: Value = upstream.send_json("/chat/completions", &body).await?;
+                let _: Value = upstream
+                    .send_json("/chat/completions", &body, &LogHandle::detached())
+                    .await?;
                 Ok(None)
             }
             Role::Embeddings => {

@@ -118,13 +118,16 @@ impl LogHandle {
         });
     }
 
-    /// The upstream key used, as a short fingerprint (never the key).
-    pub fn set_upstream_key(&self, key: Option<&str>) {
-        use sha2::{Digest, Sha256};
-        let fingerprint = key
-            .filter(|k| !k.is_empty())
-            .map(|k| hex::encode(&Sha256::digest(k.as_bytes())[..4]));
+    /// The upstream key used, by its fingerprint (never the key; see
+    /// `upstream::pool::fingerprint`); `-`, a keyless upstream, is none.
+    pub fn set_upstream_key(&self, fingerprint: &str) {
+        let fingerprint = (fingerprint != "-").then(|| fingerprint.to_string());
         self.update(|e| e.upstream_key = fingerprint);
+    }
+
+    /// One more attempt on another upstream key.
+    pub fn add_retry(&self) {
+        self.update(|e| e.retries += 1);
     }
 
     /// Token counts from an OpenAI `usage` object.
@@ -472,10 +475,14 @@ mod tests {
         handle.set_error("first");
         handle.set_error("second");
         assert_eq!(handle.snapshot().unwrap().error.as_deref(), Some("first"));
-        handle.set_upstream_key(Some("sk-upstream"));
+        handle.set_upstream_key(&crate::upstream::pool::fingerprint(Some("sk-upstream")));
         let fingerprint = handle.snapshot().unwrap().upstream_key.unwrap();
         assert_eq!(fingerprint.len(), 8);
         assert!(!fingerprint.contains("sk-"));
+        handle.set_upstream_key("-");
+        handle.add_retry();
+        let e = handle.snapshot().unwrap();
+        assert_eq!((e.upstream_key, e.retries), (None, 1));
         assert!(LogHandle::detached().snapshot().is_none());
     }
 

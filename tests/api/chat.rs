@@ -177,7 +177,34 @@ async fn upstream_rate_limits_and_errors_are_reported() {
         "rate_limit_exceeded",
     )
     .await;
+    // The only key now rests for that model: refused at once, without a call.
+    let calls = app.upstream.chat_requests().len();
+    let response = app
+        .post_json(
+            "/v1/chat/completions",
+            &app.user_key,
+            &app.chat_body("hi again", false),
+        )
+        .await;
+    let seconds: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=7).contains(&seconds), "{seconds}");
+    let body = assert_error(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("resting"));
+    assert_eq!(app.upstream.chat_requests().len(), calls);
 
+    app.heal_upstream().await;
     app.upstream.set_fault(Fault::ServerError);
     let response = app
         .post_json(

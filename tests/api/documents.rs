@@ -246,7 +246,7 @@ async fn bodies_over_the_limit_are_refused() {
 #[tokio::test]
 async fn embedding_rate_limits_and_outages_are_retried() {
     let app = spawn_app().await;
-    app.upstream.set_fault_times(Fault::RateLimit, 2);
+    app.upstream.set_fault_times(Fault::RateLimitNoWait, 2);
     let id = app
         .ingest_text("Pilots", "Harbour pilots board ships at the outer buoy.")
         .await;
@@ -395,7 +395,7 @@ async fn a_rejected_embeddings_key_fails_at_once_with_the_reason() {
     );
 
     // Uploading the same bytes again once the key is fixed queues the failed document again.
-    app.upstream.set_fault(Fault::None);
+    app.heal_upstream().await;
     let response = app
         .post_json(
             "/v1/documents",
@@ -490,7 +490,7 @@ async fn re_ingesting_retries_a_failed_document_and_refuses_one_in_progress() {
         "{body}"
     );
     // A restart hands the hanging job back; with the upstream answering again it completes.
-    app.upstream.set_fault(Fault::None);
+    app.heal_upstream().await;
     let (app, mut events) = app.restart().await;
     assert_eq!(wait_for(&mut events, &id).await, "ready");
     assert_eq!(app.stored_chunks(&id).await, 1);

@@ -105,7 +105,7 @@ async fn a_failing_image_upstream_answers_with_a_readable_message() {
     assert!(content.starts_with("图片生成失败"), "{content}");
     assert!(content.contains("images upstream"), "{content}");
 
-    app.upstream.set_fault(Fault::None);
+    app.heal_upstream().await;
     let answer: Value = app
         .chat(&app.user_key, None, &app.chat_body("画", false))
         .await

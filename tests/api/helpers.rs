@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::support::fake_upstream::FakeUpstream;
+use crate::support::fake_upstream::{FakeUpstream, Fault};
 
 /// A running app with its fake upstream and two keys.
 pub struct TestApp {
@@ -197,6 +197,20 @@ impl TestApp {
             .await
             .expect("the stopped app's database opens");
         (db, data)
+    }
+
+    /// Heal the fake upstream and enable every upstream key it got blocked
+    /// or cooling (as an admin would once the provider works again).
+    pub async fn heal_upstream(&self) {
+        self.upstream.set_fault(Fault::None);
+        for role in ragway::upstream::Role::ALL {
+            let keys = self.state.upstreams.get(role).pool().views();
+            for key in keys.iter().filter(|k| k.state != "active") {
+                ragway::upstream::providers::enable_key(&self.state, role, &key.fingerprint)
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

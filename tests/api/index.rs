@@ -246,7 +246,7 @@ async fn a_failed_reindex_leaves_the_old_index_serving_and_resumes() {
         error.to_string().contains("run `ragway reindex` again"),
         "{error}"
     );
-    app.upstream.set_fault(Fault::None);
+    app.heal_upstream().await;
     let index = &health(&app).await["index"];
     assert_eq!(index["status"], "reindexing");
     assert!(index["reindex"]["error"].as_str().is_some(), "{index}");
@@ -377,7 +377,7 @@ async fn a_graceful_restart_hands_back_a_running_job_at_once() {
             break;
         }
     }
-    app.upstream.set_fault(Fault::None);
+    app.heal_upstream().await;
     let old = app.state.instance.clone();
     let (app, mut events) = app.restart().await;
     // Handed back on the way out, not left to its lease: free, or already the new server's.
@@ -425,5 +425,5 @@ async fn deleting_a_queued_document_removes_its_job() {
         assert!(response.status().is_success());
     }
     assert_eq!(pending().await, 0);
-    app.upstream.set_fault(Fault::None);
+    app.heal_upstream().await;
 }

@@ -508,7 +508,7 @@ async fn replacing_a_document_swaps_its_chunks_only_when_the_new_ones_are_in() {
     let response = put("The ferry leaves at nine o'clock.").await.unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "failed");
-    app.upstream.set_fault(Fault::None);
+    app.heal_upstream().await;
     assert!(best_text().await.contains("eight"));
 
     // A replacement that works swaps the chunks: only the new content remains.

@@ -24,3 +24,4 @@ mod providers;
 mod python;
 mod retrieval;
 mod settings;
+mod upstreams;

@@ -1,30 +1,32 @@
-//! The official `openai` Python package against a running ragway.
+//! The official `openai` and `anthropic` Python packages against a running ragway.
 
 use std::process::Command;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestApp};
 
-#[tokio::test]
-async fn the_openai_python_sdk_works_unchanged() {
+/// An app with the lighthouse document, and the output of `script`
+/// (in tests/python/) run against it with `base_url` (the app's address and
+/// this suffix), after checking it passed and printed `done`.
+async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
     let app = spawn_app().await;
     app.ingest_text(
         "Lighthouse",
         "The lighthouse keeper logs the tide every morning at six.",
     )
     .await;
-    let script = format!("{}/tests/python/openai_sdk.py", env!("CARGO_MANIFEST_DIR"));
+    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let output = tokio::task::spawn_blocking({
-        let address = app.address.clone();
+        let base_url = format!("{}{suffix}", app.address);
         let key = app.user_key.clone();
         move || {
             Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
                 .arg(script)
-                .env("RAGWAY_BASE_URL", format!("{address}/v1"))
+                .env("RAGWAY_BASE_URL", base_url)
                 .env("RAGWAY_API_KEY", key)
                 .env("RAGWAY_MODEL", "ragway")
                 .env("NO_PROXY", "127.0.0.1")
                 .output()
-                .expect("python3 runs (the README's test command installs the openai package)")
+                .expect("python3 runs (the README's test command installs the SDK packages)")
         }
     })
     .await
@@ -35,11 +37,46 @@ async fn the_openai_python_sdk_works_unchanged() {
         output.status.success(),
         "python test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    assert!(stdout.contains("openai sdk: all checks passed"), "{stdout}");
+    assert!(stdout.contains(done), "{stdout}");
+    app
+}
+
+#[tokio::test]
+async fn the_openai_python_sdk_works_unchanged() {
+    let app = run_script("openai_sdk.py", "/v1", "openai sdk: all checks passed").await;
     // The SDK's question reached the upstream with the retrieved chunk.
     let sent = app.upstream.chat_requests();
     assert!(sent.iter().any(|r| r["messages"][0]["content"]
         .as_str()
         .unwrap_or_default()
         .contains("every morning at six")));
+}
+
+#[tokio::test]
+async fn the_anthropic_python_sdk_works_unchanged() {
+    let app = run_script("anthropic_sdk.py", "", "anthropic sdk: all checks passed").await;
+    let sent = app.upstream.chat_requests();
+    // The system prompt came first, with the retrieved chunk after it.
+    let first = &sent[0]["messages"][0]["content"];
+    assert!(
+        first
+            .as_str()
+            .unwrap()
+            .starts_with("Answer from the sources."),
+        "{first}"
+    );
+    assert!(
+        first.as_str().unwrap().contains("every morning at six"),
+        "{first}"
+    );
+    // The tool result went upstream as a `tool` message.
+    assert!(sent.iter().any(|r| r["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["role"] == "tool" && m["content"] == "Rain, 4 °C")));
+    // Logged like any chat.
+    app.logged(1).await;
+    let rows = app.logs("endpoint=/v1/messages").await;
+    assert!(rows["data"].as_array().unwrap().len() >= 8, "{rows}");
 }

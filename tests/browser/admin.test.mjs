@@ -10,6 +10,7 @@
 //   node tests/browser/admin.test.mjs      (or scripts/browser-test.sh)
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -354,6 +355,36 @@ async function walk(ctx, step) {
     // A provider that is not configured reports its error.
     await tid('provider-rerank-test').click();
     await page.locator('[data-testid="provider-rerank-result"][data-ok="false"]', { hasText: /not configured/i }).waitFor();
+  });
+
+  await step('providers: the chat key pool adds, lists and removes a key', async () => {
+    await visit(page, 'providers');
+    const pool = tid('pool-chat');
+    await pool.waitFor();
+    // The fingerprint of a key: the first 8 hex digits of its SHA-256.
+    const newKey = 'sk-browser-pool-key-0042';
+    const fp = createHash('sha256').update(newKey).digest('hex').slice(0, 8);
+    await tid('pool-chat-new-key').fill(newKey);
+    const added = page.waitForResponse((res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/api/admin/upstreams/chat/keys');
+    await tid('pool-chat-add').click();
+    const addStatus = (await added).status();
+    assert(addStatus === 201, `adding a key to the chat pool answered ${addStatus}, not 201`);
+    const row = tid(`pool-chat-key-${fp}`);
+    await row.waitFor();
+    const masked = (await row.getByTestId(`pool-chat-mask-${fp}`).textContent()).trim();
+    assert(masked.includes('…0042') && !masked.includes('browser-pool'), `the new key is not shown masked: ${masked}`);
+    await page.locator(`[data-testid="pool-chat-state-${fp}"][data-status="active"]`).waitFor();
+    assert(await tid('pool-chat-new-key').inputValue() === '', 'the key field was not emptied after adding');
+    await shot(page, 'providers-pool');
+
+    await tid(`pool-chat-remove-${fp}`).click();
+    await tid('confirm-modal').waitFor();
+    const removed = page.waitForResponse((res) => res.request().method() === 'DELETE' && new URL(res.url()).pathname === `/api/admin/upstreams/chat/keys/${fp}`);
+    await tid('confirm-ok').click();
+    const removeStatus = (await removed).status();
+    assert(removeStatus === 200, `removing the key answered ${removeStatus}, not 200`);
+    await row.waitFor({ state: 'detached' });
+    await tid('confirm-modal').waitFor({ state: 'detached' });
   });
 
   await step('models: create harbour', async () => {
@@ -736,10 +767,16 @@ async function walk(ctx, step) {
     await shot(page, 'logs-zh');
     await visit(page, 'keys');
     await shot(page, 'keys-zh');
+    await visit(page, 'providers');
+    await tid('pool-chat').waitFor();
+    await shot(page, 'providers-zh');
     await page.setViewportSize(PHONE);
     await visit(page, 'dashboard');
     await shot(page, 'dashboard-zh', PHONE);
     await noOverflow(page, 'dashboard (zh)');
+    await visit(page, 'providers');
+    await shot(page, 'providers-zh', PHONE);
+    await noOverflow(page, 'providers (zh)');
     await page.setViewportSize(DESKTOP);
     await page.setViewportSize(PHONE);
     await visit(page, 'playground');

@@ -37,6 +37,12 @@ pub enum Fault {
     Hang,
     /// Streams send the role chunk and two content chunks, then stop without finishing.
     CutStream,
+    /// 429 with `Retry-After: 0`: try again at once.
+    RateLimitNoWait,
+    /// 429 without `Retry-After`, saying the day's quota is used up.
+    DailyQuota,
+    /// 403, as for a key without access.
+    Forbidden,
 }
 
 /// Which `encoding_format`s the fake's embeddings endpoint honours.
@@ -67,6 +73,12 @@ struct Shared {
     /// Base URL of this fake, for the image links it hands out.
     base_url: Mutex<String>,
     auth_headers: Mutex<Vec<String>>,
+    /// Faults for requests made with one key (its bearer token), before the fault for all.
+    key_faults: Mutex<std::collections::HashMap<String, (Fault, Option<u32>)>>,
+    /// The bearer token of every chat request that was answered (or cut), in order.
+    served_keys: Mutex<Vec<String>>,
+    /// A pause before each piece of a streamed answer (a model generating).
+    stream_delay: Mutex<std::time::Duration>,
     /// How many chat requests have arrived (tests wait on it).
     chats_seen: tokio::sync::watch::Sender<usize>,
 }
@@ -100,6 +112,9 @@ impl FakeUpstream {
             images_as_urls: Mutex::new(false),
             base_url: Mutex::default(),
             auth_headers: Mutex::default(),
+            key_faults: Mutex::default(),
+            served_keys: Mutex::default(),
+            stream_delay: Mutex::default(),
             chats_seen: tokio::sync::watch::channel(0).0,
         });
         let listener = tokio::net::TcpListener::bind(addr)
@@ -135,6 +150,34 @@ impl FakeUpstream {
     /// Fail the next `times` requests in this way, then answer normally again.
     pub fn set_fault_times(&self, fault: Fault, times: u32) {
         *self.shared.fault.lock().unwrap() = (fault, Some(times));
+    }
+
+    /// Make every following request made with `key` fail in this way.
+    pub fn set_key_fault(&self, key: &str, fault: Fault) {
+        self.shared
+            .key_faults
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (fault, None));
+    }
+
+    /// Fail the next `times` requests made with `key` in this way.
+    pub fn set_key_fault_times(&self, key: &str, fault: Fault, times: u32) {
+        self.shared
+            .key_faults
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (fault, Some(times)));
+    }
+
+    /// The key (bearer token) of every chat request answered (or cut) so far, in order.
+    pub fn served_keys(&self) -> Vec<String> {
+        self.shared.served_keys.lock().unwrap().clone()
+    }
+
+    /// Pause this long before each piece of a streamed answer (load benchmarks).
+    pub fn set_stream_delay(&self, delay: std::time::Duration) {
+        *self.shared.stream_delay.lock().unwrap() = delay;
     }
 
     /// Which embedding encodings to honour from now on.
@@ -191,9 +234,18 @@ impl FakeUpstream {
     }
 }
 
-/// The fault for this request, counting it against a limited fault.
-fn take_fault(shared: &Shared) -> Fault {
-    let mut slot = shared.fault.lock().unwrap();
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::to_string)
+}
+
+/// Count a request against a fault slot: its fault, healed once a limited one is used up.
+fn count_down(slot: &mut (Fault, Option<u32>)) -> Fault {
     match slot.1 {
         Some(0) => {
             *slot = (Fault::None, None);
@@ -205,6 +257,25 @@ fn take_fault(shared: &Shared) -> Fault {
         }
         None => slot.0,
     }
+}
+
+/// The fault for this request (its key's first, then the one for all),
+/// counting it against a limited fault.
+fn take_fault(shared: &Shared, headers: &axum::http::HeaderMap) -> Fault {
+    let keyed = bearer(headers)
+        .and_then(|k| {
+            shared
+                .key_faults
+                .lock()
+                .unwrap()
+                .get_mut(&k)
+                .map(count_down)
+        })
+        .unwrap_or(Fault::None);
+    if keyed != Fault::None {
+        return keyed;
+    }
+    count_down(&mut shared.fault.lock().unwrap())
 }
 
 /// The response for a fault that fails the whole request, if it does.
@@ -230,6 +301,28 @@ async fn failing(fault: Fault) -> Option<Response> {
             (
                 StatusCode::UNAUTHORIZED,
                 Json(json!({"error": {"message": "Invalid API key", "type": "invalid_request_error"}})),
+            )
+                .into_response(),
+        ),
+        Fault::RateLimitNoWait => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "0")],
+                Json(json!({"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}})),
+            )
+                .into_response(),
+        ),
+        Fault::DailyQuota => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({"error": {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "code": "insufficient_quota"}})),
+            )
+                .into_response(),
+        ),
+        Fault::Forbidden => Some(
+            (
+                StatusCode::FORBIDDEN,
+                Json(json!({"error": {"message": "This key has no access to the model", "type": "permission_error"}})),
             )
                 .into_response(),
         ),
@@ -263,10 +356,15 @@ async fn chat(
     }
     shared.chat_requests.lock().unwrap().push(request.clone());
     shared.chats_seen.send_modify(|n| *n += 1);
-    let fault = take_fault(&shared);
+    let fault = take_fault(&shared, &headers);
     if let Some(response) = failing(fault).await {
         return response;
     }
+    shared
+        .served_keys
+        .lock()
+        .unwrap()
+        .push(bearer(&headers).unwrap_or_default());
     let model = request["model"].as_str().unwrap_or("fake").to_string();
     let reply = reply_for(&request);
     let prompt_tokens = request.to_string().len() as u64 / 4;
@@ -323,9 +421,16 @@ async fn chat(
     if !cut {
         lines.push(Ok("data: [DONE]\n\n".to_string()));
     }
+    let delay = *shared.stream_delay.lock().unwrap();
+    let pieces = futures::StreamExt::then(futures::stream::iter(lines), move |line| async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        line
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
-        .body(Body::from_stream(futures::stream::iter(lines)))
+        .body(Body::from_stream(pieces))
         .unwrap()
 }
 
@@ -466,13 +571,17 @@ fn embed_width(text: &str, dim: usize) -> Vec<f32> {
     v
 }
 
-async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
+async fn embeddings(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    Json(request): Json<Value>,
+) -> Response {
     shared
         .embedding_requests
         .lock()
         .unwrap()
         .push(request.clone());
-    if let Some(response) = failing(take_fault(&shared)).await {
+    if let Some(response) = failing(take_fault(&shared, &headers)).await {
         return response;
     }
     let inputs: Vec<String> = match &request["input"] {
@@ -529,9 +638,13 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(request): Json<Value
 pub const PNG_1X1: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
-async fn images(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
+async fn images(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    Json(request): Json<Value>,
+) -> Response {
     shared.image_requests.lock().unwrap().push(request.clone());
-    if let Some(response) = failing(take_fault(&shared)).await {
+    if let Some(response) = failing(take_fault(&shared, &headers)).await {
         return response;
     }
     if *shared.images_as_urls.lock().unwrap() {
@@ -550,9 +663,13 @@ async fn image_file() -> Response {
     ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
 }
 
-async fn rerank(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) -> Response {
+async fn rerank(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    Json(request): Json<Value>,
+) -> Response {
     shared.rerank_requests.lock().unwrap().push(request.clone());
-    if let Some(response) = failing(take_fault(&shared)).await {
+    if let Some(response) = failing(take_fault(&shared, &headers)).await {
         return response;
     }
     if *shared.rerank_reversed.lock().unwrap() {

@@ -145,6 +145,8 @@
     'status.active': ['Active', '有效'],
     'status.revoked': ['Revoked', '已吊销'],
     'status.expired': ['Expired', '已过期'],
+    'status.cooling': ['Cooling', '冷却中'],
+    'status.blocked': ['Blocked', '已停用'],
 
     // Providers
     'prov.title': ['Providers', '上游服务'],
@@ -176,6 +178,49 @@
     'prov.test_ok': ['Works · {ms} ms · {model}', '可用 · {ms} 毫秒 · {model}'],
     'prov.test_fail': ['Failed', '失败'],
     'prov.updated': ['Saved {time}', '保存于 {time}'],
+    'prov.keys_saved': ['Saved: {count} keys — type new ones (comma separated) to replace them all', '已保存 {count} 个密钥，输入新值（逗号分隔）将全部替换'],
+
+    // Key pools (Providers page)
+    'pool.title': ['Key pools', '密钥池'],
+    'pool.subtitle': ['Each role may hold several API keys; calls take turns. A key that gets a 429 rests for that model for a while; a key refused with 401/403 is blocked until you enable it.', '每个角色可保存多个 API 密钥，调用轮流使用。收到 429 的密钥会对该模型暂停一段时间；被 401/403 拒绝的密钥会被停用，直到手动启用。'],
+    'pool.keys_one': ['1 key', '1 个密钥'],
+    'pool.keys_many': ['{n} keys', '{n} 个密钥'],
+    'pool.active': ['{n} active', '{n} 个可用'],
+    'pool.cooling': ['{n} cooling', '{n} 个冷却中'],
+    'pool.blocked': ['{n} blocked', '{n} 个已停用'],
+    'pool.retries_one': ['1 retry', '重试 1 次'],
+    'pool.retries_many': ['{n} retries', '重试 {n} 次'],
+    'pool.errors': ['Errors', '错误'],
+    'pool.no_errors': ['No errors', '无错误'],
+    'pool.errors_hint': ['Failed calls since the server started, by status', '服务器启动以来的失败调用，按状态分类'],
+    'pool.no_key': ['No key', '无密钥'],
+    'pool.keyless_hint': ['Calls are made without a key. Add one or more to make a pool.', '调用时不带密钥。添加一个或多个密钥即可组成密钥池。'],
+    'pool.cooling_until': ['until {time}', '至 {time}'],
+    'pool.blocked_since': ['blocked since {time}', '{time} 起停用'],
+    'pool.requests_one': ['1 request', '1 次请求'],
+    'pool.requests_many': ['{n} requests', '{n} 次请求'],
+    'pool.failures': ['{n} failed', '{n} 次失败'],
+    'pool.rate_limited': ['{n} × 429', '{n} 次 429'],
+    'pool.last_used': ['last used {time}', '最近使用 {time}'],
+    'pool.never_used': ['not used yet', '尚未使用'],
+    'pool.last_error': ['Last error: {error}', '最近错误：{error}'],
+    'pool.fingerprint': ['Fingerprint (first 8 hex digits of the key\u2019s SHA-256)', '指纹（密钥 SHA-256 的前 8 位）'],
+    'pool.enable': ['Enable', '启用'],
+    'pool.remove': ['Remove', '移除'],
+    'pool.remove_title': ['Remove this key?', '移除此密钥？'],
+    'pool.remove_confirm': ['Take {key} out of the {role} pool? Calls stop using it at once.', '将 {key} 从「{role}」密钥池中移除？调用会立即停止使用它。'],
+    'pool.remove_last': ['Take {key} out of the {role} pool? It is the only key: calls will then be made without one.', '将 {key} 从「{role}」密钥池中移除？这是唯一的密钥，之后调用将不带密钥。'],
+    'pool.new_key': ['New key for {role}', '「{role}」的新密钥'],
+    'pool.new_key_ph': ['sk-… (several: comma separated)', 'sk-…（多个用逗号分隔）'],
+    'pool.add': ['Add key', '添加密钥'],
+    'pool.key_required': ['Enter a key first.', '请先输入密钥。'],
+    'pool.added': ['Key added to {role}.', '已向「{role}」添加密钥。'],
+    'pool.added_many': ['{n} keys added to {role}.', '已向「{role}」添加 {n} 个密钥。'],
+    'pool.removed': ['Key {key} removed from {role}.', '已从「{role}」移除密钥 {key}。'],
+    'pool.enabled': ['Key {key} enabled.', '密钥 {key} 已启用。'],
+    'pool.load_failed': ['Could not load the key pools: {error}', '无法加载密钥池：{error}'],
+    'pool.dash_keys': ['{active}/{keys} keys', '{active}/{keys} 个密钥'],
+    'pool.dash_keys_title': ['{active} of {keys} keys can take calls now ({cooling} cooling, {blocked} blocked)', '{keys} 个密钥中 {active} 个可用（{cooling} 个冷却中，{blocked} 个已停用）'],
 
     // Models
     'models.title': ['Models', '模型'],
@@ -750,7 +795,8 @@
       pending: 'neutral', empty: 'neutral', not_configured: 'neutral',
       processing: 'info', reindexing: 'info',
       failed: 'danger', down: 'danger', revoked: 'danger',
-      mismatch: 'warn', degraded: 'warn', expired: 'warn',
+      mismatch: 'warn', degraded: 'warn', expired: 'warn', cooling: 'warn',
+      blocked: 'danger',
     };
     const key = String(status || 'unknown').replace(/ /g, '_');
     const label = I18N['status.' + key] ? t('status.' + key) : String(status);
@@ -1461,10 +1507,30 @@
         [t('dash.dimension'), index.dimension],
       ]));
     const up = health.upstreams || {};
+    const pools = health.upstream_keys || {};
     const upstreams = card({ title: t('dash.upstreams'), icon: 'providers', testid: 'dash-upstreams', actions: h('a', { class: 'link', href: '#/providers' }, t('dash.manage')) },
-      kv(ROLES.map((role) => [t('prov.' + role), statusBadge(up[role] === 'configured' ? 'configured' : 'not_configured', 'upstream-' + role)])));
+      kv(ROLES.map((role) => {
+        const configured = up[role] === 'configured';
+        const badgeEl = statusBadge(configured ? 'configured' : 'not_configured', 'upstream-' + role);
+        const keys = configured ? poolKeysBadge(role, pools[role]) : null;
+        return [t('prov.' + role), keys ? h('span', { class: 'badge-pair' }, keys, badgeEl) : badgeEl];
+      })));
     body.appendChild(h('div', { class: 'grid-cards' }, service, indexCard, upstreams));
     body.appendChild(connectCard(models ? models.data.map((m) => m.id) : []));
+  }
+
+  // "2/3 keys" beside a role on the dashboard, when its pool has several
+  // keys or none of them can take calls; null otherwise.
+  function poolKeysBadge(role, summary) {
+    if (!summary || typeof summary.keys !== 'number') return null;
+    const { keys, active } = summary;
+    if (!(keys > 1 || active === 0)) return null;
+    const kind = active === 0 ? 'danger' : (active < keys ? 'warn' : 'neutral');
+    const b = badge(t('pool.dash_keys', { active, keys }), kind, 'upstream-' + role + '-keys');
+    b.setAttribute('title', t('pool.dash_keys_title', { active, keys, cooling: summary.cooling || 0, blocked: summary.blocked || 0 }));
+    b.setAttribute('data-active', String(active));
+    b.setAttribute('data-keys', String(keys));
+    return b;
   }
 
   // Requests and tokens of the last days: totals, a bar per day, the top keys.
@@ -1610,13 +1676,226 @@
     root.appendChild(pageHeader(t('prov.title'), t('prov.subtitle')));
     const grid = h('div', { class: 'grid-2' }, loadingBlock());
     root.appendChild(grid);
-    const views = await api('GET', '/api/admin/providers');
+    const [views, pools] = await Promise.all([
+      api('GET', '/api/admin/providers'),
+      api('GET', '/api/admin/upstreams').catch((e) => e),
+    ]);
     if (!ctx.alive()) return;
     clear(grid);
-    for (const role of ROLES) grid.appendChild(providerCard(role, views[role] || { role }));
+    // A provider saved with new keys changes its pool, and a key added to or
+    // taken out of a pool changes its provider: each refreshes the other.
+    const providerHooks = {};
+    const poolHooks = {};
+    const refreshProvider = async (role) => {
+      try {
+        const fresh = await api('GET', '/api/admin/providers');
+        if (fresh[role] && providerHooks[role].update) providerHooks[role].update(fresh[role]);
+      } catch (_) { /* the card keeps what it shows */ }
+    };
+    const refreshPool = async (role) => {
+      if (!poolHooks[role]) return;
+      try {
+        const fresh = await api('GET', '/api/admin/upstreams');
+        const pool = (fresh.data || []).find((p) => p.role === role);
+        if (pool) poolHooks[role].set(pool);
+      } catch (_) { /* the card keeps what it shows */ }
+    };
+    for (const role of ROLES) {
+      providerHooks[role] = { changed: () => refreshPool(role) };
+      grid.appendChild(providerCard(role, views[role] || { role }, providerHooks[role]));
+    }
+
+    const section = h('section', { class: 'pools', testid: 'pools' },
+      h('div', { class: 'section-head' },
+        h('h2', { class: 'section-title' }, icon('keys'), t('pool.title')),
+        h('p', { class: 'section-sub' }, t('pool.subtitle'))));
+    root.appendChild(section);
+    if (pools instanceof Error) {
+      section.appendChild(h('div', { class: 'card' }, h('div', { class: 'card-body' },
+        h('div', { class: 'inline-error', role: 'alert', testid: 'pools-error' }, icon('alert'), h('span', null, t('pool.load_failed', { error: errorText(pools) }))))));
+      return;
+    }
+    const byRole = new Map((pools.data || []).map((p) => [p.role, p]));
+    const poolGrid = h('div', { class: 'grid-2 pool-grid' });
+    for (const role of ROLES) {
+      if (!byRole.has(role)) continue;
+      poolHooks[role] = { changed: () => refreshProvider(role) };
+      poolGrid.appendChild(poolCard(role, byRole.get(role), poolHooks[role]));
+    }
+    section.appendChild(poolGrid);
   }
 
-  function providerCard(role, initial) {
+  function plural(n, one, many, vars) {
+    return n === 1 ? t(one, vars) : t(many, Object.assign({ n: fmtNumber(n) }, vars));
+  }
+
+  // A time later today as 14:05:30, another day as the full date and time.
+  function fmtClock(ms) {
+    if (ms == null) return '—';
+    const d = new Date(ms);
+    if (new Date().toDateString() === d.toDateString()) {
+      return d.toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    }
+    return fmtTime(ms);
+  }
+
+  // One role's key pool: its counts, every key with its state, and a form
+  // to add keys. `hooks.set(view)` redraws it from a PoolView.
+  function poolCard(role, initial, hooks) {
+    let view = initial;
+    const id = 'pool-' + role;
+    const roleName = t('prov.' + role);
+    const el = h('section', { class: 'card pool', testid: id });
+    const headBadges = h('div', { class: 'provider-badges' });
+    const sub = h('p', { class: 'card-sub pool-model' });
+    const summary = h('div', { class: 'pool-summary', testid: id + '-summary' });
+    const list = h('div', { class: 'pool-keys', testid: id + '-keys' });
+    const newKey = input({ type: 'password', autocomplete: 'new-password', testid: id + '-new-key', placeholder: t('pool.new_key_ph'), 'aria-label': t('pool.new_key', { role: roleName }) });
+    const addBtn = btn(t('pool.add'), { kind: 'secondary', icon: 'plus', type: 'submit', testid: id + '-add' });
+    const form = h('form', {
+      class: 'pool-add', novalidate: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        const value = newKey.value.trim();
+        if (!value) { toast(t('pool.key_required'), 'error'); newKey.focus(); return; }
+        busy(addBtn, async () => {
+          try {
+            const before = view.keys.filter((k) => k.key != null).length;
+            view = await api('POST', '/api/admin/upstreams/' + role + '/keys', { key: value });
+            draw();
+            newKey.value = '';
+            const added = view.keys.filter((k) => k.key != null).length - before;
+            toast(added > 1 ? t('pool.added_many', { n: added, role: roleName }) : t('pool.added', { role: roleName }));
+            if (hooks && hooks.changed) hooks.changed();
+          } catch (err) { toast(errorText(err), 'error'); }
+        });
+      },
+    }, newKey, addBtn);
+
+    const keyRow = (k) => {
+      const fp = k.fingerprint;
+      const keyless = k.key == null;
+      const label = keyless ? t('pool.no_key') : k.key;
+      const details = [];
+      if (k.state === 'blocked') {
+        details.push(h('div', { class: 'pool-key-note danger-text', testid: id + '-blocked-' + fp, title: k.blocked_reason || null },
+          icon('ban'),
+          h('span', { class: 'pool-note-text' }, k.blocked_reason || t('status.blocked'))));
+      }
+      if (k.cooling && k.cooling.length) {
+        details.push(h('div', { class: 'pool-cooling', testid: id + '-cooling-' + fp }, k.cooling.map((c) =>
+          h('span', { class: 'pool-cool', title: c.reason || null },
+            h('code', null, c.model),
+            h('span', null, t('pool.cooling_until', { time: fmtClock(c.until) }))))));
+      }
+      const facts = [];
+      if (k.state === 'blocked' && k.blocked_at) facts.push(t('pool.blocked_since', { time: fmtClock(k.blocked_at) }));
+      facts.push(plural(k.requests || 0, 'pool.requests_one', 'pool.requests_many'));
+      if (k.failures) facts.push(t('pool.failures', { n: fmtNumber(k.failures) }));
+      if (k.rate_limited) facts.push(t('pool.rate_limited', { n: fmtNumber(k.rate_limited) }));
+      facts.push(k.last_used_at ? t('pool.last_used', { time: fmtAgo(k.last_used_at) }) : t('pool.never_used'));
+      const shownReasons = new Set([k.blocked_reason, ...(k.cooling || []).map((c) => c.reason)]);
+      const lastError = k.last_error && !shownReasons.has(k.last_error)
+        ? h('div', { class: 'pool-key-error', title: k.last_error }, t('pool.last_error', { error: k.last_error })) : null;
+
+      const actions = h('div', { class: 'row-actions' });
+      const canEnable = k.state === 'blocked' || k.state === 'cooling';
+      const canRemove = !keyless && fp !== '-';
+      if (canEnable) {
+        const enable = btn(t('pool.enable'), { small: true, icon: 'check', testid: id + '-enable-' + fp });
+        enable.addEventListener('click', () => busy(enable, async () => {
+          try {
+            view = await api('POST', '/api/admin/upstreams/' + role + '/keys/' + encodeURIComponent(fp) + '/enable', {});
+            draw();
+            toast(t('pool.enabled', { key: label }));
+          } catch (err) { toast(errorText(err), 'error'); }
+        }));
+        actions.appendChild(enable);
+      }
+      if (canRemove) {
+        const remove = btn(t('pool.remove'), { small: true, kind: 'ghost-danger', icon: 'trash', iconOnly: true, testid: id + '-remove-' + fp });
+        remove.addEventListener('click', async () => {
+          const last = view.keys.filter((x) => x.key != null).length <= 1;
+          const ok = await confirmDialog({
+            title: t('pool.remove_title'),
+            message: t(last ? 'pool.remove_last' : 'pool.remove_confirm', { key: k.key, role: roleName }),
+            danger: true,
+            ok: t('pool.remove'),
+          });
+          if (!ok) return;
+          await busy(remove, async () => {
+            try {
+              view = await api('DELETE', '/api/admin/upstreams/' + role + '/keys/' + encodeURIComponent(fp));
+              draw();
+              toast(t('pool.removed', { key: k.key, role: roleName }));
+              if (hooks && hooks.changed) hooks.changed();
+            } catch (err) { toast(errorText(err), 'error'); }
+          });
+        });
+        actions.appendChild(remove);
+      }
+
+      const cls = 'pool-key is-' + k.state + (canEnable ? ' has-enable' : '') + (canRemove ? ' has-remove' : '');
+      return h('div', { class: cls, testid: id + '-key-' + fp, 'data-state': k.state, 'data-fingerprint': fp },
+        h('div', { class: 'pool-key-main' },
+          h('div', { class: 'pool-key-line' },
+            keyless ? h('span', { class: 'pool-key-mask muted', testid: id + '-mask-' + fp }, label)
+              : h('code', { class: 'pool-key-mask', testid: id + '-mask-' + fp }, label),
+            keyless ? null : h('code', { class: 'pool-key-fp', title: t('pool.fingerprint') }, fp),
+            statusBadge(k.state, id + '-state-' + fp)),
+          details,
+          h('div', { class: 'pool-key-facts' }, facts.join(' · ')),
+          lastError),
+        canEnable || canRemove ? actions : null);
+    };
+
+    const draw = () => {
+      const sum = view.summary || { keys: view.keys.length, active: 0, cooling: 0, blocked: 0 };
+      const keyless = view.keys.length === 1 && view.keys[0].key == null;
+      clear(headBadges);
+      headBadges.appendChild(badge(keyless ? t('pool.no_key') : plural(sum.keys, 'pool.keys_one', 'pool.keys_many'), 'neutral', id + '-count'));
+      if (!view.configured) headBadges.appendChild(statusBadge('not_configured', id + '-status'));
+      clear(sub);
+      if (view.model) sub.appendChild(h('code', null, view.model));
+      sub.hidden = !view.model;
+
+      clear(summary);
+      const count = (kind, n, key) => h('span', { class: 'pool-count pool-count-' + kind + (n ? '' : ' zero'), testid: id + '-' + key },
+        h('span', { class: 'dot' }), t('pool.' + key, { n: fmtNumber(n) }));
+      const errors = Object.entries(view.errors || {}).filter(([, n]) => n > 0);
+      add(summary, [
+        h('span', { class: 'pool-counts' },
+          count('ok', sum.active, 'active'),
+          count('warn', sum.cooling, 'cooling'),
+          count('danger', sum.blocked, 'blocked')),
+        h('span', { class: 'pool-stats' },
+          h('span', { class: 'pool-retries', testid: id + '-retries' }, plural(view.retries || 0, 'pool.retries_one', 'pool.retries_many')),
+          h('span', { class: 'pool-errors', testid: id + '-errors', title: t('pool.errors_hint') },
+            errors.length
+              ? errors.map(([kind, n]) => h('span', { class: 'pool-error', 'data-kind': kind }, h('span', { class: 'pool-error-kind' }, kind), '× ' + fmtNumber(n)))
+              : h('span', { class: 'muted' }, t('pool.no_errors')))),
+      ]);
+
+      clear(list);
+      for (const k of view.keys) list.appendChild(keyRow(k));
+      if (keyless) list.appendChild(h('p', { class: 'field-hint pool-hint' }, t('pool.keyless_hint')));
+    };
+
+    add(el, [
+      h('div', { class: 'card-head' },
+        h('div', { class: 'card-titles' },
+          h('h2', { class: 'card-title' }, h('span', { class: 'role-icon' }, icon(ROLE_ICON[role])), roleName),
+          sub),
+        headBadges),
+      h('div', { class: 'card-body pool-body' }, summary, list),
+      h('div', { class: 'card-foot pool-foot' }, form),
+    ]);
+    if (hooks) hooks.set = (fresh) => { view = fresh; draw(); };
+    draw();
+    return el;
+  }
+
+  function providerCard(role, initial, hooks) {
     let view = initial;
     const el = h('section', { class: 'card provider', testid: 'provider-' + role });
     const listId = 'models-' + role;
@@ -1634,9 +1913,15 @@
       base.value = view.base_url || '';
       model.value = view.model || '';
       key.value = '';
-      key.placeholder = view.api_key ? t('prov.key_saved', { masked: view.api_key }) : t('prov.key_none');
       clearKey.box.checked = false;
+      fillMeta();
+    };
+    // What a change to the pool alters: the saved key, the source, the badges.
+    const fillMeta = () => {
+      key.placeholder = view.keys > 1 ? t('prov.keys_saved', { count: view.keys })
+        : view.api_key ? t('prov.key_saved', { masked: view.api_key }) : t('prov.key_none');
       clearKey.el.hidden = !view.api_key;
+      if (!view.api_key) clearKey.box.checked = false;
       clear(status);
       status.appendChild(statusBadge(view.configured ? 'configured' : 'not_configured', 'provider-' + role + '-status'));
       status.appendChild(badge(view.source === 'admin' ? t('prov.source_admin') : t('prov.source_settings'), view.source === 'admin' ? 'accent' : 'neutral', 'provider-' + role + '-source'));
@@ -1678,6 +1963,7 @@
         view = await api('PUT', '/api/admin/providers/' + role, values());
         fill();
         toast(t('prov.saved', { role: t('prov.' + role) }));
+        if (hooks && hooks.changed) hooks.changed();
       } catch (e) { toast(errorText(e), 'error'); }
     }));
     const reset = btn(t('prov.reset'), { kind: 'ghost', icon: 'refresh', testid: 'provider-' + role + '-reset' });
@@ -1689,6 +1975,7 @@
           fill();
           result.hidden = true;
           toast(t('prov.reset_done', { role: t('prov.' + role) }));
+          if (hooks && hooks.changed) hooks.changed();
         } catch (e) { toast(errorText(e), 'error'); }
       });
     });
@@ -1726,6 +2013,7 @@
       result),
     h('div', { class: 'card-foot' }, h('span'), h('div', { class: 'row-actions' }, reset, test, save))]);
     fill();
+    if (hooks) hooks.update = (fresh) => { view = fresh; fillMeta(); };
     return el;
   }
 

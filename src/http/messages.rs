@@ -1,0 +1,49 @@
+//! `POST /v1/messages`: Anthropic's Messages API (key in `x-api-key` or
+//! `Authorization: Bearer`), through the same chat pipeline as
+//! `/v1/chat/completions`; every error in Anthropic's shape.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+
+use crate::auth::Caller;
+use crate::chat::anthropic::{self, MessagesRequest};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::usage::LogHandle;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/messages", post(messages))
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    caller: Result<Caller, AppError>,
+    log: Option<Extension<LogHandle>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let log = log.map(|Extension(log)| log).unwrap_or_default();
+    let outcome = async {
+        let caller = caller?;
+        let request: MessagesRequest = serde_json::from_slice(&body).map_err(|e| {
+            AppError::BadRequest(format!("The body is not a Messages API request: {e}"))
+        })?;
+        let chat = request.into_chat()?;
+        let stream = chat.stream;
+        let conversation = super::chat::conversation_header(&headers)?;
+        let origin = super::server_origin(&state.settings, &headers);
+        let response =
+            crate::chat::complete(&state, &caller, conversation, &origin, &log, chat).await?;
+        Ok::<_, AppError>((response, stream))
+    }
+    .await;
+    match outcome {
+        Ok((response, stream)) => anthropic::answer(response, stream).await,
+        // The error note the log reads stays on the response's extensions.
+        Err(err) => anthropic::error_response(err.into_response()).await,
+    }
+}
