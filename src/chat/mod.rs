@@ -88,10 +88,8 @@ pub async fn complete(
     log: &LogHandle,
     mut request: ChatRequest,
 ) -> AppResult<Response> {
+    let started = std::time::Instant::now();
     log.set_stream(request.stream);
-    crate::usage::quota::check_tokens(state, caller).await?;
-    let model = models::resolve(state, &request.model).await?;
-    log.set_model(&model.id, model.upstream_model.as_deref());
     validate(&request.messages)?;
     let explicit = match (conversation, request.rest.remove("conversation_id")) {
         (Some(id), _) => Some(id),
@@ -107,13 +105,22 @@ pub async fn complete(
         .rest
         .get("stream_options")
         .is_some_and(|o| o["include_usage"] == Value::Bool(true));
-    let thread = conversations::find(
-        &state.db,
-        &caller.key_id,
-        explicit.as_deref().map(str::trim),
-        request.messages,
-    )
-    .await?;
+    // The lookups before the answer are independent reads: at once.
+    let (quota, model, thread, catalog) = tokio::join!(
+        crate::usage::quota::check_tokens(state, caller),
+        models::resolve(state, &request.model),
+        conversations::find(
+            &state.db,
+            &caller.key_id,
+            explicit.as_deref().map(str::trim),
+            request.messages,
+        ),
+        retrieval::Catalog::read(state),
+    );
+    quota?;
+    let model = model?;
+    log.set_model(&model.id, model.upstream_model.as_deref());
+    let thread = thread?;
     let runtime = state.runtime();
     let mut exchange = Exchange {
         state: state.clone(),
@@ -156,6 +163,7 @@ pub async fn complete(
     // Saving needs only what the request adds, not the whole history.
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
+    let prepared_at = started.elapsed();
     if model.retrieval {
         let options = retrieval::Options {
             top_k: model.top_k.map_or(runtime.top_k, |k| k.max(1) as usize),
@@ -164,7 +172,8 @@ pub async fn complete(
             rerank: model.rerank,
         };
         let started = std::time::Instant::now();
-        exchange.sources = retrieval::retrieve(state, caller, &question, options).await?;
+        exchange.sources =
+            retrieval::retrieve(state, caller, &catalog?, &question, options).await?;
         log.set_retrieval(started.elapsed());
     }
     let sources = &exchange.sources;
@@ -196,11 +205,19 @@ pub async fn complete(
     let body = Value::Object(body);
 
     if request.stream {
+        let retrieved_at = started.elapsed();
         let response = state
             .upstreams
             .chat
             .send("/chat/completions", &body, log)
             .await?;
+        // Where the time to the first byte goes (each from the start).
+        tracing::debug!(
+            prepared_ms = prepared_at.as_secs_f64() * 1e3,
+            retrieved_ms = retrieved_at.as_secs_f64() * 1e3,
+            upstream_head_ms = started.elapsed().as_secs_f64() * 1e3,
+            "chat timings"
+        );
         let idle = state.upstreams.chat.idle_timeout();
         return Ok(stream::relay(response, exchange, client_usage, idle));
     }

@@ -57,38 +57,52 @@ fn candidates(top_k: usize) -> usize {
 /// either list still count, but little).
 const RRF_K: f32 = 60.0;
 
+/// What retrieval reads from SQL before it searches: the active index and
+/// every shared collection's name. Chat reads it beside its own lookups
+/// (model, conversation), not after them.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    index: Option<indexes::VectorIndex>,
+    collections: Vec<String>,
+}
+
+impl Catalog {
+    /// Read it.
+    pub async fn read(state: &AppState) -> AppResult<Self> {
+        let (index, collections) =
+            tokio::join!(indexes::active(&state.db), collections::names(&state.db));
+        Ok(Self {
+            index: index?,
+            collections: collections?,
+        })
+    }
+}
+
 /// The top-k chunks for `question`; empty when the knowledge base is empty.
 ///
 /// The caller's own private documents are searched along with the shared ones.
 pub async fn retrieve(
     state: &AppState,
     caller: &Caller,
+    catalog: &Catalog,
     question: &str,
     options: Options<'_>,
 ) -> AppResult<Vec<Source>> {
     if question.trim().is_empty() {
         return Ok(Vec::new());
     }
-    // Every shared collection by name, when the model searches them all: a
-    // filter of exact values is several times cheaper for LanceDB than one
-    // that excludes the private spaces by prefix.
-    let every_collection = async {
-        match options.collections {
-            Some(_) => Ok(None),
-            None => collections::names(&state.db).await.map(Some),
-        }
-    };
-    let (index, every_collection) = tokio::join!(indexes::active(&state.db), every_collection);
     // An empty knowledge base needs no embedding call: chat works before any upload.
-    let Some(index) = index? else {
+    let Some(index) = &catalog.index else {
         return Ok(Vec::new());
     };
     if index.dimension.is_none() {
         return Ok(Vec::new());
     }
-    let every_collection = every_collection?;
+    // Every shared collection by name, when the model searches them all: a
+    // filter of exact values is several times cheaper for LanceDB than one
+    // that excludes the private spaces by prefix.
     let scope = Scope {
-        collections: options.collections.or(every_collection.as_deref()),
+        collections: Some(options.collections.unwrap_or(&catalog.collections)),
         private_space: Some(&private_space(&caller.key_id)),
     };
     let wanted = candidates(options.top_k);

@@ -470,6 +470,8 @@ async fn re_ingesting_retries_a_failed_document_and_refuses_one_in_progress() {
     assert_eq!(wait_for(&mut events, &id).await, "failed");
 
     // While embeddings hang, the second try stays in progress and a third is refused.
+    // (The refused key was blocked: enabled again first, as an admin would.)
+    app.heal_upstream().await;
     app.upstream.set_fault(Fault::Hang);
     let path = format!("/v1/documents/{id}/reingest");
     let response = app.post_json(&path, &app.admin_key, &json!({})).await;
