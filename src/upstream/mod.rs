@@ -454,7 +454,7 @@ impl Upstream {
                 Err(Failed { error, outcome }) => {
                     self.pool
                         .report(&pick.fingerprint, model, &outcome, &error.to_string());
-                    if outcome == Outcome::Ok || tried.len() >= self.attempts {
+                    if !outcome.try_another_key() || tried.len() >= self.attempts {
                         return Err(error);
                     }
                     tracing::warn!(role = self.role.name(), key = %pick.fingerprint, error = %error, "upstream call failed; trying another key");
@@ -877,7 +877,9 @@ impl Upstream {
             code if upstream_status.is_server_error() => Outcome::Transient {
                 label: code.to_string(),
             },
-            _ => Outcome::Ok,
+            code => Outcome::Refused {
+                label: code.to_string(),
+            },
         };
         Failed {
             error: AppError::Upstream {

@@ -48,6 +48,19 @@ pub enum Outcome {
     /// A 5xx, a connection error or a timeout before the first byte: try
     /// another key. `label` is the status code or `connect` / `timeout`.
     Transient { label: String },
+    /// Refused for what was asked (a 400, a 404): nothing against the key,
+    /// and another key would be refused too. `label` is the status code.
+    Refused { label: String },
+}
+
+impl Outcome {
+    /// Whether the call may go on to another key.
+    pub fn try_another_key(&self) -> bool {
+        matches!(
+            self,
+            Outcome::RateLimited { .. } | Outcome::Rejected { .. } | Outcome::Transient { .. }
+        )
+    }
 }
 
 /// A key chosen for one attempt.
@@ -270,7 +283,7 @@ impl Pool {
             Outcome::Ok => None,
             Outcome::RateLimited { .. } => Some("429".to_string()),
             Outcome::Rejected { reason } => Some(reason.clone()),
-            Outcome::Transient { label } => Some(label.clone()),
+            Outcome::Transient { label } | Outcome::Refused { label } => Some(label.clone()),
         };
         if let Some(label) = label {
             *inner.errors.entry(label).or_default() += 1;
@@ -285,7 +298,7 @@ impl Pool {
         };
         let detail: String = detail.chars().take(300).collect();
         match outcome {
-            Outcome::Ok => {}
+            Outcome::Ok | Outcome::Refused { .. } => {}
             Outcome::RateLimited { retry_after, daily } => {
                 let rest = if *daily {
                     DAILY_COOLDOWN
@@ -528,6 +541,15 @@ mod tests {
         assert!(pool.enable(&k2));
         assert!(!pool.enable("nope"));
         assert_eq!(pool.summary().active, 2);
+        // A refused request counts as an error but says nothing against the key.
+        let refused = Outcome::Refused {
+            label: "400".into(),
+        };
+        assert!(!refused.try_another_key());
+        pool.report(&fingerprint(Some("k3")), "m", &refused, "bad request");
+        let (errors, _) = pool.error_counts();
+        assert_eq!(errors["400"], 1);
+        assert_eq!(pool.views()[2].state, "active");
     }
 
     #[test]
