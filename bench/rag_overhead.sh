@@ -41,6 +41,14 @@ for _ in $(seq 300); do
   sleep 1
 done
 echo "vector index covers ${indexed:-0} of $chunks rows (${unindexed:-?} unindexed)" >&2
+# The upkeep (compaction, index merges) may still be at work: wait until
+# ragway is idle (under 5 % of a core over 2 s), at most 3 minutes.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$RW_PID/stat"; }
+for _ in $(seq 90); do
+  before=$(cpu_ticks); sleep 2; after=$(cpu_ticks)
+  [ $((after - before)) -le 10 ] && break
+done
+echo "ragway idle: $((after - before)) ticks in the last 2 s" >&2
 
 body() { printf '{"model":"%s","stream":true,"messages":[{"role":"user","content":"%s"}]}' "$1" "$2"; }
 QUESTION="What did the committee decide about the harbour budget and the ferry schedule?"
@@ -65,3 +73,22 @@ print(f"| {chunks} | {rnd} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {r['p50_ms'
       f"{r['p50_ms']-d['p50_ms']:+.2f} | {r['p99_ms']-d['p99_ms']:+.2f} | {d['errors']}/{r['errors']} |")
 PY
 done
+
+# Where ragway's time goes, when its debug timings were logged
+# (RUST_LOG=warn,ragway::store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).
+python3 - "$WORK/data.log" <<'PY'
+import re, sys
+stages = {}
+for line in open(sys.argv[1], errors="replace"):
+    if "chat timings" not in line and "retrieval timings" not in line:
+        continue
+    for name, value in re.findall(r"(\w+_ms)=([0-9.]+)", line):
+        stages.setdefault(name, []).append(float(value))
+if stages:
+    print("\n| stage (ms from the start of its step) | requests | p50 | p90 | p99 |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, values in stages.items():
+        values.sort()
+        at = lambda p: values[min(len(values) - 1, int(len(values) * p))]
+        print(f"| {name} | {len(values)} | {at(0.5):.2f} | {at(0.9):.2f} | {at(0.99):.2f} |")
+PY
