@@ -278,56 +278,46 @@ fn take_fault(shared: &Shared, headers: &axum::http::HeaderMap) -> Fault {
     count_down(&mut shared.fault.lock().unwrap())
 }
 
+/// An OpenAI-shaped error response, with `Retry-After` when given.
+fn error(status: StatusCode, retry_after: Option<&'static str>, error: Value) -> Response {
+    let mut response = (status, Json(json!({ "error": error }))).into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static(secs));
+    }
+    response
+}
+
 /// The response for a fault that fails the whole request, if it does.
 async fn failing(fault: Fault) -> Option<Response> {
-    match fault {
-        Fault::None | Fault::CutStream => None,
-        Fault::RateLimit => Some(
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "7")],
-                Json(json!({"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}})),
-            )
-                .into_response(),
+    let rate_limited = json!({"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"});
+    Some(match fault {
+        Fault::None | Fault::CutStream => return None,
+        Fault::RateLimit => error(StatusCode::TOO_MANY_REQUESTS, Some("7"), rate_limited),
+        Fault::RateLimitNoWait => error(StatusCode::TOO_MANY_REQUESTS, Some("0"), rate_limited),
+        Fault::DailyQuota => error(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            json!({"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "code": "insufficient_quota"}),
         ),
-        Fault::ServerError => Some(
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({"error": {"message": "The fake upstream broke", "type": "server_error"}})),
-            )
-                .into_response(),
+        Fault::ServerError => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            json!({"message": "The fake upstream broke", "type": "server_error"}),
         ),
-        Fault::Unauthorized => Some(
-            (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({"error": {"message": "Invalid API key", "type": "invalid_request_error"}})),
-            )
-                .into_response(),
+        Fault::Unauthorized => error(
+            StatusCode::UNAUTHORIZED,
+            None,
+            json!({"message": "Invalid API key", "type": "invalid_request_error"}),
         ),
-        Fault::RateLimitNoWait => Some(
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "0")],
-                Json(json!({"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}})),
-            )
-                .into_response(),
-        ),
-        Fault::DailyQuota => Some(
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                Json(json!({"error": {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "code": "insufficient_quota"}})),
-            )
-                .into_response(),
-        ),
-        Fault::Forbidden => Some(
-            (
-                StatusCode::FORBIDDEN,
-                Json(json!({"error": {"message": "This key has no access to the model", "type": "permission_error"}})),
-            )
-                .into_response(),
+        Fault::Forbidden => error(
+            StatusCode::FORBIDDEN,
+            None,
+            json!({"message": "This key has no access to the model", "type": "permission_error"}),
         ),
         Fault::Hang => std::future::pending().await,
-    }
+    })
 }
 
 /// The deterministic reply to a chat request.
