@@ -186,7 +186,7 @@ pub async fn complete(
     let messages = with_system(outgoing, prompt, &exchange.sources);
 
     let mut body = request.rest;
-    body.insert("model".into(), Value::String(upstream_model));
+    body.insert("model".into(), Value::String(upstream_model.clone()));
     body.insert(
         "messages".into(),
         serde_json::to_value(&messages).map_err(anyhow::Error::from)?,
@@ -209,7 +209,7 @@ pub async fn complete(
         let response = state
             .upstreams
             .chat
-            .send("/chat/completions", &body, log)
+            .send("/chat/completions", &upstream_model, &body, log)
             .await?;
         // Where the time to the first byte goes (each from the start).
         tracing::debug!(
@@ -224,7 +224,7 @@ pub async fn complete(
     let mut answer: Value = state
         .upstreams
         .chat
-        .send_json("/chat/completions", &body, log)
+        .send_json("/chat/completions", &upstream_model, &body, log)
         .await?;
     let message = answered(&mut answer, exchange.footer.as_deref());
     let usage = answer.get("usage").filter(|u| u.is_object()).cloned();

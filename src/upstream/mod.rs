@@ -151,15 +151,6 @@ struct Failed {
     outcome: Outcome,
 }
 
-impl From<AppError> for Failed {
-    fn from(error: AppError) -> Self {
-        Self {
-            error,
-            outcome: Outcome::Ok,
-        }
-    }
-}
-
 /// The endpoint of an upstream that is ready to call: base URL and model set.
 #[derive(Debug, Clone)]
 pub struct Ready(Arc<Endpoint>);
@@ -318,7 +309,7 @@ impl Upstream {
     /// one changes nothing in the other (to try settings before saving them).
     pub fn detached(&self, endpoint: Arc<Endpoint>) -> Upstream {
         Upstream {
-            pool: Arc::new(Pool::new(&endpoint.keys(), Duration::from_secs(60))),
+            pool: Arc::new(Pool::new(&endpoint.keys(), self.pool.cooldown())),
             endpoint: Arc::new(RwLock::new(endpoint)),
             floats_only: Arc::default(),
             ..self.clone()
@@ -530,12 +521,13 @@ impl Upstream {
     pub async fn send<B: Serialize + ?Sized>(
         &self,
         path: &str,
+        model: &str,
         body: &B,
         log: &LogHandle,
     ) -> AppResult<reqwest::Response> {
         let ready = self.ready()?;
-        let (model, body) = encode(body)?;
-        self.attempts(&model, log, |key| {
+        let body = encode(body)?;
+        self.attempts(model, log, |key| {
             self.post_once(&ready, path, key, body.clone())
         })
         .await
@@ -546,13 +538,14 @@ impl Upstream {
     pub async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         path: &str,
+        model: &str,
         body: &B,
         log: &LogHandle,
     ) -> AppResult<T> {
         let ready = self.ready()?;
-        let (model, body) = encode(body)?;
+        let body = encode(body)?;
         let bytes = self
-            .attempts(&model, log, |key| {
+            .attempts(model, log, |key| {
                 let work = async {
                     let response = self.post_once(&ready, path, key, body.clone()).await?;
                     response.bytes().await.map_err(|e| Failed {
@@ -649,7 +642,7 @@ impl Upstream {
             data: Vec<Item>,
         }
         let mut parsed: Answer = self
-            .send_json("/embeddings", &body, &LogHandle::detached())
+            .send_json("/embeddings", model, &body, &LogHandle::detached())
             .await?;
         if parsed.data.len() != inputs.len() {
             return Err(AppError::Upstream {
@@ -696,7 +689,7 @@ impl Upstream {
             results: Vec<Item>,
         }
         let answer: Answer = self
-            .send_json("/rerank", &body, &LogHandle::detached())
+            .send_json("/rerank", ready.model(), &body, &LogHandle::detached())
             .await?;
         if let Some(bad) = answer.results.iter().find(|r| r.index >= documents.len()) {
             return Err(AppError::Upstream {
@@ -752,7 +745,9 @@ impl Upstream {
             #[serde(default)]
             images: Vec<Image>,
         }
-        let answer: Answer = self.send_json("/images/generations", &body, log).await?;
+        let answer: Answer = self
+            .send_json("/images/generations", ready.model(), &body, log)
+            .await?;
         let unexpected = |message: String| AppError::Upstream {
             status: StatusCode::BAD_GATEWAY,
             message,
@@ -893,21 +888,11 @@ impl Upstream {
     }
 }
 
-/// A request body as bytes (sent again as they are on another key), and
-/// the model it names (keys cool down per model).
-fn encode<B: Serialize + ?Sized>(body: &B) -> AppResult<(String, Bytes)> {
-    let value = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
-    #[derive(Deserialize)]
-    struct Named {
-        #[serde(default)]
-        model: Option<String>,
-    }
-    // Only the `model` field is read; the rest is skipped without being built.
-    let model = serde_json::from_slice::<Named>(&value)
-        .ok()
-        .and_then(|n| n.model)
-        .unwrap_or_default();
-    Ok((model, Bytes::from(value)))
+/// A request body as bytes, encoded once and sent again as they are on another key.
+fn encode<B: Serialize + ?Sized>(body: &B) -> AppResult<Bytes> {
+    Ok(Bytes::from(
+        serde_json::to_vec(body).map_err(anyhow::Error::from)?,
+    ))
 }
 
 /// How often and how patiently to retry an upstream call.

@@ -200,6 +200,11 @@ impl Pool {
         pool
     }
 
+    /// The rest after a 429 without `Retry-After`.
+    pub fn cooldown(&self) -> Duration {
+        self.cooldown
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().expect("key pool lock")
     }

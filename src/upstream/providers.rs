@@ -425,7 +425,12 @@ pub async fn test(
                     "stream": false,
                 });
                 let _: Value = upstream
-                    .send_json("/chat/completions", &body, &LogHandle::detached())
+                    .send_json(
+                        "/chat/completions",
+                        ready.model(),
+                        &body,
+                        &LogHandle::detached(),
+                    )
                     .await?;
                 Ok(None)
             }
