@@ -35,20 +35,23 @@ echo "knowledge base: $chunks chunks" >&2
 # again at 4x its size) and new rows are folded into it at each upkeep,
 # the last one once the load has gone quiet: wait until it covers every row.
 coverage() { grep "vector index coverage" "$WORK/data.log" | tail -1 | sed -n 's/.*indexed=\([0-9]*\) unindexed=\([0-9]*\).*/\1 \2/p'; }
-for _ in $(seq 300); do
-  read -r indexed unindexed <<< "$(coverage || true)" || true
-  [ "${unindexed:-1}" = 0 ] && [ "${indexed:-0}" -ge "$chunks" ] && break
-  sleep 1
-done
-echo "vector index covers ${indexed:-0} of $chunks rows (${unindexed:-?} unindexed)" >&2
-# The upkeep (compaction, index merges) may still be at work: wait until
-# ragway is idle (under 5 % of a core over 2 s), at most 3 minutes.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$RW_PID/stat"; }
-for _ in $(seq 90); do
-  before=$(cpu_ticks); sleep 2; after=$(cpu_ticks)
-  [ $((after - before)) -le 10 ] && break
-done
-echo "ragway idle: $((after - before)) ticks in the last 2 s" >&2
+settle() { # rows [seconds=300]: until the index covers that many rows (at most that long) and ragway is idle
+  for _ in $(seq "${2:-300}"); do
+    read -r indexed unindexed <<< "$(coverage || true)" || true
+    [ "${unindexed:-1}" = 0 ] && [ "${indexed:-0}" -ge "$1" ] && break
+    sleep 1
+  done
+  echo "vector index covers ${indexed:-0} of $1 rows (${unindexed:-?} unindexed)" >&2
+  # The upkeep (compaction, index merges) may still be at work: wait until
+  # ragway is idle (under 5 % of a core over 2 s), at most 3 minutes.
+  for _ in $(seq 90); do
+    before=$(cpu_ticks); sleep 2; after=$(cpu_ticks)
+    [ $((after - before)) -le 10 ] && break
+  done
+  echo "ragway idle: $((after - before)) ticks in the last 2 s" >&2
+}
+settle "$chunks"
 
 body() { printf '{"model":"%s","stream":true,"messages":[{"role":"user","content":"%s"}]}' "$1" "$2"; }
 QUESTION="What did the committee decide about the harbour budget and the ferry schedule?"
@@ -61,18 +64,33 @@ run() { # url model
 "$BIN/examples/loadgen" --url "$DIRECT" --rate 10 --seconds 1 --body "$(body fake-chat "$QUESTION")" > /dev/null
 "$BIN/examples/loadgen" --url "$VIA" --key "$KEY" --rate 10 --seconds 1 --body "$(body ragway "$QUESTION")" > /dev/null
 
-echo "| chunks | round | direct p50 ms | direct p99 ms | ragway p50 ms | ragway p99 ms | added p50 ms | added p99 ms | errors |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-for round in $(seq "$ROUNDS"); do
-  d=$(run "$DIRECT" fake-chat)
-  r=$(run "$VIA" ragway)
-  python3 - "$chunks" "$round" "$d" "$r" <<'PY'
+echo "| chunks | search | round | direct p50 ms | direct p99 ms | ragway p50 ms | ragway p99 ms | added p50 ms | added p99 ms | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+rounds() { # label
+  for round in $(seq "$ROUNDS"); do
+    d=$(run "$DIRECT" fake-chat)
+    r=$(run "$VIA" ragway)
+    python3 - "$chunks" "$1" "$round" "$d" "$r" <<'PY'
 import json, sys
-chunks, rnd, d, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
-print(f"| {chunks} | {rnd} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+chunks, label, rnd, d, r = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
+print(f"| {chunks} | {label} | {rnd} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
       f"{r['p50_ms']-d['p50_ms']:+.2f} | {r['p99_ms']-d['p99_ms']:+.2f} | {d['errors']}/{r['errors']} |")
 PY
+  done
+}
+# Every stored chunk is in the caller's scope: the searches run unfiltered.
+rounds unfiltered
+# Another key's private document makes every search carry the scope filter.
+OTHER=$("$BIN/ragway" keys create --name other | tail -1)
+doc=$(curl -sf -H "Authorization: Bearer $OTHER" -H 'Content-Type: application/json' \
+  -d '{"title":"mine","text":"A private note about the ferry."}' "http://127.0.0.1:$RW_PORT/v1/documents")
+doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
+for _ in $(seq 100); do
+  curl -sf -H "Authorization: Bearer $OTHER" "http://127.0.0.1:$RW_PORT/v1/documents/$doc_id" | grep -q '"status":"ready"' && break
+  sleep 0.1
 done
+settle $((chunks + 1)) 30
+rounds filtered
 
 # Where ragway's time goes, when its debug timings were logged
 # (RUST_LOG=warn,ragway::store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).

@@ -373,6 +373,7 @@ async fn main() {
         let filtered = Scope {
             collections: None,
             private_space: Some(Box::leak(private.into_boxed_str())),
+            everything: false,
         };
         let (store2, queries2) = (store.clone(), queries.clone());
         let s = measure(1, query_count(), move |i| {

@@ -21,3 +21,34 @@ need_python_openai() {
     fi
   done
 }
+
+need_moto() {
+  if ! command -v moto_server >/dev/null 2>&1; then
+    echo "installing moto[server] (the S3-compatible server the scaled-out tests run against)" >&2
+    python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 \
+      || python3 -m pip install -q --break-system-packages 'moto[server]'
+  fi
+}
+
+# start_test_s3 LOG: an S3-compatible server (moto) on a free local port with
+# the bucket `ragway-test`, in the background (MOTO_PID); exports
+# RAGWAY_TEST_S3 and the (any) AWS keys it accepts.
+start_test_s3() {
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$port" > "$1" 2>&1 &
+  MOTO_PID=$!
+  export RAGWAY_TEST_S3="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=ragway-test AWS_SECRET_ACCESS_KEY=ragway-test AWS_REGION=us-east-1
+  python3 - "$RAGWAY_TEST_S3" <<'PY'
+import sys, time, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+for _ in range(100):
+    try:
+        s3.create_bucket(Bucket="ragway-test")
+        break
+    except Exception:
+        time.sleep(0.1)
+else:
+    sys.exit(f"the S3 test server at {sys.argv[1]} did not start")
+PY
+}

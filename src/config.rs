@@ -34,6 +34,15 @@ pub struct Settings {
     pub blob_url: Option<String>,
     /// LanceDB location; a path or `s3://bucket/prefix`. Default: `<data_dir>/lancedb`.
     pub vector_url: Option<String>,
+    /// S3-compatible endpoint for `s3://` URLs (MinIO, R2, …); AWS when unset.
+    pub s3_endpoint: Option<String>,
+    /// Region for `s3://` URLs; R2 takes `auto`.
+    pub s3_region: Option<String>,
+    /// Address buckets in the path (`endpoint/bucket/key`) rather than the
+    /// host name; `None`: path style exactly when an endpoint is set.
+    pub s3_path_style: Option<bool>,
+    /// Allow plain-HTTP endpoints; `None`: when the endpoint is `http://`.
+    pub s3_allow_http: Option<bool>,
     /// Chat upstream.
     pub chat_base_url: Option<String>,
     pub chat_api_key: Option<String>,
@@ -130,6 +139,10 @@ impl Default for Settings {
             database_url: None,
             blob_url: None,
             vector_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_path_style: None,
+            s3_allow_http: None,
             chat_base_url: None,
             chat_api_key: None,
             chat_model: None,
@@ -209,6 +222,22 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_VECTOR_URL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector_url: Option<String>,
+    /// S3-compatible endpoint for s3:// URLs, e.g. http://minio:9000 or https://ACCOUNT.r2.cloudflarestorage.com [default: AWS]. Keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "RAGWAY_S3_ENDPOINT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// Region for s3:// URLs (R2: auto) [default: AWS_REGION, else us-east-1].
+    #[arg(long, env = "RAGWAY_S3_REGION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// Path-style bucket addressing (MinIO needs it) [default: true when RAGWAY_S3_ENDPOINT is set].
+    #[arg(long, env = "RAGWAY_S3_PATH_STYLE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_path_style: Option<bool>,
+    /// Allow a plain-HTTP S3 endpoint [default: true when RAGWAY_S3_ENDPOINT starts with http://].
+    #[arg(long, env = "RAGWAY_S3_ALLOW_HTTP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_allow_http: Option<bool>,
 
     /// Chat upstream base URL, OpenAI-compatible, with or without /v1 (e.g. https://api.siliconflow.cn).
     #[arg(long, env = "RAGWAY_CHAT_BASE_URL")]

@@ -1,4 +1,4 @@
-//! The `ragway` command: `serve`, `migrate`, `reindex`, `keys`, `admin`, `backup` and `restore`.
+//! The `ragway` command: `serve`, `migrate`, `reindex`, `keys`, `admin`, `backup`, `restore` and `migrate-store`.
 
 use std::time::Duration;
 
@@ -57,6 +57,21 @@ enum Command {
         force: bool,
         #[command(flatten)]
         settings: SettingsArgs,
+    },
+    /// Copy every row of one SQL database into another, e.g. a single
+    /// machine's SQLite into the PostgreSQL its replicas will share (stop the
+    /// server first; copy the blob and LanceDB folders to the bucket
+    /// yourself, see docs/deploy.md).
+    MigrateStore {
+        /// The database to read, e.g. sqlite://data/ragway.db
+        #[arg(long)]
+        from: String,
+        /// The database to fill, e.g. postgres://ragway@db/ragway (it must be empty)
+        #[arg(long)]
+        to: String,
+        /// Replace whatever rows the target holds.
+        #[arg(long)]
+        force: bool,
     },
     /// Manage API keys.
     Keys {
@@ -134,6 +149,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = args.resolve()?;
             sql::connect(&settings.database_url()).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::MigrateStore { from, to, force } => {
+            let copied = ragway::store::migrate::copy(&from, &to, force).await?;
+            let rows: u64 = copied.iter().map(|(_, rows)| rows).sum();
+            for (table, rows) in &copied {
+                println!("{table}: {rows} rows");
+            }
+            println!("copied {rows} rows in {} tables", copied.len());
             Ok(())
         }
         Command::Reindex(args) => {

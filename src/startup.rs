@@ -18,8 +18,9 @@ use crate::ingest;
 use crate::runtime::{self, Runtime};
 use crate::state::{App, AppState};
 use crate::store::blobs::BlobStore;
-use crate::store::sql;
+use crate::store::s3::S3Options;
 use crate::store::vectors::VectorStore;
+use crate::store::{indexes, leases, sql};
 use crate::upstream::{providers, Upstreams};
 use crate::usage::Recorder;
 
@@ -62,6 +63,8 @@ impl Application {
         let state = self.state;
         ingest::worker::start(&state).await?;
         keep_admin_changes_loaded(&state);
+        sweep_orphans_now_and_then(&state);
+        hold_upkeep_lease(&state);
         crate::usage::start_writer(&state);
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
@@ -110,10 +113,11 @@ impl Application {
 /// one-off command such as `ragway reindex`.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let db = sql::connect(&settings.database_url()).await?;
-    let vectors = VectorStore::open(&settings.vector_url())
+    let s3 = S3Options::from_settings(&settings);
+    let vectors = VectorStore::open_with(&settings.vector_url(), &s3)
         .await
         .with_context(|| format!("opening the vector store at {}", settings.vector_url()))?;
-    let blobs = BlobStore::open(&settings.blob_url())?;
+    let blobs = BlobStore::open(&settings.blob_url(), &s3)?;
     let upstreams = Upstreams::from_settings(&settings)?;
     let secrets = Secrets::load(&settings).context("loading the server's secret key")?;
     let runtime = std::sync::RwLock::new(Arc::new(Runtime::from_settings(&settings)));
@@ -167,6 +171,78 @@ fn keep_admin_changes_loaded(state: &AppState) {
                         tracing::warn!(error = %err, "could not read the saved settings");
                     }
                 }
+            }
+        }
+    });
+}
+
+/// How often chunks of deleted documents are looked for (and once at start).
+const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// Remove chunks whose document is gone, at start and every [`SWEEP_EVERY`].
+fn sweep_orphans_now_and_then(state: &AppState) {
+    let state = state.clone();
+    let tracker = state.tasks.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(err) = ingest::documents::sweep_orphans(&state).await {
+                        tracing::warn!(error = %err, "looking for chunks of deleted documents failed");
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// How long the vector upkeep lease lasts unrenewed: a replica that dies
+/// holding it is replaced by another within this.
+const UPKEEP_LEASE: Duration = Duration::from_secs(30);
+
+/// Ask for (or renew) the upkeep lease every [`providers::RELOAD_EVERY`]:
+/// only its holder compacts the vector tables and maintains their indexes,
+/// including for rows other replicas wrote; the others only read and write
+/// rows. Given back on shutdown.
+fn hold_upkeep_lease(state: &AppState) {
+    let state = state.clone();
+    let tracker = state.tasks.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(providers::RELOAD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut held = false;
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let now_held = leases::hold(&state.db, leases::VECTOR_UPKEEP, &state.instance, UPKEEP_LEASE)
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "renewing the vector upkeep lease failed");
+                    false
+                });
+            if now_held != held {
+                tracing::info!(held = now_held, "vector upkeep lease");
+                held = now_held;
+            }
+            state.vectors.allow_upkeep(held);
+            if !held {
+                continue;
+            }
+            let live = indexes::live(&state.db).await.unwrap_or_default();
+            for index in live {
+                if let Err(err) = state.vectors.upkeep_if_changed(&index.table_name).await {
+                    tracing::warn!(table = %index.table_name, error = %err, "starting the vector upkeep failed");
+                }
+            }
+        }
+        if held {
+            if let Err(err) = leases::release(&state.db, leases::VECTOR_UPKEEP, &state.instance).await {
+                tracing::warn!(error = %err, "giving back the vector upkeep lease failed");
             }
         }
     });

@@ -227,11 +227,25 @@ pub async fn lookup(
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Remove a document: its row, its chunks and its original file.
+/// Remove a document: its chunks, its row and its original file.
 ///
-/// The row goes first, so a worker still processing the document finds it
-/// gone when it finishes and removes the chunks it wrote.
+/// The chunks go first: retrieval reads only the vector store, so a row
+/// removed before its chunks (a failed delete, a crash in between) would
+/// leave a deleted document answering questions. A failure on the chunks
+/// leaves the document whole, to be deleted again. A worker still
+/// embedding the document may write chunks after the first pass; it takes
+/// them back itself when it finds the row gone, and a second pass here
+/// covers a worker that finished in between. [`sweep_orphans`] removes
+/// whatever a crash left.
 pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM documents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?;
+    let Some(status) = status else {
+        return Err(AppError::not_found("document", id));
+    };
+    delete_chunks(state, id).await?;
     let removed = sqlx::query("DELETE FROM documents WHERE id = $1")
         .bind(id)
         .execute(&state.db)
@@ -239,10 +253,45 @@ pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
     if removed.rows_affected() == 0 {
         return Err(AppError::not_found("document", id));
     }
+    super::jobs::cancel_pending(&state.db, id).await?;
+    if matches!(status.as_str(), "pending" | "processing") {
+        if let Err(err) = delete_chunks(state, id).await {
+            tracing::warn!(document = %id, error = ?err, "removing chunks written during the delete failed; the sweep will");
+        }
+    }
+    state.blobs.delete(&super::original_key(id)).await?;
+    Ok(())
+}
+
+async fn delete_chunks(state: &AppState, id: &str) -> AppResult<()> {
     for index in indexes::live(&state.db).await? {
         state.vectors.delete_document(&index.table_name, id).await?;
     }
-    super::jobs::cancel_pending(&state.db, id).await?;
-    state.blobs.delete(&super::original_key(id)).await?;
     Ok(())
+}
+
+/// Remove chunks whose document row is gone (left by a crash between a
+/// delete's steps, or by a worker that finished while its document was
+/// deleted); answers how many documents' chunks went.
+///
+/// The vector store is read before the rows: a document created in between
+/// has its row written before any chunk, so it can never look orphaned.
+pub async fn sweep_orphans(state: &AppState) -> anyhow::Result<usize> {
+    let mut swept = 0;
+    for index in indexes::live(&state.db).await? {
+        let in_vectors = state.vectors.document_ids(&index.table_name).await?;
+        if in_vectors.is_empty() {
+            continue;
+        }
+        let rows: Vec<String> = sqlx::query_scalar("SELECT id FROM documents")
+            .fetch_all(&state.db)
+            .await?;
+        let rows: std::collections::HashSet<String> = rows.into_iter().collect();
+        for id in in_vectors.difference(&rows) {
+            state.vectors.delete_document(&index.table_name, id).await?;
+            tracing::info!(document = %id, table = %index.table_name, "removed the chunks of a deleted document");
+            swept += 1;
+        }
+    }
+    Ok(swept)
 }

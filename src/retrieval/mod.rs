@@ -57,24 +57,40 @@ fn candidates(top_k: usize) -> usize {
 /// either list still count, but little).
 const RRF_K: f32 = 60.0;
 
-/// What retrieval reads from SQL before it searches: the active index and
-/// every shared collection's name. Chat reads it beside its own lookups
-/// (model, conversation), not after them.
+/// What retrieval reads from SQL before it searches: the active index,
+/// every shared collection's name, and the collections that hold documents.
+/// Chat reads it beside its own lookups (model, conversation), not after them.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     index: Option<indexes::VectorIndex>,
     collections: Vec<String>,
+    /// Collections with at least one document (private spaces among them).
+    stored: Vec<String>,
 }
 
 impl Catalog {
     /// Read it.
     pub async fn read(state: &AppState) -> AppResult<Self> {
-        let (index, collections) =
-            tokio::join!(indexes::active(&state.db), collections::names(&state.db));
+        let stored =
+            sqlx::query_scalar("SELECT DISTINCT collection FROM documents").fetch_all(&state.db);
+        let (index, collections, stored) = tokio::join!(
+            indexes::active(&state.db),
+            collections::names(&state.db),
+            stored
+        );
         Ok(Self {
             index: index?,
             collections: collections?,
+            stored: stored?,
         })
+    }
+
+    /// Whether every stored document is within `collections` or `private`:
+    /// then searches need no filter (see [`Scope::everything`]).
+    fn all_within(&self, collections: &[String], private: &str) -> bool {
+        self.stored
+            .iter()
+            .all(|stored| stored == private || collections.contains(stored))
     }
 }
 
@@ -101,9 +117,12 @@ pub async fn retrieve(
     // Every shared collection by name, when the model searches them all: a
     // filter of exact values is several times cheaper for LanceDB than one
     // that excludes the private spaces by prefix.
+    let collections = options.collections.unwrap_or(&catalog.collections);
+    let private = private_space(&caller.key_id);
     let scope = Scope {
-        collections: Some(options.collections.unwrap_or(&catalog.collections)),
-        private_space: Some(&private_space(&caller.key_id)),
+        collections: Some(collections),
+        private_space: Some(&private),
+        everything: catalog.all_within(collections, &private),
     };
     let wanted = candidates(options.top_k);
     // Full text needs no embedding: it runs while the question is embedded,
@@ -290,6 +309,25 @@ mod tests {
         )]);
         let block = context_block(&sources);
         assert!(block.contains("[1] Handbook > Leave (p. 3)\nLeave is 25 days."));
+    }
+
+    #[test]
+    fn searches_go_unfiltered_only_when_every_document_is_in_scope() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let catalog = Catalog {
+            index: None,
+            collections: names(&["default", "hr"]),
+            stored: names(&["default", "hr", "~mine"]),
+        };
+        assert!(catalog.all_within(&names(&["default", "hr"]), "~mine"));
+        // Another key's private documents, or a collection the model leaves out.
+        assert!(!catalog.all_within(&names(&["default", "hr"]), "~theirs"));
+        assert!(!catalog.all_within(&names(&["hr"]), "~mine"));
+        let empty = Catalog {
+            stored: Vec::new(),
+            ..catalog
+        };
+        assert!(empty.all_within(&[], "~mine"));
     }
 }
 

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::s3::S3Options;
 
 /// A handle on the blob store; cheap to clone.
 #[derive(Clone, Debug)]
@@ -19,8 +22,9 @@ pub struct BlobStore {
 impl BlobStore {
     /// Open the store named by `url` (`file:///abs/dir` or `s3://bucket/prefix`).
     ///
-    /// S3 settings come from the standard `AWS_*` environment variables.
-    pub fn open(url: &str) -> anyhow::Result<Self> {
+    /// An `s3://` store is reached as `s3` says; keys and anything else
+    /// come from the standard `AWS_*` environment variables.
+    pub fn open(url: &str, s3: &S3Options) -> anyhow::Result<Self> {
         let parsed = url::Url::parse(url)
             .with_context(|| format!("RAGWAY_BLOB_URL={url:?} is not a URL"))?;
         match parsed.scheme() {
@@ -40,10 +44,12 @@ impl BlobStore {
                 let bucket = parsed
                     .host_str()
                     .ok_or_else(|| anyhow::anyhow!("RAGWAY_BLOB_URL={url:?} names no bucket"))?;
-                let store = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .build()
-                    .context("configuring the S3 blob store")?;
+                let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                for (key, value) in s3.pairs() {
+                    let key: AmazonS3ConfigKey = key.parse()?;
+                    builder = builder.with_config(key, value);
+                }
+                let store = builder.build().context("configuring the S3 blob store")?;
                 Ok(Self {
                     store: Arc::new(store),
                     prefix: Path::from(parsed.path().trim_matches('/')),
@@ -97,7 +103,7 @@ mod tests {
     async fn local_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("file://{}", dir.path().join("blobs").display());
-        let store = BlobStore::open(&url).unwrap();
+        let store = BlobStore::open(&url, &S3Options::default()).unwrap();
         store
             .put("documents/a/original", Bytes::from_static(b"hi"))
             .await

@@ -3,7 +3,7 @@
 //! searched is recorded in SQL (`store::indexes`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
 use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::RwLock;
 
+use super::s3::S3Options;
+
 /// Collections whose names start with this are private spaces (one per key),
 /// never searched on behalf of anyone else. Shared collection names cannot
 /// contain it.
@@ -32,6 +34,12 @@ pub struct Scope<'a> {
     pub collections: Option<&'a [String]>,
     /// A private space searched as well (the caller's own documents).
     pub private_space: Option<&'a str>,
+    /// Every stored chunk is believed to be in scope (no other key's private
+    /// documents, no collection the model leaves out): search without the
+    /// filter, which costs LanceDB more than the search itself, and drop any
+    /// hit outside the scope afterwards, so a belief gone stale costs recall
+    /// for a moment, never privacy.
+    pub everything: bool,
 }
 
 impl Scope<'_> {
@@ -51,6 +59,26 @@ impl Scope<'_> {
         match self.private_space {
             Some(space) => format!("({shared}) OR collection = {}", quote(space)),
             None => shared,
+        }
+    }
+
+    /// Whether a chunk of `collection` is in scope (what [`Self::filter`] keeps).
+    fn admits(&self, collection: &str) -> bool {
+        if self.private_space == Some(collection) {
+            return true;
+        }
+        match self.collections {
+            Some(names) => names.iter().any(|name| name == collection),
+            None => !collection.starts_with(PRIVATE_PREFIX),
+        }
+    }
+
+    /// `query` with the scope's filter, unless the scope keeps everything.
+    fn apply<Q: QueryBase>(&self, query: Q) -> Q {
+        if self.everything {
+            query
+        } else {
+            query.only_if(self.filter())
         }
     }
 }
@@ -122,6 +150,9 @@ pub struct VectorStore {
     /// How long a table must go without commits before its upkeep runs
     /// anyway ([`QUIET_AFTER`] unless changed).
     quiet: Duration,
+    /// Whether this process runs upkeep: with several replicas only the one
+    /// holding the upkeep lease does (`store::leases`); alone, always.
+    upkeep_allowed: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -130,6 +161,7 @@ struct Opened {
     dim: i32,
     upkeep: Arc<Upkeep>,
     quiet: Duration,
+    upkeep_allowed: Arc<AtomicBool>,
 }
 
 /// Compaction of one table. Every add or delete is a commit that leaves a
@@ -157,6 +189,9 @@ struct Upkeep {
     full_text: tokio::sync::OnceCell<()>,
     /// Rows the vector index was trained on (0: none, or not known yet).
     trained_rows: AtomicUsize,
+    /// The table's version when the last upkeep ended (0: none yet); a
+    /// newer one means commits (another replica's, say) since.
+    settled_version: AtomicU64,
 }
 
 impl Upkeep {
@@ -194,6 +229,11 @@ const KEEP_VERSIONS: Duration = Duration::from_secs(300);
 /// triggers is indexed (and compacted) all the same.
 pub const QUIET_AFTER: Duration = Duration::from_secs(5);
 
+/// How stale a table handle may be: a read checks for other processes'
+/// commits (another replica's uploads and deletes) when its last check is
+/// older than this. Writes always see the latest version.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
 /// The rows a vector index covers, and those searched by scan beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Coverage {
@@ -229,16 +269,32 @@ pub const COLUMNS: [&str; 9] = [
 ];
 
 impl VectorStore {
-    /// Connect to the LanceDB at `uri` (a directory path or `s3://…`).
+    /// Connect to the LanceDB in directory `uri`.
     pub async fn open(uri: &str) -> lancedb::Result<Self> {
-        if !uri.contains("://") {
+        Self::open_with(uri, &S3Options::default()).await
+    }
+
+    /// Connect to the LanceDB at `uri`: a directory path, or `s3://bucket/prefix`
+    /// reached as `s3` says (keys from the `AWS_*` environment). Commits on S3
+    /// are conditional puts (`If-None-Match: *`), so replicas writing at once
+    /// never overwrite each other's commit; the store must support them (AWS
+    /// S3, R2 and MinIO do).
+    pub async fn open_with(uri: &str, s3: &S3Options) -> lancedb::Result<Self> {
+        let mut connect = lancedb::connect(uri);
+        if uri.starts_with("s3://") {
+            connect = connect.storage_options(s3.pairs());
+        } else if !uri.contains("://") {
             let _ = std::fs::create_dir_all(uri);
         }
-        let db = lancedb::connect(uri).execute().await?;
+        let db = connect
+            .read_consistency_interval(REFRESH_EVERY)
+            .execute()
+            .await?;
         Ok(Self {
             db,
             tables: Arc::default(),
             quiet: QUIET_AFTER,
+            upkeep_allowed: Arc::new(AtomicBool::new(true)),
         })
     }
 
@@ -280,6 +336,7 @@ impl VectorStore {
                     table,
                     upkeep: Arc::default(),
                     quiet: self.quiet,
+                    upkeep_allowed: self.upkeep_allowed.clone(),
                 };
                 self.tables
                     .write()
@@ -319,6 +376,7 @@ impl VectorStore {
             table,
             upkeep: Arc::default(),
             quiet: self.quiet,
+            upkeep_allowed: self.upkeep_allowed.clone(),
         };
         tables.insert(name.to_string(), opened.clone());
         Ok(opened)
@@ -425,6 +483,10 @@ impl VectorStore {
             return;
         }
         upkeep.commits.store(0, Ordering::Relaxed);
+        if !opened.upkeep_allowed.load(Ordering::Relaxed) {
+            // The replica holding the upkeep lease sees the commits and does it.
+            return;
+        }
         let opened = opened.clone();
         *running = Some(tokio::spawn(async move {
             if let Err(err) = Self::compact_opened(&opened).await {
@@ -434,7 +496,33 @@ impl VectorStore {
                 tracing::warn!(error = %err, "building the vector index failed; it is tried again later");
             }
             Self::report_coverage(&opened).await;
+            if let Ok(version) = opened.table.version().await {
+                opened
+                    .upkeep
+                    .settled_version
+                    .store(version, Ordering::Relaxed);
+            }
         }));
+    }
+
+    /// Whether this process runs the upkeep of the tables it writes to (and,
+    /// through [`Self::upkeep_if_changed`], of other replicas' commits).
+    pub fn allow_upkeep(&self, allowed: bool) {
+        self.upkeep_allowed.store(allowed, Ordering::Relaxed);
+    }
+
+    /// Start table `name`'s upkeep if it has had commits since its last one
+    /// ended: the upkeep lease holder's way to fold in what other replicas
+    /// wrote, which counts as none of its own commits.
+    pub async fn upkeep_if_changed(&self, name: &str) -> lancedb::Result<()> {
+        let Some(opened) = self.opened(name).await? else {
+            return Ok(());
+        };
+        let version = opened.table.version().await?;
+        if version != opened.upkeep.settled_version.load(Ordering::Relaxed) {
+            Self::start_upkeep(&opened);
+        }
+        Ok(())
     }
 
     /// Unless one is armed already: a timer that waits until the table has
@@ -721,6 +809,14 @@ impl VectorStore {
             .await
     }
 
+    /// Number of chunks in table `name` (0 if it does not exist).
+    pub async fn count_rows(&self, name: &str) -> lancedb::Result<usize> {
+        match self.table(name).await? {
+            Some(table) => table.count_rows(None).await,
+            None => Ok(0),
+        }
+    }
+
     /// Number of chunks stored for a document.
     pub async fn count_document(&self, name: &str, document_id: &str) -> lancedb::Result<usize> {
         let Some(table) = self.table(name).await? else {
@@ -824,15 +920,13 @@ impl VectorStore {
         );
         let mut columns = COLUMNS.to_vec();
         columns.push("_distance");
-        let query = table
-            .query()
-            .nearest_to(vector)?
+        let query = scope
+            .apply(table.query().nearest_to(vector)?)
             .distance_type(DistanceType::Cosine)
             .ef(SEARCH_EF)
             .refine_factor(REFINE_FACTOR)
             .limit(k)
-            .select(Select::columns(columns.as_slice()))
-            .only_if(scope.filter());
+            .select(Select::columns(columns.as_slice()));
         let batches: Vec<RecordBatch> = query.execute().await?.try_collect().await?;
         let mut hits = Vec::new();
         for batch in &batches {
@@ -842,7 +936,10 @@ impl VectorStore {
                 .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
                 .ok_or_else(|| anyhow::anyhow!("search result lacks _distance"))?;
             for row in 0..batch.num_rows() {
-                hits.push(rows.hit(row, 1.0 - distances.value(row)));
+                let hit = rows.hit(row, 1.0 - distances.value(row));
+                if scope.admits(&hit.collection) {
+                    hits.push(hit);
+                }
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -870,12 +967,10 @@ impl VectorStore {
         Self::ensure_search_indexes(&opened).await?;
         let mut columns = COLUMNS.to_vec();
         columns.push("vector");
-        let batches: Vec<RecordBatch> = opened
-            .table
-            .query()
+        let batches: Vec<RecordBatch> = scope
+            .apply(opened.table.query())
             .full_text_search(FullTextSearchQuery::new(query.to_string()))
             .select(Select::columns(columns.as_slice()))
-            .only_if(scope.filter())
             .limit(k)
             .execute()
             .await?
@@ -901,7 +996,10 @@ impl VectorStore {
                 let start = vectors.value_offset(row) as usize;
                 let stored = values.values()[start..start + width].to_vec();
                 let rank_score = bm25.map_or(0.0, |s| s.value(row));
-                ranked.push((rank_score, rows.hit(row, 0.0), stored));
+                let hit = rows.hit(row, 0.0);
+                if scope.admits(&hit.collection) {
+                    ranked.push((rank_score, hit, stored));
+                }
             }
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -1097,6 +1195,7 @@ mod tests {
                 Scope {
                     collections: Some(&["other".to_string()]),
                     private_space: None,
+                    everything: false,
                 },
             )
             .await
@@ -1210,6 +1309,7 @@ mod tests {
         let only_c2 = Scope {
             collections: Some(&c2),
             private_space: None,
+            everything: false,
         };
         let only_c2 = store.search(T, &[0.9, 0.1], 2, only_c2).await.unwrap();
         assert_eq!(only_c2.len(), 1);
@@ -1217,6 +1317,7 @@ mod tests {
         let mine = Scope {
             collections: None,
             private_space: Some("~key1"),
+            everything: false,
         };
         let mine = store.search(T, &[1.0, 0.1], 3, mine).await.unwrap();
         assert_eq!(mine[0].chunk_id, "p");
@@ -1224,14 +1325,33 @@ mod tests {
         let theirs = Scope {
             collections: None,
             private_space: Some("~key2"),
+            everything: false,
         };
         assert_eq!(
             store.search(T, &[1.0, 0.1], 3, theirs).await.unwrap().len(),
             2
         );
+        let ids = |hits: &[ChunkHit]| hits.iter().map(|h| h.chunk_id.clone()).collect::<Vec<_>>();
+        // Searched without the filter, a scope still never shows another
+        // key's private chunk, nor a collection it leaves out.
+        let unfiltered = Scope {
+            collections: None,
+            private_space: Some("~key2"),
+            everything: true,
+        };
+        let hits = store.search(T, &[1.0, 0.1], 3, unfiltered).await.unwrap();
+        assert_eq!(ids(&hits), ["a", "b"]);
+        let only_c2 = Scope {
+            collections: Some(&c2),
+            private_space: None,
+            everything: true,
+        };
+        let hits = store.search(T, &[1.0, 0.1], 3, only_c2).await.unwrap();
+        assert_eq!(ids(&hits), ["b"]);
         let nothing = Scope {
             collections: Some(&[]),
             private_space: None,
+            everything: false,
         };
         assert!(store
             .search(T, &[1.0, 0.1], 3, nothing)

@@ -72,6 +72,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         // Replicas sharing PostgreSQL share the server secret from the environment.
         settings.secret_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
     }
+    use_test_bucket(&mut settings);
     adjust(&mut settings);
     let (app, _events) = start(settings, upstream, data, String::new(), String::new()).await;
     let admin_key = keys::create(&app.state.db, "test-admin", Role::Admin)
@@ -91,7 +92,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// A new, empty database on the PostgreSQL server named by `RAGWAY_TEST_POSTGRES`
 /// (or `DATABASE_URL`), so tests run in parallel; `None` (SQLite) when neither is set.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     use sqlx::{Connection, Executor};
     let server = std::env::var("RAGWAY_TEST_POSTGRES")
         .or_else(|_| std::env::var("DATABASE_URL"))
@@ -108,6 +109,25 @@ async fn fresh_postgres_database() -> Option<String> {
     let mut url = url::Url::parse(&server).expect("RAGWAY_TEST_POSTGRES is a URL");
     url.set_path(&name);
     Some(url.to_string())
+}
+
+/// With `RAGWAY_TEST_S3` set to an S3-compatible endpoint (the test script
+/// starts one), blobs and LanceDB go to a prefix of their own in its bucket
+/// `RAGWAY_TEST_S3_BUCKET` (default `ragway-test`) instead of the data directory.
+pub fn use_test_bucket(settings: &mut Settings) {
+    let Some(endpoint) = std::env::var("RAGWAY_TEST_S3")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        return;
+    };
+    let bucket =
+        std::env::var("RAGWAY_TEST_S3_BUCKET").unwrap_or_else(|_| "ragway-test".to_string());
+    let prefix = uuid::Uuid::new_v4().simple().to_string();
+    settings.s3_endpoint = Some(endpoint);
+    settings.s3_region = Some("us-east-1".into());
+    settings.blob_url = Some(format!("s3://{bucket}/{prefix}/blobs"));
+    settings.vector_url = Some(format!("s3://{bucket}/{prefix}/lancedb"));
 }
 
 /// Stop a server started by [`start`] gracefully and wait until it has.

@@ -276,6 +276,48 @@ async fn deleting_removes_row_vectors_and_blob() {
 }
 
 #[tokio::test]
+async fn chunks_whose_document_row_is_gone_are_swept() {
+    let app = spawn_app().await;
+    let kept = app
+        .ingest_text("Canteen", "The canteen serves lunch from noon.")
+        .await;
+    let orphan = app
+        .ingest_text("Lockers", "Lockers are emptied every Friday evening.")
+        .await;
+    // What a crash between a delete's steps, or a worker finishing while its
+    // document was deleted, leaves behind: chunks without a row.
+    sqlx::query("DELETE FROM documents WHERE id = $1")
+        .bind(&orphan)
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(app.stored_chunks(&orphan).await, 1);
+
+    let swept = ragway::ingest::documents::sweep_orphans(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    assert_eq!(app.stored_chunks(&orphan).await, 0);
+    assert_eq!(app.stored_chunks(&kept).await, 1);
+    let answer = app
+        .chat_json(
+            &app.user_key,
+            &app.chat_body("When are lockers emptied?", false),
+        )
+        .await;
+    let sources = answer["sources"].as_array().unwrap();
+    assert!(
+        sources.iter().all(|s| s["document_id"] != orphan.as_str()),
+        "{sources:?}"
+    );
+    // Nothing left to sweep.
+    let swept = ragway::ingest::documents::sweep_orphans(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(swept, 0);
+}
+
+#[tokio::test]
 async fn collections_are_created_listed_and_deleted() {
     let app = spawn_app().await;
     let key = &app.admin_key;

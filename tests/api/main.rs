@@ -22,6 +22,7 @@ mod logs;
 mod models;
 mod providers;
 mod python;
+mod replicas;
 mod retrieval;
 mod settings;
 mod upstreams;
