@@ -28,13 +28,31 @@ pub async fn copy(from: &str, to: &str, replace: bool) -> anyhow::Result<Copied>
     let target = sql::connect(to).await.context("opening --to")?;
     let tables = tables(&source).await?;
     if !replace {
+        // Rows the migrations themselves put in (the `default` collection,
+        // say) are no one's data: count against a freshly migrated database.
+        let scratch = std::env::temp_dir().join(format!("ragway-{}.db", uuid::Uuid::new_v4()));
+        let fresh = sql::connect(&format!("sqlite://{}?mode=rwc", scratch.display())).await?;
+        let mut held = None;
         for table in &tables {
-            let (rows,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(&target)
+            let count = |db: &AnyPool| {
+                let (db, sql) = (db.clone(), format!("SELECT COUNT(*) FROM {table}"));
+                async move { sqlx::query_as::<_, (i64,)>(&sql).fetch_one(&db).await }
+            };
+            let (rows,) = count(&target)
                 .await
                 .with_context(|| format!("reading table {table} of --to"))?;
-            anyhow::ensure!(
-                rows == 0,
+            let (seeded,) = count(&fresh).await.unwrap_or((0,));
+            if rows > seeded {
+                held = Some((table.clone(), rows));
+                break;
+            }
+        }
+        fresh.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+        }
+        if let Some((table, rows)) = held {
+            anyhow::bail!(
                 "--to already holds data (table {table} has {rows} rows); pass --force to replace it"
             );
         }
@@ -88,12 +106,14 @@ pub async fn copy(from: &str, to: &str, replace: bool) -> anyhow::Result<Copied>
 }
 
 /// The tables of `db` (the migrations' bookkeeping left out), by name.
+/// (PostgreSQL's catalog names are of type `name`, which sqlx's `Any`
+/// driver cannot read: hence the casts.)
 async fn tables(db: &AnyPool) -> anyhow::Result<Vec<String>> {
     let sql = if is_sqlite(db).await {
         "SELECT name FROM sqlite_master WHERE type = 'table' \
          AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name"
     } else {
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() \
+        "SELECT CAST(table_name AS TEXT) FROM information_schema.tables WHERE table_schema = current_schema() \
          AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations' ORDER BY table_name"
     };
     Ok(sqlx::query_scalar(sql).fetch_all(db).await?)
@@ -104,7 +124,7 @@ async fn columns(db: &AnyPool, table: &str) -> anyhow::Result<Vec<(String, Kind)
     let sql = if is_sqlite(db).await {
         "SELECT name, type FROM pragma_table_info($1) ORDER BY cid"
     } else {
-        "SELECT column_name, data_type FROM information_schema.columns \
+        "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
     };
     let rows: Vec<(String, String)> = sqlx::query_as(sql).bind(table).fetch_all(db).await?;

@@ -25,11 +25,19 @@ async fn health_needs_no_key() {
 
 #[tokio::test]
 async fn health_is_503_when_the_blob_store_is_down() {
-    let app = spawn_app().await;
-    // The probe's folder becomes a file: writes under it fail.
-    let probes = app.settings.data_dir.join("blobs").join(".health");
-    let _ = std::fs::remove_dir_all(&probes);
-    std::fs::write(&probes, b"not a folder").unwrap();
+    let app = spawn_app_with(|settings| {
+        // In a bucket: one that does not exist.
+        if let Some(url) = &settings.blob_url {
+            settings.blob_url = Some(url.replacen("s3://", "s3://no-such-bucket-", 1));
+        }
+    })
+    .await;
+    if !app.settings.blob_url().starts_with("s3://") {
+        // In a folder: the probe's folder becomes a file, so writes under it fail.
+        let probes = app.settings.data_dir.join("blobs").join(".health");
+        let _ = std::fs::remove_dir_all(&probes);
+        std::fs::write(&probes, b"not a folder").unwrap();
+    }
     let response = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.unwrap();

@@ -19,6 +19,7 @@ mod index;
 mod library;
 mod log_hygiene;
 mod logs;
+mod migrate_store;
 mod models;
 mod providers;
 mod python;
