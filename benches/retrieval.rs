@@ -5,11 +5,13 @@
 //! same run (the floor). Also recall@10 of the ANN index against exact search.
 //!
 //! `cargo bench --bench retrieval` (or `bench/retrieval.sh`); sizes with
-//! `RETRIEVAL_SIZES=10000,100000`. Prints a markdown table.
+//! `RETRIEVAL_SIZES=10000,100000`; the table in an S3 bucket with
+//! `RETRIEVAL_S3=http://endpoint` (`bench/storage.sh`). Prints a markdown table.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ragway::store::s3::S3Options;
 use ragway::store::vectors::{NewChunk, Scope, VectorStore, COLUMNS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -163,6 +165,26 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
+/// Where the table lives: `dir`, or with `RETRIEVAL_S3=http://endpoint` a
+/// new prefix of the bucket `RETRIEVAL_S3_BUCKET` (default `ragway-bench`)
+/// there, keys from the `AWS_*` environment (`bench/storage.sh`).
+fn location(dir: &tempfile::TempDir) -> (String, S3Options) {
+    match std::env::var("RETRIEVAL_S3") {
+        Ok(endpoint) if !endpoint.is_empty() => {
+            let bucket = std::env::var("RETRIEVAL_S3_BUCKET").unwrap_or("ragway-bench".into());
+            let prefix = uuid::Uuid::new_v4().simple();
+            let s3 = S3Options {
+                endpoint: Some(endpoint),
+                region: Some("us-east-1".into()),
+                path_style: true,
+                allow_http: true,
+            };
+            (format!("s3://{bucket}/{prefix}"), s3)
+        }
+        _ => (dir.path().display().to_string(), S3Options::default()),
+    }
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     // `cargo test --all-targets` runs this too, without `--bench`: then a
@@ -185,9 +207,10 @@ async fn main() {
         let mut rng = StdRng::seed_from_u64(7);
         let corpus = corpus(rows, &mut rng);
         let dir = tempfile::tempdir().unwrap();
+        let (uri, s3) = location(&dir);
         // The index is built when this bench says (after the exact scans),
         // not by the upkeep that runs once a table goes quiet.
-        let store = VectorStore::open(dir.path().to_str().unwrap())
+        let store = VectorStore::open_with(&uri, &s3)
             .await
             .unwrap()
             .with_quiet_period(Duration::from_secs(86_400));
