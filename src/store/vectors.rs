@@ -192,6 +192,18 @@ struct Upkeep {
     /// The table's version when the last upkeep ended (0: none yet); a
     /// newer one means commits (another replica's, say) since.
     settled_version: AtomicU64,
+    /// Appends waiting to go into the table's next commit, with whom to tell
+    /// how it went (see [`VectorStore::add`]).
+    appends: Mutex<Vec<PendingAppend>>,
+    /// Held by whoever commits the waiting appends: one append commit at a
+    /// time per table and process.
+    appending: tokio::sync::Mutex<()>,
+}
+
+/// Rows waiting for an append commit, and the adder waiting for its outcome.
+struct PendingAppend {
+    batch: RecordBatch,
+    done: tokio::sync::oneshot::Sender<Result<(), Arc<str>>>,
 }
 
 impl Upkeep {
@@ -411,12 +423,52 @@ impl VectorStore {
             opened.dim
         );
         let batch = Self::batch(dim, &chunks)?;
-        opened.table.add(batch).execute().await?;
-        Self::committed(&opened);
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        opened
+            .upkeep
+            .appends
+            .lock()
+            .expect("appends lock")
+            .push(PendingAppend { batch, done });
+        // In a task of its own, so that the rows of other adds it takes along
+        // are committed even if this caller stops waiting.
+        tokio::spawn(Self::commit_appends(opened.clone()));
+        match outcome.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => anyhow::bail!("{err}"),
+            Err(_) => anyhow::bail!("the append to the vector table was abandoned"),
+        }
         if let Err(err) = Self::ensure_search_indexes(&opened).await {
             tracing::warn!(error = %err, "building the search indexes failed; they are tried again at the next search");
         }
         Ok(())
+    }
+
+    /// Commit every append waiting on `opened` in one commit (group commit).
+    /// Each commit is a new table version, and with several writers each
+    /// must be made again on top of the others' (on S3, by reading their
+    /// manifests back); adds that arrive while one commit is under way wait
+    /// for it and then go out together, so a burst of uploads makes a few
+    /// commits rather than one per document.
+    async fn commit_appends(opened: Opened) {
+        let _alone = opened.upkeep.appending.lock().await;
+        let pending = std::mem::take(&mut *opened.upkeep.appends.lock().expect("appends lock"));
+        if pending.is_empty() {
+            return; // taken along by an earlier commit
+        }
+        let (batches, waiting): (Vec<_>, Vec<_>) =
+            pending.into_iter().map(|p| (p.batch, p.done)).unzip();
+        let outcome = contended("append", || opened.table.add(batches.clone()).execute()).await;
+        let outcome = match outcome {
+            Ok(_) => {
+                Self::committed(&opened);
+                Ok(())
+            }
+            Err(err) => Err(Arc::<str>::from(err.to_string())),
+        };
+        for done in waiting {
+            let _ = done.send(outcome.clone());
+        }
     }
 
     /// Build the table's search indexes it lacks: full text on `text` (ICU
@@ -774,7 +826,7 @@ impl VectorStore {
         };
         if opened.table.count_rows(Some(filter.to_string())).await? > 0 {
             let shared = opened.upkeep.lock.read().await;
-            opened.table.delete(filter).await?;
+            contended("delete", || opened.table.delete(filter)).await?;
             drop(shared);
             Self::committed(&opened);
         }
@@ -1114,6 +1166,54 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// A document's chunks whose generation compares by `op` with `generation`.
+/// Whether `err` is a commit that lost to other writers: LanceDB retries
+/// those itself for a while (rebasing on each commit that won), and gives
+/// up under heavy contention, as many replicas writing to a slow store see.
+fn is_write_contention(err: &lancedb::Error) -> bool {
+    match err {
+        lancedb::Error::Lance { source } => is_contention_message(&source.to_string()),
+        _ => false,
+    }
+}
+
+/// Whether a LanceDB (lance) error message says a commit lost to others.
+fn is_contention_message(message: &str) -> bool {
+    [
+        "Too many concurrent writers",
+        "Retryable commit conflict",
+        "Commit conflict for version",
+    ]
+    .iter()
+    .any(|m| message.starts_with(m))
+}
+
+/// Attempts at a commit that keeps losing to other writers.
+const CONTENDED_ATTEMPTS: u32 = 5;
+
+/// Run the commit `op`, again (after a growing, jittered pause) while it
+/// fails from write contention; appends and deletes by filter are safe to
+/// repeat, as a failed commit leaves nothing behind.
+async fn contended<T, F, Fut>(what: &str, mut op: F) -> lancedb::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = lancedb::Result<T>>,
+{
+    let mut pause = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(err) if attempt < CONTENDED_ATTEMPTS && is_write_contention(&err) => {
+                tracing::warn!(error = %err, attempt, "a vector table {what} lost to other writers; trying again");
+                let jitter = rand::random_range(0..=pause.as_millis() as u64);
+                tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
+                pause *= 2;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 fn generation_filter(document_id: &str, op: &str, generation: &str) -> String {
     format!(
         "document_id = {} AND generation {op} {}",
@@ -1147,6 +1247,56 @@ mod tests {
     }
 
     const T: &str = "chunks_test";
+
+    #[tokio::test]
+    async fn concurrent_adds_share_commits_and_keep_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = VectorStore::open(dir.path().to_str().unwrap())
+            .await
+            .unwrap();
+        store
+            .add(T, vec![chunk("first:0", "first", "c", vec![1.0, 0.0])])
+            .await
+            .unwrap();
+        let before = store.table(T).await.unwrap().unwrap().version().await.unwrap();
+        let adds = (0..40).map(|n| {
+            let store = store.clone();
+            async move {
+                let doc = format!("d{n}");
+                let chunks = (0..3)
+                    .map(|i| chunk(&format!("{doc}:{i}"), &doc, "c", vec![n as f32, i as f32]))
+                    .collect();
+                store.add(T, chunks).await
+            }
+        });
+        for outcome in futures::future::join_all(adds).await {
+            outcome.unwrap();
+        }
+        assert_eq!(store.count_rows(T).await.unwrap(), 1 + 40 * 3);
+        for n in [0, 17, 39] {
+            assert_eq!(store.count_document(T, &format!("d{n}")).await.unwrap(), 3);
+        }
+        let after = store.table(T).await.unwrap().unwrap().version().await.unwrap();
+        assert!(
+            after - before < 40,
+            "40 adds at once made {} commits",
+            after - before
+        );
+    }
+
+    #[test]
+    fn lost_commits_are_told_apart_from_other_failures() {
+        assert!(is_contention_message(
+            "Too many concurrent writers. Attempted 8 times, but failed on retry_timeout of 30.000 seconds., src/io/commit.rs:130:5"
+        ));
+        assert!(is_contention_message(
+            "Retryable commit conflict for version 7: a concurrent delete, src/io/commit.rs:1:1"
+        ));
+        assert!(!is_contention_message("Dataset at path t was not found"));
+        assert!(!is_contention_message(
+            "LanceError(IO): Generic S3 error: connection refused"
+        ));
+    }
 
     #[tokio::test]
     async fn large_tables_get_a_vector_index_that_finds_the_same() {
