@@ -1258,7 +1258,14 @@ mod tests {
             .add(T, vec![chunk("first:0", "first", "c", vec![1.0, 0.0])])
             .await
             .unwrap();
-        let before = store.table(T).await.unwrap().unwrap().version().await.unwrap();
+        let before = store
+            .table(T)
+            .await
+            .unwrap()
+            .unwrap()
+            .version()
+            .await
+            .unwrap();
         let adds = (0..40).map(|n| {
             let store = store.clone();
             async move {
@@ -1276,7 +1283,14 @@ mod tests {
         for n in [0, 17, 39] {
             assert_eq!(store.count_document(T, &format!("d{n}")).await.unwrap(), 3);
         }
-        let after = store.table(T).await.unwrap().unwrap().version().await.unwrap();
+        let after = store
+            .table(T)
+            .await
+            .unwrap()
+            .unwrap()
+            .version()
+            .await
+            .unwrap();
         assert!(
             after - before < 40,
             "40 adds at once made {} commits",
@@ -1392,9 +1406,12 @@ mod tests {
     #[tokio::test]
     async fn tables_fed_one_document_at_a_time_are_compacted() {
         let dir = tempfile::tempdir().unwrap();
+        // Only the every-COMPACT_EVERY-commits trigger: the quiet timer
+        // would start an upkeep of its own when a slow machine pauses.
         let store = VectorStore::open(dir.path().to_str().unwrap())
             .await
-            .unwrap();
+            .unwrap()
+            .with_quiet_period(Duration::from_secs(3600));
         let docs = COMPACT_EVERY + 5;
         for n in 0..docs {
             let doc = format!("d{n}");
@@ -1426,7 +1443,11 @@ mod tests {
         let again = store.compact(T).await.unwrap();
         assert_eq!(again.fragments_removed, 0, "{again:?}");
         store.drop_table(T).await.unwrap();
-        assert_eq!(store.fragments(T).await.unwrap(), 0);
+        // (Once seen failing under heavy CPU load; the message says how.)
+        match store.fragments(T).await {
+            Ok(fragments) => assert_eq!(fragments, 0, "fragments left after the drop"),
+            Err(err) => panic!("a dropped table could not be looked at: {err}"),
+        }
     }
 
     #[tokio::test]
