@@ -124,11 +124,27 @@ fn main() -> anyhow::Result<()> {
     init_tracing();
     // Panics (a document parser's, say) are contained where they happen; log them as one line.
     std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
+    // Before any other thread exists (the runtime's included).
+    give_lance_two_threads();
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(run(cli));
     // A document parser stuck in a loop holds a blocking thread forever; do not wait for it.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// LanceDB keeps two cores for I/O and gives its compute pool the rest, at
+/// least one: on a machine of two or three cores, a question's vector and
+/// full-text searches (and every other question's) queue on one thread.
+/// Unless the operator set `LANCE_CPU_THREADS`, give that pool two.
+fn give_lance_two_threads() {
+    if std::env::var_os("LANCE_CPU_THREADS").is_some() {
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if (2..4).contains(&cpus) {
+        std::env::set_var("LANCE_CPU_THREADS", "2");
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
