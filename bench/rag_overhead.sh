@@ -83,7 +83,7 @@ rounds unfiltered
 # Another key's private document makes every search carry the scope filter.
 OTHER=$("$BIN/ragway" keys create --name other | tail -1)
 doc=$(curl -sf -H "Authorization: Bearer $OTHER" -H 'Content-Type: application/json' \
-  -d '{"title":"mine","text":"A private note about the ferry."}' "http://127.0.0.1:$RW_PORT/v1/documents")
+  -d '{"title":"mine","visibility":"private","text":"A private note about the ferry."}' "http://127.0.0.1:$RW_PORT/v1/documents")
 doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
 for _ in $(seq 100); do
   curl -sf -H "Authorization: Bearer $OTHER" "http://127.0.0.1:$RW_PORT/v1/documents/$doc_id" | grep -q '"status":"ready"' && break
