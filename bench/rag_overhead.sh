@@ -7,6 +7,7 @@
 # due time to the first byte of the answer.
 #
 #   bench/rag_overhead.sh [rate=20] [seconds=10] [rounds=3] [megabytes=25]
+#   RAG_VARIANTS="LANCE_CPU_THREADS=1;LANCE_CPU_THREADS=4" bench/rag_overhead.sh
 #
 # The knowledge base: generated English prose, 60-token chunks (so 25 MB
 # makes ~100k chunks), embedded by the fake upstream's 1024-wide model;
@@ -80,6 +81,29 @@ PY
 }
 # Every stored chunk is in the caller's scope: the searches run unfiltered.
 rounds unfiltered
+# Variants: the same rounds against ragway restarted with other settings
+# (RAG_VARIANTS="LANCE_CPU_THREADS=1;LANCE_CPU_THREADS=4 FOO=1", groups of
+# environment settings separated by ';'), on the same knowledge base.
+restart() { # log [VAR=value…]
+  local log=$1
+  shift
+  kill "$RW_PID"; wait "$RW_PID" 2>/dev/null || true
+  env "$@" "$BIN/ragway" serve 2>> "$log" &
+  RW_PID=$!
+  wait_for "http://127.0.0.1:$RW_PORT/health"
+  "$BIN/examples/loadgen" --url "$VIA" --key "$KEY" --rate 10 --seconds 1 --body "$(body ragway "$QUESTION")" > /dev/null
+}
+variants=()
+if [ -n "${RAG_VARIANTS:-}" ]; then
+  IFS=';' read -ra variants <<< "$RAG_VARIANTS"
+  for n in "${!variants[@]}"; do
+    variant=${variants[$n]}
+    read -ra settings <<< "$variant"
+    restart "$WORK/variant.$n.log" "${settings[@]}"
+    rounds "unfiltered, $variant"
+  done
+  restart "$WORK/data.log"
+fi
 # Another key's private document makes every search carry the scope filter.
 OTHER=$("$BIN/ragway" keys create --name other | tail -1)
 doc=$(curl -sf -H "Authorization: Bearer $OTHER" -H 'Content-Type: application/json' \
@@ -94,7 +118,8 @@ rounds filtered
 
 # Where ragway's time goes, when its debug timings were logged
 # (RUST_LOG=warn,ragway::store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).
-python3 - "$WORK/data.log" <<'PY'
+stages() { # log title
+  python3 - "$1" "$2" <<'PY'
 import re, sys
 stages = {}
 for line in open(sys.argv[1], errors="replace"):
@@ -103,10 +128,16 @@ for line in open(sys.argv[1], errors="replace"):
     for name, value in re.findall(r"(\w+_ms)=([0-9.]+)", line):
         stages.setdefault(name, []).append(float(value))
 if stages:
-    print("\n| stage (ms from the start of its step) | requests | p50 | p90 | p99 |")
+    print(f"\n{sys.argv[2]}\n")
+    print("| stage (ms from the start of its step) | requests | p50 | p90 | p99 |")
     print("| --- | --- | --- | --- | --- |")
     for name, values in stages.items():
         values.sort()
         at = lambda p: values[min(len(values) - 1, int(len(values) * p))]
         print(f"| {name} | {len(values)} | {at(0.5):.2f} | {at(0.9):.2f} | {at(0.99):.2f} |")
 PY
+}
+stages "$WORK/data.log" "Default settings (unfiltered and filtered rounds):"
+for n in "${!variants[@]}"; do
+  stages "$WORK/variant.$n.log" "${variants[$n]}:"
+done
