@@ -8,6 +8,8 @@
 #
 #   bench/rag_overhead.sh [rate=20] [seconds=10] [rounds=3] [megabytes=25]
 #   RAG_VARIANTS="LANCE_CPU_THREADS=1;LANCE_CPU_THREADS=4" bench/rag_overhead.sh
+#   RAG_VARIANTS="RAGWAY_BIN=/tmp/ragway-other" bench/rag_overhead.sh
+#   RAG_KEEP=/tmp/kb bench/rag_overhead.sh   # keep the knowledge base afterwards
 #
 # The knowledge base: generated English prose, 60-token chunks (so 25 MB
 # makes ~100k chunks), embedded by the fake upstream's 1024-wide model;
@@ -84,11 +86,14 @@ rounds unfiltered
 # Variants: the same rounds against ragway restarted with other settings
 # (RAG_VARIANTS="LANCE_CPU_THREADS=1;LANCE_CPU_THREADS=4 FOO=1", groups of
 # environment settings separated by ';'), on the same knowledge base.
-restart() { # log [VAR=value…]
-  local log=$1
+restart() { # log [VAR=value…]: RAGWAY_BIN=path runs another build of ragway
+  local log=$1 bin="$BIN/ragway" setting
   shift
+  for setting in "$@"; do
+    case $setting in RAGWAY_BIN=*) bin=${setting#RAGWAY_BIN=} ;; esac
+  done
   kill "$RW_PID"; wait "$RW_PID" 2>/dev/null || true
-  env "$@" "$BIN/ragway" serve 2>> "$log" &
+  env "$@" "$bin" serve 2>> "$log" &
   RW_PID=$!
   wait_for "http://127.0.0.1:$RW_PORT/health"
   "$BIN/examples/loadgen" --url "$VIA" --key "$KEY" --rate 10 --seconds 1 --body "$(body ragway "$QUESTION")" > /dev/null
@@ -103,6 +108,11 @@ if [ -n "${RAG_VARIANTS:-}" ]; then
     rounds "unfiltered, $variant"
   done
   restart "$WORK/data.log"
+fi
+if [ -n "${RAG_KEEP:-}" ]; then
+  rm -rf "$RAG_KEEP"
+  cp -a "$WORK/data" "$RAG_KEEP"
+  echo "knowledge base kept in $RAG_KEEP" >&2
 fi
 # Another key's private document makes every search carry the scope filter.
 OTHER=$("$BIN/ragway" keys create --name other | tail -1)

@@ -8,10 +8,20 @@
 //! The question is embedded once through `EMBEDDINGS_URL` (an
 //! OpenAI-compatible `/v1/embeddings`), then each mode runs N times, one
 //! query after another, without the scope filter. Prints a markdown table.
+//!
+//! With `PROBE_KNOBS=1` it then times LanceDB's own knobs on the same table
+//! (HNSW breadth, exact re-ranking, the columns fetched) over questions cut
+//! from the table's own chunks, with each variant's recall@20 against an
+//! exact scan, and prints the executed plans of chat's two queries.
 
 use std::time::{Duration, Instant};
 
-use ragway::store::vectors::{Scope, VectorStore};
+use futures::TryStreamExt;
+use lancedb::arrow::arrow_array::{Array, RecordBatch, StringArray};
+use lancedb::index::scalar::FullTextSearchQuery;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::DistanceType;
+use ragway::store::vectors::{Scope, VectorStore, COLUMNS};
 
 /// Candidates per search, as chat takes them for the default top-k.
 const WANTED: usize = 20;
@@ -39,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .await?;
     let vector: Vec<f32> = serde_json::from_value(body["data"][0]["embedding"].clone())?;
+    let url = url.clone();
     let store = VectorStore::open(dir).await?;
     let scope = Scope {
         collections: None,
@@ -52,7 +63,12 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("| mode | runs | p50 ms | p90 ms | p99 ms |");
     println!("| --- | --- | --- | --- | --- |");
-    for mode in ["vector", "full text", "both at once"] {
+    for mode in [
+        "vector",
+        "full text",
+        "both at once",
+        "both at once, rows only, then read 5",
+    ] {
         let mut times = Vec::with_capacity(n);
         for _ in 0..n {
             let started = Instant::now();
@@ -63,13 +79,29 @@ async fn main() -> anyhow::Result<()> {
                 "full text" => {
                     store.text_search(table, question, WANTED, scope).await?;
                 }
-                _ => {
+                "both at once" => {
                     let (a, b) = tokio::join!(
                         store.search(table, &vector, WANTED, scope),
                         store.text_search(table, question, WANTED, scope)
                     );
                     a?;
                     b?;
+                }
+                _ => {
+                    // As chat does now: rows from both, then one read of the kept ones.
+                    let (a, b) = tokio::join!(
+                        store.search_rows(table, &vector, WANTED, scope),
+                        store.text_search_rows(table, question, WANTED, scope)
+                    );
+                    let mut rows: Vec<u64> = a?.iter().take(3).map(|f| f.row).collect();
+                    rows.extend(
+                        b?.iter()
+                            .map(|f| f.row)
+                            .filter(|r| !rows.contains(r))
+                            .take(2)
+                            .collect::<Vec<_>>(),
+                    );
+                    store.read_rows(table, &rows, true, scope).await?;
                 }
             }
             times.push(started.elapsed());
@@ -82,5 +114,224 @@ async fn main() -> anyhow::Result<()> {
             percentile(&times, 0.99)
         );
     }
+    if std::env::var("PROBE_KNOBS").is_ok_and(|v| v == "1") {
+        knobs(dir, table, &url, model, n).await?;
+    }
+    Ok(())
+}
+
+/// The ids in a result, in order.
+fn ids(batches: &[RecordBatch]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for batch in batches {
+        let column = batch.column_by_name("id").expect("id column");
+        let column = column.as_any().downcast_ref::<StringArray>().expect("ids");
+        ids.extend((0..column.len()).map(|row| column.value(row).to_string()));
+    }
+    ids
+}
+
+/// One vector-search variant: HNSW breadth, re-ranking, columns.
+struct Variant {
+    name: &'static str,
+    ef: usize,
+    refine: Option<u32>,
+    columns: &'static [&'static str],
+}
+
+async fn knobs(dir: &str, name: &str, url: &str, model: &str, n: usize) -> anyhow::Result<()> {
+    let db = lancedb::connect(dir).execute().await?;
+    let table = db.open_table(name).execute().await?;
+    // Questions: the first dozen words of chunks spread over the table.
+    let batches: Vec<RecordBatch> = table
+        .query()
+        .select(Select::columns(&["text"]))
+        .limit(4000)
+        .execute()
+        .await?
+        .try_collect()
+        .await?;
+    let mut questions = Vec::new();
+    for batch in &batches {
+        let texts = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("text");
+        for row in (0..texts.len()).step_by(80) {
+            let words: Vec<&str> = texts.value(row).split_whitespace().take(12).collect();
+            questions.push(words.join(" "));
+        }
+    }
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({"model": model, "input": questions}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let vectors: Vec<Vec<f32>> = body["data"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("no embeddings"))?
+        .iter()
+        .map(|d| serde_json::from_value(d["embedding"].clone()))
+        .collect::<Result<_, _>>()?;
+    let mut exact = Vec::new();
+    for v in &vectors {
+        let found: Vec<RecordBatch> = table
+            .query()
+            .nearest_to(v.as_slice())?
+            .distance_type(DistanceType::Cosine)
+            .bypass_vector_index()
+            .limit(WANTED)
+            .select(Select::columns(&["id"]))
+            .execute()
+            .await?
+            .try_collect()
+            .await?;
+        exact.push(ids(&found));
+    }
+    let all: &[&str] = &COLUMNS;
+    let variants = [
+        Variant {
+            name: "chat: ef 100, refine 2, chunk columns",
+            ef: 100,
+            refine: Some(2),
+            columns: all,
+        },
+        Variant {
+            name: "ef 100, refine 2, id only",
+            ef: 100,
+            refine: Some(2),
+            columns: &["id"],
+        },
+        Variant {
+            name: "ef 100, no refine",
+            ef: 100,
+            refine: None,
+            columns: all,
+        },
+        Variant {
+            name: "ef 60, refine 2",
+            ef: 60,
+            refine: Some(2),
+            columns: all,
+        },
+        Variant {
+            name: "ef 40, refine 2",
+            ef: 40,
+            refine: Some(2),
+            columns: all,
+        },
+        Variant {
+            name: "ef 40, no refine",
+            ef: 40,
+            refine: None,
+            columns: all,
+        },
+    ];
+    println!(
+        "\n{} questions from the table's chunks; recall@{WANTED} against an exact scan\n",
+        questions.len()
+    );
+    println!("| vector variant | runs | p50 ms | p90 ms | p99 ms | recall@{WANTED} |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for variant in &variants {
+        let query = |v: &[f32]| -> anyhow::Result<_> {
+            let mut q = table
+                .query()
+                .nearest_to(v)?
+                .distance_type(DistanceType::Cosine)
+                .ef(variant.ef)
+                .limit(WANTED)
+                .select(Select::columns(variant.columns));
+            if let Some(r) = variant.refine {
+                q = q.refine_factor(r);
+            }
+            Ok(q)
+        };
+        let (mut found, mut wanted) = (0usize, 0usize);
+        for (v, truth) in vectors.iter().zip(&exact) {
+            let got: Vec<RecordBatch> = query(v)?.execute().await?.try_collect().await?;
+            let got = ids(&got);
+            found += truth.iter().filter(|id| got.contains(id)).count();
+            wanted += truth.len();
+        }
+        let mut times = Vec::with_capacity(n);
+        for i in 0..n {
+            let started = Instant::now();
+            let _: Vec<RecordBatch> = query(&vectors[i % vectors.len()])?
+                .execute()
+                .await?
+                .try_collect()
+                .await?;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "| {} | {n} | {:.2} | {:.2} | {:.2} | {:.3} |",
+            variant.name,
+            percentile(&times, 0.5),
+            percentile(&times, 0.9),
+            percentile(&times, 0.99),
+            found as f64 / wanted.max(1) as f64
+        );
+    }
+    let mut with_vector = COLUMNS.to_vec();
+    with_vector.push("vector");
+    let text_variants: [(&str, &[&str]); 3] = [
+        ("chat: chunk columns and vector", &with_vector),
+        ("chunk columns", all),
+        ("id only", &["id"]),
+    ];
+    println!("\n| full-text variant | runs | p50 ms | p90 ms | p99 ms |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (label, columns) in text_variants {
+        let mut times = Vec::with_capacity(n);
+        for i in 0..n {
+            let started = Instant::now();
+            let _: Vec<RecordBatch> = table
+                .query()
+                .full_text_search(FullTextSearchQuery::new(
+                    questions[i % questions.len()].clone(),
+                ))
+                .select(Select::columns(columns))
+                .limit(WANTED)
+                .execute()
+                .await?
+                .try_collect()
+                .await?;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "| {label} | {n} | {:.2} | {:.2} | {:.2} |",
+            percentile(&times, 0.5),
+            percentile(&times, 0.9),
+            percentile(&times, 0.99)
+        );
+    }
+    let chat_vector = table
+        .query()
+        .nearest_to(vectors[0].as_slice())?
+        .distance_type(DistanceType::Cosine)
+        .ef(100)
+        .refine_factor(2)
+        .limit(WANTED)
+        .select(Select::columns(all));
+    println!(
+        "\nchat's vector search, executed:\n\n```\n{}\n```",
+        chat_vector.analyze_plan().await?
+    );
+    let chat_text = table
+        .query()
+        .full_text_search(FullTextSearchQuery::new(questions[0].clone()))
+        .select(Select::columns(&with_vector))
+        .limit(WANTED);
+    println!(
+        "\nchat's full-text search, executed:\n\n```\n{}\n```",
+        chat_text.analyze_plan().await?
+    );
     Ok(())
 }

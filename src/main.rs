@@ -10,6 +10,13 @@ use ragway::ingest::reindex;
 use ragway::startup::{build_state, shutdown_signal, Application};
 use ragway::store::sql;
 
+/// jemalloc rather than the C library's malloc: LanceDB's searches allocate
+/// and free short-lived buffers across threads, and it takes 1–1.5 ms off
+/// the added time to first token of a RAG answer (BENCHMARKS.md).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ragway",

@@ -9,7 +9,7 @@ use crate::error::AppResult;
 use crate::ingest::collections::{self, private_space};
 use crate::state::AppState;
 use crate::store::indexes;
-use crate::store::vectors::{ChunkHit, Scope};
+use crate::store::vectors::{cosine, ChunkHit, FoundRow, Scope};
 
 /// A retrieved chunk as clients see it in `sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -125,63 +125,34 @@ pub async fn retrieve(
         everything: catalog.all_within(collections, &private),
     };
     let wanted = candidates(options.top_k);
-    // Full text needs no embedding: it runs while the question is embedded,
-    // and the vector search as soon as the embedding is back.
-    let started = std::time::Instant::now();
-    let by_vector = async {
-        // The question is embedded by the model the index was built with, so
-        // vectors compare even while a changed model waits for its reindex.
-        let embedded = state
-            .upstreams
-            .embeddings
-            .embed_with(&index.model, &[question.to_string()])
-            .await;
-        let vector = match embedded {
-            Ok(mut vectors) => vectors.pop().unwrap_or_default(),
-            Err(err) if index.model != state.upstreams.embed_model() => {
-                // The old model may be gone with the old provider: answer without
-                // sources rather than not at all until the reindex is done.
-                tracing::warn!(model = %index.model, error = %err, "the index's embedding model failed; answering without sources until `ragway reindex` finishes");
-                return Ok(None);
-            }
-            Err(err) => return Err(err),
+    // Both searches find rows only; the few kept are read afterwards. A
+    // compaction between the two steps leaves rows unreadable: search again.
+    let mut fused = Vec::new();
+    for attempt in 1..=2 {
+        let Some(found) = search(
+            state,
+            &index.table_name,
+            &index.model,
+            question,
+            wanted,
+            scope,
+        )
+        .await?
+        else {
+            return Ok(Vec::new());
         };
-        let embedded_at = started.elapsed();
-        let hits = state
-            .vectors
-            .search(&index.table_name, &vector, wanted, scope)
-            .await?;
-        AppResult::Ok(Some((vector, hits, embedded_at, started.elapsed())))
-    };
-    let by_text = async {
-        let hits = state
-            .vectors
-            .text_search(&index.table_name, question, wanted, scope)
-            .await;
-        (hits, started.elapsed())
-    };
-    let (by_vector, (by_text, text_done)) = tokio::join!(by_vector, by_text);
-    let Some((vector, by_vector, embedded_at, vector_done)) = by_vector? else {
-        return Ok(Vec::new());
-    };
-    // Where retrieval's time goes (each from the start of retrieval).
-    tracing::debug!(
-        embedded_ms = embedded_at.as_secs_f64() * 1e3,
-        vector_search_done_ms = vector_done.as_secs_f64() * 1e3,
-        text_search_done_ms = text_done.as_secs_f64() * 1e3,
-        "retrieval timings"
-    );
-    // Full text only adds to the vectors: if it fails, answer without it.
-    let by_text = match by_text {
-        Ok(hits) => hits.scored(&vector),
-        Err(err) => {
-            tracing::warn!(error = %err, "full-text search failed; using vector search alone");
-            Vec::new()
+        match read(state, &index.table_name, found, &options, scope).await? {
+            Some(hits) => {
+                fused = hits;
+                break;
+            }
+            None if attempt == 1 => tracing::debug!(
+                "searched rows went away before they were read (a compaction); searching again"
+            ),
+            None => tracing::warn!(
+                "searched rows went away twice before they were read; answering without sources"
+            ),
         }
-    };
-    let mut fused = fuse(by_vector, by_text);
-    if let Some(threshold) = options.score_threshold {
-        fused.retain(|hit| f64::from(hit.score) >= threshold);
     }
     let mut hits: Vec<(ChunkHit, Option<f32>)> = fused.into_iter().map(|hit| (hit, None)).collect();
     if options.rerank && hits.len() > 1 {
@@ -191,28 +162,178 @@ pub async fn retrieve(
     Ok(numbered(hits))
 }
 
-/// Both rankings fused by reciprocal rank, best first.
-fn fuse(by_vector: Vec<ChunkHit>, by_text: Vec<ChunkHit>) -> Vec<ChunkHit> {
-    let mut fused: Vec<(ChunkHit, f32)> = Vec::with_capacity(by_vector.len() + by_text.len());
-    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (rank, hit) in by_vector.into_iter().enumerate() {
-        at.insert(hit.chunk_id.clone(), fused.len());
-        fused.push((hit, 1.0 / (RRF_K + rank as f32 + 1.0)));
+/// What both searches found: the question's embedding and each one's rows.
+struct Found {
+    vector: Vec<f32>,
+    by_vector: Vec<FoundRow>,
+    by_text: Vec<FoundRow>,
+}
+
+/// Embed `question` and search table `table` by vector and by full text,
+/// `wanted` rows each. `None` when the index's old embedding model is gone
+/// (answer without sources until the reindex is done).
+async fn search(
+    state: &AppState,
+    table: &str,
+    model: &str,
+    question: &str,
+    wanted: usize,
+    scope: Scope<'_>,
+) -> AppResult<Option<Found>> {
+    // Full text needs no embedding: it runs while the question is embedded,
+    // and the vector search as soon as the embedding is back.
+    let started = std::time::Instant::now();
+    let by_vector = async {
+        // The question is embedded by the model the index was built with, so
+        // vectors compare even while a changed model waits for its reindex.
+        let embedded = state
+            .upstreams
+            .embeddings
+            .embed_with(model, &[question.to_string()])
+            .await;
+        let vector = match embedded {
+            Ok(mut vectors) => vectors.pop().unwrap_or_default(),
+            Err(err) if model != state.upstreams.embed_model() => {
+                // The old model may be gone with the old provider: answer without
+                // sources rather than not at all until the reindex is done.
+                tracing::warn!(%model, error = %err, "the index's embedding model failed; answering without sources until `ragway reindex` finishes");
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let embedded_at = started.elapsed();
+        let rows = state
+            .vectors
+            .search_rows(table, &vector, wanted, scope)
+            .await?;
+        AppResult::Ok(Some((vector, rows, embedded_at, started.elapsed())))
+    };
+    let by_text = async {
+        let rows = state
+            .vectors
+            .text_search_rows(table, question, wanted, scope)
+            .await;
+        (rows, started.elapsed())
+    };
+    let (by_vector, (by_text, text_done)) = tokio::join!(by_vector, by_text);
+    let Some((vector, by_vector, embedded_at, vector_done)) = by_vector? else {
+        return Ok(None);
+    };
+    // Where retrieval's time goes (each from the start of retrieval).
+    tracing::debug!(
+        embedded_ms = embedded_at.as_secs_f64() * 1e3,
+        vector_search_done_ms = vector_done.as_secs_f64() * 1e3,
+        text_search_done_ms = text_done.as_secs_f64() * 1e3,
+        "retrieval timings"
+    );
+    // Full text only adds to the vectors: if it fails, answer without it.
+    let by_text = by_text.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "full-text search failed; using vector search alone");
+        Vec::new()
+    });
+    Ok(Some(Found {
+        vector,
+        by_vector,
+        by_text,
+    }))
+}
+
+/// The fused candidates that may be kept, read and scored, best first:
+/// all of them when a rerank model orders them, else the top `top_k` above
+/// the score threshold. `None` when a row went away before it was read.
+async fn read(
+    state: &AppState,
+    table: &str,
+    found: Found,
+    options: &Options<'_>,
+    scope: Scope<'_>,
+) -> AppResult<Option<Vec<ChunkHit>>> {
+    let fused = fuse_rows(&found.by_vector, &found.by_text);
+    let mut kept = Vec::new();
+    let mut next = 0;
+    while next < fused.len() && (options.rerank || kept.len() < options.top_k) {
+        // A page of candidates, widened to keep tied fusion scores together
+        // (ties go to the closer vector, known only once read).
+        let mut end = if options.rerank {
+            fused.len()
+        } else {
+            (next + options.top_k.max(1)).min(fused.len())
+        };
+        while end < fused.len() && fused[end].rrf == fused[end - 1].rrf {
+            end += 1;
+        }
+        let page = &fused[next..end];
+        let rows: Vec<u64> = page.iter().map(|f| f.row).collect();
+        let vectors = page.iter().any(|f| f.similarity.is_none());
+        let Some(read) = state
+            .vectors
+            .read_rows(table, &rows, vectors, scope)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut hits: Vec<(f32, ChunkHit)> = Vec::with_capacity(page.len());
+        for (candidate, row) in page.iter().zip(read) {
+            let Some(hit) = row.hit else { continue };
+            let score = match (candidate.similarity, &row.vector) {
+                (Some(similarity), _) => similarity,
+                (None, Some(stored)) => cosine(&found.vector, stored),
+                (None, None) => 0.0,
+            };
+            if options
+                .score_threshold
+                .is_some_and(|t| f64::from(score) < t)
+            {
+                continue;
+            }
+            hits.push((candidate.rrf, ChunkHit { score, ..hit }));
+        }
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.score.total_cmp(&a.1.score)));
+        kept.extend(hits.into_iter().map(|(_, hit)| hit));
+        next = end;
     }
-    for (rank, hit) in by_text.into_iter().enumerate() {
-        let score = 1.0 / (RRF_K + rank as f32 + 1.0);
-        match at.get(&hit.chunk_id) {
-            Some(&i) => fused[i].1 += score,
+    Ok(Some(kept))
+}
+
+/// A row both searches' rankings were fused into.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fused {
+    row: u64,
+    /// Reciprocal-rank score: the sum over the searches that found it.
+    rrf: f32,
+    /// Cosine similarity, when the vector search found it.
+    similarity: Option<f32>,
+}
+
+/// Both searches' rows fused by reciprocal rank, best first; ties keep
+/// the vector search's order first.
+fn fuse_rows(by_vector: &[FoundRow], by_text: &[FoundRow]) -> Vec<Fused> {
+    let mut fused: Vec<Fused> = Vec::with_capacity(by_vector.len() + by_text.len());
+    let mut at: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (rank, found) in by_vector.iter().enumerate() {
+        at.insert(found.row, fused.len());
+        fused.push(Fused {
+            row: found.row,
+            rrf: 1.0 / (RRF_K + rank as f32 + 1.0),
+            similarity: Some(found.score),
+        });
+    }
+    for (rank, found) in by_text.iter().enumerate() {
+        let rrf = 1.0 / (RRF_K + rank as f32 + 1.0);
+        match at.get(&found.row) {
+            Some(&i) => fused[i].rrf += rrf,
             None => {
-                at.insert(hit.chunk_id.clone(), fused.len());
-                fused.push((hit, score));
+                at.insert(found.row, fused.len());
+                fused.push(Fused {
+                    row: found.row,
+                    rrf,
+                    similarity: None,
+                });
             }
         }
     }
-    // Ties (a chunk first in one list only, against one first in the other)
-    // go to the closer vector.
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.score.total_cmp(&a.0.score)));
-    fused.into_iter().map(|(hit, _)| hit).collect()
+    fused.sort_by(|a, b| b.rrf.total_cmp(&a.rrf));
+    fused
 }
 
 /// The hits in the rerank model's order, best `top_k`; on any rerank
@@ -335,27 +456,29 @@ mod tests {
 mod fusion_tests {
     use super::*;
 
-    fn hit(id: &str, score: f32) -> ChunkHit {
-        ChunkHit {
-            chunk_id: id.into(),
-            document_id: id.into(),
-            collection: "default".into(),
-            ordinal: 0,
-            title: id.into(),
-            page: None,
-            heading: None,
-            text: id.into(),
-            score,
-        }
+    fn rows(list: &[u64]) -> Vec<FoundRow> {
+        list.iter()
+            .map(|&row| FoundRow {
+                row,
+                score: 1.0 - row as f32 / 10.0,
+            })
+            .collect()
     }
 
     #[test]
     fn chunks_found_by_both_searches_rise_to_the_top() {
-        let fused = fuse(
-            vec![hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)],
-            vec![hit("c", 0.7), hit("d", 0.1)],
-        );
-        let order: Vec<&str> = fused.iter().map(|h| h.chunk_id.as_str()).collect();
-        assert_eq!(order, ["c", "a", "b", "d"]);
+        let fused = fuse_rows(&rows(&[1, 2, 3]), &rows(&[3, 4]));
+        let order: Vec<u64> = fused.iter().map(|f| f.row).collect();
+        assert_eq!(order, [3, 1, 2, 4]);
+        // Only the vector search knows a similarity; full text's is read later.
+        assert_eq!(fused[0].similarity, Some(0.7));
+        assert_eq!(fused[3].similarity, None);
+    }
+
+    #[test]
+    fn ties_keep_the_vector_order_first() {
+        let fused = fuse_rows(&rows(&[1]), &rows(&[2]));
+        assert_eq!(fused[0].rrf, fused[1].rrf);
+        assert_eq!(fused.iter().map(|f| f.row).collect::<Vec<_>>(), [1, 2]);
     }
 }
