@@ -1165,6 +1165,15 @@ impl VectorStore {
             // Lance's own take, in the order asked: a tenth of the cost of a
             // `_rowid IN (…)` query through LanceDB's planner.
             let dataset = dataset.get().await?;
+            // A row id is its fragment's number and its place in it. Lance's
+            // take panics when none of the fragments asked for is left, so
+            // rows of a fragment a compaction removed are told apart here.
+            if !dataset.manifest().uses_stable_row_ids() {
+                let fragments: HashSet<u64> = dataset.fragments().iter().map(|f| f.id).collect();
+                if rows.iter().any(|row| !fragments.contains(&(row >> 32))) {
+                    return Ok(None);
+                }
+            }
             let projection = dataset.schema().project(&columns)?;
             let batch = match dataset.take_rows(rows, projection).await {
                 Ok(batch) if batch.num_rows() == rows.len() => batch,
@@ -1656,6 +1665,71 @@ mod tests {
         match store.fragments(T).await {
             Ok(fragments) => assert_eq!(fragments, 0, "fragments left after the drop"),
             Err(err) => panic!("a dropped table could not be looked at: {err}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_found_are_read_back_until_a_compaction_rewrites_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = VectorStore::open(dir.path().to_str().unwrap())
+            .await
+            .unwrap()
+            .with_quiet_period(Duration::from_secs(3600));
+        // Three commits, three fragments.
+        for (id, doc, collection, vector) in [
+            ("alpha", "d1", "c1", vec![1.0, 0.0]),
+            ("bravo", "d2", "c2", vec![0.0, 1.0]),
+            ("papa", "d3", "~key1", vec![1.0, 0.1]),
+        ] {
+            store
+                .add(T, vec![chunk(id, doc, collection, vector)])
+                .await
+                .unwrap();
+        }
+        let all = Scope {
+            private_space: Some("~key1"),
+            ..Scope::default()
+        };
+        let found = store.search_rows(T, &[1.0, 0.0], 3, all).await.unwrap();
+        assert_eq!(found.len(), 3);
+        assert!((found[0].score - 1.0).abs() < 1e-5, "{found:?}");
+        let rows: Vec<u64> = found.iter().map(|f| f.row).collect();
+        let read = store
+            .read_rows(T, &rows, true, all)
+            .await
+            .unwrap()
+            .expect("rows just found are there");
+        let ids: Vec<&str> = read
+            .iter()
+            .map(|r| r.hit.as_ref().unwrap().chunk_id.as_str())
+            .collect();
+        assert_eq!(ids, ["alpha", "papa", "bravo"], "in the order asked");
+        assert_eq!(read[2].vector.as_deref(), Some(&[0.0, 1.0][..]));
+        // Out of scope: read, but without its hit.
+        let shared_only = Scope::default();
+        let read = store
+            .read_rows(T, &rows, false, shared_only)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(read[1].hit.is_none() && read[0].hit.is_some() && read[0].vector.is_none());
+        // Full text finds rows the same way.
+        let by_text = store.text_search_rows(T, "bravo", 3, all).await.unwrap();
+        let read = store
+            .read_rows(T, &[by_text[0].row], false, all)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read[0].hit.as_ref().unwrap().chunk_id, "bravo");
+        // A compaction rewrites the fragments: the old row ids name nothing
+        // now (or, with stable row ids, the same chunks), never other chunks.
+        assert!(store.compact(T).await.unwrap().fragments_removed > 0);
+        if let Some(read) = store.read_rows(T, &rows, false, all).await.unwrap() {
+            let again: Vec<&str> = read
+                .iter()
+                .map(|r| r.hit.as_ref().unwrap().chunk_id.as_str())
+                .collect();
+            assert_eq!(again, ["alpha", "papa", "bravo"]);
         }
     }
 
