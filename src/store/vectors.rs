@@ -1157,7 +1157,12 @@ impl VectorStore {
         let Some(Opened { table, .. }) = self.opened(name).await? else {
             return Ok(None);
         };
-        let mut columns = COLUMNS.to_vec();
+        // The columns a hit is made of: each costs a small read per row.
+        let mut columns: Vec<&str> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| *c != "generation")
+            .collect();
         if vectors {
             columns.push("vector");
         }
