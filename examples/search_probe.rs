@@ -31,6 +31,35 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[at].as_secs_f64() * 1e3
 }
 
+/// "p50 | p90 | p99" of `times` in milliseconds (sorts them).
+fn percentiles(times: &mut [Duration]) -> String {
+    times.sort();
+    format!(
+        "{:.2} | {:.2} | {:.2}",
+        percentile(times, 0.5),
+        percentile(times, 0.9),
+        percentile(times, 0.99)
+    )
+}
+
+/// The embeddings of `inputs` from the OpenAI-compatible `url`.
+async fn embed(url: &str, model: &str, inputs: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({"model": model, "input": inputs}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    body["data"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("no embeddings"))?
+        .iter()
+        .map(|d| Ok(serde_json::from_value(d["embedding"].clone())?))
+        .collect()
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -40,16 +69,10 @@ async fn main() -> anyhow::Result<()> {
     );
     let (dir, table, url, model, question) = (&args[1], &args[2], &args[3], &args[4], &args[5]);
     let n: usize = args.get(6).map_or(Ok(200), |s| s.parse())?;
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(url)
-        .json(&serde_json::json!({"model": model, "input": [question]}))
-        .send()
+    let vector = embed(url, model, std::slice::from_ref(question))
         .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let vector: Vec<f32> = serde_json::from_value(body["data"][0]["embedding"].clone())?;
-    let url = url.clone();
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no embedding"))?;
     let store = VectorStore::open(dir).await?;
     let scope = Scope {
         collections: None,
@@ -106,16 +129,10 @@ async fn main() -> anyhow::Result<()> {
             }
             times.push(started.elapsed());
         }
-        times.sort();
-        println!(
-            "| {mode} | {n} | {:.2} | {:.2} | {:.2} |",
-            percentile(&times, 0.5),
-            percentile(&times, 0.9),
-            percentile(&times, 0.99)
-        );
+        println!("| {mode} | {n} | {} |", percentiles(&mut times));
     }
     if std::env::var("PROBE_KNOBS").is_ok_and(|v| v == "1") {
-        knobs(dir, table, &url, model, n).await?;
+        knobs(dir, table, url, model, n).await?;
     }
     Ok(())
 }
@@ -163,20 +180,7 @@ async fn knobs(dir: &str, name: &str, url: &str, model: &str, n: usize) -> anyho
             questions.push(words.join(" "));
         }
     }
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(url)
-        .json(&serde_json::json!({"model": model, "input": questions}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let vectors: Vec<Vec<f32>> = body["data"]
-        .as_array()
-        .ok_or_else(|| anyhow::anyhow!("no embeddings"))?
-        .iter()
-        .map(|d| serde_json::from_value(d["embedding"].clone()))
-        .collect::<Result<_, _>>()?;
+    let vectors = embed(url, model, &questions).await?;
     let mut exact = Vec::new();
     for v in &vectors {
         let found: Vec<RecordBatch> = table
@@ -268,13 +272,10 @@ async fn knobs(dir: &str, name: &str, url: &str, model: &str, n: usize) -> anyho
                 .await?;
             times.push(started.elapsed());
         }
-        times.sort();
         println!(
-            "| {} | {n} | {:.2} | {:.2} | {:.2} | {:.3} |",
+            "| {} | {n} | {} | {:.3} |",
             variant.name,
-            percentile(&times, 0.5),
-            percentile(&times, 0.9),
-            percentile(&times, 0.99),
+            percentiles(&mut times),
             found as f64 / wanted.max(1) as f64
         );
     }
@@ -304,13 +305,7 @@ async fn knobs(dir: &str, name: &str, url: &str, model: &str, n: usize) -> anyho
                 .await?;
             times.push(started.elapsed());
         }
-        times.sort();
-        println!(
-            "| {label} | {n} | {:.2} | {:.2} | {:.2} |",
-            percentile(&times, 0.5),
-            percentile(&times, 0.9),
-            percentile(&times, 0.99)
-        );
+        println!("| {label} | {n} | {} |", percentiles(&mut times));
     }
     let chat_vector = table
         .query()

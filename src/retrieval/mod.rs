@@ -126,22 +126,16 @@ pub async fn retrieve(
     };
     let wanted = candidates(options.top_k);
     // Both searches find rows only; the few kept are read afterwards. A
-    // compaction between the two steps leaves rows unreadable: search again.
+    // compaction between the two steps leaves rows unreadable: search again
+    // (with the embedding already made).
     let mut fused = Vec::new();
+    let mut embedded = None;
     for attempt in 1..=2 {
-        let Some(found) = search(
-            state,
-            &index.table_name,
-            &index.model,
-            question,
-            wanted,
-            scope,
-        )
-        .await?
+        let Some(found) = search(state, index, question, embedded.take(), wanted, scope).await?
         else {
             return Ok(Vec::new());
         };
-        match read(state, &index.table_name, found, &options, scope).await? {
+        match read(state, &index.table_name, &found, &options, scope).await? {
             Some(hits) => {
                 fused = hits;
                 break;
@@ -153,6 +147,7 @@ pub async fn retrieve(
                 "searched rows went away twice before they were read; answering without sources"
             ),
         }
+        embedded = Some(found.vector);
     }
     let mut hits: Vec<(ChunkHit, Option<f32>)> = fused.into_iter().map(|hit| (hit, None)).collect();
     if options.rerank && hits.len() > 1 {
@@ -169,28 +164,35 @@ struct Found {
     by_text: Vec<FoundRow>,
 }
 
-/// Embed `question` and search table `table` by vector and by full text,
-/// `wanted` rows each. `None` when the index's old embedding model is gone
-/// (answer without sources until the reindex is done).
+/// Embed `question` (unless `embedded` already is its embedding) and search
+/// `index` by vector and by full text, `wanted` rows each. `None` when the
+/// index's old embedding model is gone (answer without sources until the
+/// reindex is done).
 async fn search(
     state: &AppState,
-    table: &str,
-    model: &str,
+    index: &indexes::VectorIndex,
     question: &str,
+    embedded: Option<Vec<f32>>,
     wanted: usize,
     scope: Scope<'_>,
 ) -> AppResult<Option<Found>> {
+    let (table, model) = (index.table_name.as_str(), index.model.as_str());
     // Full text needs no embedding: it runs while the question is embedded,
     // and the vector search as soon as the embedding is back.
     let started = std::time::Instant::now();
     let by_vector = async {
         // The question is embedded by the model the index was built with, so
         // vectors compare even while a changed model waits for its reindex.
-        let embedded = state
-            .upstreams
-            .embeddings
-            .embed_with(model, &[question.to_string()])
-            .await;
+        let embedded = match embedded {
+            Some(vector) => Ok(vec![vector]),
+            None => {
+                state
+                    .upstreams
+                    .embeddings
+                    .embed_with(model, &[question.to_string()])
+                    .await
+            }
+        };
         let vector = match embedded {
             Ok(mut vectors) => vectors.pop().unwrap_or_default(),
             Err(err) if model != state.upstreams.embed_model() => {
@@ -244,7 +246,7 @@ async fn search(
 async fn read(
     state: &AppState,
     table: &str,
-    found: Found,
+    found: &Found,
     options: &Options<'_>,
     scope: Scope<'_>,
 ) -> AppResult<Option<Vec<ChunkHit>>> {

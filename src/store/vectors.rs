@@ -15,7 +15,7 @@ use lancedb::arrow::arrow_schema::{DataType, Field, Schema};
 use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
 use lancedb::index::vector::IvfHnswSqIndexBuilder;
 use lancedb::index::Index;
-use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::query::{ExecutableQuery, Query, QueryBase, Select, VectorQuery};
 use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
 use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::RwLock;
@@ -131,7 +131,6 @@ pub struct FoundRow {
 /// A row read back by [`VectorStore::read_rows`].
 #[derive(Debug, Clone)]
 pub struct ReadRow {
-    pub row: u64,
     /// `None` when the row's collection is out of the scope it was read for.
     pub hit: Option<ChunkHit>,
     /// The stored vector, when asked for.
@@ -983,23 +982,12 @@ impl VectorStore {
         k: usize,
         scope: Scope<'_>,
     ) -> anyhow::Result<Vec<ChunkHit>> {
-        let Some(Opened { table, dim, .. }) = self.opened(name).await? else {
+        let Some(query) = self.vector_query(name, vector, k, scope).await? else {
             return Ok(Vec::new());
         };
-        anyhow::ensure!(
-            dim as usize == vector.len(),
-            "the question's embedding has width {}, the index {dim}",
-            vector.len()
-        );
         let mut columns = COLUMNS.to_vec();
         columns.push("_distance");
-        let query = scope
-            .apply(table.query().nearest_to(vector)?)
-            .distance_type(DistanceType::Cosine)
-            .ef(SEARCH_EF)
-            .refine_factor(REFINE_FACTOR)
-            .limit(k)
-            .select(Select::columns(columns.as_slice()));
+        let query = query.select(Select::columns(columns.as_slice()));
         let batches: Vec<RecordBatch> = query.execute().await?.try_collect().await?;
         let mut hits = Vec::new();
         for batch in &batches {
@@ -1031,20 +1019,13 @@ impl VectorStore {
         k: usize,
         scope: Scope<'_>,
     ) -> anyhow::Result<TextHits> {
-        let Some(opened) = self.opened(name).await? else {
+        let Some(query) = self.text_query(name, query, k, scope).await? else {
             return Ok(TextHits::default());
         };
-        if query.trim().is_empty() {
-            return Ok(TextHits::default());
-        }
-        Self::ensure_search_indexes(&opened).await?;
         let mut columns = COLUMNS.to_vec();
         columns.push("vector");
-        let batches: Vec<RecordBatch> = scope
-            .apply(opened.table.query())
-            .full_text_search(FullTextSearchQuery::new(query.to_string()))
+        let batches: Vec<RecordBatch> = query
             .select(Select::columns(columns.as_slice()))
-            .limit(k)
             .execute()
             .await?
             .try_collect()
@@ -1052,14 +1033,12 @@ impl VectorStore {
         let mut ranked = Vec::new();
         for batch in &batches {
             let rows = Rows::new(batch)?;
-            let (vectors, values) = vector_column(batch)?;
+            let vectors = StoredVectors::new(batch)?;
             let bm25 = batch
                 .column_by_name("_score")
                 .and_then(|c| c.as_any().downcast_ref::<Float32Array>());
-            let width = vectors.value_length() as usize;
             for row in 0..batch.num_rows() {
-                let start = vectors.value_offset(row) as usize;
-                let stored = values.values()[start..start + width].to_vec();
+                let stored = vectors.get(row);
                 let rank_score = bm25.map_or(0.0, |s| s.value(row));
                 let hit = rows.hit(row, 0.0);
                 if scope.admits(&hit.collection) {
@@ -1083,20 +1062,10 @@ impl VectorStore {
         k: usize,
         scope: Scope<'_>,
     ) -> anyhow::Result<Vec<FoundRow>> {
-        let Some(Opened { table, dim, .. }) = self.opened(name).await? else {
+        let Some(query) = self.vector_query(name, vector, k, scope).await? else {
             return Ok(Vec::new());
         };
-        anyhow::ensure!(
-            dim as usize == vector.len(),
-            "the question's embedding has width {}, the index {dim}",
-            vector.len()
-        );
-        let batches: Vec<RecordBatch> = scope
-            .apply(table.query().nearest_to(vector)?)
-            .distance_type(DistanceType::Cosine)
-            .ef(SEARCH_EF)
-            .refine_factor(REFINE_FACTOR)
-            .limit(k)
+        let batches: Vec<RecordBatch> = query
             .select(Select::columns(&["_distance"]))
             .with_row_id()
             .execute()
@@ -1117,19 +1086,12 @@ impl VectorStore {
         k: usize,
         scope: Scope<'_>,
     ) -> anyhow::Result<Vec<FoundRow>> {
-        let Some(opened) = self.opened(name).await? else {
+        let Some(query) = self.text_query(name, query, k, scope).await? else {
             return Ok(Vec::new());
         };
-        if query.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        Self::ensure_search_indexes(&opened).await?;
-        let batches: Vec<RecordBatch> = scope
-            .apply(opened.table.query())
-            .full_text_search(FullTextSearchQuery::new(query.to_string()))
+        let batches: Vec<RecordBatch> = query
             .select(Select::columns(&["_score"]))
             .with_row_id()
-            .limit(k)
             .execute()
             .await?
             .try_collect()
@@ -1166,76 +1128,96 @@ impl VectorStore {
         if vectors {
             columns.push("vector");
         }
-        if let Some(dataset) = table.dataset() {
-            // Lance's own take, in the order asked: a tenth of the cost of a
-            // `_rowid IN (…)` query through LanceDB's planner.
-            let dataset = dataset.get().await?;
-            // A row id is its fragment's number and its place in it. Lance's
-            // take panics when none of the fragments asked for is left, so
-            // rows of a fragment a compaction removed are told apart here.
-            if !dataset.manifest().uses_stable_row_ids() {
-                let fragments: HashSet<u64> = dataset.fragments().iter().map(|f| f.id).collect();
-                if rows.iter().any(|row| !fragments.contains(&(row >> 32))) {
-                    return Ok(None);
-                }
-            }
-            let projection = dataset.schema().project(&columns)?;
-            let batch = match dataset.take_rows(rows, projection).await {
-                Ok(batch) if batch.num_rows() == rows.len() => batch,
-                Ok(_) => return Ok(None),
-                Err(err) => {
-                    tracing::debug!(error = %err, "reading searched rows failed");
-                    return Ok(None);
-                }
-            };
-            let chunks = Rows::new(&batch)?;
-            let stored = if vectors {
-                Some(vector_column(&batch)?)
-            } else {
-                None
-            };
-            let read = rows.iter().enumerate().map(|(i, &row)| {
-                let hit = chunks.hit(i, 0.0);
-                let vector = stored.map(|(vectors, values)| {
-                    let width = vectors.value_length() as usize;
-                    let start = vectors.value_offset(i) as usize;
-                    values.values()[start..start + width].to_vec()
-                });
-                let hit = scope.admits(&hit.collection).then_some(hit);
-                ReadRow { row, hit, vector }
-            });
-            return Ok(Some(read.collect()));
-        }
-        let batches: Vec<RecordBatch> = table
-            .take_row_ids(rows.to_vec())
-            .select(Select::columns(columns.as_slice()))
-            .with_row_id()
-            .execute()
-            .await?
-            .try_collect()
+        // Lance's own take, in the order asked: a tenth of the cost of a
+        // `_rowid IN (…)` query through LanceDB's planner. Every table here
+        // is a Lance dataset (a directory or an S3 prefix).
+        let dataset = table
+            .dataset()
+            .ok_or_else(|| anyhow::anyhow!("table {name} is not a Lance dataset"))?
+            .get()
             .await?;
-        let mut read: HashMap<u64, ReadRow> = HashMap::with_capacity(rows.len());
-        for batch in &batches {
-            let chunks = Rows::new(batch)?;
-            let ids = row_ids(batch)?;
-            let stored = if vectors {
-                Some(vector_column(batch)?)
-            } else {
-                None
-            };
-            for row in 0..batch.num_rows() {
-                let hit = chunks.hit(row, 0.0);
-                let vector = stored.map(|(vectors, values)| {
-                    let width = vectors.value_length() as usize;
-                    let start = vectors.value_offset(row) as usize;
-                    values.values()[start..start + width].to_vec()
-                });
-                let row = ids.value(row);
-                let hit = scope.admits(&hit.collection).then_some(hit);
-                read.insert(row, ReadRow { row, hit, vector });
+        // A row id is its fragment's number and its place in it. Lance's
+        // take panics when none of the fragments asked for is left, so rows
+        // of a fragment a compaction removed are told apart here.
+        if !dataset.manifest().uses_stable_row_ids() {
+            let fragments: HashSet<u64> = dataset.fragments().iter().map(|f| f.id).collect();
+            if rows.iter().any(|row| !fragments.contains(&(row >> 32))) {
+                return Ok(None);
             }
         }
-        Ok(rows.iter().map(|row| read.remove(row)).collect())
+        let projection = dataset.schema().project(&columns)?;
+        let batch = match dataset.take_rows(rows, projection).await {
+            Ok(batch) if batch.num_rows() == rows.len() => batch,
+            Ok(_) => return Ok(None),
+            Err(err) => {
+                tracing::debug!(error = %err, "reading searched rows failed");
+                return Ok(None);
+            }
+        };
+        let chunks = Rows::new(&batch)?;
+        let stored = if vectors {
+            Some(StoredVectors::new(&batch)?)
+        } else {
+            None
+        };
+        let read = (0..rows.len()).map(|row| {
+            let hit = chunks.hit(row, 0.0);
+            ReadRow {
+                vector: stored.as_ref().map(|stored| stored.get(row)),
+                hit: scope.admits(&hit.collection).then_some(hit),
+            }
+        });
+        Ok(Some(read.collect()))
+    }
+
+    /// A vector search of table `name` as chat runs it, before its columns
+    /// are chosen; `None` when the table does not exist.
+    async fn vector_query(
+        &self,
+        name: &str,
+        vector: &[f32],
+        k: usize,
+        scope: Scope<'_>,
+    ) -> anyhow::Result<Option<VectorQuery>> {
+        let Some(Opened { table, dim, .. }) = self.opened(name).await? else {
+            return Ok(None);
+        };
+        anyhow::ensure!(
+            dim as usize == vector.len(),
+            "the question's embedding has width {}, the index {dim}",
+            vector.len()
+        );
+        let query = scope
+            .apply(table.query().nearest_to(vector)?)
+            .distance_type(DistanceType::Cosine)
+            .ef(SEARCH_EF)
+            .refine_factor(REFINE_FACTOR)
+            .limit(k);
+        Ok(Some(query))
+    }
+
+    /// A full-text search of table `name` (its indexes built first when
+    /// missing), before its columns are chosen; `None` when the table does
+    /// not exist or the query is blank.
+    async fn text_query(
+        &self,
+        name: &str,
+        query: &str,
+        k: usize,
+        scope: Scope<'_>,
+    ) -> anyhow::Result<Option<Query>> {
+        let Some(opened) = self.opened(name).await? else {
+            return Ok(None);
+        };
+        if query.trim().is_empty() {
+            return Ok(None);
+        }
+        Self::ensure_search_indexes(&opened).await?;
+        let query = scope
+            .apply(opened.table.query())
+            .full_text_search(FullTextSearchQuery::new(query.to_string()))
+            .limit(k);
+        Ok(Some(query))
     }
 
     /// Whether the store answers.
@@ -1310,18 +1292,32 @@ fn row_ids(batch: &RecordBatch) -> anyhow::Result<&UInt64Array> {
         .ok_or_else(|| anyhow::anyhow!("search result lacks _rowid"))
 }
 
-/// The `vector` column of a result and its values.
-fn vector_column(batch: &RecordBatch) -> anyhow::Result<(&FixedSizeListArray, &Float32Array)> {
-    let vectors = batch
-        .column_by_name("vector")
-        .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
-        .ok_or_else(|| anyhow::anyhow!("search result lacks the vector column"))?;
-    let values = vectors
-        .values()
-        .as_any()
-        .downcast_ref::<Float32Array>()
-        .ok_or_else(|| anyhow::anyhow!("vectors are not 32-bit floats"))?;
-    Ok((vectors, values))
+/// The `vector` column of a result.
+struct StoredVectors<'a> {
+    vectors: &'a FixedSizeListArray,
+    values: &'a Float32Array,
+}
+
+impl<'a> StoredVectors<'a> {
+    fn new(batch: &'a RecordBatch) -> anyhow::Result<Self> {
+        let vectors = batch
+            .column_by_name("vector")
+            .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+            .ok_or_else(|| anyhow::anyhow!("search result lacks the vector column"))?;
+        let values = vectors
+            .values()
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or_else(|| anyhow::anyhow!("vectors are not 32-bit floats"))?;
+        Ok(Self { vectors, values })
+    }
+
+    /// Row `row`'s vector.
+    fn get(&self, row: usize) -> Vec<f32> {
+        let width = self.vectors.value_length() as usize;
+        let start = self.vectors.value_offset(row) as usize;
+        self.values.values()[start..start + width].to_vec()
+    }
 }
 
 /// Each result row's id and its `score_column` turned into a score.
@@ -1373,7 +1369,6 @@ async fn vector_width(table: &Table) -> lancedb::Result<i32> {
 }
 
 /// Cosine similarity of two vectors of the same width (0 if either is zero).
-/// Cosine similarity of two vectors (0 when either is all zeros).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
     for (x, y) in a.iter().zip(b) {
