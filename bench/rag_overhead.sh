@@ -8,7 +8,7 @@
 #
 #   bench/rag_overhead.sh [rate=20] [seconds=10] [rounds=3] [megabytes=25]
 #   RAG_VARIANTS="LANCE_CPU_THREADS=1;LANCE_CPU_THREADS=4" bench/rag_overhead.sh
-#   RAG_VARIANTS="RAGWAY_BIN=/tmp/ragway-other" bench/rag_overhead.sh
+#   RAG_VARIANTS="RAGWAY_BIN=/tmp/ragway-other" bench/rag_overhead.sh   # variants run filtered rounds too
 #   RAG_KEEP=/tmp/kb bench/rag_overhead.sh   # keep the knowledge base afterwards
 #
 # The knowledge base: generated English prose, 60-token chunks (so 25 MB
@@ -99,14 +99,18 @@ restart() { # log [VAR=value…]: RAGWAY_BIN=path runs another build of ragway
   "$BIN/examples/loadgen" --url "$VIA" --key "$KEY" --rate 10 --seconds 1 --body "$(body ragway "$QUESTION")" > /dev/null
 }
 variants=()
-if [ -n "${RAG_VARIANTS:-}" ]; then
-  IFS=';' read -ra variants <<< "$RAG_VARIANTS"
+variant_rounds() { # label: the rounds again under each variant
+  local n variant settings
   for n in "${!variants[@]}"; do
     variant=${variants[$n]}
     read -ra settings <<< "$variant"
     restart "$WORK/variant.$n.log" "${settings[@]}"
-    rounds "unfiltered, $variant"
+    rounds "$1, $variant"
   done
+}
+if [ -n "${RAG_VARIANTS:-}" ]; then
+  IFS=';' read -ra variants <<< "$RAG_VARIANTS"
+  variant_rounds unfiltered
   restart "$WORK/data.log"
 fi
 if [ -n "${RAG_KEEP:-}" ]; then
@@ -114,7 +118,9 @@ if [ -n "${RAG_KEEP:-}" ]; then
   cp -a "$WORK/data" "$RAG_KEEP"
   echo "knowledge base kept in $RAG_KEEP" >&2
 fi
-# Another key's private document makes every search carry the scope filter.
+# Another key's private document: from now on a key's searches must keep
+# to its scope ("filtered" rounds: since session 17 they run unfiltered and
+# drop the other key's rows; before, LanceDB's filter did).
 OTHER=$("$BIN/ragway" keys create --name other | tail -1)
 doc=$(curl -sf -H "Authorization: Bearer $OTHER" -H 'Content-Type: application/json' \
   -d '{"title":"mine","visibility":"private","text":"A private note about the ferry."}' "http://127.0.0.1:$RW_PORT/v1/documents")
@@ -125,6 +131,7 @@ for _ in $(seq 100); do
 done
 settle $((chunks + 1)) 30
 rounds filtered
+variant_rounds filtered
 
 # Where ragway's time goes, when its debug timings were logged
 # (RUST_LOG=warn,ragway::store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).

@@ -13,6 +13,11 @@
 //! (HNSW breadth, exact re-ranking, the columns fetched) over questions cut
 //! from the table's own chunks, with each variant's recall@20 against an
 //! exact scan, and prints the executed plans of chat's two queries.
+//!
+//! With `PROBE_FILTERS=1` it times the ways a search can keep to a caller's
+//! scope (LanceDB's filter naming the collections kept or those left out,
+//! applied before or after the search, or none and a deeper search) after
+//! adding one chunk of another key's private space to the table.
 
 use std::time::{Duration, Instant};
 
@@ -134,6 +139,9 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var("PROBE_KNOBS").is_ok_and(|v| v == "1") {
         knobs(dir, table, url, model, n).await?;
     }
+    if std::env::var("PROBE_FILTERS").is_ok_and(|v| v == "1") {
+        filters(&store, dir, table, &vector, question, n).await?;
+    }
     Ok(())
 }
 
@@ -146,6 +154,161 @@ fn ids(batches: &[RecordBatch]) -> Vec<String> {
         ids.extend((0..column.len()).map(|row| column.value(row).to_string()));
     }
     ids
+}
+
+/// Times the ways a search can keep to a caller's scope, on rows only (as
+/// chat searches): LanceDB's filter as chat writes it (the collections kept),
+/// the same scope written as the collections left out, the filter applied
+/// after the search, and no filter with a deeper search that returns each
+/// row's collection (to drop the rest in memory). Adds one chunk of another
+/// key's private space first (about the question, so it competes).
+async fn filters(
+    store: &VectorStore,
+    dir: &str,
+    name: &str,
+    vector: &[f32],
+    question: &str,
+    n: usize,
+) -> anyhow::Result<()> {
+    const OTHER: &str = "~probe-other";
+    let db = lancedb::connect(dir).execute().await?;
+    let table = db.open_table(name).execute().await?;
+    let absent = table
+        .count_rows(Some(format!("collection = '{OTHER}'")))
+        .await?
+        == 0;
+    if absent {
+        store.allow_upkeep(false);
+        store
+            .add(
+                name,
+                vec![ragway::store::vectors::NewChunk {
+                    id: "probe-other:0".into(),
+                    document_id: "probe-other".into(),
+                    generation: "g".into(),
+                    collection: OTHER.into(),
+                    ordinal: 0,
+                    title: "mine".into(),
+                    page: None,
+                    heading: None,
+                    text: question.to_string(),
+                    vector: vector.to_vec(),
+                }],
+            )
+            .await?;
+        // Into every index, as a server's upkeep would fold it in.
+        store.compact(name).await?;
+    }
+    let table = db.open_table(name).execute().await?;
+    let batches: Vec<RecordBatch> = table
+        .query()
+        .select(Select::columns(&["collection"]))
+        .execute()
+        .await?
+        .try_collect()
+        .await?;
+    let mut shared = std::collections::BTreeSet::new();
+    for batch in &batches {
+        let column = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("collection");
+        for row in 0..column.len() {
+            if !column.value(row).starts_with('~') {
+                shared.insert(column.value(row).to_string());
+            }
+        }
+    }
+    let listed: Vec<String> = shared.iter().map(|c| format!("'{c}'")).collect();
+    let include = format!(
+        "(collection IN ({})) OR collection = '~probe-me'",
+        listed.join(", ")
+    );
+    let exclude = format!("collection NOT IN ('{OTHER}')");
+    println!(
+        "\nscope filters ({} rows; kept: {include}; left out: {exclude})\n",
+        table.count_rows(None).await?
+    );
+    println!("| search | filter | k | runs | p50 ms | p90 ms | p99 ms | rows |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let cases: [(&str, Option<&str>, bool, usize, bool); 8] = [
+        ("none", None, false, WANTED, false),
+        ("kept (chat today)", Some(&include), false, WANTED, false),
+        ("left out", Some(&exclude), false, WANTED, false),
+        (
+            "kept, after the search",
+            Some(&include),
+            true,
+            WANTED,
+            false,
+        ),
+        ("none, + collection column", None, false, WANTED, true),
+        ("none, deeper", None, false, WANTED + 1, false),
+        ("none, deeper", None, false, WANTED + WANTED / 2, false),
+        (
+            "none, deeper, + collection column",
+            None,
+            false,
+            WANTED + WANTED / 2,
+            true,
+        ),
+    ];
+    for text in [false, true] {
+        for (label, filter, post, k, collection) in cases {
+            let mut columns = vec![if text { "_score" } else { "_distance" }];
+            if collection {
+                columns.push("collection");
+            }
+            let mut rows = 0;
+            let mut times = Vec::with_capacity(n);
+            for _ in 0..n {
+                let started = Instant::now();
+                let found: Vec<RecordBatch> = if text {
+                    let mut q = table.query();
+                    if let Some(f) = filter {
+                        q = q.only_if(f);
+                    }
+                    q.full_text_search(FullTextSearchQuery::new(question.to_string()))
+                        .limit(k)
+                        .select(Select::columns(&columns))
+                        .with_row_id()
+                        .execute()
+                        .await?
+                        .try_collect()
+                        .await?
+                } else {
+                    let mut q = table
+                        .query()
+                        .nearest_to(vector)?
+                        .distance_type(DistanceType::Cosine)
+                        .ef(100)
+                        .refine_factor(2)
+                        .limit(k);
+                    if let Some(f) = filter {
+                        q = q.only_if(f);
+                    }
+                    if post {
+                        q = q.postfilter();
+                    }
+                    q.select(Select::columns(&columns))
+                        .with_row_id()
+                        .execute()
+                        .await?
+                        .try_collect()
+                        .await?
+                };
+                times.push(started.elapsed());
+                rows = found.iter().map(|b| b.num_rows()).sum();
+            }
+            println!(
+                "| {} | {label} | {k} | {n} | {} | {rows} |",
+                if text { "full text" } else { "vector" },
+                percentiles(&mut times)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// One vector-search variant: HNSW breadth, re-ranking, columns.

@@ -9,7 +9,7 @@ use crate::error::AppResult;
 use crate::ingest::collections::{self, private_space};
 use crate::state::AppState;
 use crate::store::indexes;
-use crate::store::vectors::{cosine, ChunkHit, FoundRow, Scope};
+use crate::store::vectors::{cosine, ChunkHit, FoundRow, Scope, PRIVATE_PREFIX};
 
 /// A retrieved chunk as clients see it in `sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -85,13 +85,39 @@ impl Catalog {
         })
     }
 
-    /// Whether every stored document is within `collections` or `private`:
-    /// then searches need no filter (see [`Scope::everything`]).
-    fn all_within(&self, collections: &[String], private: &str) -> bool {
-        self.stored
-            .iter()
-            .all(|stored| stored == private || collections.contains(stored))
+    /// How a search of `collections` and the private space `private` keeps
+    /// to that scope.
+    fn narrowing(&self, collections: &[String], private: &str) -> Narrowing {
+        let mut narrowing = Narrowing::Nothing;
+        for stored in &self.stored {
+            if stored == private || collections.contains(stored) {
+                continue;
+            }
+            if !stored.starts_with(PRIVATE_PREFIX) {
+                return Narrowing::Filter;
+            }
+            narrowing = Narrowing::Screen;
+        }
+        narrowing
     }
+}
+
+/// How searches keep to the caller's scope. LanceDB's filter costs a vector
+/// search more than the search itself (BENCHMARKS.md), so it is used only
+/// where many stored chunks may be out of scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Narrowing {
+    /// Every stored chunk is in scope: no filter.
+    Nothing,
+    /// Only other keys' private documents are out of scope (as a rule a
+    /// small share of the chunks): search without the filter, half as deep
+    /// again, and drop theirs by what [`VectorStore::in_scope`] knows of each
+    /// row; a search left with too few candidates runs again with the filter.
+    ///
+    /// [`VectorStore::in_scope`]: crate::store::vectors::VectorStore::in_scope
+    Screen,
+    /// A shared collection is out of scope (the model binds others): filter.
+    Filter,
 }
 
 /// The top-k chunks for `question`; empty when the knowledge base is empty.
@@ -119,11 +145,13 @@ pub async fn retrieve(
     // that excludes the private spaces by prefix.
     let collections = options.collections.unwrap_or(&catalog.collections);
     let private = private_space(&caller.key_id);
+    let narrowing = catalog.narrowing(collections, &private);
     let scope = Scope {
         collections: Some(collections),
         private_space: Some(&private),
-        everything: catalog.all_within(collections, &private),
+        everything: narrowing != Narrowing::Filter,
     };
+    let screen = narrowing == Narrowing::Screen;
     let wanted = candidates(options.top_k);
     // Both searches find rows only; the few kept are read afterwards. A
     // compaction between the two steps leaves rows unreadable: search again
@@ -131,8 +159,16 @@ pub async fn retrieve(
     let mut fused = Vec::new();
     let mut embedded = None;
     for attempt in 1..=2 {
-        let Some(found) = search(state, index, question, embedded.take(), wanted, scope).await?
-        else {
+        let searched = search(
+            state,
+            index,
+            question,
+            embedded.take(),
+            wanted,
+            screen,
+            scope,
+        );
+        let Some(found) = searched.await? else {
             return Ok(Vec::new());
         };
         match read(state, &index.table_name, &found, &options, scope).await? {
@@ -165,18 +201,24 @@ struct Found {
 }
 
 /// Embed `question` (unless `embedded` already is its embedding) and search
-/// `index` by vector and by full text, `wanted` rows each. `None` when the
-/// index's old embedding model is gone (answer without sources until the
-/// reindex is done).
+/// `index` by vector and by full text, `wanted` rows each (screened: see
+/// [`Narrowing::Screen`]). `None` when the index's old embedding model is
+/// gone (answer without sources until the reindex is done).
 async fn search(
     state: &AppState,
     index: &indexes::VectorIndex,
     question: &str,
     embedded: Option<Vec<f32>>,
     wanted: usize,
+    screen: bool,
     scope: Scope<'_>,
 ) -> AppResult<Option<Found>> {
     let (table, model) = (index.table_name.as_str(), index.model.as_str());
+    let deeper = if screen { wanted + wanted / 2 } else { wanted };
+    let filtered = Scope {
+        everything: false,
+        ..scope
+    };
     // Full text needs no embedding: it runs while the question is embedded,
     // and the vector search as soon as the embedding is back.
     let started = std::time::Instant::now();
@@ -204,18 +246,43 @@ async fn search(
             Err(err) => return Err(err),
         };
         let embedded_at = started.elapsed();
-        let rows = state
+        let mut rows = state
             .vectors
-            .search_rows(table, &vector, wanted, scope)
+            .search_rows(table, &vector, deeper, scope)
             .await?;
+        if screen {
+            rows = match screened(state, table, rows, wanted, deeper, scope).await? {
+                Some(rows) => rows,
+                None => {
+                    let vectors = &state.vectors;
+                    vectors
+                        .search_rows(table, &vector, wanted, filtered)
+                        .await?
+                }
+            };
+        }
         AppResult::Ok(Some((vector, rows, embedded_at, started.elapsed())))
     };
     let by_text = async {
-        let rows = state
-            .vectors
-            .text_search_rows(table, question, wanted, scope)
-            .await;
-        (rows, started.elapsed())
+        let rows = async {
+            let rows = state
+                .vectors
+                .text_search_rows(table, question, deeper, scope)
+                .await?;
+            if !screen {
+                return Ok(rows);
+            }
+            match screened(state, table, rows, wanted, deeper, scope).await? {
+                Some(rows) => Ok(rows),
+                None => {
+                    let vectors = &state.vectors;
+                    vectors
+                        .text_search_rows(table, question, wanted, filtered)
+                        .await
+                }
+            }
+        };
+        (rows.await, started.elapsed())
     };
     let (by_vector, (by_text, text_done)) = tokio::join!(by_vector, by_text);
     let Some((vector, by_vector, embedded_at, vector_done)) = by_vector? else {
@@ -238,6 +305,40 @@ async fn search(
         by_vector,
         by_text,
     }))
+}
+
+/// `rows`, found `asked` deep by a search without the scope's filter, less
+/// those outside `scope`, `wanted` at most. `None` when too few are left to
+/// stand for the filtered search's `wanted` (or which are out cannot be
+/// told): search again with the filter.
+async fn screened(
+    state: &AppState,
+    table: &str,
+    rows: Vec<FoundRow>,
+    wanted: usize,
+    asked: usize,
+    scope: Scope<'_>,
+) -> anyhow::Result<Option<Vec<FoundRow>>> {
+    let Some(admitted) = state.vectors.in_scope(table, &rows, scope).await? else {
+        tracing::debug!("which searched rows are in scope is not known; searching with the filter");
+        return Ok(None);
+    };
+    // A search that found fewer than asked found every match there is.
+    let complete = rows.len() < asked;
+    let mut kept: Vec<FoundRow> = rows
+        .into_iter()
+        .zip(admitted)
+        .filter_map(|(row, admitted)| admitted.then_some(row))
+        .collect();
+    if kept.len() < wanted && !complete {
+        tracing::debug!(
+            kept = kept.len(),
+            "too many rows out of scope; searching with the filter"
+        );
+        return Ok(None);
+    }
+    kept.truncate(wanted);
+    Ok(Some(kept))
 }
 
 /// The fused candidates that may be kept, read and scored, best first:
@@ -435,22 +536,31 @@ mod tests {
     }
 
     #[test]
-    fn searches_go_unfiltered_only_when_every_document_is_in_scope() {
+    fn searches_are_filtered_only_when_a_shared_collection_is_out_of_scope() {
         let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let catalog = Catalog {
             index: None,
             collections: names(&["default", "hr"]),
             stored: names(&["default", "hr", "~mine"]),
         };
-        assert!(catalog.all_within(&names(&["default", "hr"]), "~mine"));
-        // Another key's private documents, or a collection the model leaves out.
-        assert!(!catalog.all_within(&names(&["default", "hr"]), "~theirs"));
-        assert!(!catalog.all_within(&names(&["hr"]), "~mine"));
+        let all = names(&["default", "hr"]);
+        assert_eq!(catalog.narrowing(&all, "~mine"), Narrowing::Nothing);
+        // Another key's private documents: screened after an unfiltered search.
+        assert_eq!(catalog.narrowing(&all, "~theirs"), Narrowing::Screen);
+        // A collection the model leaves out: filtered.
+        assert_eq!(
+            catalog.narrowing(&names(&["hr"]), "~mine"),
+            Narrowing::Filter
+        );
+        assert_eq!(
+            catalog.narrowing(&names(&["hr"]), "~theirs"),
+            Narrowing::Filter
+        );
         let empty = Catalog {
             stored: Vec::new(),
             ..catalog
         };
-        assert!(empty.all_within(&[], "~mine"));
+        assert_eq!(empty.narrowing(&[], "~mine"), Narrowing::Nothing);
     }
 }
 

@@ -218,6 +218,54 @@ struct Upkeep {
     /// Held by whoever commits the waiting appends: one append commit at a
     /// time per table and process.
     appending: tokio::sync::Mutex<()>,
+    /// Each fragment's collections, read once (see [`VectorStore::in_scope`]).
+    collections: Mutex<HashMap<u64, Arc<tokio::sync::OnceCell<Arc<FragmentCollections>>>>>,
+}
+
+/// The collection of every row of one fragment. A fragment's rows never
+/// change once written (a delete only hides them; a compaction writes new
+/// fragments under new numbers), so this is read once and kept while the
+/// fragment lives.
+struct FragmentCollections {
+    /// The distinct collections, each once.
+    names: Vec<String>,
+    /// By a row's place in the fragment: its index into `names`
+    /// (`u32::MAX` where a deleted row was).
+    rows: Vec<u32>,
+}
+
+impl FragmentCollections {
+    /// From a scan of one fragment's `collection` with `_rowaddr`.
+    fn new(batch: &RecordBatch) -> anyhow::Result<Arc<Self>> {
+        let names = string_column(batch, "collection")?;
+        let addresses = batch
+            .column_by_name("_rowaddr")
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .ok_or_else(|| anyhow::anyhow!("the scan lacks _rowaddr"))?;
+        let mut collections = Self {
+            names: Vec::new(),
+            rows: Vec::new(),
+        };
+        let mut index: HashMap<&str, u32> = HashMap::new();
+        for row in 0..batch.num_rows() {
+            let offset = (addresses.value(row) & 0xffff_ffff) as usize;
+            let name = names.value(row);
+            let at = *index.entry(name).or_insert_with(|| {
+                collections.names.push(name.to_string());
+                (collections.names.len() - 1) as u32
+            });
+            if collections.rows.len() <= offset {
+                collections.rows.resize(offset + 1, u32::MAX);
+            }
+            collections.rows[offset] = at;
+        }
+        Ok(Arc::new(collections))
+    }
+
+    fn collection(&self, offset: usize) -> Option<&str> {
+        let name = *self.rows.get(offset)?;
+        self.names.get(name as usize).map(String::as_str)
+    }
 }
 
 /// Rows waiting for an append commit, and the adder waiting for its outcome.
@@ -1170,6 +1218,75 @@ impl VectorStore {
         Ok(Some(read.collect()))
     }
 
+    /// Whether each of `rows` (found in table `name` a moment ago by a search
+    /// without the scope's filter) is within `scope`, known without reading
+    /// the rows: each fragment's collections are read once and kept. Cheaper
+    /// than LanceDB's filter when few stored rows are out of scope: search
+    /// without it, a little deeper, and drop those. `None` when that cannot
+    /// be told (a compaction removed a row's fragment since, or the table's
+    /// row ids are not addresses): search with the filter.
+    pub async fn in_scope(
+        &self,
+        name: &str,
+        rows: &[FoundRow],
+        scope: Scope<'_>,
+    ) -> anyhow::Result<Option<Vec<bool>>> {
+        let Some(Opened { table, upkeep, .. }) = self.opened(name).await? else {
+            return Ok(None);
+        };
+        let dataset = table
+            .dataset()
+            .ok_or_else(|| anyhow::anyhow!("table {name} is not a Lance dataset"))?
+            .get()
+            .await?;
+        if dataset.manifest().uses_stable_row_ids() {
+            return Ok(None);
+        }
+        let mut admitted = Vec::with_capacity(rows.len());
+        let mut known: Option<(u64, Arc<FragmentCollections>)> = None;
+        for found in rows {
+            let (fragment, offset) = (found.row >> 32, (found.row & 0xffff_ffff) as usize);
+            let collections = match &known {
+                Some((id, collections)) if *id == fragment => collections.clone(),
+                _ => {
+                    let Some(file) = dataset.get_fragment(fragment as usize) else {
+                        return Ok(None);
+                    };
+                    let cell = upkeep
+                        .collections
+                        .lock()
+                        .expect("collections lock")
+                        .entry(fragment)
+                        .or_default()
+                        .clone();
+                    let collections = cell
+                        .get_or_try_init(|| async {
+                            let mut scan = dataset.scan();
+                            scan.with_fragments(vec![file.metadata().clone()])
+                                .project(&["collection"])?
+                                .with_row_address();
+                            FragmentCollections::new(&scan.try_into_batch().await?)
+                        })
+                        .await?
+                        .clone();
+                    known = Some((fragment, collections.clone()));
+                    collections
+                }
+            };
+            match collections.collection(offset) {
+                Some(collection) => admitted.push(scope.admits(collection)),
+                None => return Ok(None),
+            }
+        }
+        // Forget the fragments a compaction has removed.
+        let mut kept = upkeep.collections.lock().expect("collections lock");
+        if kept.len() > dataset.fragments().len() {
+            let live: HashSet<u64> = dataset.fragments().iter().map(|f| f.id).collect();
+            kept.retain(|id, _| live.contains(id));
+        }
+        Ok(Some(admitted))
+    }
+
     /// A vector search of table `name` as chat runs it, before its columns
     /// are chosen; `None` when the table does not exist.
     async fn vector_query(
@@ -1721,6 +1838,19 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(read[0].hit.as_ref().unwrap().chunk_id, "bravo");
+        // Which rows found without the filter are in a scope, by their
+        // fragments' collections: another key's and a left-out collection's are not.
+        let theirs = Scope {
+            collections: Some(&["c1".to_string()][..]),
+            private_space: Some("~key2"),
+            everything: true,
+        };
+        let admitted = store.in_scope(T, &found, theirs).await.unwrap();
+        assert_eq!(admitted, Some(vec![true, false, false]));
+        assert_eq!(
+            store.in_scope(T, &found, all).await.unwrap(),
+            Some(vec![true, true, true])
+        );
         // A compaction rewrites the fragments: the old row ids name nothing
         // now (or, with stable row ids, the same chunks), never other chunks.
         assert!(store.compact(T).await.unwrap().fragments_removed > 0);
@@ -1730,7 +1860,16 @@ mod tests {
                 .map(|r| r.hit.as_ref().unwrap().chunk_id.as_str())
                 .collect();
             assert_eq!(again, ["alpha", "papa", "bravo"]);
+        } else {
+            // Nor can it be told which of them are in scope: search again.
+            assert_eq!(store.in_scope(T, &found, theirs).await.unwrap(), None);
         }
+        // Rows found since are told apart in the compacted fragment.
+        let found = store.search_rows(T, &[1.0, 0.0], 3, all).await.unwrap();
+        assert_eq!(
+            store.in_scope(T, &found, theirs).await.unwrap(),
+            Some(vec![true, false, false])
+        );
     }
 
     #[tokio::test]

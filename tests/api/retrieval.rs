@@ -147,3 +147,45 @@ async fn a_short_follow_up_is_searched_with_the_question_before_it() {
         "When do ferries leave for the island?\nAnd the second one?"
     );
 }
+
+#[tokio::test]
+async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
+    // Small chunks: another key's one private document makes many, each
+    // nearer the question than the shared answer. Searches run without the
+    // scope filter and drop that key's rows; with too few left they run
+    // again with the filter.
+    let app = spawn_app_with(|s| {
+        s.top_k = 1;
+        s.chunk_size = 16;
+        s.chunk_overlap = 0;
+    })
+    .await;
+    let bob = ragway::auth::keys::create(&app.state.db, "bob", ragway::auth::keys::Role::User)
+        .await
+        .unwrap()
+        .secret;
+    let notes: Vec<String> = (0..60)
+        .map(|n| format!("When does the ferry leave the harbour? Note {n}."))
+        .collect();
+    let mut events = app.state.ingest_events.subscribe();
+    let response = app
+        .post_json(
+            "/v1/documents",
+            &bob,
+            &json!({"title": "Bob's ferry notes", "text": notes.join("\n\n"), "visibility": "private"}),
+        )
+        .await;
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "ready");
+    assert!(app.stored_chunks(&id).await > 30, "deeper than a search looks");
+    app.ingest_text("Timetable", "Ferry timetable: ask at the harbour office.")
+        .await;
+
+    let body = app.chat_body("When does the ferry leave the harbour?", false);
+    assert_eq!(titles(&sources(&app, &body).await), ["Timetable"]);
+    let answer = app.chat_json(&bob, &body).await;
+    assert_eq!(answer["sources"][0]["title"], "Bob's ferry notes");
+}
