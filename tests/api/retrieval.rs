@@ -180,7 +180,10 @@ async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
         .unwrap()
         .to_string();
     assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "ready");
-    assert!(app.stored_chunks(&id).await > 30, "deeper than a search looks");
+    assert!(
+        app.stored_chunks(&id).await > 30,
+        "deeper than a search looks"
+    );
     app.ingest_text("Timetable", "Ferry timetable: ask at the harbour office.")
         .await;
 
