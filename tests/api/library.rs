@@ -424,10 +424,7 @@ async fn source_ids(app: &TestApp, key: &str) -> Vec<String> {
 #[tokio::test]
 async fn private_documents_belong_to_their_key_alone() {
     let app = spawn_app().await;
-    let other = ragway::auth::keys::create(&app.state.db, "bob", ragway::auth::keys::Role::User)
-        .await
-        .unwrap()
-        .secret;
+    let other = app.new_user_key("bob").await;
     let mut events = app.state.ingest_events.subscribe();
     let text = "My locker code is four four seven one.";
     let response = app

@@ -160,10 +160,7 @@ async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
         s.chunk_overlap = 0;
     })
     .await;
-    let bob = ragway::auth::keys::create(&app.state.db, "bob", ragway::auth::keys::Role::User)
-        .await
-        .unwrap()
-        .secret;
+    let bob = app.new_user_key("bob").await;
     let notes: Vec<String> = (0..60)
         .map(|n| format!("When does the ferry leave the harbour? Note {n}."))
         .collect();
