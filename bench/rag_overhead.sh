@@ -10,6 +10,8 @@
 #   RAG_VARIANTS="LANCE_CPU_THREADS=1;LANCE_CPU_THREADS=4" bench/rag_overhead.sh
 #   RAG_VARIANTS="RAGWAY_BIN=/tmp/ragway-other" bench/rag_overhead.sh   # variants run filtered rounds too
 #   RAG_KEEP=/tmp/kb bench/rag_overhead.sh   # keep the knowledge base afterwards
+#   RAG_REUSE=/tmp/kb bench/rag_overhead.sh  # start from a kept one (a copy of it)
+#   RAG_LOGS=/tmp/logs bench/rag_overhead.sh  # keep ragway's logs
 #
 # The knowledge base: generated English prose, 60-token chunks (so 25 MB
 # makes ~100k chunks), embedded by the fake upstream's 1024-wide model;
@@ -28,11 +30,18 @@ RW_PORT=19121
 start_upstream "$UP_PORT"
 export RAGWAY_EMBED_MODEL=fake-1024 RAGWAY_CHUNK_SIZE=60 RAGWAY_CHUNK_OVERLAP=0
 export RUST_LOG="${RUST_LOG:-warn,ragway::store::vectors=info}"
+if [ -n "${RAG_REUSE:-}" ]; then
+  # A knowledge base kept by an earlier run (RAG_KEEP), its index complete.
+  cp -a "$RAG_REUSE" "$WORK/data"
+  chunks=$(cat "$WORK/data/bench-chunks")
+fi
 start_ragway "$RW_PORT" "$WORK/data" --admin
 
-python3 bench/gen_corpus.py text "$WORK/text" --files 10 --bytes $((MEGABYTES * 100000))
-loaded=$(python3 bench/ingest_load.py load --url "http://127.0.0.1:$RW_PORT" --key "$KEY" "$WORK/text"/*)
-chunks=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["chunks"]); assert not r["failed"], r' "$loaded")
+if [ -z "${RAG_REUSE:-}" ]; then
+  python3 bench/gen_corpus.py text "$WORK/text" --files 10 --bytes $((MEGABYTES * 100000))
+  loaded=$(python3 bench/ingest_load.py load --url "http://127.0.0.1:$RW_PORT" --key "$KEY" "$WORK/text"/*)
+  chunks=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["chunks"]); assert not r["failed"], r' "$loaded")
+fi
 echo "knowledge base: $chunks chunks" >&2
 # The vector index is built in the background as the table grows (trained
 # again at 4x its size) and new rows are folded into it at each upkeep,
@@ -41,6 +50,7 @@ coverage() { grep "vector index coverage" "$WORK/data.log" | tail -1 | sed -n 's
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$RW_PID/stat"; }
 settle() { # rows [seconds=300]: until the index covers that many rows (at most that long) and ragway is idle
   for _ in $(seq "${2:-300}"); do
+    [ -n "${RAG_REUSE:-}" ] && [ "$1" = "$chunks" ] && break
     read -r indexed unindexed <<< "$(coverage || true)" || true
     [ "${unindexed:-1}" = 0 ] && [ "${indexed:-0}" -ge "$1" ] && break
     sleep 1
@@ -116,6 +126,7 @@ fi
 if [ -n "${RAG_KEEP:-}" ]; then
   rm -rf "$RAG_KEEP"
   cp -a "$WORK/data" "$RAG_KEEP"
+  echo "$chunks" > "$RAG_KEEP/bench-chunks"
   echo "knowledge base kept in $RAG_KEEP" >&2
 fi
 # Another key's private document: from now on a key's searches must keep
@@ -130,16 +141,25 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 settle $((chunks + 1)) 30
+# Where the default rounds' log lines of each kind begin (for the stage tables).
+filtered_from=$(($(wc -l < "$WORK/data.log") + 1))
 rounds filtered
+variant_from=()
+for n in "${!variants[@]}"; do
+  variant_from[n]=$(($(wc -l < "$WORK/variant.$n.log") + 1))
+done
 variant_rounds filtered
 
 # Where ragway's time goes, when its debug timings were logged
 # (RUST_LOG=warn,ragway::store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).
-stages() { # log title
-  python3 - "$1" "$2" <<'PY'
+stages() { # log title [first line [last line]]
+  python3 - "$1" "$2" "${3:-1}" "${4:-0}" <<'PY'
 import re, sys
 stages = {}
-for line in open(sys.argv[1], errors="replace"):
+first, last = int(sys.argv[3]), int(sys.argv[4])
+for number, line in enumerate(open(sys.argv[1], errors="replace"), 1):
+    if number < first or (last and number > last):
+        continue
     if "chat timings" not in line and "retrieval timings" not in line:
         continue
     for name, value in re.findall(r"(\w+_ms)=([0-9.]+)", line):
@@ -154,7 +174,14 @@ if stages:
         print(f"| {name} | {len(values)} | {at(0.5):.2f} | {at(0.9):.2f} | {at(0.99):.2f} |")
 PY
 }
-stages "$WORK/data.log" "Default settings (unfiltered and filtered rounds):"
+stages "$WORK/data.log" "Default settings, unfiltered rounds:" 1 $((filtered_from - 1))
+stages "$WORK/data.log" "Default settings, filtered rounds:" "$filtered_from"
 for n in "${!variants[@]}"; do
-  stages "$WORK/variant.$n.log" "${variants[$n]}:"
+  stages "$WORK/variant.$n.log" "${variants[$n]}, unfiltered rounds:" 1 $((variant_from[n] - 1))
+  stages "$WORK/variant.$n.log" "${variants[$n]}, filtered rounds:" "${variant_from[n]}"
 done
+# RAG_LOGS=dir: keep ragway's logs (the default build's and each variant's).
+if [ -n "${RAG_LOGS:-}" ]; then
+  mkdir -p "$RAG_LOGS"
+  cp "$WORK"/*.log "$RAG_LOGS"/
+fi

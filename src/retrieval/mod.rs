@@ -110,11 +110,14 @@ enum Narrowing {
     /// Every stored chunk is in scope: no filter.
     Nothing,
     /// Only other keys' private documents are out of scope (as a rule a
-    /// small share of the chunks): search without the filter, half as deep
-    /// again, and drop theirs by what [`VectorStore::in_scope`] knows of each
-    /// row; a search left with too few candidates runs again with the filter.
+    /// small share of the chunks): search without the filter, deeper by as
+    /// many rows as are out of scope (half as deep again at most: see
+    /// [`VectorStore::rows_out_of_scope`]), and drop theirs by what
+    /// [`VectorStore::in_scope`] knows of each row; a search left with too
+    /// few candidates runs again with the filter.
     ///
     /// [`VectorStore::in_scope`]: crate::store::vectors::VectorStore::in_scope
+    /// [`VectorStore::rows_out_of_scope`]: crate::store::vectors::VectorStore::rows_out_of_scope
     Screen,
     /// A shared collection is out of scope (the model binds others): filter.
     Filter,
@@ -214,7 +217,20 @@ async fn search(
     scope: Scope<'_>,
 ) -> AppResult<Option<Found>> {
     let (table, model) = (index.table_name.as_str(), index.model.as_str());
-    let deeper = if screen { wanted + wanted / 2 } else { wanted };
+    // Screened: as deep again as there are rows out of scope, half as deep
+    // again at most (a search left short runs again with the filter).
+    let deeper = if screen {
+        let out = match state.vectors.rows_out_of_scope(table, scope).await {
+            Ok(out) => out,
+            Err(err) => {
+                tracing::warn!(error = %err, "counting the rows out of scope failed");
+                None
+            }
+        };
+        wanted + out.map_or(wanted / 2, |out| out.min(wanted / 2))
+    } else {
+        wanted
+    };
     let filtered = Scope {
         everything: false,
         ..scope

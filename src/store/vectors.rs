@@ -229,6 +229,8 @@ struct Upkeep {
 struct FragmentCollections {
     /// The distinct collections, each once.
     names: Vec<String>,
+    /// Rows of each of `names` (deleted ones too: a delete only hides them).
+    counts: Vec<usize>,
     /// By a row's place in the fragment: its index into `names`
     /// (`u32::MAX` where a deleted row was).
     rows: Vec<u32>,
@@ -244,6 +246,7 @@ impl FragmentCollections {
             .ok_or_else(|| anyhow::anyhow!("the scan lacks _rowaddr"))?;
         let mut collections = Self {
             names: Vec::new(),
+            counts: Vec::new(),
             rows: Vec::new(),
         };
         let mut index: HashMap<&str, u32> = HashMap::new();
@@ -252,8 +255,10 @@ impl FragmentCollections {
             let name = names.value(row);
             let at = *index.entry(name).or_insert_with(|| {
                 collections.names.push(name.to_string());
+                collections.counts.push(0);
                 (collections.names.len() - 1) as u32
             });
+            collections.counts[at as usize] += 1;
             if collections.rows.len() <= offset {
                 collections.rows.resize(offset + 1, u32::MAX);
             }
@@ -422,6 +427,12 @@ impl VectorStore {
                     .write()
                     .await
                     .insert(name.to_string(), opened.clone());
+                let warming = opened.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = Self::warm_fragment_collections(&warming).await {
+                        tracing::debug!(error = %err, "reading the fragments' collections failed; searches read them");
+                    }
+                });
                 Ok(Some(opened))
             }
             Err(lancedb::Error::TableNotFound { .. }) => Ok(None),
@@ -771,7 +782,7 @@ impl VectorStore {
     }
 
     async fn compact_opened(opened: &Opened) -> lancedb::Result<Compaction> {
-        let _alone = opened.upkeep.lock.write().await;
+        let alone = opened.upkeep.lock.write().await;
         // New rows join the indexes first (rather than being scanned at every
         // search); compaction keeps indexed and unindexed rows apart, so this
         // also lets it merge everything.
@@ -804,6 +815,10 @@ impl VectorStore {
             versions_removed: pruned.prune.map(|p| p.old_versions).unwrap_or_default(),
         };
         tracing::debug!(table = %opened.table.name(), ?done, "compacted a vector table");
+        drop(alone);
+        if let Err(err) = Self::warm_fragment_collections(opened).await {
+            tracing::warn!(error = %err, "reading the compacted fragments' collections failed; searches read them");
+        }
         Ok(done)
     }
 
@@ -841,6 +856,17 @@ impl VectorStore {
             let _ = timer.await;
         }
         self.compaction_settled(name).await;
+    }
+
+    /// Fragments of table `name` whose collections are known (see
+    /// [`Self::in_scope`]).
+    #[cfg(test)]
+    async fn fragments_screened(&self, name: &str) -> usize {
+        let Ok(Some(opened)) = self.opened(name).await else {
+            return 0;
+        };
+        let cells = opened.upkeep.collections.lock().expect("collections lock");
+        cells.values().filter(|cell| cell.initialized()).count()
     }
 
     /// Fragments of table `name` (0 if it does not exist).
@@ -1179,11 +1205,7 @@ impl VectorStore {
         // Lance's own take, in the order asked: a tenth of the cost of a
         // `_rowid IN (…)` query through LanceDB's planner. Every table here
         // is a Lance dataset (a directory or an S3 prefix).
-        let dataset = table
-            .dataset()
-            .ok_or_else(|| anyhow::anyhow!("table {name} is not a Lance dataset"))?
-            .get()
-            .await?;
+        let dataset = lance_dataset(&table).await?;
         // A row id is its fragment's number and its place in it. Lance's
         // take panics when none of the fragments asked for is left, so rows
         // of a fragment a compaction removed are told apart here.
@@ -1234,11 +1256,7 @@ impl VectorStore {
         let Some(Opened { table, upkeep, .. }) = self.opened(name).await? else {
             return Ok(None);
         };
-        let dataset = table
-            .dataset()
-            .ok_or_else(|| anyhow::anyhow!("table {name} is not a Lance dataset"))?
-            .get()
-            .await?;
+        let dataset = lance_dataset(&table).await?;
         if dataset.manifest().uses_stable_row_ids() {
             return Ok(None);
         }
@@ -1249,26 +1267,11 @@ impl VectorStore {
             let collections = match &known {
                 Some((id, collections)) if *id == fragment => collections.clone(),
                 _ => {
-                    let Some(file) = dataset.get_fragment(fragment as usize) else {
+                    let Some(collections) =
+                        Self::fragment_collections(&upkeep, &dataset, fragment).await?
+                    else {
                         return Ok(None);
                     };
-                    let cell = upkeep
-                        .collections
-                        .lock()
-                        .expect("collections lock")
-                        .entry(fragment)
-                        .or_default()
-                        .clone();
-                    let collections = cell
-                        .get_or_try_init(|| async {
-                            let mut scan = dataset.scan();
-                            scan.with_fragments(vec![file.metadata().clone()])
-                                .project(&["collection"])?
-                                .with_row_address();
-                            FragmentCollections::new(&scan.try_into_batch().await?)
-                        })
-                        .await?
-                        .clone();
                     known = Some((fragment, collections.clone()));
                     collections
                 }
@@ -1278,13 +1281,96 @@ impl VectorStore {
                 None => return Ok(None),
             }
         }
-        // Forget the fragments a compaction has removed.
+        Self::forget_removed_fragments(&upkeep, &dataset);
+        Ok(Some(admitted))
+    }
+
+    /// How many of table `name`'s rows are outside `scope` (rows deleted
+    /// since their fragment was written count too), by each fragment's
+    /// collections as [`Self::in_scope`] knows them (read now where not yet
+    /// known). A search that is to be screened need go only that much deeper
+    /// to find as many rows in scope as a filtered one. `None` when it cannot
+    /// be told (see [`Self::in_scope`]).
+    pub async fn rows_out_of_scope(
+        &self,
+        name: &str,
+        scope: Scope<'_>,
+    ) -> anyhow::Result<Option<usize>> {
+        let Some(Opened { table, upkeep, .. }) = self.opened(name).await? else {
+            return Ok(Some(0));
+        };
+        let dataset = lance_dataset(&table).await?;
+        if dataset.manifest().uses_stable_row_ids() {
+            return Ok(None);
+        }
+        let mut out = 0;
+        for fragment in dataset.fragments().iter() {
+            let Some(collections) =
+                Self::fragment_collections(&upkeep, &dataset, fragment.id).await?
+            else {
+                return Ok(None);
+            };
+            for (name, count) in collections.names.iter().zip(&collections.counts) {
+                if !scope.admits(name) {
+                    out += count;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Fragment `fragment`'s collections, read now unless known already;
+    /// `None` if the dataset has no such fragment.
+    async fn fragment_collections(
+        upkeep: &Upkeep,
+        dataset: &lance::Dataset,
+        fragment: u64,
+    ) -> anyhow::Result<Option<Arc<FragmentCollections>>> {
+        let Some(file) = dataset.get_fragment(fragment as usize) else {
+            return Ok(None);
+        };
+        let cell = upkeep
+            .collections
+            .lock()
+            .expect("collections lock")
+            .entry(fragment)
+            .or_default()
+            .clone();
+        let collections = cell
+            .get_or_try_init(|| async {
+                let mut scan = dataset.scan();
+                scan.with_fragments(vec![file.metadata().clone()])
+                    .project(&["collection"])?
+                    .with_row_address();
+                FragmentCollections::new(&scan.try_into_batch().await?)
+            })
+            .await?;
+        Ok(Some(collections.clone()))
+    }
+
+    /// Forget the collections of fragments a compaction has removed.
+    fn forget_removed_fragments(upkeep: &Upkeep, dataset: &lance::Dataset) {
         let mut kept = upkeep.collections.lock().expect("collections lock");
         if kept.len() > dataset.fragments().len() {
             let live: HashSet<u64> = dataset.fragments().iter().map(|f| f.id).collect();
             kept.retain(|id, _| live.contains(id));
         }
-        Ok(Some(admitted))
+    }
+
+    /// Read the collections of the fragments not known yet (see
+    /// [`Self::in_scope`]): when a table is first opened and after each
+    /// compaction, so that no screened search pays for a scan of a whole
+    /// fragment (tens of milliseconds at 100k rows; 4 bytes a row are kept).
+    async fn warm_fragment_collections(opened: &Opened) -> anyhow::Result<()> {
+        let dataset = lance_dataset(&opened.table).await?;
+        if dataset.manifest().uses_stable_row_ids() {
+            return Ok(());
+        }
+        Self::forget_removed_fragments(&opened.upkeep, &dataset);
+        for fragment in dataset.fragments().iter() {
+            Self::fragment_collections(&opened.upkeep, &dataset, fragment.id).await?;
+        }
+        Ok(())
     }
 
     /// A vector search of table `name` as chat runs it, before its columns
@@ -1402,6 +1488,15 @@ impl<'a> Rows<'a> {
 }
 
 /// The `_rowid` column of a result.
+/// The Lance dataset under a table (a directory or an S3 prefix), at its
+/// latest version.
+async fn lance_dataset(table: &Table) -> anyhow::Result<Arc<lance::Dataset>> {
+    let dataset = table
+        .dataset()
+        .ok_or_else(|| anyhow::anyhow!("table {} is not a Lance dataset", table.name()))?;
+    Ok(dataset.get().await?)
+}
+
 fn row_ids(batch: &RecordBatch) -> anyhow::Result<&UInt64Array> {
     batch
         .column_by_name("_rowid")
@@ -1851,9 +1946,18 @@ mod tests {
             store.in_scope(T, &found, all).await.unwrap(),
             Some(vec![true, true, true])
         );
+        // How much deeper a screened search must go: c2's and ~key1's rows.
+        assert_eq!(store.rows_out_of_scope(T, theirs).await.unwrap(), Some(2));
+        assert_eq!(store.rows_out_of_scope(T, all).await.unwrap(), Some(0));
         // A compaction rewrites the fragments: the old row ids name nothing
         // now (or, with stable row ids, the same chunks), never other chunks.
+        assert_eq!(store.fragments_screened(T).await, 3);
         assert!(store.compact(T).await.unwrap().fragments_removed > 0);
+        // The compaction read the new fragment's collections for the next
+        // screened search, and forgot the removed ones'.
+        let fragments = store.fragments(T).await.unwrap();
+        assert!(fragments < 3, "{fragments} fragments");
+        assert_eq!(store.fragments_screened(T).await, fragments);
         if let Some(read) = store.read_rows(T, &rows, false, all).await.unwrap() {
             let again: Vec<&str> = read
                 .iter()
