@@ -8,15 +8,19 @@
 #
 #   bench/rag_overhead.sh [rate=20] [seconds=10] [rounds=3] [megabytes=25]
 #   RAG_VARIANTS="LANCE_CPU_THREADS=1;LANCE_CPU_THREADS=4" bench/rag_overhead.sh
-#   RAG_VARIANTS="RAGWAY_BIN=/tmp/ragway-other" bench/rag_overhead.sh   # variants run filtered rounds too
+#   RAG_VARIANTS="RAGWAY_BIN=/tmp/ragway-other" bench/rag_overhead.sh   # variants run every kind of round
 #   RAG_KEEP=/tmp/kb bench/rag_overhead.sh   # keep the knowledge base afterwards
 #   RAG_REUSE=/tmp/kb bench/rag_overhead.sh  # start from a kept one (a copy of it)
 #   RAG_LOGS=/tmp/logs bench/rag_overhead.sh  # keep ragway's logs
 #
 # The knowledge base: generated English prose, 60-token chunks (so 25 MB
 # makes ~100k chunks), embedded by the fake upstream's 1024-wide model;
-# the script waits until ragway's vector index covers every chunk. Prints a
-# markdown table.
+# the script waits until ragway's vector index covers every chunk. Three
+# kinds of rounds: "unfiltered" (every chunk in the caller's scope),
+# "filtered" (another key has a private document) and "bound" (a model
+# bound to the knowledge base's collection while another holds a
+# document). Prints a markdown table, and where ragway's time went when its
+# debug timings are logged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-20}
@@ -82,7 +86,7 @@ echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 rounds() { # label
   for round in $(seq "$ROUNDS"); do
     d=$(run "$DIRECT" fake-chat)
-    r=$(run "$VIA" ragway)
+    r=$(run "$VIA" "${MODEL:-ragway}")
     python3 - "$chunks" "$1" "$round" "$d" "$r" <<'PY'
 import json, sys
 chunks, label, rnd, d, r = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
@@ -141,14 +145,36 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 settle $((chunks + 1)) 30
-# Where the default rounds' log lines of each kind begin (for the stage tables).
-filtered_from=$(($(wc -l < "$WORK/data.log") + 1))
+# Where each log's lines of each kind of round begin (for the stage tables).
+declare -A from
+mark() { # kind
+  local log
+  for log in "$WORK/data.log" $(for n in "${!variants[@]}"; do echo "$WORK/variant.$n.log"; done); do
+    from["$log:$1"]=$(($( [ -f "$log" ] && wc -l < "$log" || echo 0) + 1))
+  done
+}
+mark filtered
 rounds filtered
-variant_from=()
-for n in "${!variants[@]}"; do
-  variant_from[n]=$(($(wc -l < "$WORK/variant.$n.log") + 1))
-done
 variant_rounds filtered
+
+# A model bound to the knowledge base's collection while another shared
+# collection holds a document ("bound" rounds: LanceDB's filter before
+# session 18; since, screened like the filtered rounds, with that
+# collection's one chunk and the private one out of scope).
+[ ${#variants[@]} -gt 0 ] && restart "$WORK/data.log"
+doc=$(curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  -d '{"title":"elsewhere","collection":"elsewhere","text":"A ferry timetable kept in another collection."}' "http://127.0.0.1:$RW_PORT/v1/documents")
+doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
+for _ in $(seq 100); do
+  curl -sf -H "Authorization: Bearer $KEY" "http://127.0.0.1:$RW_PORT/v1/documents/$doc_id" | grep -q '"status":"ready"' && break
+  sleep 0.1
+done
+settle $((chunks + 2)) 30
+curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+  -d '{"id":"bound","collections":["default"]}' "http://127.0.0.1:$RW_PORT/api/admin/models" > /dev/null
+mark bound
+MODEL=bound rounds bound
+MODEL=bound variant_rounds bound
 
 # Where ragway's time goes, when its debug timings were logged
 # (RUST_LOG=warn,ragway::store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).
@@ -174,11 +200,14 @@ if stages:
         print(f"| {name} | {len(values)} | {at(0.5):.2f} | {at(0.9):.2f} | {at(0.99):.2f} |")
 PY
 }
-stages "$WORK/data.log" "Default settings, unfiltered rounds:" 1 $((filtered_from - 1))
-stages "$WORK/data.log" "Default settings, filtered rounds:" "$filtered_from"
+kinds() { # log title: its stage tables, one for each kind of round
+  stages "$1" "$2, unfiltered rounds:" 1 $((from[$1:filtered] - 1))
+  stages "$1" "$2, filtered rounds:" "${from[$1:filtered]}" $((from[$1:bound] - 1))
+  stages "$1" "$2, bound rounds:" "${from[$1:bound]}"
+}
+kinds "$WORK/data.log" "Default settings"
 for n in "${!variants[@]}"; do
-  stages "$WORK/variant.$n.log" "${variants[$n]}, unfiltered rounds:" 1 $((variant_from[n] - 1))
-  stages "$WORK/variant.$n.log" "${variants[$n]}, filtered rounds:" "${variant_from[n]}"
+  kinds "$WORK/variant.$n.log" "${variants[$n]}"
 done
 # RAG_LOGS=dir: keep ragway's logs (the default build's and each variant's).
 if [ -n "${RAG_LOGS:-}" ]; then

@@ -9,7 +9,7 @@ use crate::error::AppResult;
 use crate::ingest::collections::{self, private_space};
 use crate::state::AppState;
 use crate::store::indexes;
-use crate::store::vectors::{cosine, ChunkHit, FoundRow, Scope, PRIVATE_PREFIX};
+use crate::store::vectors::{cosine, ChunkHit, FoundRow, Scope, ScopeShare};
 
 /// A retrieved chunk as clients see it in `sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -85,42 +85,56 @@ impl Catalog {
         })
     }
 
-    /// How a search of `collections` and the private space `private` keeps
-    /// to that scope.
-    fn narrowing(&self, collections: &[String], private: &str) -> Narrowing {
-        let mut narrowing = Narrowing::Nothing;
-        for stored in &self.stored {
-            if stored == private || collections.contains(stored) {
-                continue;
-            }
-            if !stored.starts_with(PRIVATE_PREFIX) {
-                return Narrowing::Filter;
-            }
-            narrowing = Narrowing::Screen;
-        }
-        narrowing
+    /// Whether a stored collection lies outside `collections` and the
+    /// private space `private`.
+    fn leaves_out(&self, collections: &[String], private: &str) -> bool {
+        self.stored
+            .iter()
+            .any(|stored| stored != private && !collections.contains(stored))
     }
 }
 
+/// A narrowed search is screened while at most one row in this many is out
+/// of scope (or no more than it searches deeper), else filtered.
+const SCREEN_SHARE: usize = 10;
+
 /// How searches keep to the caller's scope. LanceDB's filter costs a vector
 /// search more than the search itself (BENCHMARKS.md), so it is used only
-/// where many stored chunks may be out of scope.
+/// where many stored chunks are out of scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Narrowing {
     /// Every stored chunk is in scope: no filter.
     Nothing,
-    /// Only other keys' private documents are out of scope (as a rule a
-    /// small share of the chunks): search without the filter, deeper by as
-    /// many rows as are out of scope (half as deep again at most: see
-    /// [`VectorStore::rows_out_of_scope`]), and drop theirs by what
-    /// [`VectorStore::in_scope`] knows of each row; a search left with too
-    /// few candidates runs again with the filter.
+    /// Few rows are out of scope (other keys' private documents, as a rule,
+    /// or a small collection a model leaves out): search without the filter,
+    /// `deeper` rows instead of the candidates wanted (deeper by as many
+    /// rows as are out of scope, half as deep again at most), and drop those
+    /// by what [`VectorStore::in_scope`] knows of each row; a search left
+    /// with too few candidates runs again with the filter.
     ///
     /// [`VectorStore::in_scope`]: crate::store::vectors::VectorStore::in_scope
-    /// [`VectorStore::rows_out_of_scope`]: crate::store::vectors::VectorStore::rows_out_of_scope
-    Screen,
-    /// A shared collection is out of scope (the model binds others): filter.
+    Screen { deeper: usize },
+    /// Many rows are out of scope (or how many is not known): filter.
     Filter,
+}
+
+impl Narrowing {
+    /// For searches of `wanted` candidates each, where `share` of the
+    /// table's rows are out of scope (see [`VectorStore::scope_share`]).
+    ///
+    /// [`VectorStore::scope_share`]: crate::store::vectors::VectorStore::scope_share
+    fn for_share(share: Option<ScopeShare>, wanted: usize) -> Self {
+        match share {
+            Some(ScopeShare { out, rows })
+                if out <= wanted / 2 || out.saturating_mul(SCREEN_SHARE) <= rows =>
+            {
+                Narrowing::Screen {
+                    deeper: wanted + out.min(wanted / 2),
+                }
+            }
+            _ => Narrowing::Filter,
+        }
+    }
 }
 
 /// The top-k chunks for `question`; empty when the knowledge base is empty.
@@ -148,14 +162,25 @@ pub async fn retrieve(
     // that excludes the private spaces by prefix.
     let collections = options.collections.unwrap_or(&catalog.collections);
     let private = private_space(&caller.key_id);
-    let narrowing = catalog.narrowing(collections, &private);
-    let scope = Scope {
+    let mut scope = Scope {
         collections: Some(collections),
         private_space: Some(&private),
-        everything: narrowing != Narrowing::Filter,
+        everything: true,
     };
-    let screen = narrowing == Narrowing::Screen;
     let wanted = candidates(options.top_k);
+    let narrowing = if catalog.leaves_out(collections, &private) {
+        let share = match state.vectors.scope_share(&index.table_name, scope).await {
+            Ok(share) => share,
+            Err(err) => {
+                tracing::warn!(error = %err, "counting the rows out of scope failed");
+                None
+            }
+        };
+        Narrowing::for_share(share, wanted)
+    } else {
+        Narrowing::Nothing
+    };
+    scope.everything = narrowing != Narrowing::Filter;
     // Both searches find rows only; the few kept are read afterwards. A
     // compaction between the two steps leaves rows unreadable: search again
     // (with the embedding already made).
@@ -168,7 +193,7 @@ pub async fn retrieve(
             question,
             embedded.take(),
             wanted,
-            screen,
+            narrowing,
             scope,
         );
         let Some(found) = searched.await? else {
@@ -204,8 +229,8 @@ struct Found {
 }
 
 /// Embed `question` (unless `embedded` already is its embedding) and search
-/// `index` by vector and by full text, `wanted` rows each (screened: see
-/// [`Narrowing::Screen`]). `None` when the index's old embedding model is
+/// `index` by vector and by full text, `wanted` rows each (kept to the
+/// scope as `narrowing` says). `None` when the index's old embedding model is
 /// gone (answer without sources until the reindex is done).
 async fn search(
     state: &AppState,
@@ -213,23 +238,13 @@ async fn search(
     question: &str,
     embedded: Option<Vec<f32>>,
     wanted: usize,
-    screen: bool,
+    narrowing: Narrowing,
     scope: Scope<'_>,
 ) -> AppResult<Option<Found>> {
     let (table, model) = (index.table_name.as_str(), index.model.as_str());
-    // Screened: as deep again as there are rows out of scope, half as deep
-    // again at most (a search left short runs again with the filter).
-    let deeper = if screen {
-        let out = match state.vectors.rows_out_of_scope(table, scope).await {
-            Ok(out) => out,
-            Err(err) => {
-                tracing::warn!(error = %err, "counting the rows out of scope failed");
-                None
-            }
-        };
-        wanted + out.map_or(wanted / 2, |out| out.min(wanted / 2))
-    } else {
-        wanted
+    let (screen, deeper) = match narrowing {
+        Narrowing::Screen { deeper } => (true, deeper),
+        Narrowing::Nothing | Narrowing::Filter => (false, wanted),
     };
     let filtered = Scope {
         everything: false,
@@ -552,7 +567,7 @@ mod tests {
     }
 
     #[test]
-    fn searches_are_filtered_only_when_a_shared_collection_is_out_of_scope() {
+    fn searches_are_narrowed_only_when_a_stored_collection_is_out_of_scope() {
         let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let catalog = Catalog {
             index: None,
@@ -560,23 +575,34 @@ mod tests {
             stored: names(&["default", "hr", "~mine"]),
         };
         let all = names(&["default", "hr"]);
-        assert_eq!(catalog.narrowing(&all, "~mine"), Narrowing::Nothing);
-        // Another key's private documents: screened after an unfiltered search.
-        assert_eq!(catalog.narrowing(&all, "~theirs"), Narrowing::Screen);
-        // A collection the model leaves out: filtered.
-        assert_eq!(
-            catalog.narrowing(&names(&["hr"]), "~mine"),
-            Narrowing::Filter
-        );
-        assert_eq!(
-            catalog.narrowing(&names(&["hr"]), "~theirs"),
-            Narrowing::Filter
-        );
+        assert!(!catalog.leaves_out(&all, "~mine"));
+        // Another key's private documents, a collection the model leaves out.
+        assert!(catalog.leaves_out(&all, "~theirs"));
+        assert!(catalog.leaves_out(&names(&["hr"]), "~mine"));
         let empty = Catalog {
             stored: Vec::new(),
             ..catalog
         };
-        assert_eq!(empty.narrowing(&[], "~mine"), Narrowing::Nothing);
+        assert!(!empty.leaves_out(&[], "~mine"));
+    }
+
+    #[test]
+    fn few_rows_out_of_scope_are_screened_many_filtered() {
+        let share = |out, rows| Some(ScopeShare { out, rows });
+        let screen = |deeper| Narrowing::Screen { deeper };
+        // Deeper by the rows out of scope, half as deep again at most.
+        assert_eq!(Narrowing::for_share(share(0, 1000), 20), screen(20));
+        assert_eq!(Narrowing::for_share(share(3, 1000), 20), screen(23));
+        assert_eq!(Narrowing::for_share(share(100, 1000), 20), screen(30));
+        // Up to a tenth of a table, or as many as the extra depth.
+        assert_eq!(
+            Narrowing::for_share(share(101, 1000), 20),
+            Narrowing::Filter
+        );
+        assert_eq!(Narrowing::for_share(share(10, 12), 20), screen(30));
+        assert_eq!(Narrowing::for_share(share(11, 12), 20), Narrowing::Filter);
+        // Not known: filtered.
+        assert_eq!(Narrowing::for_share(None, 20), Narrowing::Filter);
     }
 }
 

@@ -222,6 +222,15 @@ struct Upkeep {
     collections: Mutex<HashMap<u64, Arc<tokio::sync::OnceCell<Arc<FragmentCollections>>>>>,
 }
 
+/// A table's rows outside a scope (see [`VectorStore::scope_share`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScopeShare {
+    /// Rows outside the scope.
+    pub out: usize,
+    /// Rows in all.
+    pub rows: usize,
+}
+
 /// The collection of every row of one fragment. A fragment's rows never
 /// change once written (a delete only hides them; a compaction writes new
 /// fragments under new numbers), so this is read once and kept while the
@@ -1285,25 +1294,25 @@ impl VectorStore {
         Ok(Some(admitted))
     }
 
-    /// How many of table `name`'s rows are outside `scope` (rows deleted
-    /// since their fragment was written count too), by each fragment's
-    /// collections as [`Self::in_scope`] knows them (read now where not yet
-    /// known). A search that is to be screened need go only that much deeper
-    /// to find as many rows in scope as a filtered one. `None` when it cannot
-    /// be told (see [`Self::in_scope`]).
-    pub async fn rows_out_of_scope(
+    /// How many of table `name`'s rows are outside `scope`, of how many
+    /// (rows deleted since their fragment was written count too), by each
+    /// fragment's collections as [`Self::in_scope`] knows them (read now
+    /// where not yet known). A search that is to be screened need go only
+    /// that much deeper to find as many rows in scope as a filtered one.
+    /// `None` when it cannot be told (see [`Self::in_scope`]).
+    pub async fn scope_share(
         &self,
         name: &str,
         scope: Scope<'_>,
-    ) -> anyhow::Result<Option<usize>> {
+    ) -> anyhow::Result<Option<ScopeShare>> {
         let Some(Opened { table, upkeep, .. }) = self.opened(name).await? else {
-            return Ok(Some(0));
+            return Ok(Some(ScopeShare::default()));
         };
         let dataset = lance_dataset(&table).await?;
         if dataset.manifest().uses_stable_row_ids() {
             return Ok(None);
         }
-        let mut out = 0;
+        let mut share = ScopeShare::default();
         for fragment in dataset.fragments().iter() {
             let Some(collections) =
                 Self::fragment_collections(&upkeep, &dataset, fragment.id).await?
@@ -1311,12 +1320,13 @@ impl VectorStore {
                 return Ok(None);
             };
             for (name, count) in collections.names.iter().zip(&collections.counts) {
+                share.rows += count;
                 if !scope.admits(name) {
-                    out += count;
+                    share.out += count;
                 }
             }
         }
-        Ok(Some(out))
+        Ok(Some(share))
     }
 
     /// Fragment `fragment`'s collections, read now unless known already;
@@ -1947,8 +1957,9 @@ mod tests {
             Some(vec![true, true, true])
         );
         // How much deeper a screened search must go: c2's and ~key1's rows.
-        assert_eq!(store.rows_out_of_scope(T, theirs).await.unwrap(), Some(2));
-        assert_eq!(store.rows_out_of_scope(T, all).await.unwrap(), Some(0));
+        let share = |out, rows| Some(ScopeShare { out, rows });
+        assert_eq!(store.scope_share(T, theirs).await.unwrap(), share(2, 3));
+        assert_eq!(store.scope_share(T, all).await.unwrap(), share(0, 3));
         // A compaction rewrites the fragments: the old row ids name nothing
         // now (or, with stable row ids, the same chunks), never other chunks.
         assert_eq!(store.fragments_screened(T).await, 3);

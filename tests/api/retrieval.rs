@@ -148,12 +148,12 @@ async fn a_short_follow_up_is_searched_with_the_question_before_it() {
     );
 }
 
-#[tokio::test]
-async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
-    // Small chunks: another key's one private document makes many, each
-    // nearer the question than the shared answer. Searches run without the
-    // scope filter and drop that key's rows; with too few left they run
-    // again with the filter.
+/// An app with small chunks and one answer (top_k 1), where another key,
+/// bob, has a private document of `notes` chunks, each nearer the question
+/// about the ferry than the shared answer; `filler` unrelated shared chunks
+/// besides. Returns the app, bob's key, and the chunks of bob's notes and of
+/// the filler.
+async fn bobs_ferry_notes(notes: usize, filler: usize) -> (TestApp, String, usize, usize) {
     let app = spawn_app_with(|s| {
         s.top_k = 1;
         s.chunk_size = 16;
@@ -161,7 +161,7 @@ async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
     })
     .await;
     let bob = app.new_user_key("bob").await;
-    let notes: Vec<String> = (0..60)
+    let text: Vec<String> = (0..notes)
         .map(|n| format!("When does the ferry leave the harbour? Note {n}."))
         .collect();
     let mut events = app.state.ingest_events.subscribe();
@@ -169,7 +169,7 @@ async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
         .post_json(
             "/v1/documents",
             &bob,
-            &json!({"title": "Bob's ferry notes", "text": notes.join("\n\n"), "visibility": "private"}),
+            &json!({"title": "Bob's ferry notes", "text": text.join("\n\n"), "visibility": "private"}),
         )
         .await;
     let id = response.json::<Value>().await.unwrap()["id"]
@@ -177,15 +177,47 @@ async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
         .unwrap()
         .to_string();
     assert_eq!(crate::helpers::wait_for(&mut events, &id).await, "ready");
-    assert!(
-        app.stored_chunks(&id).await > 30,
-        "deeper than a search looks"
-    );
+    let private = app.stored_chunks(&id).await;
+    let mut shared = 0;
+    if filler > 0 {
+        let recipes: Vec<String> = (0..filler)
+            .map(|n| format!("Recipe {n}: simmer the lentils with cumin."))
+            .collect();
+        let recipes = app.ingest_text("Recipes", &recipes.join("\n\n")).await;
+        shared = app.stored_chunks(&recipes).await;
+    }
     app.ingest_text("Timetable", "Ferry timetable: ask at the harbour office.")
         .await;
+    (app, bob, private, shared)
+}
 
+/// Each key finds its own answer to the ferry question: the shared
+/// timetable for the admin key, bob's own notes for bob.
+async fn each_finds_its_own(app: &TestApp, bob: &str) {
     let body = app.chat_body("When does the ferry leave the harbour?", false);
-    assert_eq!(titles(&sources(&app, &body).await), ["Timetable"]);
-    let answer = app.chat_json(&bob, &body).await;
+    assert_eq!(titles(&sources(app, &body).await), ["Timetable"]);
+    let answer = app.chat_json(bob, &body).await;
     assert_eq!(answer["sources"][0]["title"], "Bob's ferry notes");
+}
+
+#[tokio::test]
+async fn another_keys_private_chunks_never_crowd_out_the_shared_ones() {
+    // More of bob's chunks than a screened search looks deeper (10 for 20
+    // candidates), yet under a tenth of the table: the searches run without
+    // the scope filter and drop bob's rows; with too few left they run again
+    // with the filter.
+    let (app, bob, private, filler) = bobs_ferry_notes(15, 200).await;
+    assert!(
+        private > 10 && filler >= 10 * private,
+        "{private} / {filler}"
+    );
+    each_finds_its_own(&app, &bob).await;
+}
+
+#[tokio::test]
+async fn a_table_mostly_out_of_scope_is_searched_with_the_filter() {
+    // Bob's chunks are most of the table: the searches filter from the start.
+    let (app, bob, private, _) = bobs_ferry_notes(40, 0).await;
+    assert!(private > 10, "{private}");
+    each_finds_its_own(&app, &bob).await;
 }
