@@ -136,14 +136,18 @@ fi
 # Another key's private document: from now on a key's searches must keep
 # to its scope ("filtered" rounds: since session 17 they run unfiltered and
 # drop the other key's rows; before, LanceDB's filter did).
+upload() { # key json: a document, until it is ready (10 s at most)
+  local doc doc_id
+  doc=$(curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -d "$2" "http://127.0.0.1:$RW_PORT/v1/documents")
+  doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
+  for _ in $(seq 100); do
+    curl -sf -H "Authorization: Bearer $1" "http://127.0.0.1:$RW_PORT/v1/documents/$doc_id" | grep -q '"status":"ready"' && break
+    sleep 0.1
+  done
+}
 OTHER=$("$BIN/ragway" keys create --name other | tail -1)
-doc=$(curl -sf -H "Authorization: Bearer $OTHER" -H 'Content-Type: application/json' \
-  -d '{"title":"mine","visibility":"private","text":"A private note about the ferry."}' "http://127.0.0.1:$RW_PORT/v1/documents")
-doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
-for _ in $(seq 100); do
-  curl -sf -H "Authorization: Bearer $OTHER" "http://127.0.0.1:$RW_PORT/v1/documents/$doc_id" | grep -q '"status":"ready"' && break
-  sleep 0.1
-done
+upload "$OTHER" '{"title":"mine","visibility":"private","text":"A private note about the ferry."}'
 settle $((chunks + 1)) 30
 # Where each log's lines of each kind of round begin (for the stage tables).
 declare -A from
@@ -162,13 +166,7 @@ variant_rounds filtered
 # session 18; since, screened like the filtered rounds, with that
 # collection's one chunk and the private one out of scope).
 [ ${#variants[@]} -gt 0 ] && restart "$WORK/data.log"
-doc=$(curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-  -d '{"title":"elsewhere","collection":"elsewhere","text":"A ferry timetable kept in another collection."}' "http://127.0.0.1:$RW_PORT/v1/documents")
-doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
-for _ in $(seq 100); do
-  curl -sf -H "Authorization: Bearer $KEY" "http://127.0.0.1:$RW_PORT/v1/documents/$doc_id" | grep -q '"status":"ready"' && break
-  sleep 0.1
-done
+upload "$KEY" '{"title":"elsewhere","collection":"elsewhere","text":"A ferry timetable kept in another collection."}'
 settle $((chunks + 2)) 30
 curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"id":"bound","collections":["default"]}' "http://127.0.0.1:$RW_PORT/api/admin/models" > /dev/null

@@ -242,14 +242,6 @@ async fn search(
     scope: Scope<'_>,
 ) -> AppResult<Option<Found>> {
     let (table, model) = (index.table_name.as_str(), index.model.as_str());
-    let (screen, deeper) = match narrowing {
-        Narrowing::Screen { deeper } => (true, deeper),
-        Narrowing::Nothing | Narrowing::Filter => (false, wanted),
-    };
-    let filtered = Scope {
-        everything: false,
-        ..scope
-    };
     // Full text needs no embedding: it runs while the question is embedded,
     // and the vector search as soon as the embedding is back.
     let started = std::time::Instant::now();
@@ -277,42 +269,16 @@ async fn search(
             Err(err) => return Err(err),
         };
         let embedded_at = started.elapsed();
-        let mut rows = state
-            .vectors
-            .search_rows(table, &vector, deeper, scope)
-            .await?;
-        if screen {
-            rows = match screened(state, table, rows, wanted, deeper, scope).await? {
-                Some(rows) => rows,
-                None => {
-                    let vectors = &state.vectors;
-                    vectors
-                        .search_rows(table, &vector, wanted, filtered)
-                        .await?
-                }
-            };
-        }
+        let rows = within_scope(state, table, wanted, narrowing, scope, |k, scope| {
+            state.vectors.search_rows(table, &vector, k, scope)
+        })
+        .await?;
         AppResult::Ok(Some((vector, rows, embedded_at, started.elapsed())))
     };
     let by_text = async {
-        let rows = async {
-            let rows = state
-                .vectors
-                .text_search_rows(table, question, deeper, scope)
-                .await?;
-            if !screen {
-                return Ok(rows);
-            }
-            match screened(state, table, rows, wanted, deeper, scope).await? {
-                Some(rows) => Ok(rows),
-                None => {
-                    let vectors = &state.vectors;
-                    vectors
-                        .text_search_rows(table, question, wanted, filtered)
-                        .await
-                }
-            }
-        };
+        let rows = within_scope(state, table, wanted, narrowing, scope, |k, scope| {
+            state.vectors.text_search_rows(table, question, k, scope)
+        });
         (rows.await, started.elapsed())
     };
     let (by_vector, (by_text, text_done)) = tokio::join!(by_vector, by_text);
@@ -336,6 +302,37 @@ async fn search(
         by_vector,
         by_text,
     }))
+}
+
+/// The `wanted` best rows of one search (`search(k, scope)`) kept to `scope`
+/// as `narrowing` says: screened (see [`Narrowing::Screen`]), or searched
+/// with `scope` as it is.
+async fn within_scope<'a, F, Fut>(
+    state: &AppState,
+    table: &str,
+    wanted: usize,
+    narrowing: Narrowing,
+    scope: Scope<'a>,
+    search: F,
+) -> anyhow::Result<Vec<FoundRow>>
+where
+    F: Fn(usize, Scope<'a>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Vec<FoundRow>>>,
+{
+    let Narrowing::Screen { deeper } = narrowing else {
+        return search(wanted, scope).await;
+    };
+    let rows = search(deeper, scope).await?;
+    match screened(state, table, rows, wanted, deeper, scope).await? {
+        Some(rows) => Ok(rows),
+        None => {
+            let filtered = Scope {
+                everything: false,
+                ..scope
+            };
+            search(wanted, filtered).await
+        }
+    }
 }
 
 /// `rows`, found `asked` deep by a search without the scope's filter, less
