@@ -237,7 +237,7 @@ pub struct ScopeShare {
 /// fragment lives.
 struct FragmentCollections {
     /// The distinct collections, each once.
-    names: Vec<String>,
+    names: Vec<Arc<str>>,
     /// Rows of each of `names` (deleted ones too: a delete only hides them).
     counts: Vec<usize>,
     /// By a row's place in the fragment: its index into `names`
@@ -263,7 +263,7 @@ impl FragmentCollections {
             let offset = (addresses.value(row) & 0xffff_ffff) as usize;
             let name = names.value(row);
             let at = *index.entry(name).or_insert_with(|| {
-                collections.names.push(name.to_string());
+                collections.names.push(Arc::from(name));
                 collections.counts.push(0);
                 (collections.names.len() - 1) as u32
             });
@@ -276,9 +276,9 @@ impl FragmentCollections {
         Ok(Arc::new(collections))
     }
 
-    fn collection(&self, offset: usize) -> Option<&str> {
+    fn collection(&self, offset: usize) -> Option<Arc<str>> {
         let name = *self.rows.get(offset)?;
-        self.names.get(name as usize).map(String::as_str)
+        self.names.get(name as usize).cloned()
     }
 }
 
@@ -998,12 +998,13 @@ impl VectorStore {
         let mut chunks = Vec::new();
         for batch in &batches {
             let rows = Rows::new(batch)?;
+            let collections = rows.string("collection")?;
             for row in 0..batch.num_rows() {
                 chunks.push(NewChunk {
                     id: rows.ids.value(row).to_string(),
                     document_id: rows.docs.value(row).to_string(),
                     generation: rows.string("generation")?.value(row).to_string(),
-                    collection: rows.cols.value(row).to_string(),
+                    collection: collections.value(row).to_string(),
                     ordinal: rows.ordinals.value(row),
                     title: rows.titles.value(row).to_string(),
                     page: rows.page(row),
@@ -1199,18 +1200,9 @@ impl VectorStore {
         if rows.is_empty() {
             return Ok(Some(Vec::new()));
         }
-        let Some(Opened { table, .. }) = self.opened(name).await? else {
+        let Some(Opened { table, upkeep, .. }) = self.opened(name).await? else {
             return Ok(None);
         };
-        // The columns a hit is made of: each costs a small read per row.
-        let mut columns: Vec<&str> = COLUMNS
-            .iter()
-            .copied()
-            .filter(|c| *c != "generation")
-            .collect();
-        if vectors {
-            columns.push("vector");
-        }
         // Lance's own take, in the order asked: a tenth of the cost of a
         // `_rowid IN (…)` query through LanceDB's planner. Every table here
         // is a Lance dataset (a directory or an S3 prefix).
@@ -1224,6 +1216,24 @@ impl VectorStore {
                 return Ok(None);
             }
         }
+        // Each row's collection as the fragments' collections kept in memory
+        // know it, rather than read: a fragment's `collection` is most often
+        // one value, which Lance stores as a constant page, and its take
+        // steps through that page row by row up to the row asked for (100k
+        // steps for a row near the end of a 100k-row fragment: a third of
+        // the take's instructions, BENCHMARKS.md).
+        // Only what is known already: a fragment not read yet (another
+        // replica's compaction, say) is not scanned whole for a few rows.
+        let known = Self::collections_of(&upkeep, &dataset, rows.iter().copied(), false).await?;
+        // The columns a hit is made of: each costs a small read per row.
+        let mut columns: Vec<&str> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| *c != "generation" && !(known.is_some() && *c == "collection"))
+            .collect();
+        if vectors {
+            columns.push("vector");
+        }
         let projection = dataset.schema().project(&columns)?;
         let batch = match dataset.take_rows(rows, projection).await {
             Ok(batch) if batch.num_rows() == rows.len() => batch,
@@ -1233,14 +1243,20 @@ impl VectorStore {
                 return Ok(None);
             }
         };
-        let chunks = Rows::new(&batch)?;
+        let chunks = match &known {
+            Some(_) => Rows::without_collection(&batch)?,
+            None => Rows::new(&batch)?,
+        };
         let stored = if vectors {
             Some(StoredVectors::new(&batch)?)
         } else {
             None
         };
         let read = (0..rows.len()).map(|row| {
-            let hit = chunks.hit(row, 0.0);
+            let mut hit = chunks.hit(row, 0.0);
+            if let Some(known) = &known {
+                hit.collection = known[row].to_string();
+            }
             ReadRow {
                 vector: stored.as_ref().map(|stored| stored.get(row)),
                 hit: scope.admits(&hit.collection).then_some(hit),
@@ -1266,19 +1282,42 @@ impl VectorStore {
             return Ok(None);
         };
         let dataset = lance_dataset(&table).await?;
+        let rows = rows.iter().map(|found| found.row);
+        let Some(collections) = Self::collections_of(&upkeep, &dataset, rows, true).await? else {
+            return Ok(None);
+        };
+        Self::forget_removed_fragments(&upkeep, &dataset);
+        let admitted = collections.iter().map(|c| scope.admits(c)).collect();
+        Ok(Some(admitted))
+    }
+
+    /// The collection of each of `rows` (row addresses in `dataset`), by
+    /// each fragment's collections (read now where not yet known, if
+    /// `read`). `None` when that cannot be told: the table's row ids are not
+    /// addresses, a compaction removed a row's fragment since it was found,
+    /// or (unless `read`) a fragment's collections are not known yet.
+    async fn collections_of(
+        upkeep: &Upkeep,
+        dataset: &lance::Dataset,
+        rows: impl Iterator<Item = u64>,
+        read: bool,
+    ) -> anyhow::Result<Option<Vec<Arc<str>>>> {
         if dataset.manifest().uses_stable_row_ids() {
             return Ok(None);
         }
-        let mut admitted = Vec::with_capacity(rows.len());
+        let mut found = Vec::with_capacity(rows.size_hint().0);
         let mut known: Option<(u64, Arc<FragmentCollections>)> = None;
-        for found in rows {
-            let (fragment, offset) = (found.row >> 32, (found.row & 0xffff_ffff) as usize);
+        for row in rows {
+            let (fragment, offset) = (row >> 32, (row & 0xffff_ffff) as usize);
             let collections = match &known {
                 Some((id, collections)) if *id == fragment => collections.clone(),
                 _ => {
-                    let Some(collections) =
-                        Self::fragment_collections(&upkeep, &dataset, fragment).await?
-                    else {
+                    let collections = if read {
+                        Self::fragment_collections(upkeep, dataset, fragment).await?
+                    } else {
+                        Self::known_fragment_collections(upkeep, fragment)
+                    };
+                    let Some(collections) = collections else {
                         return Ok(None);
                     };
                     known = Some((fragment, collections.clone()));
@@ -1286,12 +1325,11 @@ impl VectorStore {
                 }
             };
             match collections.collection(offset) {
-                Some(collection) => admitted.push(scope.admits(collection)),
+                Some(collection) => found.push(collection),
                 None => return Ok(None),
             }
         }
-        Self::forget_removed_fragments(&upkeep, &dataset);
-        Ok(Some(admitted))
+        Ok(Some(found))
     }
 
     /// How many of table `name`'s rows are outside `scope`, of how many
@@ -1356,6 +1394,15 @@ impl VectorStore {
             })
             .await?;
         Ok(Some(collections.clone()))
+    }
+
+    /// Fragment `fragment`'s collections if they were read already.
+    fn known_fragment_collections(
+        upkeep: &Upkeep,
+        fragment: u64,
+    ) -> Option<Arc<FragmentCollections>> {
+        let kept = upkeep.collections.lock().expect("collections lock");
+        kept.get(&fragment)?.get().cloned()
     }
 
     /// Forget the collections of fragments a compaction has removed.
@@ -1444,7 +1491,8 @@ struct Rows<'a> {
     batch: &'a RecordBatch,
     ids: &'a StringArray,
     docs: &'a StringArray,
-    cols: &'a StringArray,
+    /// `None` when the batch was read without it (see [`VectorStore::read_rows`]).
+    cols: Option<&'a StringArray>,
     titles: &'a StringArray,
     texts: &'a StringArray,
     ordinals: &'a Int32Array,
@@ -1455,10 +1503,18 @@ struct Rows<'a> {
 impl<'a> Rows<'a> {
     fn new(batch: &'a RecordBatch) -> anyhow::Result<Self> {
         Ok(Self {
+            cols: Some(string_column(batch, "collection")?),
+            ..Self::without_collection(batch)?
+        })
+    }
+
+    /// A batch read without `collection`: hits come with it empty.
+    fn without_collection(batch: &'a RecordBatch) -> anyhow::Result<Self> {
+        Ok(Self {
             batch,
             ids: string_column(batch, "id")?,
             docs: string_column(batch, "document_id")?,
-            cols: string_column(batch, "collection")?,
+            cols: None,
             titles: string_column(batch, "title")?,
             texts: string_column(batch, "text")?,
             ordinals: int_column(batch, "ordinal")?,
@@ -1472,7 +1528,9 @@ impl<'a> Rows<'a> {
         ChunkHit {
             chunk_id: self.ids.value(row).to_string(),
             document_id: self.docs.value(row).to_string(),
-            collection: self.cols.value(row).to_string(),
+            collection: self
+                .cols
+                .map_or_else(String::new, |cols| cols.value(row).to_string()),
             ordinal: self.ordinals.value(row),
             title: self.titles.value(row).to_string(),
             page: self.page(row),
@@ -1927,6 +1985,12 @@ mod tests {
             .collect();
         assert_eq!(ids, ["alpha", "papa", "bravo"], "in the order asked");
         assert_eq!(read[2].vector.as_deref(), Some(&[0.0, 1.0][..]));
+        let collections = |read: &[ReadRow]| -> Vec<String> {
+            read.iter()
+                .map(|r| r.hit.as_ref().unwrap().collection.clone())
+                .collect()
+        };
+        assert_eq!(collections(&read), ["c1", "~key1", "c2"]);
         // Out of scope: read, but without its hit.
         let shared_only = Scope::default();
         let read = store
@@ -1956,6 +2020,15 @@ mod tests {
             store.in_scope(T, &found, all).await.unwrap(),
             Some(vec![true, true, true])
         );
+        // Every fragment's collections are known now: a read takes each
+        // row's from there instead of reading the column, to the same end.
+        assert_eq!(store.fragments_screened(T).await, 3);
+        let read = store
+            .read_rows(T, &rows, false, all)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(collections(&read), ["c1", "~key1", "c2"]);
         // How much deeper a screened search must go: c2's and ~key1's rows.
         let share = |out, rows| Some(ScopeShare { out, rows });
         assert_eq!(store.scope_share(T, theirs).await.unwrap(), share(2, 3));
@@ -1975,6 +2048,7 @@ mod tests {
                 .map(|r| r.hit.as_ref().unwrap().chunk_id.as_str())
                 .collect();
             assert_eq!(again, ["alpha", "papa", "bravo"]);
+            assert_eq!(collections(&read), ["c1", "~key1", "c2"]);
         } else {
             // Nor can it be told which of them are in scope: search again.
             assert_eq!(store.in_scope(T, &found, theirs).await.unwrap(), None);
