@@ -14,6 +14,9 @@
 //! from the table's own chunks, with each variant's recall@20 against an
 //! exact scan, and prints the executed plans of chat's two queries.
 //!
+//! With `PROBE_WAND=1` it times full text under Lance's `wand_factor`
+//! (harder pruning), with how much of the exact top 20 and top 5 each finds.
+//!
 //! With `PROBE_FILTERS=1` it times the ways a search can keep to a caller's
 //! scope (LanceDB's filter naming the collections kept or those left out,
 //! applied before or after the search, or none and a deeper search) after
@@ -141,6 +144,91 @@ async fn main() -> anyhow::Result<()> {
     }
     if std::env::var("PROBE_FILTERS").is_ok_and(|v| v == "1") {
         filters(&store, dir, table, &vector, question, n).await?;
+    }
+    if std::env::var("PROBE_WAND").is_ok_and(|v| v == "1") {
+        wand(dir, table, question, n).await?;
+    }
+    Ok(())
+}
+
+/// Times full text with Lance's `wand_factor` (the pruning threshold's
+/// multiplier: over 1 skips more documents and may lose some of the true
+/// top k) on chat's question and on questions cut from the table's chunks,
+/// with the share of the exact (factor 1) top 20 and top 5 each finds.
+async fn wand(dir: &str, name: &str, question: &str, n: usize) -> anyhow::Result<()> {
+    let db = lancedb::connect(dir).execute().await?;
+    let table = db.open_table(name).execute().await?;
+    let mut questions = vec![question.to_string()];
+    let batches: Vec<RecordBatch> = table
+        .query()
+        .select(Select::columns(&["text"]))
+        .limit(4000)
+        .execute()
+        .await?
+        .try_collect()
+        .await?;
+    for batch in &batches {
+        let texts = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("text");
+        for row in (0..texts.len()).step_by(80) {
+            let words: Vec<&str> = texts.value(row).split_whitespace().take(12).collect();
+            questions.push(words.join(" "));
+        }
+    }
+    let search = |question: String, factor: f32| {
+        let table = table.clone();
+        async move {
+            let found: Vec<RecordBatch> = table
+                .query()
+                .full_text_search(FullTextSearchQuery::new(question).wand_factor(Some(factor)))
+                .select(Select::columns(&["id"]))
+                .limit(WANTED)
+                .execute()
+                .await?
+                .try_collect()
+                .await?;
+            anyhow::Ok(ids(&found))
+        }
+    };
+    let mut exact = Vec::new();
+    for q in &questions {
+        exact.push(search(q.clone(), 1.0).await?);
+    }
+    println!(
+        "\n{} questions (chat's and {} cut from the table's chunks); found: share of the exact top 20 / top 5\n",
+        questions.len(),
+        questions.len() - 1
+    );
+    println!("| wand factor | question | runs | p50 ms | p90 ms | p99 ms | found of top 20 | found of top 5 |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for factor in [1.0f32, 1.2, 1.5, 2.0, 3.0] {
+        for (label, range) in [("chat's", 0..1), ("cut from chunks", 1..questions.len())] {
+            let (mut times, mut found20, mut found5, mut wanted20, mut wanted5) =
+                (Vec::with_capacity(n), 0, 0, 0, 0);
+            for i in 0..n {
+                let at = range.start + i % range.len();
+                let started = Instant::now();
+                let got = search(questions[at].clone(), factor).await?;
+                times.push(started.elapsed());
+                if i < range.len() {
+                    let truth = &exact[at];
+                    wanted20 += truth.len();
+                    found20 += truth.iter().filter(|id| got.contains(id)).count();
+                    let top5 = &truth[..truth.len().min(5)];
+                    wanted5 += top5.len();
+                    found5 += top5.iter().filter(|id| got.contains(id)).count();
+                }
+            }
+            println!(
+                "| {factor} | {label} | {n} | {} | {:.3} | {:.3} |",
+                percentiles(&mut times),
+                found20 as f64 / wanted20.max(1) as f64,
+                found5 as f64 / wanted5.max(1) as f64
+            );
+        }
     }
     Ok(())
 }
