@@ -159,25 +159,7 @@ async fn wand(dir: &str, name: &str, question: &str, n: usize) -> anyhow::Result
     let db = lancedb::connect(dir).execute().await?;
     let table = db.open_table(name).execute().await?;
     let mut questions = vec![question.to_string()];
-    let batches: Vec<RecordBatch> = table
-        .query()
-        .select(Select::columns(&["text"]))
-        .limit(4000)
-        .execute()
-        .await?
-        .try_collect()
-        .await?;
-    for batch in &batches {
-        let texts = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("text");
-        for row in (0..texts.len()).step_by(80) {
-            let words: Vec<&str> = texts.value(row).split_whitespace().take(12).collect();
-            questions.push(words.join(" "));
-        }
-    }
+    questions.extend(questions_from_chunks(&table).await?);
     let search = |question: String, factor: f32| {
         let table = table.clone();
         async move {
@@ -231,6 +213,32 @@ async fn wand(dir: &str, name: &str, question: &str, n: usize) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// Questions for the knob probes: the first dozen words of about 50 chunks spread
+/// over the first 4,000 rows of `table`.
+async fn questions_from_chunks(table: &lancedb::Table) -> anyhow::Result<Vec<String>> {
+    let batches: Vec<RecordBatch> = table
+        .query()
+        .select(Select::columns(&["text"]))
+        .limit(4000)
+        .execute()
+        .await?
+        .try_collect()
+        .await?;
+    let mut questions = Vec::new();
+    for batch in &batches {
+        let texts = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("text");
+        for row in (0..texts.len()).step_by(80) {
+            let words: Vec<&str> = texts.value(row).split_whitespace().take(12).collect();
+            questions.push(words.join(" "));
+        }
+    }
+    Ok(questions)
 }
 
 /// The ids in a result, in order.
@@ -410,27 +418,7 @@ struct Variant {
 async fn knobs(dir: &str, name: &str, url: &str, model: &str, n: usize) -> anyhow::Result<()> {
     let db = lancedb::connect(dir).execute().await?;
     let table = db.open_table(name).execute().await?;
-    // Questions: the first dozen words of chunks spread over the table.
-    let batches: Vec<RecordBatch> = table
-        .query()
-        .select(Select::columns(&["text"]))
-        .limit(4000)
-        .execute()
-        .await?
-        .try_collect()
-        .await?;
-    let mut questions = Vec::new();
-    for batch in &batches {
-        let texts = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("text");
-        for row in (0..texts.len()).step_by(80) {
-            let words: Vec<&str> = texts.value(row).split_whitespace().take(12).collect();
-            questions.push(words.join(" "));
-        }
-    }
+    let questions = questions_from_chunks(&table).await?;
     let vectors = embed(url, model, &questions).await?;
     let mut exact = Vec::new();
     for v in &vectors {
