@@ -1220,10 +1220,10 @@ impl VectorStore {
         // know it, rather than read: a fragment's `collection` is most often
         // one value, which Lance stores as a constant page, and its take
         // steps through that page row by row up to the row asked for (100k
-        // steps for a row near the end of a 100k-row fragment: a third of
-        // the take's instructions, BENCHMARKS.md).
-        // Only what is known already: a fragment not read yet (another
-        // replica's compaction, say) is not scanned whole for a few rows.
+        // steps for a row near the end of a 100k-row fragment: nearly two
+        // thirds of the take's instructions, BENCHMARKS.md). Only what is
+        // known already: a fragment not read yet (another replica's
+        // compaction, say) is not scanned whole for a few rows.
         let known = Self::collections_of(&upkeep, &dataset, rows.iter().copied(), false).await?;
         // The columns a hit is made of: each costs a small read per row.
         let mut columns: Vec<&str> = COLUMNS
