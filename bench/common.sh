@@ -44,3 +44,54 @@ start_ragway() {
   RW_PID=$!
   wait_for "http://127.0.0.1:$port/health"
 }
+
+# The settings of the RAG benches' knowledge base (rag_overhead.sh builds
+# it, rag_instructions.sh reuses it): the fake upstream's 1024-wide
+# embeddings, 60-token chunks, and ragway's upkeep logged (its "vector index
+# coverage" lines tell when it is done).
+rag_settings() {
+  export RAGWAY_EMBED_MODEL=fake-1024 RAGWAY_CHUNK_SIZE=60 RAGWAY_CHUNK_OVERLAP=0
+  export RUST_LOG="${RUST_LOG:-warn,ragway::store::vectors=info}"
+}
+
+# upload URL KEY JSON: POST a document to ragway at URL, then wait until it
+# is ready (30 s at most; fails if it is not).
+upload() {
+  local doc doc_id
+  doc=$(curl -sf -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3" "$1/v1/documents")
+  doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
+  for _ in $(seq 300); do
+    curl -sf -H "Authorization: Bearer $2" "$1/v1/documents/$doc_id" | grep -q '"status":"ready"' && return 0
+    sleep 0.1
+  done
+  echo "document $doc_id not ready" >&2
+  return 1
+}
+
+# wait_covered LOG ROWS [seconds=300]: until ragway's last coverage line in
+# LOG says its vector index covers ROWS rows with none left out (at most that
+# long); INDEXED and UNINDEXED hold what it said last.
+wait_covered() {
+  INDEXED="" UNINDEXED=""
+  for _ in $(seq "${3:-300}"); do
+    read -r INDEXED UNINDEXED <<< "$(grep "vector index coverage" "$1" | tail -1 |
+      sed -n 's/.*indexed=\([0-9]*\) unindexed=\([0-9]*\).*/\1 \2/p')" || true
+    [ "${UNINDEXED:-1}" = 0 ] && [ "${INDEXED:-0}" -ge "$2" ] && return 0
+    sleep 1
+  done
+  return 0
+}
+
+# wait_idle PID [tries=90]: until the process uses under 5 % of a core over
+# 2 s (tries × 2 s at most; the upkeep may still be compacting and merging
+# indexes); IDLE_TICKS holds the last 2 s's CPU ticks.
+wait_idle() {
+  local before after
+  for _ in $(seq "${2:-90}"); do
+    before=$(awk '{print $14 + $15}' "/proc/$1/stat"); sleep 2
+    after=$(awk '{print $14 + $15}' "/proc/$1/stat")
+    IDLE_TICKS=$((after - before))
+    [ "$IDLE_TICKS" -le 10 ] && return 0
+  done
+  return 0
+}

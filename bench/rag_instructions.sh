@@ -30,46 +30,23 @@ command -v valgrind > /dev/null || { echo "valgrind is needed" >&2; exit 1; }
 UP_PORT=19130
 RW_PORT=19131
 start_upstream "$UP_PORT"
-export RAGWAY_EMBED_MODEL=fake-1024 RAGWAY_CHUNK_SIZE=60 RAGWAY_CHUNK_OVERLAP=0
-# The upkeep's "vector index coverage" lines tell when it is done.
-export RUST_LOG="${RUST_LOG:-warn,ragway::store::vectors=info}"
+rag_settings
 cp -a "$RAG_REUSE" "$WORK/data"
 chunks=$(cat "$WORK/data/bench-chunks")
 start_ragway "$RW_PORT" "$WORK/data" --admin
 BASE="http://127.0.0.1:$RW_PORT"
 
-upload() { # key json: a document, until it is ready (30 s at most)
-  local doc doc_id
-  doc=$(curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$2" "$BASE/v1/documents")
-  doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
-  for _ in $(seq 300); do
-    curl -sf -H "Authorization: Bearer $1" "$BASE/v1/documents/$doc_id" | grep -q '"status":"ready"' && return 0
-    sleep 0.1
-  done
-  echo "document $doc_id not ready" >&2
-  return 1
-}
 OTHER=$("$BIN/ragway" keys create --name other | tail -1)
-upload "$OTHER" '{"title":"mine","visibility":"private","text":"A private note about the ferry."}'
-upload "$KEY" '{"title":"elsewhere","collection":"elsewhere","text":"A ferry timetable kept in another collection."}'
+upload "$BASE" "$OTHER" '{"title":"mine","visibility":"private","text":"A private note about the ferry."}'
+upload "$BASE" "$KEY" '{"title":"elsewhere","collection":"elsewhere","text":"A ferry timetable kept in another collection."}'
 curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"id":"bound","collections":["default"]}' "$BASE/api/admin/models" > /dev/null
 # settle LOG PID ROWS: until an upkeep has reported (in LOG) an index
-# covering ROWS rows with none left out, then until PID is idle (under 5 %
-# of a core over 2 s); 10 minutes at most each.
+# covering ROWS rows with none left out, then until PID is idle; 10 minutes
+# at most each.
 settle() {
-  local indexed unindexed before after
-  for _ in $(seq 600); do
-    read -r indexed unindexed <<< "$(grep "vector index coverage" "$1" | tail -1 |
-      sed -n 's/.*indexed=\([0-9]*\) unindexed=\([0-9]*\).*/\1 \2/p')" || true
-    [ "${unindexed:-1}" = 0 ] && [ "${indexed:-0}" -ge "$3" ] && break
-    sleep 1
-  done
-  for _ in $(seq 300); do
-    before=$(awk '{print $14 + $15}' "/proc/$2/stat"); sleep 2
-    after=$(awk '{print $14 + $15}' "/proc/$2/stat")
-    [ $((after - before)) -le 10 ] && break
-  done
+  wait_covered "$1" "$3" 600
+  wait_idle "$2" 300
 }
 # The upkeep folds the two documents in (compaction, index merges).
 settle "$WORK/data.log" "$RW_PID" $((chunks + 2))

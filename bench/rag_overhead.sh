@@ -32,8 +32,7 @@ MEGABYTES=${4:-25}
 UP_PORT=19120
 RW_PORT=19121
 start_upstream "$UP_PORT"
-export RAGWAY_EMBED_MODEL=fake-1024 RAGWAY_CHUNK_SIZE=60 RAGWAY_CHUNK_OVERLAP=0
-export RUST_LOG="${RUST_LOG:-warn,ragway::store::vectors=info}"
+rag_settings
 if [ -n "${RAG_REUSE:-}" ]; then
   # A knowledge base kept by an earlier run (RAG_KEEP), its index complete.
   cp -a "$RAG_REUSE" "$WORK/data"
@@ -50,23 +49,15 @@ echo "knowledge base: $chunks chunks" >&2
 # The vector index is built in the background as the table grows (trained
 # again at 4x its size) and new rows are folded into it at each upkeep,
 # the last one once the load has gone quiet: wait until it covers every row.
-coverage() { grep "vector index coverage" "$WORK/data.log" | tail -1 | sed -n 's/.*indexed=\([0-9]*\) unindexed=\([0-9]*\).*/\1 \2/p'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$RW_PID/stat"; }
 settle() { # rows [seconds=300]: until the index covers that many rows (at most that long) and ragway is idle
-  for _ in $(seq "${2:-300}"); do
-    [ -n "${RAG_REUSE:-}" ] && [ "$1" = "$chunks" ] && break
-    read -r indexed unindexed <<< "$(coverage || true)" || true
-    [ "${unindexed:-1}" = 0 ] && [ "${indexed:-0}" -ge "$1" ] && break
-    sleep 1
-  done
-  echo "vector index covers ${indexed:-0} of $1 rows (${unindexed:-?} unindexed)" >&2
-  # The upkeep (compaction, index merges) may still be at work: wait until
-  # ragway is idle (under 5 % of a core over 2 s), at most 3 minutes.
-  for _ in $(seq 90); do
-    before=$(cpu_ticks); sleep 2; after=$(cpu_ticks)
-    [ $((after - before)) -le 10 ] && break
-  done
-  echo "ragway idle: $((after - before)) ticks in the last 2 s" >&2
+  if [ -n "${RAG_REUSE:-}" ] && [ "$1" = "$chunks" ]; then
+    echo "vector index: as kept with the knowledge base" >&2
+  else
+    wait_covered "$WORK/data.log" "$1" "${2:-300}"
+    echo "vector index covers ${INDEXED:-0} of $1 rows (${UNINDEXED:-?} unindexed)" >&2
+  fi
+  wait_idle "$RW_PID"
+  echo "ragway idle: $IDLE_TICKS ticks in the last 2 s" >&2
 }
 settle "$chunks"
 
@@ -136,18 +127,8 @@ fi
 # Another key's private document: from now on a key's searches must keep
 # to its scope ("filtered" rounds: since session 17 they run unfiltered and
 # drop the other key's rows; before, LanceDB's filter did).
-upload() { # key json: a document, until it is ready (10 s at most)
-  local doc doc_id
-  doc=$(curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
-    -d "$2" "http://127.0.0.1:$RW_PORT/v1/documents")
-  doc_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$doc")
-  for _ in $(seq 100); do
-    curl -sf -H "Authorization: Bearer $1" "http://127.0.0.1:$RW_PORT/v1/documents/$doc_id" | grep -q '"status":"ready"' && break
-    sleep 0.1
-  done
-}
 OTHER=$("$BIN/ragway" keys create --name other | tail -1)
-upload "$OTHER" '{"title":"mine","visibility":"private","text":"A private note about the ferry."}'
+upload "http://127.0.0.1:$RW_PORT" "$OTHER" '{"title":"mine","visibility":"private","text":"A private note about the ferry."}'
 settle $((chunks + 1)) 30
 # Where each log's lines of each kind of round begin (for the stage tables).
 declare -A from
@@ -166,7 +147,7 @@ variant_rounds filtered
 # session 18; since, screened like the filtered rounds, with that
 # collection's one chunk and the private one out of scope).
 [ ${#variants[@]} -gt 0 ] && restart "$WORK/data.log"
-upload "$KEY" '{"title":"elsewhere","collection":"elsewhere","text":"A ferry timetable kept in another collection."}'
+upload "http://127.0.0.1:$RW_PORT" "$KEY" '{"title":"elsewhere","collection":"elsewhere","text":"A ferry timetable kept in another collection."}'
 settle $((chunks + 2)) 30
 curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"id":"bound","collections":["default"]}' "http://127.0.0.1:$RW_PORT/api/admin/models" > /dev/null
