@@ -129,6 +129,38 @@ pub struct Settings {
     pub upstream_attempts: u32,
     /// How long a key rests after a 429 without Retry-After, in seconds.
     pub upstream_cooldown_secs: u64,
+    /// Address space one extraction child may use, in MiB.
+    pub extract_memory_mb: u64,
+    /// CPU seconds one extraction child may use; `None`: the extraction time limit.
+    pub extract_cpu_secs: Option<u64>,
+    /// Open files one extraction child may hold.
+    pub extract_open_files: u64,
+    /// Extraction children running at once (more wait their turn).
+    pub extract_concurrency: usize,
+    /// The program run as the extraction child (`PROGRAM extract-child`); `None`: this executable.
+    pub extract_program: Option<PathBuf>,
+    /// Password verifications (argon2) running at once; more are answered 429 at once.
+    pub login_concurrency: usize,
+    /// Hours an admin session lasts at most, however active (besides the idle timeout).
+    pub admin_session_max_hours: u64,
+    /// Messages one chat request may carry; more is a 400.
+    pub max_request_messages: usize,
+    /// Bytes of text one message of a chat request may carry; more is a 400.
+    pub max_message_bytes: usize,
+    /// Messages one stored conversation may hold; a request that would pass it is a 400.
+    pub max_conversation_messages: usize,
+    /// Bytes of conversation messages one key may have stored; a request that would pass it is a 400.
+    pub max_key_stored_bytes: u64,
+    /// Largest picture downloaded from the image provider's URL, in bytes.
+    pub image_download_max_bytes: usize,
+    /// Seconds a client has to send a request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests.
+    pub idle_connection_timeout_secs: u64,
+    /// Client connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Seconds the full store check of `/health` is cached for unauthenticated callers.
+    pub health_check_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -187,6 +219,22 @@ impl Default for Settings {
             upstream_idle_timeout_secs: None,
             upstream_attempts: 3,
             upstream_cooldown_secs: 60,
+            extract_memory_mb: 1024,
+            extract_cpu_secs: None,
+            extract_open_files: 64,
+            extract_concurrency: 2,
+            extract_program: None,
+            login_concurrency: 4,
+            admin_session_max_hours: 168,
+            max_request_messages: 2000,
+            max_message_bytes: 1024 * 1024,
+            max_conversation_messages: 10_000,
+            max_key_stored_bytes: 1024 * 1024 * 1024,
+            image_download_max_bytes: 20 * 1024 * 1024,
+            header_read_timeout_secs: 10,
+            idle_connection_timeout_secs: 75,
+            max_connections: 4096,
+            health_check_interval_secs: 30,
         }
     }
 }
@@ -419,6 +467,70 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_UPSTREAM_COOLDOWN_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_cooldown_secs: Option<u64>,
+    /// Memory (address space) one text-extraction child process may use, in MiB; past it the document fails [default: 1024].
+    #[arg(long, env = "RAGWAY_EXTRACT_MEMORY_MB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_memory_mb: Option<u64>,
+    /// CPU seconds one text-extraction child may use [default: RAGWAY_EXTRACT_TIMEOUT_SECS].
+    #[arg(long, env = "RAGWAY_EXTRACT_CPU_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_cpu_secs: Option<u64>,
+    /// Open files one text-extraction child may hold [default: 64].
+    #[arg(long, env = "RAGWAY_EXTRACT_OPEN_FILES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_open_files: Option<u64>,
+    /// Text-extraction child processes running at once; more wait their turn [default: 2].
+    #[arg(long, env = "RAGWAY_EXTRACT_CONCURRENCY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_concurrency: Option<usize>,
+    /// The program run for text extraction as `PROGRAM extract-child` [default: this ragway executable].
+    #[arg(long, env = "RAGWAY_EXTRACT_PROGRAM", hide = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_program: Option<PathBuf>,
+    /// Admin password verifications running at once, server-wide; more are answered 429 at once [default: 4].
+    #[arg(long, env = "RAGWAY_LOGIN_CONCURRENCY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_concurrency: Option<usize>,
+    /// Hours an admin session lasts at most, however active [default: 168].
+    #[arg(long, env = "RAGWAY_ADMIN_SESSION_MAX_HOURS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_session_max_hours: Option<u64>,
+    /// Messages one chat request may carry; more is refused with a 400 [default: 2000].
+    #[arg(long, env = "RAGWAY_MAX_REQUEST_MESSAGES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_request_messages: Option<usize>,
+    /// Bytes of text one message of a chat request may carry; more is refused with a 400 [default: 1048576].
+    #[arg(long, env = "RAGWAY_MAX_MESSAGE_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<usize>,
+    /// Messages one stored conversation may hold; a request that would pass it is refused with a 400 [default: 10000].
+    #[arg(long, env = "RAGWAY_MAX_CONVERSATION_MESSAGES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_conversation_messages: Option<usize>,
+    /// Bytes of stored conversation messages one key may have; past it requests are refused until some are deleted [default: 1073741824].
+    #[arg(long, env = "RAGWAY_MAX_KEY_STORED_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_key_stored_bytes: Option<u64>,
+    /// Largest picture downloaded from the image provider's URL, in bytes [default: 20971520].
+    #[arg(long, env = "RAGWAY_IMAGE_DOWNLOAD_MAX_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_download_max_bytes: Option<usize>,
+    /// Seconds a client has to send a request's headers; slower connections are closed [default: 10].
+    #[arg(long, env = "RAGWAY_HEADER_READ_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a kept-alive connection may sit idle between requests [default: 75].
+    #[arg(long, env = "RAGWAY_IDLE_CONNECTION_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_connection_timeout_secs: Option<u64>,
+    /// Client connections open at once; further ones wait to be accepted [default: 4096].
+    #[arg(long, env = "RAGWAY_MAX_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// Seconds the full store check behind an unauthenticated /health is reused [default: 30].
+    #[arg(long, env = "RAGWAY_HEALTH_CHECK_INTERVAL_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check_interval_secs: Option<u64>,
 }
 
 impl SettingsArgs {
@@ -510,6 +622,22 @@ impl Settings {
         anyhow::ensure!(
             !self.public_model.trim().is_empty(),
             "RAGWAY_PUBLIC_MODEL must not be empty"
+        );
+        anyhow::ensure!(
+            self.extract_memory_mb >= 64,
+            "RAGWAY_EXTRACT_MEMORY_MB must be at least 64"
+        );
+        anyhow::ensure!(
+            self.extract_concurrency > 0 && self.login_concurrency > 0 && self.max_connections > 0,
+            "RAGWAY_EXTRACT_CONCURRENCY, RAGWAY_LOGIN_CONCURRENCY and RAGWAY_MAX_CONNECTIONS must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_request_messages > 0 && self.max_conversation_messages > 0 && self.max_message_bytes > 0,
+            "RAGWAY_MAX_REQUEST_MESSAGES, RAGWAY_MAX_CONVERSATION_MESSAGES and RAGWAY_MAX_MESSAGE_BYTES must be at least 1"
+        );
+        anyhow::ensure!(
+            self.header_read_timeout_secs > 0 && self.admin_session_max_hours > 0,
+            "RAGWAY_HEADER_READ_TIMEOUT_SECS and RAGWAY_ADMIN_SESSION_MAX_HOURS must be at least 1"
         );
         self.proxies()?;
         anyhow::ensure!(
