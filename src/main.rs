@@ -80,6 +80,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Text of one upload, read from stdin (what `serve` runs in a child
+    /// process with resource limits; not for people).
+    #[command(name = "extract-child", hide = true)]
+    ExtractChild {
+        /// The upload's type, as stored (e.g. application/pdf).
+        #[arg(long)]
+        mime: String,
+        /// Bytes a PDF's page content may inflate to.
+        #[arg(long)]
+        max_inflated_bytes: u64,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -128,6 +139,17 @@ enum KeysCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The extraction child: no logging, no runtime, no threads; just the parser.
+    if let Command::ExtractChild {
+        mime,
+        max_inflated_bytes,
+    } = &cli.command
+    {
+        std::process::exit(ragway::ingest::extract::child::run_child(
+            mime,
+            *max_inflated_bytes,
+        ));
+    }
     init_tracing();
     // Panics (a document parser's, say) are contained where they happen; log them as one line.
     std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
@@ -135,7 +157,7 @@ fn main() -> anyhow::Result<()> {
     give_lance_two_threads();
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(run(cli));
-    // A document parser stuck in a loop holds a blocking thread forever; do not wait for it.
+    // Blocking work still running (a LanceDB call) does not hold up the exit.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
 }
@@ -244,6 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::ExtractChild { .. } => unreachable!("handled before the runtime starts"),
         Command::Keys { command, settings } => {
             let settings = settings.resolve()?;
             let db = sql::connect(&settings.database_url()).await?;

@@ -122,6 +122,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let secrets = Secrets::load(&settings).context("loading the server's secret key")?;
     let runtime = std::sync::RwLock::new(Arc::new(Runtime::from_settings(&settings)));
     let client_ips = ClientIps::from_settings(&settings)?;
+    let extractor = crate::ingest::extract::Extractor::from_settings(&settings)?;
     let state = AppState(Arc::new(App {
         settings,
         runtime,
@@ -133,6 +134,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         instance: uuid::Uuid::new_v4().simple().to_string(),
         ingest_wakeup: Notify::new(),
         ingest_events: tokio::sync::broadcast::channel(1024).0,
+        extractor,
         login_guard: Default::default(),
         client_ips,
         request_log: Recorder::new(crate::usage::QUEUE),

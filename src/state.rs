@@ -37,6 +37,8 @@ pub struct App {
     pub ingest_wakeup: Notify,
     /// Every document status change, for whoever listens (tests, progress views).
     pub ingest_events: broadcast::Sender<IngestEvent>,
+    /// Runs text extraction in child processes with resource limits.
+    pub extractor: crate::ingest::extract::Extractor,
     /// Failed admin logins per client address.
     pub login_guard: LoginGuard,
     /// Whose word is taken for the client's address (trusted proxies).

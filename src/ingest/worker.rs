@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use sqlx::Row;
 
-use super::extract::{self, Format};
+use super::extract::Format;
 use super::jobs::{self, Job};
 use super::{original_key, reindex, split};
 use crate::state::{AppState, IngestEvent};
@@ -303,8 +303,7 @@ async fn ingest(
         .get(&original_key(&doc.id))
         .await
         .map_err(|e| format!("the original file could not be read from the blob store: {e}"))?;
-    let limit = Duration::from_secs(settings.extract_timeout_secs);
-    let extracted = extract::extract_isolated(format, bytes, limit).await?;
+    let extracted = state.extractor.extract(format, bytes).await?;
     if extracted.text.trim().is_empty() {
         return Err(
             "no text could be extracted from this file (a scanned PDF needs OCR first)".into(),

@@ -52,6 +52,8 @@ pub fn test_settings(upstream: &FakeUpstream, data: &TempDir) -> Settings {
         // Retries wait milliseconds, not seconds (an upstream's Retry-After included).
         retry_base_ms: 1,
         retry_max_ms: 10,
+        // Text extraction runs in a child process of the real binary (the test binary has no such subcommand).
+        extract_program: Some(env!("CARGO_BIN_EXE_ragway").into()),
         ..Settings::default()
     }
 }

@@ -1,1 +1,305 @@
-//! Hostile uploads: parsers that crash, overflow, inflate or loop fail their document alone, in a child process.
+//! Hostile uploads: parsers that crash, overflow, inflate or loop fail their
+//! document alone, in a child process, and the server goes on.
+//!
+//! Each upload case checks afterwards that `/health` answers, that an
+//! ordinary document still ingests to `ready`, and that what was stored
+//! before is still there. The child's ways of dying (signals, the CPU and
+//! memory limits, too much output) are checked on the [`Extractor`] itself,
+//! with the real binary or small shell scripts standing in for a parser.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ragway::ingest::extract::child::Limits;
+use ragway::ingest::extract::{Extractor, Format};
+use reqwest::multipart::{Form, Part};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, wait_for, TestApp};
+
+/// A page of `depth` nested `<span>`s around one sentence (200,000 of them
+/// overflowed the server's stack when the DOM was walked recursively).
+fn nested_html(depth: usize) -> Vec<u8> {
+    format!(
+        "<!DOCTYPE html><html><body>{}The nested harbour page survives.{}</body></html>",
+        "<span>".repeat(depth),
+        "</span>".repeat(depth)
+    )
+    .into_bytes()
+}
+
+/// A one-page PDF whose page lists one FlateDecode stream `repeats` times;
+/// the stream inflates to `inflated` bytes of spaces.
+fn repeated_stream_pdf(inflated: usize, repeats: usize) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![b' '; inflated]).unwrap();
+    let stream = encoder.finish().unwrap();
+    let contents = vec!["4 0 R"; repeats].join(" ");
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [{contents}] >>")
+            .into_bytes(),
+        [
+            format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", stream.len()).into_bytes(),
+            stream,
+            b"\nendstream".to_vec(),
+        ]
+        .concat(),
+    ];
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n", i + 1).into_bytes());
+        pdf.extend(object);
+        pdf.extend(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).into_bytes());
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").into_bytes());
+    }
+    pdf.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .into_bytes(),
+    );
+    pdf
+}
+
+/// Uploads `bytes` as the user's private document and waits for its end:
+/// the status and the document's error, if any.
+async fn ingest_private(app: &TestApp, name: &str, bytes: Vec<u8>) -> (String, String, Value) {
+    let mut events = app.state.ingest_events.subscribe();
+    let form = Form::new()
+        .text("visibility", "private")
+        .part("file", Part::bytes(bytes).file_name(name.to_string()));
+    let response = app.upload_form(&app.user_key, form).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
+    let body: Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_string();
+    let status = wait_for(&mut events, &id).await.to_string();
+    let document = app.document(&id).await;
+    (id, status, document)
+}
+
+/// The server goes on: `/health` answers, an ordinary document ingests, and
+/// the document stored before the hostile one still has its chunks.
+async fn server_goes_on(app: &TestApp, earlier: &str, earlier_chunks: usize) {
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let id = app
+        .ingest_text("After", "The ferry leaves at seven every morning.")
+        .await;
+    assert_eq!(app.document(&id).await["status"], "ready");
+    assert_eq!(app.document(earlier).await["status"], "ready");
+    assert_eq!(app.stored_chunks(earlier).await, earlier_chunks);
+}
+
+#[tokio::test]
+async fn deeply_nested_html_is_read_not_fatal() {
+    let app = spawn_app().await;
+    let earlier = app
+        .ingest_text("Before", "The lighthouse keeper lights the lamp at dusk.")
+        .await;
+    let chunks = app.stored_chunks(&earlier).await;
+    let (id, status, document) = ingest_private(&app, "nested.html", nested_html(200_000)).await;
+    assert_eq!(status, "ready", "{document}");
+    assert!(app.stored_chunks(&id).await > 0);
+    server_goes_on(&app, &earlier, chunks).await;
+}
+
+#[tokio::test]
+async fn a_pdf_decompression_bomb_fails_alone() {
+    let app = spawn_app().await;
+    let earlier = app
+        .ingest_text("Before", "The lighthouse keeper lights the lamp at dusk.")
+        .await;
+    let chunks = app.stored_chunks(&earlier).await;
+    // 64 MiB inflated, named 16 times: 1 GiB of page content, past 8 × the 50 MiB upload limit.
+    let bomb = repeated_stream_pdf(64 * 1024 * 1024, 16);
+    assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
+    let (id, status, document) = ingest_private(&app, "bomb.pdf", bomb).await;
+    assert_eq!(status, "failed", "{document}");
+    let error = document["error"].as_str().unwrap();
+    assert!(error.contains("decompression bomb"), "{error}");
+    assert_eq!(app.stored_chunks(&id).await, 0);
+    // Failed for good: no job is left to claim it again.
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0);
+    server_goes_on(&app, &earlier, chunks).await;
+}
+
+#[tokio::test]
+async fn a_parser_panic_fails_its_document_in_the_child() {
+    let app = spawn_app().await;
+    let earlier = app
+        .ingest_text("Before", "The lighthouse keeper lights the lamp at dusk.")
+        .await;
+    let chunks = app.stored_chunks(&earlier).await;
+    let crash = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/crash.pdf")).unwrap();
+    let (_, status, document) = ingest_private(&app, "crash.pdf", crash).await;
+    assert_eq!(status, "failed");
+    let error = document["error"].as_str().unwrap();
+    assert!(error.contains("the PDF parser crashed on this file"), "{error}");
+    server_goes_on(&app, &earlier, chunks).await;
+}
+
+/// Limits for direct runs: roomy unless a test narrows one.
+fn limits() -> Limits {
+    Limits {
+        memory_bytes: 1024 * 1024 * 1024,
+        cpu_secs: 30,
+        open_files: 64,
+        wall: Duration::from_secs(60),
+        max_inflated: 1 << 30,
+        max_text: 16 * 1024 * 1024,
+    }
+}
+
+fn real_binary(limits: Limits) -> Extractor {
+    Extractor::new(Some(env!("CARGO_BIN_EXE_ragway").into()), limits, 2).unwrap()
+}
+
+/// A shell script standing in for the extraction child.
+fn script(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+async fn run_script(body: &str, limits: Limits) -> Result<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let program = script(&dir, "child.sh", body);
+    Extractor::new(Some(program), limits, 1)
+        .unwrap()
+        .extract(Format::Text, Bytes::from_static(b"some text"))
+        .await
+        .map(|extracted| extracted.text)
+}
+
+#[tokio::test]
+async fn the_child_answers_text_and_pages() {
+    let extractor = real_binary(limits());
+    let tides = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tides.pdf")).unwrap();
+    let doc = extractor.extract(Format::Pdf, tides.into()).await.unwrap();
+    assert_eq!(doc.page_starts.len(), 3, "{doc:?}");
+    assert!(doc.text[doc.page_starts[2]..].trim_start().starts_with("Fog procedures"));
+    let html = extractor
+        .extract(Format::Html, Bytes::from_static(b"<h1>Tides</h1><p>High at noon.</p>"))
+        .await
+        .unwrap();
+    assert_eq!(html.text, "# Tides\n\nHigh at noon.");
+}
+
+#[tokio::test]
+async fn the_memory_limit_is_named() {
+    let extractor = real_binary(Limits {
+        memory_bytes: 64 * 1024 * 1024,
+        ..limits()
+    });
+    // The child holds the upload and its decoded copy: 160 MiB > 64 MiB.
+    let err = extractor
+        .extract(Format::Text, vec![b'a'; 80 * 1024 * 1024].into())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "the text decoder ran out of its 64 MiB memory limit (RAGWAY_EXTRACT_MEMORY_MB)"
+    );
+}
+
+#[tokio::test]
+async fn the_cpu_limit_is_named() {
+    let err = run_script(
+        "while :; do :; done",
+        Limits {
+            cpu_secs: 1,
+            ..limits()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "the text decoder used up its 1 s of CPU time (RAGWAY_EXTRACT_CPU_SECS)"
+    );
+}
+
+#[tokio::test]
+async fn a_child_past_the_time_limit_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = script(&dir, "child.sh", "exec sleep 600");
+    let extractor = Extractor::new(Some(program), limits(), 1).unwrap();
+    // The deadline passes at once: what the time limit does after 60 s.
+    let err = extractor
+        .extract_until(Format::Text, Bytes::from_static(b"x"), async {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "the text decoder was stopped after 60 s (RAGWAY_EXTRACT_TIMEOUT_SECS)"
+    );
+}
+
+#[tokio::test]
+async fn crashes_and_overflows_are_told_apart() {
+    let segv = run_script("cat >/dev/null; kill -SEGV $$", limits()).await;
+    assert_eq!(
+        segv.unwrap_err(),
+        "the text decoder crashed on this file (signal SIGSEGV)"
+    );
+    let overflow = run_script(
+        "cat >/dev/null; echo \"thread 'main' has overflowed its stack\" >&2; kill -ABRT $$",
+        limits(),
+    )
+    .await;
+    assert!(overflow.unwrap_err().contains("overflowed its stack"));
+    let exit = run_script("exit 7", limits()).await;
+    assert_eq!(
+        exit.unwrap_err(),
+        "the text decoder failed on this file (exit status 7)"
+    );
+    let garbage = run_script("cat >/dev/null; echo not json", limits()).await;
+    assert!(garbage.unwrap_err().contains("could not be read"));
+}
+
+#[tokio::test]
+async fn too_much_output_is_cut_off() {
+    let err = run_script(
+        "cat >/dev/null; echo '{\"ok\":true,\"text_bytes\":99999999}'; yes",
+        Limits {
+            max_text: 1024 * 1024,
+            ..limits()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "the text extracted from this file is larger than 1 MiB"
+    );
+}
+
+#[tokio::test]
+async fn the_child_gets_no_environment() {
+    std::env::var("PATH").expect("tests run with a PATH");
+    let text = run_script(
+        "cat >/dev/null; n=$(env | grep -c -v '^PWD=\\|^SHLVL=\\|^_='); printf '{\"ok\":true,\"text_bytes\":%s}\\n%s' ${#n} $n",
+        limits(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text, "0");
+}

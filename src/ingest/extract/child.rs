@@ -1,0 +1,507 @@
+//! Extraction in a short-lived child process, so that a file that makes a
+//! parser panic, loop, overflow its stack or inflate to gigabytes fails its
+//! own document and nothing else.
+//!
+//! The server runs `PROGRAM extract-child --mime TYPE --max-inflated-bytes N`
+//! (the same executable, a hidden subcommand) with the upload on stdin, an
+//! empty environment, and resource limits set between fork and exec: memory
+//! (`RLIMIT_DATA`: heap and anonymous mappings, not the executable's own
+//! pages), CPU seconds, open files, no core files. It kills the child when
+//! the time limit passes, and reads at most a bounded number of bytes back.
+//! The child answers on stdout with one JSON header line, then the text:
+//!
+//! ```text
+//! {"ok":true,"page_starts":[0,812],"text_bytes":1500}\n<1500 bytes of UTF-8>
+//! {"ok":false,"error":"the PDF could not be read: …"}\n
+//! ```
+//!
+//! How the child ended tells the reason a document failed: a panic (exit
+//! 101, its message on stderr), an allocation that the memory limit refused
+//! (Rust aborts with "memory allocation of N bytes failed"), a stack
+//! overflow, SIGXCPU for the CPU limit, or our own kill for the time limit.
+
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+use super::{extract, Extracted, Format};
+use crate::config::Settings;
+
+/// The hidden subcommand the child runs.
+pub const SUBCOMMAND: &str = "extract-child";
+/// Exit status of a Rust program that panicked.
+const PANIC_EXIT: i32 = 101;
+/// The most of the child's stderr kept (a panic message, an abort line).
+const MAX_STDERR: usize = 64 * 1024;
+/// The most the JSON header line may take (page offsets of a long PDF).
+const MAX_HEADER: usize = 8 * 1024 * 1024;
+
+/// The limits one extraction runs under.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Heap and anonymous mappings of the child, in bytes.
+    pub memory_bytes: u64,
+    /// CPU seconds of the child.
+    pub cpu_secs: u64,
+    /// Open file descriptors of the child.
+    pub open_files: u64,
+    /// Wall-clock time until the child is killed.
+    pub wall: Duration,
+    /// Bytes a PDF's page content may inflate to.
+    pub max_inflated: u64,
+    /// Bytes of extracted text read back.
+    pub max_text: usize,
+}
+
+impl Limits {
+    /// The limits the settings ask for.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            memory_bytes: settings.extract_memory_mb.saturating_mul(1024 * 1024),
+            cpu_secs: settings
+                .extract_cpu_secs
+                .unwrap_or(settings.extract_timeout_secs)
+                .max(1),
+            open_files: settings.extract_open_files.max(16),
+            wall: Duration::from_secs(settings.extract_timeout_secs.max(1)),
+            // A multiple of the largest upload: more than any real file's page content.
+            max_inflated: (settings.max_body_bytes as u64).saturating_mul(8),
+            max_text: settings.max_body_bytes.saturating_mul(4).max(16 * 1024 * 1024),
+        }
+    }
+}
+
+/// Runs extractions in child processes, a bounded number at a time.
+#[derive(Debug, Clone)]
+pub struct Extractor {
+    program: PathBuf,
+    limits: Limits,
+    permits: Arc<Semaphore>,
+}
+
+/// What the child writes before the text.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(default)]
+    page_starts: Vec<usize>,
+    #[serde(default)]
+    text_bytes: usize,
+}
+
+/// How a child's run ended, before it is put into words.
+struct Finished {
+    /// `None` when the child was not waited for (it sent too much).
+    status: Option<ExitStatus>,
+    stdout: Result<Vec<u8>, ()>,
+    stderr: Vec<u8>,
+}
+
+impl Extractor {
+    /// An extractor running `program` (by default this executable).
+    pub fn new(program: Option<PathBuf>, limits: Limits, concurrency: usize) -> anyhow::Result<Self> {
+        let program = match program {
+            Some(program) => program,
+            None => std::env::current_exe()
+                .map_err(|e| anyhow::anyhow!("cannot find this executable to run text extraction in: {e}"))?,
+        };
+        Ok(Self {
+            program,
+            limits,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        })
+    }
+
+    /// The extractor the settings describe.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Self::new(
+            settings.extract_program.clone(),
+            Limits::from_settings(settings),
+            settings.extract_concurrency,
+        )
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The text of `bytes`, extracted in a child process; on failure, a
+    /// reason a person can act on.
+    pub async fn extract(&self, format: Format, bytes: Bytes) -> Result<Extracted, String> {
+        self.extract_until(format, bytes, tokio::time::sleep(self.limits.wall))
+            .await
+    }
+
+    /// [`Extractor::extract`], the child killed when `deadline` resolves
+    /// rather than after the time limit (tests end a child at once this way).
+    pub async fn extract_until(
+        &self,
+        format: Format,
+        bytes: Bytes,
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> Result<Extracted, String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| "text extraction is shutting down".to_string())?;
+        let mut child = self.spawn(format)?;
+        let limits = &self.limits;
+        let run = talk(&mut child, bytes, limits.max_text + MAX_HEADER);
+        let finished = tokio::select! {
+            finished = run => Some(finished),
+            () = deadline => None,
+        };
+        let Some(finished) = finished else {
+            let _ = child.kill().await;
+            return Err(format!(
+                "the {} was stopped after {} s (RAGWAY_EXTRACT_TIMEOUT_SECS)",
+                parser(format),
+                limits.wall.as_secs()
+            ));
+        };
+        let finished = match finished {
+            Ok(finished) => finished,
+            Err(e) => {
+                let _ = child.kill().await;
+                return Err(format!("text extraction failed: {e}"));
+            }
+        };
+        if finished.stdout.is_err() {
+            let _ = child.kill().await;
+            return Err(format!(
+                "the text extracted from this file is larger than {} MiB",
+                limits.max_text / (1024 * 1024)
+            ));
+        }
+        self.understand(format, finished)
+    }
+
+    fn spawn(&self, format: Format) -> Result<tokio::process::Child, String> {
+        let limits = self.limits.clone();
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .arg(SUBCOMMAND)
+            .arg("--mime")
+            .arg(format.mime())
+            .arg("--max-inflated-bytes")
+            .arg(limits.max_inflated.to_string())
+            // Nothing of the server's environment (upstream keys, S3 credentials) reaches a parser.
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // SAFETY: between fork and exec only setrlimit, which is async-signal-safe, runs.
+        unsafe {
+            command.pre_exec(move || {
+                set_limit(libc::RLIMIT_DATA, limits.memory_bytes, limits.memory_bytes)?;
+                // The soft limit sends SIGXCPU (told apart below); the hard one a second later SIGKILL.
+                set_limit(libc::RLIMIT_CPU, limits.cpu_secs, limits.cpu_secs + 1)?;
+                set_limit(libc::RLIMIT_NOFILE, limits.open_files, limits.open_files)?;
+                set_limit(libc::RLIMIT_CORE, 0, 0)?;
+                Ok(())
+            });
+        }
+        command.spawn().map_err(|e| {
+            tracing::error!(program = %self.program.display(), error = %e, "cannot start the extraction child");
+            format!("text extraction could not start: {e}")
+        })
+    }
+
+    /// A child's run put into words: its text, the parser's own error, or
+    /// how it died.
+    fn understand(&self, format: Format, finished: Finished) -> Result<Extracted, String> {
+        let Finished {
+            status,
+            stdout,
+            stderr,
+        } = finished;
+        let stderr = String::from_utf8_lossy(&stderr);
+        let status = status.expect("waited for");
+        if status.success() {
+            return parse_answer(&stdout.unwrap_or_default())
+                .map_err(|e| format!("the {}'s answer could not be read: {e}", parser(format)))?;
+        }
+        let limits = &self.limits;
+        let parser = parser(format);
+        if stderr.contains("memory allocation of") {
+            return Err(format!(
+                "the {parser} ran out of its {} memory limit (RAGWAY_EXTRACT_MEMORY_MB)",
+                size(limits.memory_bytes)
+            ));
+        }
+        if stderr.contains("has overflowed its stack") {
+            return Err(format!(
+                "the {parser} overflowed its stack on this file (too deeply nested?)"
+            ));
+        }
+        match (status.code(), status.signal()) {
+            (Some(PANIC_EXIT), _) => {
+                let message = stderr
+                    .lines()
+                    .find_map(|line| line.strip_prefix("panic: "))
+                    .unwrap_or("no message");
+                Err(format!(
+                    "the {parser} crashed on this file: {}",
+                    clip(message, 300)
+                ))
+            }
+            (_, Some(libc::SIGXCPU)) => Err(format!(
+                "the {parser} used up its {} s of CPU time (RAGWAY_EXTRACT_CPU_SECS)",
+                limits.cpu_secs
+            )),
+            // Not ours (we kill only on time, above): the kernel's out-of-memory killer.
+            (_, Some(libc::SIGKILL)) => Err(format!(
+                "the {parser} was killed by the system (out of memory?)"
+            )),
+            (_, Some(signal)) => Err(format!(
+                "the {parser} crashed on this file (signal {})",
+                signal_name(signal)
+            )),
+            (code, None) => Err(format!(
+                "the {parser} failed on this file (exit status {})",
+                code.unwrap_or(-1)
+            )),
+        }
+    }
+}
+
+/// Writes the upload, reads both outputs (bounded) and waits for the exit,
+/// all at once so that no pipe fills up and stalls the child.
+async fn talk(
+    child: &mut tokio::process::Child,
+    bytes: Bytes,
+    max_stdout: usize,
+) -> std::io::Result<Finished> {
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let write = async move {
+        // A child that stops reading early (it failed) closes the pipe: not our error.
+        let _ = stdin.write_all(&bytes).await;
+        drop(stdin);
+    };
+    let (_, stdout, stderr) = tokio::join!(
+        write,
+        read_bounded(stdout, max_stdout),
+        read_bounded(stderr, MAX_STDERR)
+    );
+    let stdout = stdout?;
+    if stdout.is_err() {
+        // Too much output: the caller kills the child rather than wait for it.
+        return Ok(Finished {
+            status: None,
+            stdout,
+            stderr: stderr?.unwrap_or_default(),
+        });
+    }
+    let status = child.wait().await?;
+    Ok(Finished {
+        status: Some(status),
+        stdout,
+        stderr: stderr?.unwrap_or_else(|()| b"(stderr too long)".to_vec()),
+    })
+}
+
+/// Everything `reader` sends, or `Err(())` once it passes `max` bytes.
+async fn read_bounded(
+    reader: impl AsyncRead + Unpin,
+    max: usize,
+) -> std::io::Result<Result<Vec<u8>, ()>> {
+    let mut out = Vec::new();
+    reader.take(max as u64 + 1).read_to_end(&mut out).await?;
+    Ok(if out.len() > max { Err(()) } else { Ok(out) })
+}
+
+/// The child's answer: the header line, then the text it announces.
+fn parse_answer(stdout: &[u8]) -> Result<Result<Extracted, String>, String> {
+    let newline = stdout
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("no header line")?;
+    let header: Header =
+        serde_json::from_slice(&stdout[..newline]).map_err(|e| format!("bad header: {e}"))?;
+    if !header.ok {
+        return Ok(Err(header
+            .error
+            .unwrap_or_else(|| "the file could not be read".into())));
+    }
+    let text = &stdout[newline + 1..];
+    if text.len() != header.text_bytes {
+        return Err(format!(
+            "{} bytes of text announced, {} sent",
+            header.text_bytes,
+            text.len()
+        ));
+    }
+    let text = String::from_utf8(text.to_vec()).map_err(|_| "the text is not UTF-8")?;
+    if header
+        .page_starts
+        .iter()
+        .any(|&start| start > text.len() || !text.is_char_boundary(start))
+    {
+        return Err("a page offset lies outside the text".into());
+    }
+    Ok(Ok(Extracted {
+        text,
+        page_starts: header.page_starts,
+    }))
+}
+
+/// The child's side: read the upload from stdin, extract, answer on stdout.
+/// Returns the process exit status.
+pub fn run_child(mime: &str, max_inflated: u64) -> i32 {
+    // One line a parent can find; the default hook's text is for people.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("panic: {}{place}", message.replace('\n', " "));
+    }));
+    let Some(format) = Format::from_mime(mime) else {
+        eprintln!("unknown type {mime}");
+        return 2;
+    };
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
+        if e.kind() == std::io::ErrorKind::OutOfMemory {
+            // Worded as Rust's own allocation failure, which the parent recognises.
+            eprintln!("memory allocation of the upload ({} bytes read) failed", bytes.len());
+        } else {
+            eprintln!("cannot read stdin: {e}");
+        }
+        return 2;
+    }
+    let (header, text) = match extract(format, &bytes, max_inflated) {
+        Ok(extracted) => (
+            Header {
+                ok: true,
+                error: None,
+                text_bytes: extracted.text.len(),
+                page_starts: extracted.page_starts,
+            },
+            extracted.text,
+        ),
+        Err(error) => (
+            Header {
+                ok: false,
+                error: Some(error),
+                page_starts: Vec::new(),
+                text_bytes: 0,
+            },
+            String::new(),
+        ),
+    };
+    drop(bytes);
+    let mut stdout = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut stdout, &header)
+        .map_err(std::io::Error::from)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.write_all(text.as_bytes()))
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("cannot write the answer: {e}");
+            3
+        }
+    }
+}
+
+fn set_limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: a plain system call on a value we own.
+    if unsafe { libc::setrlimit(resource, &limit) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Which parser a format goes through, for error messages.
+fn parser(format: Format) -> &'static str {
+    match format {
+        Format::Pdf => "PDF parser",
+        Format::Html => "HTML parser",
+        Format::Docx => "Word document parser",
+        Format::Text | Format::Markdown | Format::Csv | Format::Json => "text decoder",
+    }
+}
+
+fn size(bytes: u64) -> String {
+    const GIB: u64 = 1024 * 1024 * 1024;
+    if bytes >= GIB && bytes % GIB == 0 {
+        format!("{} GiB", bytes / GIB)
+    } else {
+        format!("{} MiB", bytes / (1024 * 1024))
+    }
+}
+
+fn clip(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGABRT => "SIGABRT".into(),
+        libc::SIGSEGV => "SIGSEGV".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGILL => "SIGILL".into(),
+        libc::SIGFPE => "SIGFPE".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_parsed_and_checked() {
+        let ok = b"{\"ok\":true,\"page_starts\":[0,3],\"text_bytes\":6}\nab\n\ncd";
+        let extracted = parse_answer(ok).unwrap().unwrap();
+        assert_eq!(extracted.text, "ab\n\ncd");
+        assert_eq!(extracted.page_starts, vec![0, 3]);
+        let failed = b"{\"ok\":false,\"error\":\"the PDF could not be read: x\"}\n";
+        assert_eq!(
+            parse_answer(failed).unwrap().unwrap_err(),
+            "the PDF could not be read: x"
+        );
+        assert!(parse_answer(b"{\"ok\":true,\"text_bytes\":9}\nab").is_err());
+        assert!(parse_answer(b"{\"ok\":true,\"page_starts\":[7],\"text_bytes\":2}\nab").is_err());
+        assert!(parse_answer(b"no header").is_err());
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(size(1024 * 1024 * 1024), "1 GiB");
+        assert_eq!(size(64 * 1024 * 1024), "64 MiB");
+        assert_eq!(clip("héllo", 2), "hé");
+    }
+}
