@@ -12,6 +12,7 @@ mod backup;
 mod bad_inputs;
 mod chat;
 mod conversations;
+mod crash_recovery;
 mod documents;
 mod drawing;
 mod errors;

@@ -22,18 +22,18 @@ use crate::support::fake_upstream::{FakeUpstream, Fault};
 const SECRET: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 /// The stores both replicas use, the upstream they call and an admin key.
-struct Shared {
-    settings: Settings,
-    upstream: FakeUpstream,
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    pub(crate) upstream: FakeUpstream,
     dir: TempDir,
-    db: sqlx::AnyPool,
-    admin: String,
+    pub(crate) db: sqlx::AnyPool,
+    pub(crate) admin: String,
     client: reqwest::Client,
 }
 
-struct Replica {
-    url: String,
-    child: Child,
+pub(crate) struct Replica {
+    pub(crate) url: String,
+    pub(crate) child: Child,
     log: std::path::PathBuf,
 }
 
@@ -50,7 +50,7 @@ impl Replica {
     }
 }
 
-async fn shared() -> Shared {
+pub(crate) async fn shared() -> Shared {
     let upstream = FakeUpstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
@@ -84,7 +84,12 @@ async fn shared() -> Shared {
 
 impl Shared {
     /// Start a replica and wait until it answers.
-    async fn replica(&self, name: &str) -> Replica {
+    pub(crate) async fn replica(&self, name: &str) -> Replica {
+        self.replica_with(name, &[]).await
+    }
+
+    /// A replica with some settings of its own (`RAGWAY_*` variables).
+    pub(crate) async fn replica_with(&self, name: &str, env: &[(&str, &str)]) -> Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -116,7 +121,8 @@ impl Shared {
             .env("RAGWAY_RETRY_MAX_MS", "10")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
+            .stderr(std::fs::File::create(&log).unwrap())
+            .envs(env.iter().copied());
         for (name, value) in [
             ("RAGWAY_S3_ENDPOINT", &s.s3_endpoint),
             ("RAGWAY_S3_REGION", &s.s3_region),
@@ -155,7 +161,7 @@ impl Shared {
         }
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &self,
         replica: &Replica,
         path: &str,
@@ -171,7 +177,7 @@ impl Shared {
             .unwrap()
     }
 
-    async fn get(&self, replica: &Replica, path: &str, key: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, replica: &Replica, path: &str, key: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", replica.url))
             .bearer_auth(key)
@@ -180,7 +186,7 @@ impl Shared {
             .unwrap()
     }
 
-    async fn upload(&self, replica: &Replica, title: &str, text: &str) -> String {
+    pub(crate) async fn upload(&self, replica: &Replica, title: &str, text: &str) -> String {
         let response = self
             .post(
                 replica,
@@ -197,7 +203,7 @@ impl Shared {
     }
 
     /// Poll `replica` until document `id` is ready (what `?wait` does, across replicas).
-    async fn ready(&self, replica: &Replica, id: &str) {
+    pub(crate) async fn ready(&self, replica: &Replica, id: &str) {
         let started = Instant::now();
         loop {
             let shown: Value = self
@@ -219,7 +225,7 @@ impl Shared {
         }
     }
 
-    async fn vectors(&self) -> (VectorStore, String) {
+    pub(crate) async fn vectors(&self) -> (VectorStore, String) {
         let store = VectorStore::open_with(
             &self.settings.vector_url(),
             &S3Options::from_settings(&self.settings),
@@ -234,7 +240,7 @@ impl Shared {
     }
 }
 
-fn chat(question: &str) -> Value {
+pub(crate) fn chat(question: &str) -> Value {
     json!({"model": "ragway", "messages": [{"role": "user", "content": question}]})
 }
 
