@@ -76,6 +76,8 @@ pub struct Settings {
     pub request_logs: bool,
     /// Days request log rows are kept; 0 keeps them for ever.
     pub log_retention_days: u64,
+    /// Request log rows waiting for the writer at most; beyond it rows are dropped (usage is not).
+    pub log_queue: usize,
     /// Proxies (addresses or CIDR ranges) whose client-address header is
     /// believed; from anyone else the header is ignored.
     pub trusted_proxies: Vec<String>,
@@ -194,6 +196,7 @@ impl Default for Settings {
             shutdown_grace_secs: 30,
             request_logs: true,
             log_retention_days: 30,
+            log_queue: 10_000,
             trusted_proxies: Vec::new(),
             client_ip_header: "x-forwarded-for".into(),
             secret_key: None,
@@ -367,6 +370,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_LOG_RETENTION_DAYS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_retention_days: Option<u64>,
+    /// Request log rows waiting to be written at most; past it rows are dropped, never the usage they add [default: 10000].
+    #[arg(long, env = "RAGWAY_LOG_QUEUE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_queue: Option<usize>,
     /// Reverse proxies whose client-address header is believed, comma-separated addresses or CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8) [default: none: the connecting address is the client's].
     #[arg(long, env = "RAGWAY_TRUSTED_PROXIES", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,6 @@
 //! Building the state, binding the listener (port 0 in tests) and shutting down gracefully.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,11 +69,8 @@ impl Application {
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let limits = crate::http::server::Limits::from_settings(&state.settings);
+        let serve = crate::http::server::serve(self.listener, router, limits, async move {
             stop.await;
             token.cancel();
             let _ = stopping.send(());
@@ -89,7 +86,7 @@ impl Application {
             }
         };
         tokio::select! {
-            served = serve.into_future() => served.context("serving HTTP")?,
+            served = serve => served.context("serving HTTP")?,
             _ = cut_off => tracing::warn!(
                 "requests still running after the {grace:?} shutdown grace period were cut off"
             ),
@@ -122,7 +119,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let secrets = Secrets::load(&settings).context("loading the server's secret key")?;
     let runtime = std::sync::RwLock::new(Arc::new(Runtime::from_settings(&settings)));
     let client_ips = ClientIps::from_settings(&settings)?;
+    let login_guard = crate::auth::admin::LoginGuard::new(settings.login_concurrency);
     let extractor = crate::ingest::extract::Extractor::from_settings(&settings)?;
+    let log_queue = settings.log_queue;
     let state = AppState(Arc::new(App {
         settings,
         runtime,
@@ -135,9 +134,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         ingest_wakeup: Notify::new(),
         ingest_events: tokio::sync::broadcast::channel(1024).0,
         extractor,
-        login_guard: Default::default(),
+        login_guard,
         client_ips,
-        request_log: Recorder::new(crate::usage::QUEUE),
+        request_log: Recorder::new(log_queue),
         quotas: Default::default(),
         metrics: Default::default(),
         started: std::time::Instant::now(),

@@ -5,14 +5,19 @@
 //! A session is a random token in the cookie and its SHA-256 in
 //! `admin_sessions`: logging out, or changing the password, deletes rows,
 //! which ends those sessions everywhere at once (every replica reads the same
-//! table). Sessions expire after [`IDLE`] without a request.
+//! table). Sessions expire after [`IDLE`] without a request, and in any
+//! case `admin_session_max_hours` after they began.
 //!
-//! Failed logins are counted per client address ([`LoginGuard`]): after a
-//! few, each further attempt must wait twice as long as the last, up to a
-//! temporary lock.
+//! Password checks go through [`LoginGuard`]: each attempt is counted as a
+//! failure per client address (an IPv6 address by its /64) before the
+//! password is verified, so concurrent guesses cannot slip past the count;
+//! after a few, each further attempt must wait twice as long as the last, up
+//! to a temporary lock. And only `login_concurrency` verifications (argon2:
+//! 19 MiB and a core each) run at once; beyond that a check is refused at once.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,6 +28,7 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{AppError, AppResult};
 use crate::store::sql::now_ms;
@@ -110,10 +116,19 @@ pub async fn verify(db: &AnyPool, password: &str) -> AppResult<bool> {
 /// session ends. Answers a new session for the caller.
 pub async fn change_password(db: &AnyPool, current: &str, new: &str) -> AppResult<String> {
     if !verify(db, current).await? {
-        return Err(AppError::WrongPassword(
-            "The current password is not correct.".into(),
-        ));
+        return Err(wrong_current_password());
     }
+    replace_password(db, new).await
+}
+
+/// The error for a password change whose current password is wrong.
+pub fn wrong_current_password() -> AppError {
+    AppError::WrongPassword("The current password is not correct.".into())
+}
+
+/// Replace the admin password (the caller has checked the current one);
+/// every session ends. Answers a new session for the caller.
+pub async fn replace_password(db: &AnyPool, new: &str) -> AppResult<String> {
     check_password_rules(new)?;
     let hash = hash_password(new.to_string()).await?;
     let mut tx = db.begin().await?;
@@ -145,22 +160,26 @@ pub async fn start_session(db: &AnyPool) -> AppResult<String> {
     Ok(token)
 }
 
-/// Whether `token` is a live session; keeps it alive. Expired rows go.
-pub async fn check_session(db: &AnyPool, token: &str) -> AppResult<bool> {
+/// Whether `token` is a live session: used within [`IDLE`] and begun at most
+/// `max_age` ago (however active: a stolen cookie does not last forever).
+/// Keeps it alive; expired rows go.
+pub async fn check_session(db: &AnyPool, token: &str, max_age: Duration) -> AppResult<bool> {
     let hash = token_hash(token);
-    let seen: Option<i64> =
-        sqlx::query_scalar("SELECT last_seen_at FROM admin_sessions WHERE token_hash = $1")
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT created_at, last_seen_at FROM admin_sessions WHERE token_hash = $1")
             .bind(&hash)
             .fetch_optional(db)
             .await?;
-    let Some(seen) = seen else {
+    let Some((created, seen)) = row else {
         return Ok(false);
     };
     let now = now_ms();
     let idle_ms = IDLE.as_millis() as i64;
-    if now - seen > idle_ms {
-        sqlx::query("DELETE FROM admin_sessions WHERE last_seen_at < $1")
+    let max_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+    if now - seen > idle_ms || now.saturating_sub(created) > max_ms {
+        sqlx::query("DELETE FROM admin_sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(now - idle_ms)
+            .bind(now.saturating_sub(max_ms))
             .execute(db)
             .await?;
         return Ok(false);
@@ -205,15 +224,25 @@ async fn hash_password(password: String) -> AppResult<String> {
     .map_err(AppError::Internal)
 }
 
-/// Failed logins per client address, and how long each must now wait.
+/// Password attempts per client address, and how long each must now wait;
+/// and the bound on verifications running at once.
 ///
-/// The first [`FREE_FAILURES`] failures cost nothing; after that each one
+/// Every attempt counts as a failure from the moment it is admitted
+/// ([`LoginGuard::admit`]), before its password is verified; a correct
+/// password then forgets the address ([`Admission::succeeded`]). So of any
+/// number of concurrent guesses from one address, at most [`FREE_FAILURES`]
+/// are verified before the rest must wait. After the free ones each failure
 /// makes the next attempt wait [`FIRST_DELAY`], doubling per failure, until
-/// the wait reaches [`LOCK`] (a temporary lock). A success forgets the
-/// address. Kept in memory: a restart, or another replica, starts afresh.
-#[derive(Debug, Default)]
+/// the wait reaches [`LOCK`] (a temporary lock). An IPv6 client is counted by
+/// its /64 ([`throttle_key`]). Kept in memory: a restart, or another replica,
+/// starts afresh.
+#[derive(Debug)]
 pub struct LoginGuard {
     failures: Mutex<HashMap<IpAddr, Failures>>,
+    /// One permit per verification allowed to run at once.
+    verifying: Semaphore,
+    /// Verifications admitted so far (for tests and curious admins).
+    admitted: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -231,29 +260,96 @@ pub const FIRST_DELAY: Duration = Duration::from_secs(5);
 pub const LOCK: Duration = Duration::from_secs(15 * 60);
 /// Addresses remembered at most (the oldest locks are forgotten first).
 const REMEMBERED: usize = 10_000;
+/// What a caller refused for want of a free verification slot is told to wait.
+pub const BUSY_RETRY_SECS: u64 = 1;
+
+/// The address an attempt is counted under: an IPv4 address itself, an IPv6
+/// address by its /64 (one subscriber's network: whoever holds a /64 could
+/// otherwise try from 2^64 addresses).
+pub fn throttle_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (!0u128 << 64))),
+        v4 => v4,
+    }
+}
+
+/// An attempt admitted by [`LoginGuard::admit`]: it holds a verification
+/// slot until dropped, and stays counted as a failure unless
+/// [`Admission::succeeded`] is called.
+#[derive(Debug)]
+pub struct Admission<'a> {
+    guard: &'a LoginGuard,
+    key: IpAddr,
+    _slot: SemaphorePermit<'a>,
+}
+
+impl Admission<'_> {
+    /// The password was right: the address's failures are forgotten.
+    pub fn succeeded(self) {
+        self.guard
+            .failures
+            .lock()
+            .expect("login guard lock")
+            .remove(&self.key);
+    }
+}
 
 impl LoginGuard {
-    /// `Err(wait)` while `ip` must wait before trying again.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        let failures = self.failures.lock().expect("login guard lock");
-        match failures.get(&ip) {
-            Some(f) => {
-                let now = Instant::now();
-                if f.until > now {
-                    Err(f.until - now)
-                } else {
-                    Ok(())
-                }
-            }
-            None => Ok(()),
+    /// A guard letting `concurrency` verifications run at once (at least one).
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            failures: Mutex::default(),
+            verifying: Semaphore::new(concurrency.max(1)),
+            admitted: AtomicU64::new(0),
         }
     }
 
-    /// Count a failed attempt from `ip`.
-    pub fn failed(&self, ip: IpAddr) {
+    /// Admit a password attempt from `ip`, counting it as a failure now:
+    /// `429` (with how long to wait) when the address must wait, or when
+    /// every verification slot is taken. Nothing is hashed for a refusal.
+    pub fn admit(&self, ip: IpAddr) -> AppResult<Admission<'_>> {
+        let slot = self
+            .verifying
+            .try_acquire()
+            .map_err(|_| AppError::TooManyRequests {
+                message: format!(
+                    "Too many password checks are running; try again in {BUSY_RETRY_SECS} s."
+                ),
+                retry_after_secs: BUSY_RETRY_SECS,
+            })?;
+        let key = throttle_key(ip);
+        if let Err(wait) = self.reserve(key) {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "Too many failed logins from this address; try again in {secs} s."
+                ),
+                retry_after_secs: secs,
+            });
+        }
+        self.admitted.fetch_add(1, Ordering::Relaxed);
+        Ok(Admission {
+            guard: self,
+            key,
+            _slot: slot,
+        })
+    }
+
+    /// How many attempts have been admitted to verification so far.
+    pub fn admitted(&self) -> u64 {
+        self.admitted.load(Ordering::Relaxed)
+    }
+
+    /// Count a failure for `key` unless it must wait first (`Err(wait)`).
+    fn reserve(&self, key: IpAddr) -> Result<(), Duration> {
         let mut failures = self.failures.lock().expect("login guard lock");
         let now = Instant::now();
-        if failures.len() >= REMEMBERED {
+        if let Some(f) = failures.get(&key) {
+            if f.until > now {
+                return Err(f.until - now);
+            }
+        }
+        if failures.len() >= REMEMBERED && !failures.contains_key(&key) {
             // Forget addresses whose last wait ended long ago, then the oldest.
             failures.retain(|_, f| f.until + LOCK > now);
             if failures.len() >= REMEMBERED {
@@ -266,7 +362,7 @@ impl LoginGuard {
                 }
             }
         }
-        let entry = failures.entry(ip).or_insert(Failures {
+        let entry = failures.entry(key).or_insert(Failures {
             count: 0,
             until: now,
         });
@@ -276,11 +372,7 @@ impl LoginGuard {
         }
         entry.count += 1;
         entry.until = now + delay_after(entry.count);
-    }
-
-    /// A successful login from `ip`: its failures are forgotten.
-    pub fn succeeded(&self, ip: IpAddr) {
-        self.failures.lock().expect("login guard lock").remove(&ip);
+        Ok(())
     }
 }
 
@@ -303,22 +395,69 @@ mod tests {
         assert_eq!(waits, [0, 0, 5, 10, 20, 40, 80, 160, 320, 640, 900, 900]);
     }
 
+    fn waits(result: AppResult<Admission<'_>>) -> u64 {
+        match result {
+            Err(AppError::TooManyRequests {
+                retry_after_secs, ..
+            }) => retry_after_secs,
+            other => panic!("expected a 429, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn a_guard_makes_an_address_wait_and_forgets_it_on_success() {
-        let guard = LoginGuard::default();
+    fn an_attempt_counts_before_it_is_verified_and_success_forgets_it() {
+        let guard = LoginGuard::new(16);
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         let other: IpAddr = "192.0.2.8".parse().unwrap();
-        for _ in 0..FREE_FAILURES - 1 {
-            guard.failed(ip);
-            assert!(guard.check(ip).is_ok());
-        }
-        guard.failed(ip);
-        let wait = guard.check(ip).unwrap_err();
-        assert!(wait > FIRST_DELAY - Duration::from_secs(1) && wait <= FIRST_DELAY);
-        assert!(guard.check(other).is_ok(), "only that address waits");
-        guard.succeeded(ip);
-        assert!(guard.check(ip).is_ok());
+        // Attempts still being verified (held admissions) already count:
+        // concurrent guesses cannot pass the free ones.
+        let held: Vec<_> = (0..FREE_FAILURES)
+            .map(|_| guard.admit(ip).expect("a free attempt"))
+            .collect();
+        let wait = waits(guard.admit(ip));
+        assert!((1..=FIRST_DELAY.as_secs()).contains(&wait), "{wait}");
+        assert_eq!(guard.admitted(), u64::from(FREE_FAILURES));
+        assert!(guard.admit(other).is_ok(), "only that address waits");
+        // One of them had the right password: the address is forgotten.
+        held.into_iter().next().unwrap().succeeded();
+        assert!(guard.admit(ip).is_ok());
     }
+
+    #[test]
+    fn verifications_beyond_the_concurrency_are_refused_at_once() {
+        let guard = LoginGuard::new(2);
+        let a = guard.admit("192.0.2.1".parse().unwrap()).unwrap();
+        let _b = guard.admit("192.0.2.2".parse().unwrap()).unwrap();
+        assert_eq!(
+            waits(guard.admit("192.0.2.3".parse().unwrap())),
+            BUSY_RETRY_SECS
+        );
+        drop(a);
+        assert!(guard.admit("192.0.2.3".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let key = |s: &str| throttle_key(s.parse().unwrap());
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+
+        let guard = LoginGuard::new(16);
+        for n in 0..FREE_FAILURES {
+            let ip = format!("2001:db8:1:2::{n:x}").parse().unwrap();
+            let _ = guard.admit(ip).unwrap();
+        }
+        // Another address of the same /64 waits; another /64 does not.
+        waits(guard.admit("2001:db8:1:2:abcd::1".parse().unwrap()));
+        assert!(guard.admit("2001:db8:1:3::1".parse().unwrap()).is_ok());
+    }
+
+    const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
 
     #[tokio::test]
     async fn the_password_is_set_once_and_checked() {
@@ -338,17 +477,17 @@ mod tests {
         assert!(stored.starts_with("$argon2id$"), "{stored}");
 
         let token = start_session(&db).await.unwrap();
-        assert!(check_session(&db, &token).await.unwrap());
-        assert!(!check_session(&db, "forged").await.unwrap());
+        assert!(check_session(&db, &token, WEEK).await.unwrap());
+        assert!(!check_session(&db, "forged", WEEK).await.unwrap());
         let renewed = change_password(&db, "correct horse battery", "a brand new passphrase")
             .await
             .unwrap();
         assert!(
-            !check_session(&db, &token).await.unwrap(),
+            !check_session(&db, &token, WEEK).await.unwrap(),
             "a password change ends sessions"
         );
-        assert!(check_session(&db, &renewed).await.unwrap());
+        assert!(check_session(&db, &renewed, WEEK).await.unwrap());
         end_session(&db, &renewed).await.unwrap();
-        assert!(!check_session(&db, &renewed).await.unwrap());
+        assert!(!check_session(&db, &renewed, WEEK).await.unwrap());
     }
 }

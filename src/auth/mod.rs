@@ -103,7 +103,9 @@ async fn admin_session(parts: &Parts, state: &AppState) -> Result<(), AppError> 
             "Log in as the admin, or send an admin key as `Authorization: Bearer sk-…`.".into(),
         ));
     };
-    if !admin::check_session(&state.db, token).await? {
+    let max_age =
+        std::time::Duration::from_secs(state.settings.admin_session_max_hours.saturating_mul(3600));
+    if !admin::check_session(&state.db, token, max_age).await? {
         return Err(AppError::SessionEnded(
             "The admin session has ended; log in again.".into(),
         ));

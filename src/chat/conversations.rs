@@ -1,5 +1,7 @@
 //! Conversations, each owned by one API key: finding the one a request
-//! continues, saving each exchange, and listing, reading and deleting them.
+//! continues, saving each exchange (and the bytes it stores, per
+//! conversation and per key), and listing, reading and deleting them
+//! ([`listing`]).
 //!
 //! A request continues a conversation named by `X-Conversation-Id` (or a
 //! `conversation_id` body field), or else the caller's conversation whose
@@ -8,8 +10,7 @@
 //! a hash chain over its non-system messages: `h(n) = sha256(h(n-1), m(n))`.
 //! The request's prefixes are hashed the same way and looked up at once.
 
-use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -17,7 +18,10 @@ use sqlx::{AnyPool, Row};
 use super::Message;
 use crate::error::{AppError, AppResult};
 use crate::retrieval::Source;
-use crate::store::sql::{now_ms, page_limit, Page};
+use crate::store::sql::now_ms;
+
+mod listing;
+pub use listing::{delete, get, list, Summary};
 
 /// Most earlier prefixes of a request tried when looking for its conversation.
 const MAX_CANDIDATES: usize = 100;
@@ -38,13 +42,33 @@ pub struct Thread {
     system: Vec<Message>,
     /// The messages this request adds, before the answer.
     added: Vec<Message>,
+    /// Stored messages the request continues (0 for a new or replaced history).
+    stored_count: usize,
+    /// Stored messages that go before `messages` but are not read yet (an
+    /// id-only request): [`load_history`] reads the newest that are needed.
+    unloaded: usize,
     /// The hash chain after `added`.
     hash: String,
     /// The title of a conversation this request starts.
     title: String,
     /// Everything to send upstream (before trimming): system messages,
-    /// stored history, new messages.
+    /// stored history (of an id-only request, once [`load_history`] has
+    /// read what is needed of it), new messages.
     pub messages: Vec<Message>,
+}
+
+impl Thread {
+    /// Messages the stored conversation holds once this exchange (with its
+    /// answer) is saved.
+    pub fn stored_after(&self) -> usize {
+        let kept = if self.replace { 0 } else { self.stored_count };
+        kept + self.added.len() + 1
+    }
+
+    /// Bytes the request's new messages take stored (the answer's come on top).
+    pub fn added_bytes(&self) -> u64 {
+        self.added.iter().map(super::caps::stored_size).sum()
+    }
 }
 
 /// The answer that ends an exchange.
@@ -143,19 +167,61 @@ async fn stored(db: &AnyPool, key_id: &str, id: &str) -> AppResult<Stored> {
     })
 }
 
-/// The stored non-system messages of conversation `id`, oldest first.
-async fn history(db: &AnyPool, id: &str) -> AppResult<Vec<Message>> {
-    let rows = sqlx::query("SELECT body FROM messages WHERE conversation_id = $1 ORDER BY seq")
-        .bind(id)
+fn parse_body(row: &AnyRow) -> AppResult<Message> {
+    let body: String = row.try_get("body")?;
+    serde_json::from_str(&body)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored message: {e}")))
+}
+
+/// For an id-only request (its stored history not read by [`find`]), put
+/// the newest stored messages before the new ones: as many as make
+/// `max_messages` non-system messages with them (what the upstream gets
+/// after trimming; older ones would be trimmed away), and the last stored
+/// user message when those hold none (a short follow-up question is
+/// searched for with the question before it; trimming drops it again, as
+/// the oldest). The rest of the history is never read.
+pub async fn load_history(db: &AnyPool, thread: &mut Thread, max_messages: usize) -> AppResult<()> {
+    if thread.unloaded == 0 {
+        return Ok(());
+    }
+    let new = thread.messages.len() - thread.system.len();
+    let want = max_messages.max(1).saturating_sub(new).min(thread.unloaded);
+    let rows = if want == 0 {
+        Vec::new()
+    } else {
+        sqlx::query(&format!(
+            "SELECT seq, body FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT {want}"
+        ))
+        .bind(&thread.id)
         .fetch_all(db)
+        .await?
+    };
+    let mut loaded = rows
+        .iter()
+        .rev()
+        .map(parse_body)
+        .collect::<AppResult<Vec<_>>>()?;
+    if rows.len() < thread.unloaded && !loaded.iter().any(|m| m.role == "user") {
+        let before = match rows.last() {
+            Some(oldest) => oldest.try_get::<i64, _>("seq")?,
+            None => i64::MAX,
+        };
+        let question = sqlx::query(
+            "SELECT body FROM messages WHERE conversation_id = $1 AND role = 'user' AND seq < $2 \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&thread.id)
+        .bind(before)
+        .fetch_optional(db)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let body: String = row.try_get("body")?;
-            serde_json::from_str(&body)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored message: {e}")))
-        })
-        .collect()
+        if let Some(row) = question {
+            loaded.insert(0, parse_body(&row)?);
+        }
+    }
+    let at = thread.system.len();
+    thread.messages.splice(at..at, loaded);
+    thread.unloaded = 0;
+    Ok(())
 }
 
 /// Find (or begin) the conversation of a request from `key_id`.
@@ -182,15 +248,18 @@ pub async fn find(
         if stored.count <= others.len() && hashes[stored.count] == stored.hash {
             // The client resent the stored history (and something new).
             let added = others[stored.count..].to_vec();
-            return Ok(thread(id, true, false, system, others, added, hashes));
+            let mut found = thread(id, true, false, system, others, added, hashes);
+            found.stored_count = stored.count;
+            return Ok(found);
         }
         if !others.iter().any(|m| m.role == "assistant") {
-            // Only the new turn: the stored history goes before it.
-            let mut all = history(db, id).await?;
-            let start = stored.hash;
-            all.extend(others.iter().cloned());
-            let hashes = chain_of(&start, &others);
-            return Ok(thread(id, true, false, system, all, others, hashes));
+            // Only the new turn: the stored history goes before it, read
+            // by `load_history` once the model says how much is sent.
+            let hashes = chain_of(&stored.hash, &others);
+            let added = others.clone();
+            let mut found = thread(id, true, false, system, others, added, hashes);
+            (found.stored_count, found.unloaded) = (stored.count, stored.count);
+            return Ok(found);
         }
         let added = others.clone();
         return Ok(thread(id, true, true, system, others, added, hashes));
@@ -228,7 +297,9 @@ pub async fn find(
         if let Some((n, row)) = best {
             let id: String = row.try_get("id")?;
             let added = others[n..].to_vec();
-            return Ok(thread(&id, true, false, system, others, added, hashes));
+            let mut found = thread(&id, true, false, system, others, added, hashes);
+            found.stored_count = n;
+            return Ok(found);
         }
     }
     let id = uuid::Uuid::now_v7().to_string();
@@ -254,13 +325,16 @@ fn thread(
         replace,
         system,
         added,
+        stored_count: 0,
+        unloaded: 0,
         hash: hashes.last().cloned().unwrap_or_default(),
         title,
         messages,
     }
 }
 
-/// Store the exchange: the request's new messages and the answer.
+/// Store the exchange: the request's new messages and the answer, adding
+/// their bytes to the conversation's and the key's running totals.
 pub async fn save(
     db: &AnyPool,
     key_id: &str,
@@ -272,11 +346,18 @@ pub async fn save(
     let hash = chain(&thread.hash, &answer.message);
     let count = (thread.added.len() + 1) as i64;
     let system = serde_json::to_string(&thread.system).map_err(anyhow::Error::from)?;
+    let mut rows = thread
+        .added
+        .iter()
+        .map(|message| StoredRow::new(message, None))
+        .collect::<AppResult<Vec<_>>>()?;
+    rows.push(StoredRow::new(&answer.message, Some(&answer))?);
+    let bytes: i64 = rows.iter().map(StoredRow::bytes).sum();
     let mut tx = db.begin().await?;
     let first_seq = if !thread.existing {
         sqlx::query(
-            "INSERT INTO conversations (id, key_id, model, title, system, history_hash, message_count, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            "INSERT INTO conversations (id, key_id, model, title, system, history_hash, message_count, stored_bytes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
         .bind(&thread.id)
         .bind(key_id)
@@ -285,9 +366,11 @@ pub async fn save(
         .bind(&system)
         .bind(&hash)
         .bind(count)
+        .bind(bytes)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        add_key_bytes(&mut tx, key_id, bytes).await?;
         0
     } else {
         if thread.replace {
@@ -295,11 +378,26 @@ pub async fn save(
                 .bind(&thread.id)
                 .execute(&mut *tx)
                 .await?;
+            // The replaced history's bytes leave the key's total (read
+            // before the conversation's own total starts again below).
+            sqlx::query(
+                "INSERT INTO key_stored_bytes (key_id, bytes) \
+                 VALUES ($1, $2 - COALESCE((SELECT stored_bytes FROM conversations WHERE id = $3 AND key_id = $1), 0)) \
+                 ON CONFLICT (key_id) DO UPDATE SET bytes = key_stored_bytes.bytes + excluded.bytes",
+            )
+            .bind(key_id)
+            .bind(bytes)
+            .bind(&thread.id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            add_key_bytes(&mut tx, key_id, bytes).await?;
         }
         // A replaced history starts counting again from 0.
         let row = sqlx::query(
             "UPDATE conversations SET model = $1, system = $2, history_hash = $3, \
-             message_count = CASE WHEN $8 = 1 THEN 0 ELSE message_count END + $4, updated_at = $5 \
+             message_count = CASE WHEN $8 = 1 THEN 0 ELSE message_count END + $4, \
+             stored_bytes = CASE WHEN $8 = 1 THEN 0 ELSE stored_bytes END + $9, updated_at = $5 \
              WHERE id = $6 AND key_id = $7 RETURNING message_count",
         )
         .bind(model)
@@ -310,250 +408,106 @@ pub async fn save(
         .bind(&thread.id)
         .bind(key_id)
         .bind(i64::from(thread.replace))
+        .bind(bytes)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            return Ok(()); // deleted meanwhile: nothing to add to
+            return Ok(()); // deleted meanwhile: nothing to add to (and the total rolls back)
         };
         row.try_get::<i64, _>("message_count")? - count
     };
-    let mut seq = first_seq;
-    for message in &thread.added {
-        insert_message(&mut tx, &thread.id, seq, message, None, now).await?;
-        seq += 1;
+    for (seq, row) in (first_seq..).zip(&rows) {
+        row.insert(&mut tx, &thread.id, seq, now).await?;
     }
-    insert_message(
-        &mut tx,
-        &thread.id,
-        seq,
-        &answer.message,
-        Some(&answer),
-        now,
-    )
-    .await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn insert_message(
+/// Add `bytes` (negative: take away) to `key_id`'s stored total.
+async fn add_key_bytes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    conversation_id: &str,
-    seq: i64,
-    message: &Message,
-    answer: Option<&Answer>,
-    now: i64,
+    key_id: &str,
+    bytes: i64,
 ) -> AppResult<()> {
-    let body = serde_json::to_string(message).map_err(anyhow::Error::from)?;
-    let sources = answer
-        .map(|a| serde_json::to_string(&a.sources))
-        .transpose()
-        .map_err(anyhow::Error::from)?;
-    let usage = answer.and_then(|a| a.usage.as_ref());
-    let tokens = |field: &str| usage.and_then(|u| u[field].as_i64());
     sqlx::query(
-        "INSERT INTO messages (conversation_id, seq, role, body, sources, prompt_tokens, completion_tokens, total_tokens, incomplete, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO key_stored_bytes (key_id, bytes) VALUES ($1, $2) \
+         ON CONFLICT (key_id) DO UPDATE SET bytes = key_stored_bytes.bytes + excluded.bytes",
     )
-    .bind(conversation_id)
-    .bind(seq)
-    .bind(&message.role)
-    .bind(body)
-    .bind(sources)
-    .bind(tokens("prompt_tokens"))
-    .bind(tokens("completion_tokens"))
-    .bind(tokens("total_tokens"))
-    .bind(i64::from(answer.is_some_and(|a| a.incomplete)))
-    .bind(now)
+    .bind(key_id)
+    .bind(bytes)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// A conversation in a listing.
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    pub id: String,
-    pub object: &'static str,
-    /// The id of the key whose conversation it is.
-    pub key_id: String,
-    pub title: String,
-    pub model: String,
-    pub message_count: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+/// One message as it is stored.
+struct StoredRow {
+    role: String,
+    body: String,
+    sources: Option<String>,
+    tokens: [Option<i64>; 3],
+    incomplete: bool,
 }
 
-const SUMMARY_COLUMNS: &str = "id, key_id, title, model, message_count, created_at, updated_at";
-
-impl Summary {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            object: "conversation",
-            key_id: row.try_get("key_id")?,
-            title: row.try_get("title")?,
-            model: row.try_get("model")?,
-            message_count: row.try_get("message_count")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+impl StoredRow {
+    /// `message` as a row; `answer` for the answer that ends the exchange.
+    fn new(message: &Message, answer: Option<&Answer>) -> AppResult<StoredRow> {
+        let body = serde_json::to_string(message).map_err(anyhow::Error::from)?;
+        let sources = answer
+            .map(|a| serde_json::to_string(&a.sources))
+            .transpose()
+            .map_err(anyhow::Error::from)?;
+        let usage = answer.and_then(|a| a.usage.as_ref());
+        let tokens = |field: &str| usage.and_then(|u| u[field].as_i64());
+        Ok(StoredRow {
+            role: message.role.clone(),
+            body,
+            sources,
+            tokens: [
+                tokens("prompt_tokens"),
+                tokens("completion_tokens"),
+                tokens("total_tokens"),
+            ],
+            incomplete: answer.is_some_and(|a| a.incomplete),
         })
     }
-}
 
-/// The conversations of `owner` (a key id; `None`: every key's, for the
-/// admin), most recently active first; `after` is the previous page's
-/// `next_cursor`.
-pub async fn list(
-    db: &AnyPool,
-    owner: Option<&str>,
-    limit: Option<i64>,
-    after: Option<&str>,
-) -> AppResult<Page<Summary>> {
-    let limit = page_limit(limit)?;
-    let cursor = match after.filter(|a| !a.is_empty()) {
-        Some(after) => Some(
-            after
-                .split_once('_')
-                .and_then(|(time, id)| Some((time.parse::<i64>().ok()?, id.to_string())))
-                .ok_or_else(|| {
-                    AppError::BadRequest(
-                        "`after` is not a cursor from this listing (pass `next_cursor`).".into(),
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM conversations WHERE 1 = 1");
-    let mut n = 0;
-    if owner.is_some() {
-        n += 1;
-        sql.push_str(&format!(" AND key_id = ${n}"));
+    /// What the row adds to the stored totals: its body and sources.
+    fn bytes(&self) -> i64 {
+        (self.body.len() + self.sources.as_ref().map_or(0, String::len)) as i64
     }
-    if cursor.is_some() {
-        let (time, id) = (n + 1, n + 2);
-        sql.push_str(&format!(
-            " AND (updated_at < ${time} OR (updated_at = ${time} AND id < ${id}))"
-        ));
-    }
-    sql.push_str(&format!(
-        " ORDER BY updated_at DESC, id DESC LIMIT {}",
-        limit + 1
-    ));
-    let mut query = sqlx::query(&sql);
-    if let Some(owner) = owner {
-        query = query.bind(owner);
-    }
-    if let Some((time, id)) = &cursor {
-        query = query.bind(*time).bind(id);
-    }
-    let rows = query.fetch_all(db).await?;
-    let data = rows
-        .iter()
-        .map(Summary::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::new(data, limit, |c| {
-        format!("{}_{}", c.updated_at, c.id)
-    }))
-}
 
-/// `WHERE id = $1`, and the owner's key when there is one.
-fn one(owner: Option<&str>) -> &'static str {
-    match owner {
-        Some(_) => "id = $1 AND key_id = $2",
-        None => "id = $1",
-    }
-}
-
-/// Conversation `id` of `owner` (`None`: whoever's, for the admin) with its
-/// messages: the system messages first, then every turn with its time and,
-/// for answers, usage and sources.
-pub async fn get(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<Value> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, system FROM conversations WHERE {}",
-        one(owner)
-    );
-    let mut query = sqlx::query(&sql).bind(id);
-    if let Some(owner) = owner {
-        query = query.bind(owner);
-    }
-    let row = query
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("conversation", id))?;
-    let summary = Summary::from_row(&row)?;
-    let system: Vec<Message> =
-        serde_json::from_str(&row.try_get::<String, _>("system")?).unwrap_or_default();
-    let rows = sqlx::query(
-        "SELECT body, sources, prompt_tokens, completion_tokens, total_tokens, incomplete, created_at \
-         FROM messages WHERE conversation_id = $1 ORDER BY seq",
-    )
-    .bind(id)
-    .fetch_all(db)
-    .await?;
-    let mut messages: Vec<Value> = system
-        .iter()
-        .map(|m| message_json(m, summary.created_at))
-        .collect();
-    for row in &rows {
-        let body: String = row.try_get("body")?;
-        let message: Message = serde_json::from_str(&body)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored message: {e}")))?;
-        let mut value = message_json(&message, row.try_get("created_at")?);
-        if let Some(sources) = row.try_get::<Option<String>, _>("sources")? {
-            value["sources"] = serde_json::from_str(&sources).unwrap_or_else(|_| json!([]));
-        }
-        if let Some(total) = row.try_get::<Option<i64>, _>("total_tokens")? {
-            value["usage"] = json!({
-                "prompt_tokens": row.try_get::<Option<i64>, _>("prompt_tokens")?,
-                "completion_tokens": row.try_get::<Option<i64>, _>("completion_tokens")?,
-                "total_tokens": total,
-            });
-        }
-        if row.try_get::<i64, _>("incomplete")? != 0 {
-            value["incomplete"] = json!(true);
-        }
-        messages.push(value);
-    }
-    let mut out = serde_json::to_value(summary).map_err(anyhow::Error::from)?;
-    out["messages"] = Value::Array(messages);
-    Ok(out)
-}
-
-fn message_json(message: &Message, created_at: i64) -> Value {
-    let mut object = Map::new();
-    object.insert("role".into(), Value::String(message.role.clone()));
-    object.insert("content".into(), message.content.clone());
-    for (k, v) in &message.rest {
-        object.insert(k.clone(), v.clone());
-    }
-    object.insert("created_at".into(), json!(created_at));
-    Value::Object(object)
-}
-
-/// Delete conversation `id` of `owner` (`None`: whoever's, for the admin)
-/// and its messages.
-pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<()> {
-    let mut tx = db.begin().await?;
-    let sql = format!("DELETE FROM conversations WHERE {}", one(owner));
-    let mut query = sqlx::query(&sql).bind(id);
-    if let Some(owner) = owner {
-        query = query.bind(owner);
-    }
-    let deleted = query.execute(&mut *tx).await?;
-    if deleted.rows_affected() == 0 {
-        return Err(AppError::not_found("conversation", id));
-    }
-    sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
+    async fn insert(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        conversation_id: &str,
+        seq: i64,
+        now: i64,
+    ) -> AppResult<()> {
+        sqlx::query(
+            "INSERT INTO messages (conversation_id, seq, role, body, sources, prompt_tokens, completion_tokens, total_tokens, incomplete, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(conversation_id)
+        .bind(seq)
+        .bind(&self.role)
+        .bind(&self.body)
+        .bind(&self.sources)
+        .bind(self.tokens[0])
+        .bind(self.tokens[1])
+        .bind(self.tokens[2])
+        .bind(i64::from(self.incomplete))
+        .bind(now)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
-    Ok(())
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn msg(role: &str, content: &str) -> Message {
         Message::new(role, json!(content))

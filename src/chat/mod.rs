@@ -4,6 +4,7 @@
 //! chunks the moment they arrive) and save the exchange.
 
 pub mod anthropic;
+pub mod caps;
 pub mod conversations;
 pub mod draw;
 pub mod models;
@@ -76,6 +77,19 @@ impl Message {
             _ => String::new(),
         }
     }
+
+    /// Bytes of [`Self::text`] (without the joining newlines), counted without copying.
+    pub fn text_bytes(&self) -> usize {
+        match &self.content {
+            Value::String(s) => s.len(),
+            Value::Array(parts) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .map(str::len)
+                .sum(),
+            _ => 0,
+        }
+    }
 }
 
 /// Answer one chat completion request from `caller`, in the conversation
@@ -89,6 +103,8 @@ pub async fn complete(
     mut request: ChatRequest,
 ) -> AppResult<Response> {
     let started = std::time::Instant::now();
+    // The caps first: nothing that grows with the request runs before them.
+    caps::check_request(&request.messages, &state.settings)?;
     log.set_stream(request.stream);
     validate(&request.messages)?;
     let explicit = match (conversation, request.rest.remove("conversation_id")) {
@@ -106,7 +122,7 @@ pub async fn complete(
         .get("stream_options")
         .is_some_and(|o| o["include_usage"] == Value::Bool(true));
     // The lookups before the answer are independent reads: at once.
-    let (quota, model, thread, catalog) = tokio::join!(
+    let (quota, model, thread, catalog, stored) = tokio::join!(
         crate::usage::quota::check_tokens(state, caller),
         models::resolve(state, &request.model),
         conversations::find(
@@ -116,12 +132,23 @@ pub async fn complete(
             request.messages,
         ),
         retrieval::Catalog::read(state),
+        caps::key_stored_bytes(&state.db, &caller.key_id),
     );
     quota?;
     let model = model?;
     log.set_model(&model.id, model.upstream_model.as_deref());
-    let thread = thread?;
+    let mut thread = thread?;
+    caps::check_stored(&thread, stored?, &state.settings)?;
     let runtime = state.runtime();
+    let limits = trim::Limits {
+        max_messages: model
+            .max_messages
+            .map_or(runtime.max_messages, |m| m.max(1) as usize),
+        max_message_chars: runtime.max_message_chars,
+        max_total_chars: runtime.max_total_chars,
+    };
+    // An id-only request: the stored turns the upstream can take, not all.
+    conversations::load_history(&state.db, &mut thread, limits.max_messages).await?;
     let mut exchange = Exchange {
         state: state.clone(),
         key_id: caller.key_id.clone(),
@@ -153,13 +180,6 @@ pub async fn complete(
     // Embedding models read a few hundred tokens; the start of a pasted
     // document is what to search for.
     let question: String = question.chars().take(MAX_QUESTION_CHARS).collect();
-    let limits = trim::Limits {
-        max_messages: model
-            .max_messages
-            .map_or(runtime.max_messages, |m| m.max(1) as usize),
-        max_message_chars: runtime.max_message_chars,
-        max_total_chars: runtime.max_total_chars,
-    };
     // Saving needs only what the request adds, not the whole history.
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 

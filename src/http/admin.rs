@@ -96,7 +96,8 @@ struct LoginBody {
 }
 
 /// `204` with a session cookie; `401` on a wrong password; `429` while the
-/// caller's address must wait after repeated failures.
+/// caller's address must wait after repeated failures, or while every
+/// password-check slot is taken ([`admin::LoginGuard`]).
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -104,24 +105,14 @@ async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> AppResult<Response> {
     refuse_foreign(&state, &headers)?;
-    if let Err(wait) = state.login_guard.check(ip) {
-        let secs = wait.as_secs_f64().ceil() as u64;
-        return Err(AppError::TooManyRequests {
-            message: format!("Too many failed logins from this address; try again in {secs} s."),
-            retry_after_secs: secs,
-        });
-    }
     if !admin::exists(&state.db).await? {
         return Err(AppError::Conflict(
             "No admin password is set yet; set one at POST /api/admin/setup.".into(),
         ));
     }
-    if !admin::verify(&state.db, &body.password).await? {
-        state.login_guard.failed(ip);
-        tracing::warn!(%ip, "a failed admin login");
+    if !verify_guarded(&state, ip, &body.password).await? {
         return Err(AppError::WrongPassword("Incorrect password.".into()));
     }
-    state.login_guard.succeeded(ip);
     let token = admin::start_session(&state.db).await?;
     Ok(with_session(
         &state,
@@ -129,6 +120,20 @@ async fn login(
         &token,
         StatusCode::NO_CONTENT.into_response(),
     ))
+}
+
+/// Whether `password` is the admin password, checked under the login
+/// throttle: the attempt counts against `ip` before it is verified, and is
+/// refused (`429`, nothing hashed) while `ip` must wait or too many checks
+/// are running.
+async fn verify_guarded(state: &AppState, ip: std::net::IpAddr, password: &str) -> AppResult<bool> {
+    let admission = state.login_guard.admit(ip)?;
+    if !admin::verify(&state.db, password).await? {
+        tracing::warn!(%ip, "a failed admin login");
+        return Ok(false);
+    }
+    admission.succeeded();
+    Ok(true)
 }
 
 /// `204`; the session (if any) ends and the cookie is cleared.
@@ -150,15 +155,19 @@ struct PasswordBody {
     new_password: String,
 }
 
-/// `204` with a new session cookie; every other session has ended.
+/// `204` with a new session cookie; every other session has ended. The
+/// current password is checked under the same throttle as a login.
 async fn change_password(
     State(state): State<AppState>,
     _admin: AdminCaller,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> AppResult<Response> {
-    let token =
-        admin::change_password(&state.db, &body.current_password, &body.new_password).await?;
+    if !verify_guarded(&state, ip, &body.current_password).await? {
+        return Err(admin::wrong_current_password());
+    }
+    let token = admin::replace_password(&state.db, &body.new_password).await?;
     tracing::info!("the admin password was changed; all sessions ended");
     Ok(with_session(
         &state,

@@ -1,8 +1,17 @@
 //! `GET /metrics`: Prometheus' text format.
 //! `GET /health`: liveness plus a check of each store (503 when one is
 //! down), uptime, the ingest queue and the request log's drops, without a key.
+//!
+//! The full store check writes a probe object to the blob store (a paid
+//! request on S3), so a caller without a key never causes one directly: it
+//! gets a live database read and the stores' last full check, which is
+//! redone at most every `health_check_interval_secs`. An admin (key or
+//! session) gets the full check at once.
 
-use axum::extract::State;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Extension, FromRequestParts, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -10,6 +19,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use crate::auth::AdminCaller;
 use crate::ingest::jobs;
 use crate::ingest::reindex::{self, IndexStatus};
 use crate::state::AppState;
@@ -18,6 +28,49 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .layer(Extension(Arc::new(StoreChecks::default())))
+}
+
+/// The last full check of the vector and blob stores, and when it ran.
+#[derive(Debug, Default)]
+struct StoreChecks {
+    /// Held while a check runs, so concurrent callers wait for it, not redo it.
+    last: tokio::sync::Mutex<Option<(Instant, StoreState)>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct StoreState {
+    vectors: bool,
+    blobs: bool,
+}
+
+impl StoreChecks {
+    /// The stores' state: checked now when `fresh`, else the last check if
+    /// younger than `max_age` (checked now when not). Also how old it is.
+    async fn get(&self, state: &AppState, fresh: bool, max_age: Duration) -> (StoreState, u64) {
+        let mut last = self.last.lock().await;
+        if let Some((at, stores)) = *last {
+            if !fresh && at.elapsed() < max_age {
+                return (stores, at.elapsed().as_secs());
+            }
+        }
+        let (vectors, blobs) = tokio::join!(state.vectors.check(), state.blobs.check());
+        let stores = StoreState {
+            vectors: vectors.is_ok(),
+            blobs: blobs.is_ok(),
+        };
+        *last = Some((Instant::now(), stores));
+        (stores, 0)
+    }
+}
+
+/// Whether the request comes from the admin (a key with the admin role, or
+/// the session); any other credential, or none, is just a caller without a key.
+async fn from_admin(request: Request, state: &AppState) -> bool {
+    let (mut parts, _) = request.into_parts();
+    AdminCaller::from_request_parts(&mut parts, state)
+        .await
+        .is_ok()
 }
 
 /// Prometheus' text format: the request counters and histograms, and
@@ -110,13 +163,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (database, vectors, blobs) = tokio::join!(
+async fn health(
+    State(state): State<AppState>,
+    Extension(checks): Extension<Arc<StoreChecks>>,
+    request: Request,
+) -> (StatusCode, Json<Value>) {
+    let admin = from_admin(request, &state).await;
+    let max_age = Duration::from_secs(state.settings.health_check_interval_secs);
+    let (database, (stores, checked_secs_ago)) = tokio::join!(
         sqlx::query("SELECT 1").execute(&state.db),
-        state.vectors.check(),
-        state.blobs.check(),
+        checks.get(&state, admin, max_age),
     );
-    let (database, vectors, blobs) = (database.is_ok(), vectors.is_ok(), blobs.is_ok());
+    let (database, vectors, blobs) = (database.is_ok(), stores.vectors, stores.blobs);
     let ok = database && vectors && blobs;
     let index = reindex::status(&state)
         .await
@@ -150,6 +208,8 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
                 "vector_store": word(vectors),
                 "blob_store": word(blobs),
             },
+            // How old the stores' check is (the database is read on every call).
+            "stores_checked_secs_ago": checked_secs_ago,
             "request_log": {
                 "enabled": state.settings.request_logs,
                 "dropped_rows": state.request_log.dropped(),

@@ -217,8 +217,11 @@ impl Finish {
             }
         }
         self.state.metrics.request(&self.route, &entry);
+        // The usage is counted either way: `tokens_per_day` reads it.
         if self.state.settings.request_logs {
             self.state.request_log.record(entry);
+        } else {
+            self.state.request_log.count(&entry);
         }
     }
 }

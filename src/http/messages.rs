@@ -32,6 +32,8 @@ async fn messages(
         let request: MessagesRequest = serde_json::from_slice(&body).map_err(|e| {
             AppError::BadRequest(format!("The body is not a Messages API request: {e}"))
         })?;
+        // Before the translation, which grows with the request.
+        crate::chat::caps::check_count(request.messages.len(), &state.settings)?;
         let chat = request.into_chat()?;
         let stream = chat.stream;
         let conversation = super::chat::conversation_header(&headers)?;

@@ -12,6 +12,7 @@ mod logs;
 mod messages;
 mod models;
 mod providers;
+pub mod server;
 mod settings;
 mod upstreams;
 

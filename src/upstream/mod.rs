@@ -9,8 +9,11 @@
 //! Each upstream's keys form a [`pool::Pool`]: calls go round-robin to the
 //! keys usable now; a call that meets a 429, a refused key, a 5xx, a
 //! connection error or a timeout before the first byte is tried again on
-//! another key, up to `RAGWAY_UPSTREAM_ATTEMPTS` attempts in all.
+//! another key (`attempts`: only the slow failures count against
+//! `RAGWAY_UPSTREAM_ATTEMPTS`).
 
+mod attempts;
+mod images;
 pub mod pool;
 pub mod providers;
 
@@ -23,9 +26,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use self::pool::{Outcome, Pool, Unavailable};
+use self::attempts::Failed;
+use self::pool::{Outcome, Pool};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::usage::LogHandle;
@@ -141,14 +145,12 @@ pub struct Upstream {
     attempts: usize,
     /// The keys and their states.
     pool: Arc<Pool>,
+    /// Downloads of image links: redirects within the link's host only.
+    downloads: reqwest::Client,
+    /// The largest image downloaded (`RAGWAY_IMAGE_DOWNLOAD_MAX_BYTES`).
+    image_max_bytes: usize,
     /// Set once the upstream refused base64 embeddings: floats from then on.
     floats_only: Arc<AtomicBool>,
-}
-
-/// One attempt's failure: the error for the caller and what it tells of the key.
-struct Failed {
-    error: AppError,
-    outcome: Outcome,
 }
 
 /// The endpoint of an upstream that is ready to call: base URL and model set.
@@ -182,6 +184,11 @@ impl Upstreams {
             .tcp_nodelay(true)
             .user_agent(concat!("ragway/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let downloads = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(settings.upstream_connect_timeout_secs))
+            .redirect(images::same_host_redirects())
+            .user_agent(concat!("ragway/", env!("CARGO_PKG_VERSION")))
+            .build()?;
         let timeout = Duration::from_secs(settings.upstream_timeout_secs);
         let first_byte = Duration::from_secs(
             settings
@@ -202,6 +209,8 @@ impl Upstreams {
                 pool: Arc::new(Pool::new(&configured.keys(), cooldown)),
                 configured,
                 http: http.clone(),
+                downloads: downloads.clone(),
+                image_max_bytes: settings.image_download_max_bytes,
                 timeout,
                 first_byte,
                 idle,
@@ -407,85 +416,6 @@ impl Upstream {
     /// Whether the base URL and model are set.
     pub fn is_configured(&self) -> bool {
         self.ready().is_ok()
-    }
-
-    /// Run `attempt` with a key from the pool (the key as its argument),
-    /// again on another key after a failure that says nothing of the
-    /// request itself (429, refused key, 5xx, connection error, timeout), up
-    /// to the configured number of attempts. The pool learns from each
-    /// outcome; `log` gets the last key used and the retries.
-    async fn attempts<T, F, Fut>(
-        &self,
-        model: &str,
-        log: &LogHandle,
-        mut attempt: F,
-    ) -> AppResult<T>
-    where
-        F: FnMut(Option<String>) -> Fut,
-        Fut: std::future::Future<Output = Result<T, Failed>>,
-    {
-        let mut tried: Vec<String> = Vec::new();
-        let mut last: Option<AppError> = None;
-        loop {
-            let pick = match self.pool.pick(model, &tried) {
-                Ok(pick) => pick,
-                Err(why) => return Err(last.unwrap_or_else(|| self.unavailable(model, why))),
-            };
-            if !tried.is_empty() {
-                self.pool.retried();
-                log.add_retry();
-            }
-            log.set_upstream_key(&pick.fingerprint);
-            tried.push(pick.fingerprint.clone());
-            match attempt(pick.key).await {
-                Ok(value) => {
-                    self.pool.report(&pick.fingerprint, model, &Outcome::Ok, "");
-                    return Ok(value);
-                }
-                Err(Failed { error, outcome }) => {
-                    self.pool
-                        .report(&pick.fingerprint, model, &outcome, &error.to_string());
-                    if !outcome.try_another_key() || tried.len() >= self.attempts {
-                        return Err(error);
-                    }
-                    tracing::warn!(role = self.role.name(), key = %pick.fingerprint, error = %error, "upstream call failed; trying another key");
-                    last = Some(error);
-                }
-            }
-        }
-    }
-
-    /// The error when no key can take a call.
-    fn unavailable(&self, model: &str, why: Unavailable) -> AppError {
-        let role = self.role.name();
-        match why {
-            Unavailable::Blocked => AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!(
-                    "Every key of the {role} upstream was refused by the provider and is blocked; \
-                     fix or replace them, then enable them in the admin (GET /api/admin/upstreams)."
-                ),
-                retry_after: None,
-                transient: false,
-            },
-            Unavailable::Cooling { retry_after } => {
-                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                AppError::Upstream {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    message: format!(
-                        "Every key of the {role} upstream is resting after a rate limit for model {model}; retry in {secs} s."
-                    ),
-                    retry_after: axum::http::HeaderValue::from_str(&secs.to_string()).ok(),
-                    transient: true,
-                }
-            }
-            Unavailable::Tried => AppError::Upstream {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: format!("No key of the {role} upstream can take the call now."),
-                retry_after: None,
-                transient: true,
-            },
-        }
     }
 
     /// One attempt: POST `body` with `key` and wait for the response head.
@@ -712,180 +642,6 @@ impl Upstream {
         ranked.truncate(top_n);
         Ok(ranked)
     }
-
-    /// Generate one image for `prompt` at `size` (`WIDTHxHEIGHT`) and return
-    /// its bytes. The request carries OpenAI's `size`/`n` and SiliconFlow's
-    /// `image_size`/`batch_size`, so both kinds of provider accept it; the
-    /// answer may hold `data[].b64_json`, `data[].url` or `images[].url`
-    /// (a URL is downloaded at once: providers' links expire).
-    pub async fn generate_image(
-        &self,
-        prompt: &str,
-        size: &str,
-        log: &LogHandle,
-    ) -> AppResult<Bytes> {
-        let ready = self.ready()?;
-        let body = json!({
-            "model": ready.model(),
-            "prompt": prompt,
-            "size": size,
-            "n": 1,
-            "image_size": size,
-            "batch_size": 1,
-        });
-        #[derive(Deserialize)]
-        struct Image {
-            url: Option<String>,
-            b64_json: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Answer {
-            #[serde(default)]
-            data: Vec<Image>,
-            #[serde(default)]
-            images: Vec<Image>,
-        }
-        let answer: Answer = self
-            .send_json("/images/generations", ready.model(), &body, log)
-            .await?;
-        let unexpected = |message: String| AppError::Upstream {
-            status: StatusCode::BAD_GATEWAY,
-            message,
-            retry_after: None,
-            transient: false,
-        };
-        let image = answer
-            .data
-            .into_iter()
-            .chain(answer.images)
-            .next()
-            .ok_or_else(|| unexpected("The images upstream returned no image.".into()))?;
-        if let Some(encoded) = image.b64_json {
-            return base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map(Bytes::from)
-                .map_err(|e| unexpected(format!("The images upstream sent invalid base64: {e}")));
-        }
-        let url = image.url.ok_or_else(|| {
-            unexpected("The images upstream's image has neither url nor b64_json.".into())
-        })?;
-        let download = async {
-            let response = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| self.failed_in_transport(e).error)?;
-            if !response.status().is_success() {
-                return Err(unexpected(format!(
-                    "Downloading the generated image failed with status {}.",
-                    response.status()
-                )));
-            }
-            response
-                .bytes()
-                .await
-                .map_err(|e| self.failed_in_transport(e).error)
-        };
-        tokio::time::timeout(self.timeout, download)
-            .await
-            .map_err(|_| self.timeout_error())?
-    }
-
-    fn timeout_error(&self) -> AppError {
-        self.failed_by_timeout(self.timeout).error
-    }
-
-    fn failed_by_timeout(&self, limit: Duration) -> Failed {
-        Failed {
-            error: AppError::Upstream {
-                status: StatusCode::GATEWAY_TIMEOUT,
-                message: format!(
-                    "The {} upstream did not answer within {} s.",
-                    self.role.name(),
-                    limit.as_secs()
-                ),
-                retry_after: None,
-                transient: true,
-            },
-            outcome: Outcome::Transient {
-                label: "timeout".into(),
-            },
-        }
-    }
-
-    fn failed_in_transport(&self, err: reqwest::Error) -> Failed {
-        let (status, label) = if err.is_timeout() {
-            (StatusCode::GATEWAY_TIMEOUT, "timeout")
-        } else {
-            (StatusCode::BAD_GATEWAY, "connect")
-        };
-        Failed {
-            error: AppError::Upstream {
-                status,
-                message: format!(
-                    "Could not reach the {} upstream: {}",
-                    self.role.name(),
-                    error_chain(&err)
-                ),
-                retry_after: None,
-                transient: true,
-            },
-            outcome: Outcome::Transient {
-                label: label.into(),
-            },
-        }
-    }
-
-    async fn failed_with_status(&self, response: reqwest::Response) -> Failed {
-        let upstream_status = response.status();
-        let retry_after = response.headers().get("retry-after").cloned();
-        let text = response.text().await.unwrap_or_default();
-        let detail = upstream_message(&text);
-        let role = self.role.name();
-        let prefix = self.role.env_prefix();
-        let (status, message) = match upstream_status.as_u16() {
-            429 => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("The {role} upstream is rate limiting requests: {detail}"),
-            ),
-            401 | 403 => (
-                StatusCode::BAD_GATEWAY,
-                format!("The {role} upstream rejected ragway's credentials (check the provider's API key in the admin, or {prefix}_API_KEY): {detail}"),
-            ),
-            404 => (
-                StatusCode::BAD_GATEWAY,
-                format!("The {role} upstream answered 404 (check the provider's base URL and model in the admin, or {prefix}_BASE_URL and {prefix}_MODEL): {detail}"),
-            ),
-            400 | 413 | 422 => (StatusCode::BAD_REQUEST, format!("The {role} upstream refused the request: {detail}")),
-            code => (StatusCode::BAD_GATEWAY, format!("The {role} upstream failed with status {code}: {detail}")),
-        };
-        let rate_limited = upstream_status == StatusCode::TOO_MANY_REQUESTS;
-        let outcome = match upstream_status.as_u16() {
-            429 => Outcome::RateLimited {
-                retry_after: pool::retry_after(retry_after.as_ref()),
-                daily: pool::is_daily_quota(&text),
-            },
-            401 | 403 => Outcome::Rejected {
-                reason: upstream_status.as_u16().to_string(),
-            },
-            code if upstream_status.is_server_error() => Outcome::Transient {
-                label: code.to_string(),
-            },
-            code => Outcome::Refused {
-                label: code.to_string(),
-            },
-        };
-        Failed {
-            error: AppError::Upstream {
-                status,
-                message,
-                retry_after: retry_after.filter(|_| rate_limited),
-                transient: rate_limited || upstream_status.is_server_error(),
-            },
-            outcome,
-        }
-    }
 }
 
 /// A request body as bytes, encoded once and sent again as they are on another key.
@@ -987,26 +743,6 @@ fn embedding_vector<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f3
     deserializer.deserialize_any(Vector)
 }
 
-/// The most useful line of an upstream error body.
-fn upstream_message(body: &str) -> String {
-    let from_json = serde_json::from_str::<Value>(body).ok().and_then(|v| {
-        let error = v.get("error").unwrap_or(&v);
-        error
-            .get("message")
-            .and_then(Value::as_str)
-            .or_else(|| error.as_str())
-            .or_else(|| v.get("message").and_then(Value::as_str))
-            .map(str::to_string)
-    });
-    let text = from_json.unwrap_or_else(|| body.trim().to_string());
-    let text = if text.is_empty() {
-        "(no details)".to_string()
-    } else {
-        text
-    };
-    text.chars().take(500).collect()
-}
-
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
@@ -1061,17 +797,6 @@ mod tests {
         let odd = serde_json::from_str::<Item>(r#"{"embedding":"AAAA"}"#);
         assert!(odd.unwrap_err().to_string().contains("32-bit floats"));
         assert!(serde_json::from_str::<Item>(r#"{"embedding":{"x":1}}"#).is_err());
-    }
-
-    #[test]
-    fn upstream_messages_are_extracted() {
-        assert_eq!(
-            upstream_message(r#"{"error":{"message":"slow down"}}"#),
-            "slow down"
-        );
-        assert_eq!(upstream_message(r#"{"message":"bad"}"#), "bad");
-        assert_eq!(upstream_message("plain"), "plain");
-        assert_eq!(upstream_message(""), "(no details)");
     }
 
     #[test]

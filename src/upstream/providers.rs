@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::{AnyPool, Row};
 
 use super::pool::{KeyView, Pool, Summary};
-use super::{split_keys, Endpoint, Role, Upstream};
+use super::{normalize_base_url, split_keys, Endpoint, Role, Upstream};
 use crate::auth::secrets::{mask, Secrets};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -90,6 +90,33 @@ impl ProviderUpdate {
     }
 }
 
+/// Whether two base URLs name the same address (scheme, host, port and
+/// path as `url` reads them: `HTTPS://Host:443/v1` is `https://host/v1`).
+fn same_address(a: Option<&str>, b: Option<&str>) -> bool {
+    let read =
+        |u: Option<&str>| u.map(|u| url::Url::parse(u).map(String::from).unwrap_or(u.into()));
+    read(a) == read(b)
+}
+
+/// Why an `update` may not be tried or saved: it points the saved key at
+/// another address without giving a key. A test call, a model list or any
+/// call after saving would send the saved key there, and whoever asks (an
+/// admin key, say) could read it off their own server.
+fn refuse_saved_key_elsewhere(current: &Endpoint, update: &ProviderUpdate) -> AppResult<()> {
+    let keeps_saved_key = update.api_key.is_none() && current.api_key.is_some();
+    let url = match &update.base_url {
+        Some(Some(url)) if !url.trim().is_empty() => url,
+        _ => return Ok(()), // unchanged, or cleared: no call goes anywhere new
+    };
+    let next = normalize_base_url(url);
+    if keeps_saved_key && !same_address(current.base_url.as_deref(), Some(&next)) {
+        return Err(AppError::BadRequest(
+            "A changed `base_url` needs its `api_key` in the same request: ragway never sends a saved key to a new address (give the key, or `\"api_key\": null` to try without one).".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The sealed key's purpose: a key sealed for one role opens for no other.
 fn purpose(role: Role) -> String {
     format!("provider:{}", role.name())
@@ -137,6 +164,11 @@ fn endpoint_of(secrets: &Secrets, role: Role, saved: &Saved) -> (Endpoint, Optio
 
 /// Point every upstream at its saved provider, or back at the settings.
 pub async fn load(state: &AppState) -> AppResult<()> {
+    // One load at a time: two that overlap (the periodic reload and one
+    // asked for) could otherwise end out of order, the one that read SQL
+    // first applying its older view last (an unblocked key, say).
+    static LOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = LOADING.lock().await;
     for role in Role::ALL {
         let upstream = state.upstreams.get(role);
         match saved(&state.db, role).await? {
@@ -345,6 +377,8 @@ pub async fn view(state: &AppState, role: Role) -> AppResult<ProviderView> {
 /// Save `update` to `role`'s provider and use it at once.
 pub async fn save(state: &AppState, role: Role, update: &ProviderUpdate) -> AppResult<()> {
     let current = state.upstreams.get(role).endpoint();
+    // Saved, every later call would carry the saved key to the new address.
+    refuse_saved_key_elsewhere(&current, update)?;
     let next = update.applied_to(&current)?;
     let sealed = match &next.api_key {
         Some(key) => Some(
@@ -487,12 +521,15 @@ pub async fn models(
     upstream.list_models().await
 }
 
-/// `upstream`, or a copy of it pointed at `update` applied to its endpoint.
+/// `upstream`, or a copy of it pointed at `update` applied to its endpoint
+/// (never the saved key at a new address).
 fn candidate(upstream: &Upstream, update: Option<&ProviderUpdate>) -> AppResult<Upstream> {
     match update {
         None => Ok(upstream.clone()),
         Some(update) => {
-            let endpoint = update.applied_to(&upstream.endpoint())?;
+            let current = upstream.endpoint();
+            refuse_saved_key_elsewhere(&current, update)?;
+            let endpoint = update.applied_to(&current)?;
             Ok(upstream.detached(Arc::new(endpoint)))
         }
     }
@@ -518,5 +555,29 @@ mod tests {
         let bad: ProviderUpdate = serde_json::from_str(r#"{"base_url": "ftp://x"}"#).unwrap();
         assert!(bad.applied_to(&current).is_err());
         assert!(serde_json::from_str::<ProviderUpdate>(r#"{"key": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn a_saved_key_goes_to_no_new_address() {
+        let current = Endpoint::new(Some("https://a.example"), Some("sk-old"), Some("m1"));
+        let check = |body: &str| {
+            let update: ProviderUpdate = serde_json::from_str(body).unwrap();
+            refuse_saved_key_elsewhere(&current, &update).is_ok()
+        };
+        assert!(!check(r#"{"base_url": "https://b.example"}"#));
+        assert!(!check(r#"{"base_url": "https://a.example:8443/v1"}"#));
+        assert!(check(
+            r#"{"base_url": "https://b.example", "api_key": "sk-new"}"#
+        ));
+        assert!(check(
+            r#"{"base_url": "https://b.example", "api_key": null}"#
+        ));
+        // The same address, however it is written, keeps the saved key.
+        assert!(check(r#"{"base_url": "HTTPS://A.example:443/v1/"}"#));
+        assert!(check(r#"{"model": "m2"}"#));
+        let keyless = Endpoint::new(Some("https://a.example"), None, None);
+        let update: ProviderUpdate =
+            serde_json::from_str(r#"{"base_url": "https://b.example"}"#).unwrap();
+        assert!(refuse_saved_key_elsewhere(&keyless, &update).is_ok());
     }
 }

@@ -6,8 +6,14 @@
 //! [`Entry`] goes into a bounded channel, and one writer task stores what
 //! has gathered in a single transaction (rows and usage together). When the
 //! channel is full the entry is counted and dropped (see
-//! [`Recorder::dropped`]) rather than slowing requests down.
+//! [`Recorder::dropped`]) rather than slowing requests down; its usage is
+//! not: that is summed in memory per key and day ([`daily`]) before the
+//! row is queued, and the writer stores the sums with every batch.
+//!
+//! Every text field of a row is cut to a fixed size ([`Entry::bound`]), so
+//! a request cannot make its row large (a 40 MB model name, a 64 KB path).
 
+pub mod daily;
 pub mod metrics;
 pub mod query;
 pub mod quota;
@@ -22,9 +28,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::state::AppState;
 use crate::store::sql::now_ms;
+use daily::Daily;
+pub use daily::Sum;
 
-/// Entries waiting for the writer at most; beyond this they are dropped.
-pub const QUEUE: usize = 10_000;
 /// Rows stored per transaction at most.
 const BATCH: usize = 500;
 /// How often rows older than the retention are deleted.
@@ -60,6 +66,33 @@ pub struct Entry {
     pub conversation_id: Option<String>,
 }
 
+/// Bytes each text field of a stored row keeps at most (a longer value is
+/// cut at a character boundary and ends with `…`).
+pub mod field_bytes {
+    /// `error`.
+    pub const ERROR: usize = 4096;
+    /// `endpoint` (the path asked for).
+    pub const ENDPOINT: usize = 512;
+    /// `user_agent`.
+    pub const USER_AGENT: usize = 512;
+    /// `model` and `upstream_model`.
+    pub const MODEL: usize = 256;
+    /// `id`, `key_id`, `conversation_id`, `upstream_key`, `client_ip`, `method`.
+    pub const SHORT: usize = 128;
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, ending with
+/// `…` when it was cut.
+fn bound(text: &mut String, max: usize) {
+    const MARK: char = '…';
+    if text.len() <= max {
+        return;
+    }
+    let end = text.floor_char_boundary(max.saturating_sub(MARK.len_utf8()));
+    text.truncate(end);
+    text.push(MARK);
+}
+
 impl Entry {
     pub fn new(method: &str, endpoint: &str) -> Self {
         Self {
@@ -68,6 +101,28 @@ impl Entry {
             method: method.to_string(),
             endpoint: endpoint.to_string(),
             ..Self::default()
+        }
+    }
+
+    /// Cut every text field to its size in [`field_bytes`].
+    pub fn bound(&mut self) {
+        use field_bytes::*;
+        bound(&mut self.endpoint, ENDPOINT);
+        bound(&mut self.method, SHORT);
+        bound(&mut self.id, SHORT);
+        for (field, max) in [
+            (&mut self.error, ERROR),
+            (&mut self.user_agent, USER_AGENT),
+            (&mut self.model, MODEL),
+            (&mut self.upstream_model, MODEL),
+            (&mut self.key_id, SHORT),
+            (&mut self.client_ip, SHORT),
+            (&mut self.upstream_key, SHORT),
+            (&mut self.conversation_id, SHORT),
+        ] {
+            if let Some(text) = field {
+                bound(text, max);
+            }
         }
     }
 }
@@ -161,7 +216,10 @@ impl LogHandle {
     pub fn set_error(&self, message: &str) {
         self.update(|e| {
             if e.error.is_none() {
-                e.error = Some(message.chars().take(2000).collect());
+                let mut error =
+                    message[..message.floor_char_boundary(field_bytes::ERROR + 1)].to_string();
+                bound(&mut error, field_bytes::ERROR);
+                e.error = Some(error);
             }
         });
     }
@@ -181,6 +239,8 @@ pub struct Recorder {
     dropped: AtomicU64,
     /// How many entries were handed over (tests wait on it).
     handed: watch::Sender<u64>,
+    /// The usage of every entry handed over, dropped or not, until stored.
+    daily: Arc<Daily>,
 }
 
 impl std::fmt::Debug for Message {
@@ -200,14 +260,21 @@ impl Recorder {
             receiver: Mutex::new(Some(receiver)),
             dropped: AtomicU64::new(0),
             handed: watch::channel(0).0,
+            daily: Arc::default(),
         }
     }
 
-    /// Queue `entry` for the writer; when the queue is full, count it and let it go.
-    pub fn record(&self, entry: Entry) {
+    /// Count `entry`'s usage and queue it (its text fields cut to size) for
+    /// the writer; when the queue is full, count the row as dropped and let
+    /// it go (its usage is stored all the same).
+    pub fn record(&self, mut entry: Entry) {
+        self.daily.add(&entry);
+        entry.bound();
         match self.sender.try_send(Message::Row(Box::new(entry))) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
+                // The queued rows wake the writer anyway; this makes sure.
+                self.daily.wake.notify_one();
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 if dropped.is_power_of_two() {
                     tracing::warn!(dropped, "the request log queue is full: rows were dropped");
@@ -218,6 +285,17 @@ impl Recorder {
             }
         }
         self.handed.send_modify(|n| *n += 1);
+    }
+
+    /// Count `entry`'s usage only, keeping no row (request logs are off).
+    pub fn count(&self, entry: &Entry) {
+        self.daily.add(entry);
+        self.daily.wake.notify_one();
+    }
+
+    /// Tokens `key_id` spent on `day` that the writer has not stored yet.
+    pub fn pending_tokens(&self, key_id: &str, day: &str) -> i64 {
+        self.daily.pending_tokens(key_id, day)
     }
 
     /// Entries dropped because the queue was full, since the start.
@@ -253,12 +331,22 @@ pub fn start_writer(state: &AppState) {
         return;
     };
     let db = state.db.clone();
+    let daily = state.request_log.daily.clone();
     let retention_days = state.settings.log_retention_days;
     tokio::spawn(async move {
         let mut buffer = Vec::with_capacity(BATCH);
         let mut rows = Vec::with_capacity(BATCH);
         let mut last_clean: Option<std::time::Instant> = None;
-        while receiver.recv_many(&mut buffer, BATCH).await > 0 {
+        loop {
+            tokio::select! {
+                biased;
+                received = receiver.recv_many(&mut buffer, BATCH) => {
+                    if received == 0 {
+                        break;
+                    }
+                }
+                () = daily.wake.notified() => {}
+            }
             let mut waiting = Vec::new();
             for message in buffer.drain(..) {
                 match message {
@@ -266,9 +354,14 @@ pub fn start_writer(state: &AppState) {
                     Message::Flush(done) => waiting.push(done),
                 }
             }
-            if !rows.is_empty() {
-                if let Err(err) = store(&db, &rows).await {
-                    tracing::error!(error = %err, rows = rows.len(), "could not store request log rows");
+            // Taken after the batch was received: whatever was counted
+            // before a row (or a flush) was queued is in it.
+            let sums = daily.take();
+            if !rows.is_empty() || !sums.is_empty() {
+                if let Err(err) = store(&db, &rows, &sums).await {
+                    tracing::error!(error = %err, rows = rows.len(), "could not store request log rows and usage");
+                    // The rows are let go; the usage waits for the next batch.
+                    daily.restore(sums);
                 }
                 rows.clear();
             }
@@ -311,8 +404,8 @@ const COLUMNS: &[&str] = &[
     "conversation_id",
 ];
 
-/// Store `rows` and add them to the daily usage, in one transaction.
-async fn store(db: &AnyPool, rows: &[Entry]) -> sqlx::Result<()> {
+/// Store `rows` and add `sums` to the daily usage, in one transaction.
+async fn store(db: &AnyPool, rows: &[Entry], sums: &daily::Sums) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     for chunk in rows.chunks(BATCH) {
         let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
@@ -358,49 +451,8 @@ async fn store(db: &AnyPool, rows: &[Entry]) -> sqlx::Result<()> {
         }
         query.execute(&mut *tx).await?;
     }
-    for ((key_id, day), sum) in daily_sums(rows) {
-        sqlx::query(
-            "INSERT INTO usage_daily (key_id, day, requests, prompt_tokens, completion_tokens, total_tokens) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id, day) DO UPDATE SET \
-             requests = usage_daily.requests + excluded.requests, \
-             prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
-             completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
-             total_tokens = usage_daily.total_tokens + excluded.total_tokens",
-        )
-        .bind(key_id)
-        .bind(day)
-        .bind(sum.requests)
-        .bind(sum.prompt_tokens)
-        .bind(sum.completion_tokens)
-        .bind(sum.total_tokens)
-        .execute(&mut *tx)
-        .await?;
-    }
+    daily::store(&mut tx, sums).await?;
     tx.commit().await
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Sum {
-    pub requests: i64,
-    pub prompt_tokens: i64,
-    pub completion_tokens: i64,
-    pub total_tokens: i64,
-}
-
-/// Requests and tokens per (key, UTC day) of `rows` with a key.
-fn daily_sums(rows: &[Entry]) -> std::collections::BTreeMap<(&str, String), Sum> {
-    let mut sums = std::collections::BTreeMap::<(&str, String), Sum>::new();
-    for e in rows {
-        let Some(key) = e.key_id.as_deref() else {
-            continue;
-        };
-        let sum = sums.entry((key, day_of(e.created_at))).or_default();
-        sum.requests += 1;
-        sum.prompt_tokens += e.prompt_tokens.unwrap_or(0);
-        sum.completion_tokens += e.completion_tokens.unwrap_or(0);
-        sum.total_tokens += e.total_tokens.unwrap_or(0);
-    }
-    sums
 }
 
 /// The UTC day of a time in milliseconds, `YYYY-MM-DD`.
@@ -429,39 +481,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usage_is_summed_per_key_and_utc_day() {
-        let day = 1_764_720_000_000; // 2025-12-03T00:00:00Z
-        let entry = |key: Option<&str>, at: i64, tokens: Option<i64>| Entry {
-            key_id: key.map(str::to_string),
-            created_at: at,
-            prompt_tokens: tokens,
-            completion_tokens: tokens.map(|t| t * 2),
-            total_tokens: tokens.map(|t| t * 3),
-            ..Entry::default()
-        };
-        let rows = [
-            entry(Some("a"), day + 1, Some(10)),
-            entry(Some("a"), day + 2, None),
-            entry(Some("a"), day - 1, Some(1)),
-            entry(Some("b"), day + 3, Some(5)),
-            entry(None, day, Some(100)),
-        ];
-        let sums = daily_sums(&rows);
-        assert_eq!(sums.len(), 3);
-        assert_eq!(
-            sums[&("a", "2025-12-03".to_string())],
-            Sum {
-                requests: 2,
-                prompt_tokens: 10,
-                completion_tokens: 20,
-                total_tokens: 30
-            }
-        );
-        assert_eq!(sums[&("a", "2025-12-02".to_string())].requests, 1);
-        assert_eq!(sums[&("b", "2025-12-03".to_string())].total_tokens, 15);
-    }
-
-    #[test]
     fn usage_objects_fill_the_token_counts() {
         let handle = LogHandle::new(Entry::new("POST", "/v1/chat/completions"));
         handle.set_usage(Some(
@@ -486,13 +505,52 @@ mod tests {
         assert!(LogHandle::detached().snapshot().is_none());
     }
 
+    #[test]
+    fn every_text_field_is_cut_to_its_size() {
+        let mut e = Entry::new("GET", &format!("/v1/{}", "é".repeat(40_000)));
+        e.model = Some("m".repeat(1 << 20));
+        e.error = Some("错".repeat(100_000));
+        e.user_agent = Some("ü".repeat(1000));
+        e.conversation_id = Some("c".repeat(1000));
+        e.bound();
+        let within = |text: &str, max: usize| text.len() <= max && text.ends_with('…');
+        assert!(
+            within(&e.endpoint, field_bytes::ENDPOINT),
+            "{}",
+            e.endpoint.len()
+        );
+        assert!(within(e.model.as_deref().unwrap(), field_bytes::MODEL));
+        assert!(within(e.error.as_deref().unwrap(), field_bytes::ERROR));
+        assert!(within(
+            e.user_agent.as_deref().unwrap(),
+            field_bytes::USER_AGENT
+        ));
+        assert!(within(
+            e.conversation_id.as_deref().unwrap(),
+            field_bytes::SHORT
+        ));
+        assert!(e.endpoint.starts_with("/v1/é"));
+        let mut short = "/v1/models".to_string();
+        bound(&mut short, field_bytes::ENDPOINT);
+        assert_eq!(short, "/v1/models");
+        let handle = LogHandle::new(Entry::new("POST", "/v1/chat/completions"));
+        handle.set_error(&"x".repeat(1 << 20));
+        let error = handle.snapshot().unwrap().error.unwrap();
+        assert!(within(&error, field_bytes::ERROR));
+    }
+
     #[tokio::test]
-    async fn a_full_queue_drops_and_counts() {
+    async fn a_full_queue_drops_rows_but_counts_their_usage() {
         let recorder = Recorder::new(2);
         for _ in 0..5 {
-            recorder.record(Entry::new("GET", "/v1/models"));
+            let mut entry = Entry::new("POST", "/v1/chat/completions");
+            entry.key_id = Some("k".into());
+            entry.total_tokens = Some(7);
+            recorder.record(entry);
         }
         assert_eq!(recorder.dropped(), 3);
         assert_eq!(*recorder.handed().borrow(), 5);
+        let today = day_of(now_ms());
+        assert_eq!(recorder.pending_tokens("k", &today), 35);
     }
 }

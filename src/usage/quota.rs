@@ -1,6 +1,7 @@
 //! Per-key limits: requests per rolling minute (counted in this process)
-//! and chat tokens per UTC day (from the daily usage the request log adds
-//! up). Over either, the caller gets a 429 in OpenAI's shape with
+//! and chat tokens per UTC day (the daily usage stored, plus what this
+//! process has counted and not stored yet; counted for every request, even
+//! one whose log row was dropped). Over either, the caller gets a 429 in OpenAI's shape with
 //! `Retry-After`.
 
 use std::collections::{HashMap, VecDeque};
@@ -65,15 +66,17 @@ pub async fn check_tokens(state: &AppState, caller: &Caller) -> AppResult<()> {
         return Ok(());
     };
     let now = now_ms();
-    let used: i64 =
+    let day = day_of(now);
+    let stored: i64 =
         sqlx::query("SELECT total_tokens FROM usage_daily WHERE key_id = $1 AND day = $2")
             .bind(&caller.key_id)
-            .bind(day_of(now))
+            .bind(&day)
             .fetch_optional(&state.db)
             .await?
             .map(|row| row.try_get("total_tokens"))
             .transpose()?
             .unwrap_or(0);
+    let used = stored + state.request_log.pending_tokens(&caller.key_id, &day);
     if used < limit {
         return Ok(());
     }

@@ -64,7 +64,10 @@ async fn every_document_settled_and_whole(shared: &Shared, ids: &[String]) {
                 .unwrap();
         let stored = store.count_document(&table, id).await.unwrap() as i64;
         match row.0.as_str() {
-            "ready" => assert_eq!(stored, row.1, "document {id}: chunks stored against counted"),
+            "ready" => assert_eq!(
+                stored, row.1,
+                "document {id}: chunks stored against counted"
+            ),
             "failed" => assert_eq!(stored, 0, "failed document {id} left chunks"),
             other => panic!("document {id} is stuck in {other}"),
         }
@@ -84,7 +87,12 @@ async fn kill_9_in_the_middle_of_50_uploads_leaves_no_document_stuck_or_half_ind
     // Let some documents finish, then freeze the embeddings: the rest are
     // mid-way (claimed, partly embedded) or still queued when A dies.
     until("ten documents ready", Duration::from_secs(120), || async {
-        count(&shared.db, "SELECT COUNT(*) FROM documents WHERE status = 'ready'").await >= 10
+        count(
+            &shared.db,
+            "SELECT COUNT(*) FROM documents WHERE status = 'ready'",
+        )
+        .await
+            >= 10
     })
     .await;
     shared.upstream.set_fault(Fault::Hang);
@@ -105,12 +113,20 @@ async fn kill_9_in_the_middle_of_50_uploads_leaves_no_document_stuck_or_half_ind
     every_document_settled_and_whole(&shared, &ids).await;
     // And they answer.
     let answer: Value = shared
-        .post(&b, "/v1/chat/completions", &shared.admin, &chat("berth 345 vessels"))
+        .post(
+            &b,
+            "/v1/chat/completions",
+            &shared.admin,
+            &chat("berth 345 vessels"),
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert!(!answer["sources"].as_array().unwrap().is_empty(), "{answer}");
+    assert!(
+        !answer["sources"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -135,31 +151,46 @@ async fn kill_9_during_a_reindex_leaves_the_old_index_serving_and_it_resumes() {
         .post(&b, "/api/admin/reindex", &shared.admin, &json!({}))
         .await;
     assert_eq!(started.status(), StatusCode::ACCEPTED);
-    until("the reindex job running", Duration::from_secs(60), || async {
-        count(
-            &shared.db,
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'reindex' AND status = 'running'",
-        )
-        .await
-            == 1
-    })
+    until(
+        "the reindex job running",
+        Duration::from_secs(60),
+        || async {
+            count(
+                &shared.db,
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'reindex' AND status = 'running'",
+            )
+            .await
+                == 1
+        },
+    )
     .await;
     kill_9(&mut b);
     shared.upstream.set_fault(Fault::None);
 
     // The old index is still the active one, whole.
     let active = indexes::active(&shared.db).await.unwrap().unwrap();
-    assert_eq!((active.id.as_str(), active.model.as_str()), (old.id.as_str(), old.model.as_str()));
+    assert_eq!(
+        (active.id.as_str(), active.model.as_str()),
+        (old.id.as_str(), old.model.as_str())
+    );
     every_document_settled_and_whole_in(&shared, &ids, &old.table_name).await;
     // A process still on the old model answers from it.
     let c = shared.replica("c").await;
     let answer: Value = shared
-        .post(&c, "/v1/chat/completions", &shared.admin, &chat("berth 23 vessels"))
+        .post(
+            &c,
+            "/v1/chat/completions",
+            &shared.admin,
+            &chat("berth 23 vessels"),
+        )
         .await
         .json()
         .await
         .unwrap();
-    assert!(!answer["sources"].as_array().unwrap().is_empty(), "{answer}");
+    assert!(
+        !answer["sources"].as_array().unwrap().is_empty(),
+        "{answer}"
+    );
     drop(c);
 
     // A process on the new model takes the reindex over and finishes it.
@@ -188,6 +219,9 @@ async fn every_document_settled_and_whole_in(shared: &Shared, ids: &[String], ta
             .fetch_one(&shared.db)
             .await
             .unwrap();
-        assert_eq!(store.count_document(table, id).await.unwrap() as i64, counted);
+        assert_eq!(
+            store.count_document(table, id).await.unwrap() as i64,
+            counted
+        );
     }
 }

@@ -47,7 +47,11 @@ fn repeated_stream_pdf(inflated: usize, repeats: usize) -> Vec<u8> {
         format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [{contents}] >>")
             .into_bytes(),
         [
-            format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", stream.len()).into_bytes(),
+            format!(
+                "<< /Length {} /Filter /FlateDecode >>\nstream\n",
+                stream.len()
+            )
+            .into_bytes(),
             stream,
             b"\nendstream".to_vec(),
         ]
@@ -151,7 +155,10 @@ async fn a_parser_panic_fails_its_document_in_the_child() {
     let (_, status, document) = ingest_private(&app, "crash.pdf", crash).await;
     assert_eq!(status, "failed");
     let error = document["error"].as_str().unwrap();
-    assert!(error.contains("the PDF parser crashed on this file"), "{error}");
+    assert!(
+        error.contains("the PDF parser crashed on this file"),
+        "{error}"
+    );
     server_goes_on(&app, &earlier, chunks).await;
 }
 
@@ -195,9 +202,14 @@ async fn the_child_answers_text_and_pages() {
     let tides = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tides.pdf")).unwrap();
     let doc = extractor.extract(Format::Pdf, tides.into()).await.unwrap();
     assert_eq!(doc.page_starts.len(), 3, "{doc:?}");
-    assert!(doc.text[doc.page_starts[2]..].trim_start().starts_with("Fog procedures"));
+    assert!(doc.text[doc.page_starts[2]..]
+        .trim_start()
+        .starts_with("Fog procedures"));
     let html = extractor
-        .extract(Format::Html, Bytes::from_static(b"<h1>Tides</h1><p>High at noon.</p>"))
+        .extract(
+            Format::Html,
+            Bytes::from_static(b"<h1>Tides</h1><p>High at noon.</p>"),
+        )
         .await
         .unwrap();
     assert_eq!(html.text, "# Tides\n\nHigh at noon.");

@@ -192,8 +192,12 @@ async fn a_provider_test_reports_latency_or_the_upstreams_error() {
         "{refused}"
     );
 
-    // Unsaved values are tried, and stay unsaved.
-    let nowhere = test("chat", Some(json!({"base_url": "http://127.0.0.1:9"}))).await;
+    // Unsaved values are tried, and stay unsaved (a new address with its own key).
+    let nowhere = test(
+        "chat",
+        Some(json!({"base_url": "http://127.0.0.1:9", "api_key": "sk-x"})),
+    )
+    .await;
     assert_eq!(nowhere["ok"], false);
     assert!(
         nowhere["error"]

@@ -1,7 +1,9 @@
 //! Upstream key pools: round-robin, a 429 cools a key down per model, a
 //! refused key is blocked until enabled, failures before the first byte are
 //! retried on the next key (never once the answer has started), and the
-//! admin sees and changes the pool through `/api/admin/upstreams`.
+//! admin sees and changes the pool through `/api/admin/upstreams`. Keys
+//! that turn a call away at once (429, 401, 403) cost no attempt; only slow
+//! failures count against `RAGWAY_UPSTREAM_ATTEMPTS`.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -445,4 +447,99 @@ async fn health_and_metrics_show_the_pools() {
     ] {
         assert!(metrics.contains(line), "{line} not in:\n{metrics}");
     }
+}
+
+const RATE_LIMITED: &str = "sk-pool-key-429-0429";
+const REFUSED: &str = "sk-pool-key-401-0401";
+const FORBIDDEN: &str = "sk-pool-key-403-0403";
+const BROKEN: &str = "sk-pool-key-500-0500";
+const GOOD: &str = "sk-pool-key-good-0200";
+
+/// An app whose chat pool is `keys` (in this order), with `attempts` per call.
+async fn pool_of(keys: &[&str], attempts: u32) -> TestApp {
+    let keys = keys.join(",");
+    spawn_app_with(move |s| {
+        s.chat_api_key = Some(keys);
+        s.upstream_attempts = attempts;
+    })
+    .await
+}
+
+/// Ask `rounds` questions, with every blocked key enabled again before each
+/// (so each round meets the bad keys anew): every one must be answered, by `GOOD`.
+async fn every_request_succeeds(app: &TestApp, rounds: usize) {
+    let before = app.upstream.served_keys().len();
+    for round in 0..rounds {
+        app.heal_upstream().await;
+        let response = ask(app, &format!("round {round}"), round % 2 == 1).await;
+        assert_eq!(response.status(), StatusCode::OK, "round {round}");
+        response.text().await.unwrap();
+    }
+    assert_eq!(app.upstream.served_keys()[before..], vec![GOOD; rounds]);
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn keys_that_answer_429_401_or_403_cost_no_attempt() {
+    // One attempt in all, and three of four keys turn calls away at once.
+    let app = pool_of(&[RATE_LIMITED, REFUSED, FORBIDDEN, GOOD], 1).await;
+    app.upstream
+        .set_key_fault(RATE_LIMITED, Fault::RateLimitNoWait);
+    app.upstream.set_key_fault(REFUSED, Fault::Unauthorized);
+    app.upstream.set_key_fault(FORBIDDEN, Fault::Forbidden);
+    // The first call starts at the first key and meets all three.
+    let response = ask(&app, "first", false).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.upstream.chat_requests().len(), 4);
+    let row = last_log(&app, 1).await;
+    assert_eq!(row["retries"], 3, "{row}");
+    assert_eq!(row["upstream_key"], fingerprint(Some(GOOD)));
+    every_request_succeeds(&app, 8).await;
+}
+
+#[tokio::test]
+async fn with_two_attempts_a_broken_key_among_refusing_ones_is_survived() {
+    let app = pool_of(&[RATE_LIMITED, REFUSED, BROKEN, GOOD], 2).await;
+    app.upstream
+        .set_key_fault(RATE_LIMITED, Fault::RateLimitNoWait);
+    app.upstream.set_key_fault(REFUSED, Fault::Unauthorized);
+    app.upstream.set_key_fault(BROKEN, Fault::ServerError);
+    every_request_succeeds(&app, 9).await;
+    let pool = chat_pool(&app).await;
+    assert!(pool["errors"]["500"].as_u64().unwrap() >= 1, "{pool}");
+}
+
+#[tokio::test]
+async fn slow_failures_are_still_bounded_and_each_key_is_tried_once() {
+    let four = [ONE, TWO, BROKEN, GOOD];
+    // Every key answers 500: two attempts, two upstream calls.
+    let app = pool_of(&four, 2).await;
+    app.upstream.set_fault(Fault::ServerError);
+    let response = ask(&app, "broken?", false).await;
+    assert_error(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    assert_eq!(app.upstream.chat_requests().len(), 2);
+
+    // Every key answers 429: each is tried once, then the pool is spent.
+    let app = pool_of(&four, 1).await;
+    app.upstream.set_fault(Fault::RateLimitNoWait);
+    let response = ask(&app, "busy?", false).await;
+    assert_error(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_exceeded",
+    )
+    .await;
+    let mut tried: Vec<String> = app
+        .upstream
+        .auth_headers()
+        .into_iter()
+        .map(|h| h.trim_start_matches("Bearer ").to_string())
+        .collect();
+    tried.sort();
+    let mut all = four.map(str::to_string).to_vec();
+    all.sort();
+    assert_eq!(tried, all);
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
 }

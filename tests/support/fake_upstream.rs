@@ -45,6 +45,22 @@ pub enum Fault {
     Forbidden,
 }
 
+/// Where the image links of [`FakeUpstream::set_image_link`] lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageLink {
+    /// The 1×1 PNG on this fake.
+    Png,
+    /// `bytes` of a PNG-looking body; `declared`: with a `Content-Length`
+    /// (else streamed without one).
+    Oversized { bytes: usize, declared: bool },
+    /// A 302 from this fake to `location`.
+    RedirectTo(String),
+    /// This link as it is (`file:///etc/passwd`, say).
+    Raw(String),
+    /// A link on this fake that never answers.
+    Hang,
+}
+
 /// Which `encoding_format`s the fake's embeddings endpoint honours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmbeddingFormats {
@@ -70,6 +86,10 @@ struct Shared {
     rerank_reversed: Mutex<bool>,
     /// Answer images as SiliconFlow does: `images[].url` to download.
     images_as_urls: Mutex<bool>,
+    /// What those links lead to.
+    image_link: Mutex<ImageLink>,
+    /// The `Host` header of every request for a linked file.
+    file_hosts: Mutex<Vec<String>>,
     /// Base URL of this fake, for the image links it hands out.
     base_url: Mutex<String>,
     auth_headers: Mutex<Vec<String>>,
@@ -110,6 +130,8 @@ impl FakeUpstream {
             blind: Mutex::new(false),
             rerank_reversed: Mutex::new(false),
             images_as_urls: Mutex::new(false),
+            image_link: Mutex::new(ImageLink::Png),
+            file_hosts: Mutex::default(),
             base_url: Mutex::default(),
             auth_headers: Mutex::default(),
             key_faults: Mutex::default(),
@@ -129,6 +151,7 @@ impl FakeUpstream {
             .route("/v1/rerank", post(rerank))
             .route("/v1/models", get(models))
             .route("/files/image.png", get(image_file))
+            .route("/files/linked.png", get(linked_file))
             .with_state(shared.clone());
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -202,6 +225,18 @@ impl FakeUpstream {
         *self.shared.images_as_urls.lock().unwrap() = urls;
     }
 
+    /// Answer image requests with a link to `link` (implies
+    /// [`Self::set_images_as_urls`]).
+    pub fn set_image_link(&self, link: ImageLink) {
+        *self.shared.images_as_urls.lock().unwrap() = true;
+        *self.shared.image_link.lock().unwrap() = link;
+    }
+
+    /// The `Host` header of every request for a linked image file so far.
+    pub fn file_hosts(&self) -> Vec<String> {
+        self.shared.file_hosts.lock().unwrap().clone()
+    }
+
     /// Every rerank request body received so far.
     pub fn rerank_requests(&self) -> Vec<Value> {
         self.shared.rerank_requests.lock().unwrap().clone()
@@ -228,7 +263,7 @@ impl FakeUpstream {
         self.shared.embedding_requests.lock().unwrap().clone()
     }
 
-    /// The `Authorization` headers received so far.
+    /// The `Authorization` headers of chat and model-list requests received so far.
     pub fn auth_headers(&self) -> Vec<String> {
         self.shared.auth_headers.lock().unwrap().clone()
     }
@@ -638,7 +673,12 @@ async fn images(
         return response;
     }
     if *shared.images_as_urls.lock().unwrap() {
-        let url = format!("{}/files/image.png", shared.base_url.lock().unwrap());
+        let base = shared.base_url.lock().unwrap().clone();
+        let url = match &*shared.image_link.lock().unwrap() {
+            ImageLink::Png => format!("{base}/files/image.png"),
+            ImageLink::Raw(link) => link.clone(),
+            _ => format!("{base}/files/linked.png"),
+        };
         return Json(json!({"images": [{"url": url}], "timings": {"inference": 1}, "seed": 1}))
             .into_response();
     }
@@ -646,11 +686,50 @@ async fn images(
 }
 
 /// The picture behind the links of [`FakeUpstream::set_images_as_urls`].
-async fn image_file() -> Response {
+async fn image_file(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
+    note_host(&shared, &headers);
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(PNG_1X1)
         .unwrap();
     ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
+}
+
+fn note_host(shared: &Shared, headers: &axum::http::HeaderMap) {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    shared
+        .file_hosts
+        .lock()
+        .unwrap()
+        .push(host.unwrap_or_default().to_string());
+}
+
+/// What [`FakeUpstream::set_image_link`] asked for: an oversized body or a redirect.
+async fn linked_file(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    note_host(&shared, &headers);
+    let link = shared.image_link.lock().unwrap().clone();
+    match link {
+        ImageLink::Oversized { bytes, declared } => {
+            let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+            png.resize(bytes, 0);
+            let body = if declared {
+                Body::from(png)
+            } else {
+                // Streamed in pieces, without a length.
+                let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+                    png.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
+                Body::from_stream(futures::stream::iter(pieces))
+            };
+            ([(header::CONTENT_TYPE, "image/png")], body).into_response()
+        }
+        ImageLink::RedirectTo(location) => {
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
+        ImageLink::Hang => std::future::pending().await,
+        ImageLink::Png | ImageLink::Raw(_) => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn rerank(
@@ -698,7 +777,13 @@ async fn rerank(
     Json(json!({"results": results})).into_response()
 }
 
-async fn models() -> Json<Value> {
+async fn models(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Json<Value> {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        shared.auth_headers.lock().unwrap().push(auth.to_string());
+    }
     Json(json!({"object": "list", "data": [
         {"id": "fake-chat", "object": "model", "owned_by": "fake"},
         {"id": "fake-1024", "object": "model", "owned_by": "fake"},

@@ -74,7 +74,10 @@ impl Limits {
             wall: Duration::from_secs(settings.extract_timeout_secs.max(1)),
             // A multiple of the largest upload: more than any real file's page content.
             max_inflated: (settings.max_body_bytes as u64).saturating_mul(8),
-            max_text: settings.max_body_bytes.saturating_mul(4).max(16 * 1024 * 1024),
+            max_text: settings
+                .max_body_bytes
+                .saturating_mul(4)
+                .max(16 * 1024 * 1024),
         }
     }
 }
@@ -109,11 +112,16 @@ struct Finished {
 
 impl Extractor {
     /// An extractor running `program` (by default this executable).
-    pub fn new(program: Option<PathBuf>, limits: Limits, concurrency: usize) -> anyhow::Result<Self> {
+    pub fn new(
+        program: Option<PathBuf>,
+        limits: Limits,
+        concurrency: usize,
+    ) -> anyhow::Result<Self> {
         let program = match program {
             Some(program) => program,
-            None => std::env::current_exe()
-                .map_err(|e| anyhow::anyhow!("cannot find this executable to run text extraction in: {e}"))?,
+            None => std::env::current_exe().map_err(|e| {
+                anyhow::anyhow!("cannot find this executable to run text extraction in: {e}")
+            })?,
         };
         Ok(Self {
             program,
@@ -385,7 +393,10 @@ pub fn run_child(mime: &str, max_inflated: u64) -> i32 {
     if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
         if e.kind() == std::io::ErrorKind::OutOfMemory {
             // Worded as Rust's own allocation failure, which the parent recognises.
-            eprintln!("memory allocation of the upload ({} bytes read) failed", bytes.len());
+            eprintln!(
+                "memory allocation of the upload ({} bytes read) failed",
+                bytes.len()
+            );
         } else {
             eprintln!("cannot read stdin: {e}");
         }
@@ -452,7 +463,7 @@ fn parser(format: Format) -> &'static str {
 
 fn size(bytes: u64) -> String {
     const GIB: u64 = 1024 * 1024 * 1024;
-    if bytes >= GIB && bytes % GIB == 0 {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)
     } else {
         format!("{} MiB", bytes / (1024 * 1024))

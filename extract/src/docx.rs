@@ -121,7 +121,7 @@ pub fn docx_to_text(bytes: &[u8], cap: u64) -> Result<String, String> {
 pub(super) mod tests {
     use super::*;
 
-    pub(in crate::ingest::extract) fn docx(document_xml: &str) -> Vec<u8> {
+    pub(crate) fn docx(document_xml: &str) -> Vec<u8> {
         use std::io::Write;
         let mut out = std::io::Cursor::new(Vec::new());
         let mut zip = zip::ZipWriter::new(&mut out);
@@ -134,7 +134,7 @@ pub(super) mod tests {
         out.into_inner()
     }
 
-    pub(in crate::ingest::extract) const WORD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+    pub(crate) const WORD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>
 <w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Safety rules</w:t></w:r></w:p>
 <w:p><w:r><w:t xml:space="preserve">Wear a helmet </w:t></w:r><w:r><w:t>&amp; gloves.</w:t></w:r></w:p>

@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn pdf_text_is_extracted() {
-        let text = pdf_to_text(include_bytes!("../../../fixtures/lighthouse.pdf"), 1 << 30)
+        let text = pdf_to_text(include_bytes!("../../fixtures/lighthouse.pdf"), 1 << 30)
             .unwrap()
             .text;
         assert!(text.contains("lighthouse keeper"), "{text}");
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn pdf_pages_are_located() {
-        let doc = pdf_to_text(include_bytes!("../../../fixtures/tides.pdf"), 1 << 30).unwrap();
+        let doc = pdf_to_text(include_bytes!("../../fixtures/tides.pdf"), 1 << 30).unwrap();
         assert_eq!(doc.page_starts.len(), 3, "{doc:?}");
         assert_eq!(doc.page_starts[0], 0);
         let third = &doc.text[doc.page_starts[2]..];
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn inflation_past_the_cap_is_refused() {
         // The lighthouse fixture's text is a few hundred bytes inflated.
-        let err = pdf_to_text(include_bytes!("../../../fixtures/lighthouse.pdf"), 10).unwrap_err();
+        let err = pdf_to_text(include_bytes!("../../fixtures/lighthouse.pdf"), 10).unwrap_err();
         assert!(err.contains("decompression bomb"), "{err}");
     }
 }

@@ -1,0 +1,149 @@
+//! The caps on what one chat request may carry and what a key may keep:
+//! messages per request, bytes of text per message (checked first, before
+//! any work that grows with the request), messages per stored conversation
+//! and bytes of conversations stored per key (checked once the conversation
+//! is known, before anything is called upstream or stored). Each refusal is
+//! a 400 that names the setting and its value.
+
+use sqlx::{AnyPool, Row};
+
+use super::conversations::Thread;
+use super::Message;
+use crate::config::Settings;
+use crate::error::{AppError, AppResult};
+
+/// Refuse a request with more messages than `RAGWAY_MAX_REQUEST_MESSAGES`.
+/// Constant time: the first thing done with a request's messages.
+pub fn check_count(count: usize, settings: &Settings) -> AppResult<()> {
+    let max = settings.max_request_messages;
+    if count > max {
+        return Err(AppError::BadRequest(format!(
+            "This request has {count} messages; at most {max} are allowed in one request \
+             (RAGWAY_MAX_REQUEST_MESSAGES={max}). With `X-Conversation-Id`, send only the new message: \
+             the stored history is put before it."
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse a request over `RAGWAY_MAX_REQUEST_MESSAGES`, or with a message
+/// whose text is over `RAGWAY_MAX_MESSAGE_BYTES`.
+pub fn check_request(messages: &[Message], settings: &Settings) -> AppResult<()> {
+    check_count(messages.len(), settings)?;
+    let max = settings.max_message_bytes;
+    if let Some((i, bytes)) = messages
+        .iter()
+        .map(Message::text_bytes)
+        .enumerate()
+        .find(|&(_, bytes)| bytes > max)
+    {
+        return Err(AppError::BadRequest(format!(
+            "messages[{i}] has {bytes} bytes of text; at most {max} are allowed in one message \
+             (RAGWAY_MAX_MESSAGE_BYTES={max})."
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes of conversation messages `key_id` has stored (the running total
+/// `conversations::save` and `delete` keep; one read by primary key).
+pub async fn key_stored_bytes(db: &AnyPool, key_id: &str) -> AppResult<u64> {
+    let bytes: Option<i64> = sqlx::query("SELECT bytes FROM key_stored_bytes WHERE key_id = $1")
+        .bind(key_id)
+        .fetch_optional(db)
+        .await?
+        .map(|row| row.try_get("bytes"))
+        .transpose()?;
+    Ok(bytes.unwrap_or(0).max(0) as u64)
+}
+
+/// Refuse an exchange that would make `thread`'s stored conversation hold
+/// more than `RAGWAY_MAX_CONVERSATION_MESSAGES`, or add to a key that the
+/// request's new messages would take past `RAGWAY_MAX_KEY_STORED_BYTES`
+/// (`stored`: what the key has now). Nothing is ever dropped from a stored
+/// conversation to make room: the client is told to start a new one.
+pub fn check_stored(thread: &Thread, stored: u64, settings: &Settings) -> AppResult<()> {
+    let max = settings.max_conversation_messages;
+    let after = thread.stored_after();
+    if after > max {
+        return Err(AppError::BadRequest(format!(
+            "Conversation {} would hold {after} messages with this exchange; at most {max} are \
+             stored in one conversation (RAGWAY_MAX_CONVERSATION_MESSAGES={max}). Start a new \
+             conversation (no `X-Conversation-Id`), or delete old ones.",
+            thread.id
+        )));
+    }
+    let max = settings.max_key_stored_bytes;
+    let adding = thread.added_bytes();
+    if stored.saturating_add(adding) > max {
+        return Err(AppError::BadRequest(format!(
+            "This key has {stored} bytes of conversations stored and this request would add \
+             {adding}; at most {max} are stored per key (RAGWAY_MAX_KEY_STORED_BYTES={max}). \
+             Delete old conversations (`DELETE /v1/conversations/{{id}}`) to make room."
+        )));
+    }
+    Ok(())
+}
+
+/// The bytes `message` takes stored (its JSON body), counted without
+/// building the JSON.
+pub fn stored_size(message: &Message) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a message to a counter cannot fail (its maps have string keys).
+    let _ = serde_json::to_writer(&mut count, message);
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings() -> Settings {
+        Settings {
+            max_request_messages: 3,
+            max_message_bytes: 4,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn requests_over_a_cap_name_its_setting() {
+        let m = |text: &str| Message::new("user", json!(text));
+        assert!(check_request(&[m("a"), m("b"), m("c")], &settings()).is_ok());
+        let err = check_request(&[m("a"), m("b"), m("c"), m("d")], &settings()).unwrap_err();
+        assert!(
+            err.to_string().contains("RAGWAY_MAX_REQUEST_MESSAGES=3"),
+            "{err}"
+        );
+        // Bytes, not characters: two CJK characters are six bytes.
+        let err = check_request(&[m("ab"), m("一二")], &settings()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("messages[1] has 6 bytes") && text.contains("RAGWAY_MAX_MESSAGE_BYTES=4"),
+            "{text}"
+        );
+        let parts = Message::new(
+            "user",
+            json!([{"type": "text", "text": "abc"}, {"type": "text", "text": "de"}]),
+        );
+        assert!(check_request(&[parts], &settings()).is_err());
+    }
+
+    #[test]
+    fn the_stored_size_is_the_json_body() {
+        let message = Message::new("user", json!("héllo"));
+        let body = serde_json::to_string(&message).unwrap();
+        assert_eq!(stored_size(&message), body.len() as u64);
+    }
+}
