@@ -4,7 +4,7 @@
 # shellcheck shell=bash
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragway-target}"
 BIN="$CARGO_TARGET_DIR/release"
-cargo build -q --release --bin ragway --example fake_upstream --example loadgen
+cargo build -q --release --bin ragway --example fake_upstream --example loadgen --example extract_bench
 
 WORK=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
