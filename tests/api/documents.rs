@@ -114,37 +114,6 @@ async fn every_supported_format_is_ingested() {
 }
 
 #[tokio::test]
-async fn a_pdf_that_crashes_the_parser_fails_alone() {
-    let app = spawn_app().await;
-    let mut events = app.state.ingest_events.subscribe();
-    let response = upload_file(&app, &app.admin_key, "crash.pdf", fixture("crash.pdf")).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(wait_for(&mut events, &id).await, "failed");
-    let shown = app.document(&id).await;
-    assert_eq!(shown["status"], "failed");
-    assert!(
-        shown["error"].as_str().unwrap().contains("crashed"),
-        "{shown}"
-    );
-
-    // The server goes on answering and ingesting.
-    assert_eq!(
-        app.client
-            .get(app.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
-    app.ingest_text("After the crash", "Still standing.").await;
-}
-
-#[tokio::test]
 async fn user_keys_cannot_upload_or_see_shared_documents() {
     let app = spawn_app().await;
     let response = app
