@@ -295,6 +295,54 @@ async fn crashes_and_overflows_are_told_apart() {
 }
 
 #[tokio::test]
+async fn children_run_no_more_than_the_concurrency_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, gate) = (dir.path().join("started"), dir.path().join("gate"));
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&gate)
+        .status()
+        .unwrap()
+        .success());
+    // Each child notes its start, then waits until the test lets it finish.
+    let program = script(
+        &dir,
+        "child.sh",
+        &format!(
+            "cat >/dev/null; echo started >> {log}; read line < {gate}; printf '{{\"ok\":true,\"text_bytes\":2}}\\nok'",
+            log = log.display(),
+            gate = gate.display()
+        ),
+    );
+    let extractor = Extractor::new(Some(program), limits(), 1).unwrap();
+    let run = |extractor: Extractor| {
+        tokio::spawn(async move {
+            extractor
+                .extract(Format::Text, Bytes::from_static(b"x"))
+                .await
+        })
+    };
+    let (first, second) = (run(extractor.clone()), run(extractor.clone()));
+    let started = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    for finished in 1..=2 {
+        // Opening the gate for writing waits for a child to be reading it.
+        let gate = gate.clone();
+        let mut writer = tokio::task::spawn_blocking(move || std::fs::File::create(gate))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(started(), finished, "only one child at a time");
+        writer.write_all(b"go\n").unwrap();
+    }
+    assert_eq!(first.await.unwrap().unwrap().text, "ok");
+    assert_eq!(second.await.unwrap().unwrap().text, "ok");
+}
+
+#[tokio::test]
 async fn too_much_output_is_cut_off() {
     let err = run_script(
         "cat >/dev/null; echo '{\"ok\":true,\"text_bytes\":99999999}'; yes",
