@@ -91,6 +91,10 @@ enum Command {
         #[arg(long)]
         max_inflated_bytes: u64,
     },
+    /// Fork extraction children on request (what `serve` runs, once per
+    /// extraction slot; not for people).
+    #[command(name = "extract-zygote", hide = true)]
+    ExtractZygote,
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -149,6 +153,9 @@ fn main() -> anyhow::Result<()> {
             mime,
             *max_inflated_bytes,
         ));
+    }
+    if let Command::ExtractZygote = &cli.command {
+        std::process::exit(ragway::ingest::extract::zygote::run_zygote());
     }
     init_tracing();
     // Panics (a document parser's, say) are contained where they happen; log them as one line.
@@ -266,7 +273,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::ExtractChild { .. } => unreachable!("handled before the runtime starts"),
+        Command::ExtractChild { .. } | Command::ExtractZygote => {
+            unreachable!("handled before the runtime starts")
+        }
         Command::Keys { command, settings } => {
             let settings = settings.resolve()?;
             let db = sql::connect(&settings.database_url()).await?;

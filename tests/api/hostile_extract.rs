@@ -187,8 +187,7 @@ fn script(dir: &tempfile::TempDir, name: &str, body: &str) -> PathBuf {
 async fn run_script(body: &str, limits: Limits) -> Result<String, String> {
     let dir = tempfile::tempdir().unwrap();
     let program = script(&dir, "child.sh", body);
-    Extractor::new(Some(program), limits, 1)
-        .unwrap()
+    Extractor::direct(program, limits, 1)
         .extract(Format::Text, Bytes::from_static(b"some text"))
         .await
         .map(|extracted| extracted.text)
@@ -211,6 +210,54 @@ async fn the_child_answers_text_and_pages() {
         .await
         .unwrap();
     assert_eq!(html.text, "# Tides\n\nHigh at noon.");
+}
+
+#[tokio::test]
+async fn a_forked_child_past_the_time_limit_is_stopped_and_the_next_one_runs() {
+    let extractor = real_binary(limits());
+    let err = extractor
+        .extract_until(Format::Text, Bytes::from_static(b"x"), async {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "the text decoder was stopped after 60 s (RAGWAY_EXTRACT_TIMEOUT_SECS)"
+    );
+    // Its zygote was not reused; a new one serves the next extraction.
+    let text = extractor
+        .extract(Format::Text, Bytes::from_static(b"the next one"))
+        .await
+        .unwrap()
+        .text;
+    assert_eq!(text, "the next one");
+}
+
+#[tokio::test]
+async fn forks_of_one_zygote_serve_one_extraction_after_another() {
+    let extractor = real_binary(limits());
+    for n in 0..20 {
+        let text = format!("harbour notice {n}");
+        let extracted = extractor
+            .extract(Format::Text, Bytes::from(text.clone().into_bytes()))
+            .await
+            .unwrap();
+        assert_eq!(extracted.text, text);
+    }
+    // A crash in one fork (the memory limit) leaves the zygote serving.
+    let tight = real_binary(Limits {
+        memory_bytes: 64 * 1024 * 1024,
+        ..limits()
+    });
+    let err = tight
+        .extract(Format::Text, vec![b'a'; 80 * 1024 * 1024].into())
+        .await
+        .unwrap_err();
+    assert!(err.contains("memory limit"), "{err}");
+    let after = tight
+        .extract(Format::Html, Bytes::from_static(b"<p>still here</p>"))
+        .await
+        .unwrap();
+    assert_eq!(after.text, "still here");
 }
 
 #[tokio::test]
@@ -251,7 +298,7 @@ async fn the_cpu_limit_is_named() {
 async fn a_child_past_the_time_limit_is_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let program = script(&dir, "child.sh", "exec sleep 600");
-    let extractor = Extractor::new(Some(program), limits(), 1).unwrap();
+    let extractor = Extractor::direct(program, limits(), 1);
     // The deadline passes at once: what the time limit does after 60 s.
     let err = extractor
         .extract_until(Format::Text, Bytes::from_static(b"x"), async {})
@@ -313,7 +360,7 @@ async fn children_run_no_more_than_the_concurrency_at_once() {
             gate = gate.display()
         ),
     );
-    let extractor = Extractor::new(Some(program), limits(), 1).unwrap();
+    let extractor = Extractor::direct(program, limits(), 1);
     let run = |extractor: Extractor| {
         tokio::spawn(async move {
             extractor
@@ -328,18 +375,31 @@ async fn children_run_no_more_than_the_concurrency_at_once() {
             .lines()
             .count()
     };
-    for finished in 1..=2 {
-        // Opening the gate for writing waits for a child to be reading it.
+    // Opening the gate for writing waits for a child to be reading it.
+    let open_gate = || {
         let gate = gate.clone();
-        let mut writer = tokio::task::spawn_blocking(move || std::fs::File::create(gate))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(started(), finished, "only one child at a time");
-        writer.write_all(b"go\n").unwrap();
-    }
-    assert_eq!(first.await.unwrap().unwrap().text, "ok");
-    assert_eq!(second.await.unwrap().unwrap().text, "ok");
+        async move {
+            tokio::task::spawn_blocking(move || std::fs::File::create(gate))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let mut writer = open_gate().await;
+    assert_eq!(started(), 1, "only one child at a time");
+    writer.write_all(b"go\n").unwrap();
+    drop(writer);
+    // Whichever got the slot ends; only then does the other start.
+    let (done, other) = match futures::future::select(first, second).await {
+        futures::future::Either::Left((done, other)) => (done, other),
+        futures::future::Either::Right((done, other)) => (done, other),
+    };
+    assert_eq!(done.unwrap().unwrap().text, "ok");
+    let mut writer = open_gate().await;
+    assert_eq!(started(), 2);
+    writer.write_all(b"go\n").unwrap();
+    drop(writer);
+    assert_eq!(other.await.unwrap().unwrap().text, "ok");
 }
 
 #[tokio::test]

@@ -23,8 +23,8 @@
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
-use std::sync::Arc;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
+use super::zygote::Zygote;
 use super::{extract, Extracted, Format};
 use crate::config::Settings;
 
@@ -88,6 +89,9 @@ pub struct Extractor {
     program: PathBuf,
     limits: Limits,
     permits: Arc<Semaphore>,
+    /// Idle zygotes to fork extractions from; `None`: start
+    /// `PROGRAM extract-child` for each extraction instead.
+    zygotes: Option<Arc<Mutex<Vec<Zygote>>>>,
 }
 
 /// What the child writes before the text.
@@ -104,9 +108,11 @@ struct Header {
 
 /// How a child's run ended, before it is put into words.
 struct Finished {
-    /// `None` when the child was not waited for (it sent too much).
-    status: Option<ExitStatus>,
-    stdout: Result<Vec<u8>, ()>,
+    /// The exit code, when the child exited.
+    code: Option<i32>,
+    /// The signal that ended it, when one did.
+    signal: Option<i32>,
+    stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
 
@@ -127,7 +133,20 @@ impl Extractor {
             program,
             limits,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            zygotes: Some(Arc::default()),
         })
+    }
+
+    /// An extractor that starts `program extract-child` for every
+    /// extraction (no zygote): slower to start, and what a stand-in script
+    /// can play in tests.
+    pub fn direct(program: PathBuf, limits: Limits, concurrency: usize) -> Self {
+        Self {
+            program,
+            limits,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            zygotes: None,
+        }
     }
 
     /// The extractor the settings describe.
@@ -164,36 +183,111 @@ impl Extractor {
             .acquire()
             .await
             .map_err(|_| "text extraction is shutting down".to_string())?;
+        let finished = match &self.zygotes {
+            Some(zygotes) => self.in_zygote(zygotes, format, bytes, deadline).await?,
+            None => self.in_own_process(format, bytes, deadline).await?,
+        };
+        self.understand(format, finished)
+    }
+
+    fn stopped(&self, format: Format) -> String {
+        format!(
+            "the {} was stopped after {} s (RAGWAY_EXTRACT_TIMEOUT_SECS)",
+            parser(format),
+            self.limits.wall.as_secs()
+        )
+    }
+
+    fn too_long(&self) -> String {
+        format!(
+            "the text extracted from this file is larger than {} MiB",
+            self.limits.max_text / (1024 * 1024)
+        )
+    }
+
+    /// A fork of an idle zygote (started if none is idle) does the work.
+    async fn in_zygote(
+        &self,
+        zygotes: &Mutex<Vec<Zygote>>,
+        format: Format,
+        bytes: Bytes,
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> Result<Finished, String> {
+        let idle = zygotes.lock().expect("zygote pool").pop();
+        let mut zygote = match idle {
+            Some(zygote) => zygote,
+            None => Zygote::start(&self.program).map_err(|e| {
+                tracing::error!(program = %self.program.display(), error = %e, "cannot start the extraction zygote");
+                format!("text extraction could not start: {e}")
+            })?,
+        };
+        let max_output = self.limits.max_text + MAX_HEADER;
+        let run = async {
+            zygote
+                .send(format, &bytes, &self.limits, max_output)
+                .await?;
+            zygote.outcome(max_output).await
+        };
+        let outcome = tokio::select! {
+            outcome = run => Some(outcome),
+            () = deadline => None,
+        };
+        let outcome = match outcome {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(e)) => {
+                zygote.kill().await;
+                return Err(format!("text extraction failed: {e}"));
+            }
+            None => {
+                // The fork is killed by its zygote (which has not reaped it,
+                // so the pid is still its own); the zygote is not reused.
+                let _ = zygote.kill_fork().await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), zygote.outcome(max_output)).await;
+                zygote.kill().await;
+                return Err(self.stopped(format));
+            }
+        };
+        zygotes.lock().expect("zygote pool").push(zygote);
+        if outcome.report.too_long {
+            return Err(self.too_long());
+        }
+        Ok(Finished {
+            code: outcome.report.code,
+            signal: outcome.report.signal,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+        })
+    }
+
+    /// `PROGRAM extract-child` started for this extraction alone.
+    async fn in_own_process(
+        &self,
+        format: Format,
+        bytes: Bytes,
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> Result<Finished, String> {
         let mut child = self.spawn(format)?;
-        let limits = &self.limits;
-        let run = talk(&mut child, bytes, limits.max_text + MAX_HEADER);
+        let run = talk(&mut child, bytes, self.limits.max_text + MAX_HEADER);
         let finished = tokio::select! {
             finished = run => Some(finished),
             () = deadline => None,
         };
         let Some(finished) = finished else {
             let _ = child.kill().await;
-            return Err(format!(
-                "the {} was stopped after {} s (RAGWAY_EXTRACT_TIMEOUT_SECS)",
-                parser(format),
-                limits.wall.as_secs()
-            ));
+            return Err(self.stopped(format));
         };
-        let finished = match finished {
-            Ok(finished) => finished,
+        match finished {
+            Ok(Some(finished)) => Ok(finished),
+            Ok(None) => {
+                let _ = child.kill().await;
+                Err(self.too_long())
+            }
             Err(e) => {
                 let _ = child.kill().await;
-                return Err(format!("text extraction failed: {e}"));
+                Err(format!("text extraction failed: {e}"))
             }
-        };
-        if finished.stdout.is_err() {
-            let _ = child.kill().await;
-            return Err(format!(
-                "the text extracted from this file is larger than {} MiB",
-                limits.max_text / (1024 * 1024)
-            ));
         }
-        self.understand(format, finished)
     }
 
     fn spawn(&self, format: Format) -> Result<tokio::process::Child, String> {
@@ -232,14 +326,14 @@ impl Extractor {
     /// how it died.
     fn understand(&self, format: Format, finished: Finished) -> Result<Extracted, String> {
         let Finished {
-            status,
+            code,
+            signal,
             stdout,
             stderr,
         } = finished;
         let stderr = String::from_utf8_lossy(&stderr);
-        let status = status.expect("waited for");
-        if status.success() {
-            return parse_answer(&stdout.unwrap_or_default())
+        if code == Some(0) {
+            return parse_answer(&stdout)
                 .map_err(|e| format!("the {}'s answer could not be read: {e}", parser(format)))?;
         }
         let limits = &self.limits;
@@ -255,7 +349,7 @@ impl Extractor {
                 "the {parser} overflowed its stack on this file (too deeply nested?)"
             ));
         }
-        match (status.code(), status.signal()) {
+        match (code, signal) {
             (Some(PANIC_EXIT), _) => {
                 let message = stderr
                     .lines()
@@ -287,12 +381,13 @@ impl Extractor {
 }
 
 /// Writes the upload, reads both outputs (bounded) and waits for the exit,
-/// all at once so that no pipe fills up and stalls the child.
+/// all at once so that no pipe fills up and stalls the child; `None` when
+/// it sent more than `max_stdout` (the caller kills it).
 async fn talk(
     child: &mut tokio::process::Child,
     bytes: Bytes,
     max_stdout: usize,
-) -> std::io::Result<Finished> {
+) -> std::io::Result<Option<Finished>> {
     let mut stdin = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
@@ -306,21 +401,16 @@ async fn talk(
         read_bounded(stdout, max_stdout),
         read_bounded(stderr, MAX_STDERR)
     );
-    let stdout = stdout?;
-    if stdout.is_err() {
-        // Too much output: the caller kills the child rather than wait for it.
-        return Ok(Finished {
-            status: None,
-            stdout,
-            stderr: stderr?.unwrap_or_default(),
-        });
-    }
+    let Ok(stdout) = stdout? else {
+        return Ok(None);
+    };
     let status = child.wait().await?;
-    Ok(Finished {
-        status: Some(status),
+    Ok(Some(Finished {
+        code: status.code(),
+        signal: status.signal(),
         stdout,
         stderr: stderr?.unwrap_or_else(|()| b"(stderr too long)".to_vec()),
-    })
+    }))
 }
 
 /// Everything `reader` sends, or `Err(())` once it passes `max` bytes.
@@ -371,20 +461,7 @@ fn parse_answer(stdout: &[u8]) -> Result<Result<Extracted, String>, String> {
 /// The child's side: read the upload from stdin, extract, answer on stdout.
 /// Returns the process exit status.
 pub fn run_child(mime: &str, max_inflated: u64) -> i32 {
-    // One line a parent can find; the default hook's text is for people.
-    std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("panic: {}{place}", message.replace('\n', " "));
-    }));
+    install_panic_hook();
     let Some(format) = Format::from_mime(mime) else {
         eprintln!("unknown type {mime}");
         return 2;
@@ -402,6 +479,30 @@ pub fn run_child(mime: &str, max_inflated: u64) -> i32 {
         }
         return 2;
     }
+    answer(format, bytes, max_inflated)
+}
+
+/// One line a parent can find on stderr for a panic; the default hook's
+/// text is for people.
+pub(super) fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("panic: {}{place}", message.replace('\n', " "));
+    }));
+}
+
+/// Extracts `bytes` and writes the answer (header line, text) to stdout;
+/// the exit status to end with.
+pub(super) fn answer(format: Format, bytes: Vec<u8>, max_inflated: u64) -> i32 {
     let (header, text) = match extract(format, &bytes, max_inflated) {
         Ok(extracted) => (
             Header {
@@ -438,7 +539,11 @@ pub fn run_child(mime: &str, max_inflated: u64) -> i32 {
     }
 }
 
-fn set_limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> std::io::Result<()> {
+pub(super) fn set_limit(
+    resource: libc::__rlimit_resource_t,
+    soft: u64,
+    hard: u64,
+) -> std::io::Result<()> {
     let limit = libc::rlimit {
         rlim_cur: soft,
         rlim_max: hard,
