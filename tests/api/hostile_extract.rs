@@ -94,6 +94,16 @@ async fn ingest_private(app: &TestApp, name: &str, bytes: Vec<u8>) -> (String, S
     (id, status, document)
 }
 
+/// An app holding one ordinary document: its id and chunk count.
+async fn app_with_a_document() -> (TestApp, String, usize) {
+    let app = spawn_app().await;
+    let earlier = app
+        .ingest_text("Before", "The lighthouse keeper lights the lamp at dusk.")
+        .await;
+    let chunks = app.stored_chunks(&earlier).await;
+    (app, earlier, chunks)
+}
+
 /// The server goes on: `/health` answers, an ordinary document ingests, and
 /// the document stored before the hostile one still has its chunks.
 async fn server_goes_on(app: &TestApp, earlier: &str, earlier_chunks: usize) {
@@ -109,11 +119,7 @@ async fn server_goes_on(app: &TestApp, earlier: &str, earlier_chunks: usize) {
 
 #[tokio::test]
 async fn deeply_nested_html_is_read_not_fatal() {
-    let app = spawn_app().await;
-    let earlier = app
-        .ingest_text("Before", "The lighthouse keeper lights the lamp at dusk.")
-        .await;
-    let chunks = app.stored_chunks(&earlier).await;
+    let (app, earlier, chunks) = app_with_a_document().await;
     let (id, status, document) = ingest_private(&app, "nested.html", nested_html(200_000)).await;
     assert_eq!(status, "ready", "{document}");
     assert!(app.stored_chunks(&id).await > 0);
@@ -122,11 +128,7 @@ async fn deeply_nested_html_is_read_not_fatal() {
 
 #[tokio::test]
 async fn a_pdf_decompression_bomb_fails_alone() {
-    let app = spawn_app().await;
-    let earlier = app
-        .ingest_text("Before", "The lighthouse keeper lights the lamp at dusk.")
-        .await;
-    let chunks = app.stored_chunks(&earlier).await;
+    let (app, earlier, chunks) = app_with_a_document().await;
     // 64 MiB inflated, named 16 times: 1 GiB of page content, past 8 × the 50 MiB upload limit.
     let bomb = repeated_stream_pdf(64 * 1024 * 1024, 16);
     assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
@@ -146,11 +148,7 @@ async fn a_pdf_decompression_bomb_fails_alone() {
 
 #[tokio::test]
 async fn a_file_a_parser_panics_on_is_read_by_the_next_one() {
-    let app = spawn_app().await;
-    let earlier = app
-        .ingest_text("Before", "The lighthouse keeper lights the lamp at dusk.")
-        .await;
-    let chunks = app.stored_chunks(&earlier).await;
+    let (app, earlier, chunks) = app_with_a_document().await;
     // A Type0 font without descendant fonts makes pdf-extract panic; lopdf's
     // extractor, tried next in the same child, reads the page.
     let crash = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/crash.pdf")).unwrap();

@@ -94,7 +94,7 @@ async fn failures_are_reported_with_reasons_and_ctrl_c_leaves_the_rest() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    copy_fixture("crash.pdf", &root.join("crash.pdf"));
+    copy_fixture("bad/truncated.pdf", &root.join("truncated.pdf"));
     copy_fixture("handbook.md", &root.join("handbook.md"));
     std::fs::write(root.join("empty.txt"), b"").unwrap();
 
@@ -114,9 +114,9 @@ async fn failures_are_reported_with_reasons_and_ctrl_c_leaves_the_rest() {
             .unwrap_or_default()
     };
     assert!(
-        reason("crash.pdf").contains("crashed"),
+        reason("truncated.pdf").contains("could not be read"),
         "{}",
-        reason("crash.pdf")
+        reason("truncated.pdf")
     );
     assert!(
         reason("empty.txt").contains("empty"),
@@ -147,7 +147,7 @@ async fn failures_are_reported_with_reasons_and_ctrl_c_leaves_the_rest() {
     assert!(rerun
         .files
         .iter()
-        .any(|f| f.path.ends_with("crash.pdf") && f.outcome == Outcome::Failed));
+        .any(|f| f.path.ends_with("truncated.pdf") && f.outcome == Outcome::Failed));
 }
 
 #[tokio::test]
