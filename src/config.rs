@@ -139,7 +139,7 @@ pub struct Settings {
     pub extract_open_files: u64,
     /// Extraction children running at once (more wait their turn).
     pub extract_concurrency: usize,
-    /// The program run as the extraction child (`PROGRAM extract-child`); `None`: this executable.
+    /// The program run as the extraction zygote (`PROGRAM extract-zygote`); `None`: this executable.
     pub extract_program: Option<PathBuf>,
     /// Password verifications (argon2) running at once; more are answered 429 at once.
     pub login_concurrency: usize,
@@ -490,7 +490,7 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_EXTRACT_CONCURRENCY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extract_concurrency: Option<usize>,
-    /// The program run for text extraction as `PROGRAM extract-child` [default: this ragway executable].
+    /// The program run for text extraction as `PROGRAM extract-zygote` [default: this ragway executable].
     #[arg(long, env = "RAGWAY_EXTRACT_PROGRAM", hide = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extract_program: Option<PathBuf>,
