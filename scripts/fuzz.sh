@@ -40,7 +40,7 @@ for target in "${targets[@]}"; do
   corpus="fuzz/corpus/$target"
   mkdir -p "$corpus"
   case "$target" in
-    extract_pdf) cp fixtures/*.pdf fixtures/bad/*.pdf "$seeds/bomb.pdf" "$corpus/" ;;
+    extract_pdf) cp fixtures/*.pdf fixtures/bad/*.pdf fixtures/hostile/*.pdf "$seeds/bomb.pdf" "$corpus/" ;;
     extract_html) cp fixtures/*.html "$seeds/nested.html" "$corpus/" ;;
     extract_docx) cp fixtures/*.docx fixtures/bad/*.docx "$corpus/" ;;
     detect_decode) cp fixtures/*.txt fixtures/*.md fixtures/bad/*.txt "$corpus/" ;;

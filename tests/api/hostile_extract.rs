@@ -259,6 +259,29 @@ async fn forks_of_one_zygote_serve_one_extraction_after_another() {
 }
 
 #[tokio::test]
+async fn what_the_fuzzer_found_ends_quickly() {
+    // fixtures/hostile/parent-cycle.pdf: a page that is its own /Parent made
+    // pdf-extract loop until the time limit; it must end well before it.
+    let extractor = real_binary(Limits {
+        wall: Duration::from_secs(30),
+        ..limits()
+    });
+    let found = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/hostile/parent-cycle.pdf"
+    ))
+    .unwrap();
+    let outcome = extractor.extract(Format::Pdf, found.into()).await;
+    assert!(
+        outcome
+            .as_ref()
+            .err()
+            .is_none_or(|error| !error.contains("stopped after")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_memory_limit_is_named() {
     let extractor = real_binary(Limits {
         memory_bytes: 64 * 1024 * 1024,

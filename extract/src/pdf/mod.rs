@@ -129,7 +129,38 @@ fn open(bytes: &[u8]) -> Result<Document, String> {
         // Files with an owner password only open with the empty user password.
         doc.decrypt("").map_err(|e| unreadable(&e))?;
     }
+    break_parent_cycles(&mut doc);
     Ok(doc)
+}
+
+/// The most levels a page's `/Parent` chain is followed.
+const MAX_TREE_DEPTH: usize = 256;
+
+/// Cuts every `/Parent` link that closes a cycle (a page that is its own
+/// parent, found by fuzzing): pdf-extract follows the chain for inherited
+/// resources without end, looping until the time limit.
+fn break_parent_cycles(doc: &mut Document) {
+    let pages: Vec<ObjectId> = doc.get_pages().values().copied().collect();
+    for page in pages {
+        let mut seen = std::collections::HashSet::new();
+        let mut current = page;
+        for _ in 0..MAX_TREE_DEPTH {
+            seen.insert(current);
+            let parent = doc
+                .get_dictionary(current)
+                .ok()
+                .and_then(|dict| dict.get(b"Parent").ok())
+                .and_then(|parent| parent.as_reference().ok());
+            let Some(parent) = parent else { break };
+            if seen.contains(&parent) {
+                if let Ok(dict) = doc.get_dictionary_mut(current) {
+                    dict.remove(b"Parent");
+                }
+                break;
+            }
+            current = parent;
+        }
+    }
 }
 
 fn has_text(extracted: &Extracted) -> bool {
@@ -336,6 +367,16 @@ mod tests {
         let pdf = b"%PDF-1.1\n4 0 obj\n/Type /Page\nendobj\n5 0 obj\n<< /Length 44 >>\nstream\n\
 BT /F1 12 Tf 100 700 Td (test example) Tj ET\nendstream\nendobj\n%%EOF\n";
         assert_eq!(pdf_to_text(pdf, 1 << 30).unwrap().text, "test example");
+    }
+
+    #[test]
+    fn a_page_that_is_its_own_parent_does_not_loop() {
+        // Found by scripts/fuzz.sh: pdf-extract followed /Parent for ever.
+        let mut pdf = one_page("BT /F1 12 Tf 72 720 Td (Own parent) Tj ET", true);
+        let at = pdf.windows(13).position(|w| w == b"/Parent 2 0 R").unwrap();
+        pdf[at + 8] = b'3';
+        let text = pdf_to_text(&pdf, 1 << 30).unwrap().text;
+        assert!(text.contains("Own parent"), "{text:?}");
     }
 
     #[test]
