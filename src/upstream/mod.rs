@@ -13,26 +13,29 @@
 //! `RAGWAY_UPSTREAM_ATTEMPTS`).
 
 mod attempts;
+mod embeddings;
 mod images;
 pub mod pool;
 pub mod providers;
+mod rerank;
+mod retry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use base64::Engine as _;
 use bytes::Bytes;
-use serde::de::{DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use self::attempts::Failed;
 use self::pool::{Outcome, Pool};
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::usage::LogHandle;
+
+pub use self::retry::RetryPolicy;
 
 /// Which upstream, for messages and for the names of its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,137 +514,6 @@ impl Upstream {
             transient: false,
         })
     }
-
-    /// Embed `inputs` with `model` (an index keeps the model it was built
-    /// with until a reindex moves it to the configured one).
-    ///
-    /// Vectors are asked for in base64 (as OpenAI's own SDKs do): a quarter
-    /// of the bytes of decimal floats and next to nothing to decode. An
-    /// upstream that refuses base64 with a 400 is asked again for floats,
-    /// and only for floats from then on.
-    pub async fn embed_with(&self, model: &str, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
-        self.ready()?;
-        if inputs.is_empty() {
-            return Ok(Vec::new());
-        }
-        if self.floats_only.load(Ordering::Relaxed) {
-            return self.embed_as(model, inputs, "float").await;
-        }
-        match self.embed_as(model, inputs, "base64").await {
-            Err(AppError::Upstream {
-                status: StatusCode::BAD_REQUEST,
-                message,
-                ..
-            }) => {
-                let vectors = self.embed_as(model, inputs, "float").await?;
-                tracing::warn!(refusal = %message, "the embeddings upstream refused base64 vectors; asking for floats from now on");
-                self.floats_only.store(true, Ordering::Relaxed);
-                Ok(vectors)
-            }
-            other => other,
-        }
-    }
-
-    async fn embed_as(
-        &self,
-        model: &str,
-        inputs: &[String],
-        encoding_format: &str,
-    ) -> AppResult<Vec<Vec<f32>>> {
-        // Borrowed, not a `json!` tree: the batch's texts are written straight
-        // into the request body instead of being copied into one first.
-        #[derive(Serialize)]
-        struct Request<'a> {
-            model: &'a str,
-            input: &'a [String],
-            encoding_format: &'a str,
-        }
-        let body = Request {
-            model,
-            input: inputs,
-            encoding_format,
-        };
-        #[derive(Deserialize)]
-        struct Item {
-            index: Option<usize>,
-            #[serde(deserialize_with = "embedding_vector")]
-            embedding: Vec<f32>,
-        }
-        #[derive(Deserialize)]
-        struct Answer {
-            data: Vec<Item>,
-        }
-        let mut parsed: Answer = self
-            .send_json("/embeddings", model, &body, &LogHandle::detached())
-            .await?;
-        if parsed.data.len() != inputs.len() {
-            return Err(AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!(
-                    "The embeddings upstream returned {} vectors for {} inputs.",
-                    parsed.data.len(),
-                    inputs.len()
-                ),
-                retry_after: None,
-                transient: false,
-            });
-        }
-        parsed
-            .data
-            .sort_by_key(|item| item.index.unwrap_or(usize::MAX));
-        Ok(parsed.data.into_iter().map(|item| item.embedding).collect())
-    }
-
-    /// Order `documents` by relevance to `query` with the rerank upstream
-    /// (the SiliconFlow/Jina/Cohere `/rerank` shape): the best `top_n` as
-    /// `(index into documents, relevance score)`, best first.
-    pub async fn rerank(
-        &self,
-        query: &str,
-        documents: &[&str],
-        top_n: usize,
-    ) -> AppResult<Vec<(usize, f32)>> {
-        let ready = self.ready()?;
-        let body = json!({
-            "model": ready.model(),
-            "query": query,
-            "documents": documents,
-            "top_n": top_n,
-            "return_documents": false,
-        });
-        #[derive(Deserialize)]
-        struct Item {
-            index: usize,
-            relevance_score: f32,
-        }
-        #[derive(Deserialize)]
-        struct Answer {
-            results: Vec<Item>,
-        }
-        let answer: Answer = self
-            .send_json("/rerank", ready.model(), &body, &LogHandle::detached())
-            .await?;
-        if let Some(bad) = answer.results.iter().find(|r| r.index >= documents.len()) {
-            return Err(AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!(
-                    "The rerank upstream ranked document {} of {}.",
-                    bad.index,
-                    documents.len()
-                ),
-                retry_after: None,
-                transient: false,
-            });
-        }
-        let mut ranked: Vec<(usize, f32)> = answer
-            .results
-            .into_iter()
-            .map(|r| (r.index, r.relevance_score))
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        ranked.truncate(top_n);
-        Ok(ranked)
-    }
 }
 
 /// A request body as bytes, encoded once and sent again as they are on another key.
@@ -649,98 +521,6 @@ fn encode<B: Serialize + ?Sized>(body: &B) -> AppResult<Bytes> {
     Ok(Bytes::from(
         serde_json::to_vec(body).map_err(anyhow::Error::from)?,
     ))
-}
-
-/// How often and how patiently to retry an upstream call.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts after the first.
-    pub retries: u32,
-    pub base: Duration,
-    pub max: Duration,
-}
-
-impl RetryPolicy {
-    /// The embeddings retry policy of these settings.
-    pub fn for_embeddings(settings: &Settings) -> Self {
-        Self {
-            retries: settings.embed_retries,
-            base: Duration::from_millis(settings.retry_base_ms),
-            max: Duration::from_millis(settings.retry_max_ms),
-        }
-    }
-
-    /// Run `call` until it succeeds, fails for good, or the retries run out.
-    ///
-    /// Retried: 429 (after the upstream's Retry-After when it gives one), 5xx
-    /// and timeouts. A rejected key, an unknown model or a bad request fail at once.
-    pub async fn run<T, F, Fut>(&self, mut call: F) -> AppResult<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = AppResult<T>>,
-    {
-        let mut attempt = 0;
-        loop {
-            match call().await {
-                Err(AppError::Upstream {
-                    status,
-                    retry_after,
-                    message,
-                    transient: true,
-                }) if attempt < self.retries => {
-                    let backoff = self.base.saturating_mul(1 << attempt.min(16));
-                    let asked = retry_after
-                        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs)
-                        .unwrap_or_default();
-                    let delay = backoff.max(asked).min(self.max);
-                    tracing::warn!(%status, %message, attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "upstream call failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-}
-
-/// An embedding as the upstream sent it: a base64 string of little-endian
-/// `f32`s, or an array of numbers (from upstreams that ignore
-/// `encoding_format`), read straight into floats without a `Value` between.
-fn embedding_vector<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D::Error> {
-    struct Vector;
-    impl<'de> Visitor<'de> for Vector {
-        type Value = Vec<f32>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an array of numbers or a base64 string")
-        }
-
-        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<f32>, E> {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|e| E::custom(format!("the base64 embedding is invalid: {e}")))?;
-            if bytes.len() % 4 != 0 {
-                return Err(E::custom(format!(
-                    "the base64 embedding has {} bytes, not a whole number of 32-bit floats",
-                    bytes.len()
-                )));
-            }
-            Ok(bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f32>, A::Error> {
-            let mut vector = Vec::with_capacity(seq.size_hint().unwrap_or(1024));
-            while let Some(x) = seq.next_element::<f32>()? {
-                vector.push(x);
-            }
-            Ok(vector)
-        }
-    }
-    deserializer.deserialize_any(Vector)
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -756,6 +536,9 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
+    use super::embeddings::embedding_vector;
     use super::*;
 
     #[test]

@@ -1,0 +1,137 @@
+//! The embeddings capability: `/embeddings`, vectors asked for in base64
+//! and read straight into floats.
+
+use std::sync::atomic::Ordering;
+
+use base64::Engine as _;
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::Upstream;
+use axum::http::StatusCode;
+
+use crate::error::{AppError, AppResult};
+use crate::usage::LogHandle;
+
+impl Upstream {
+    /// Embed `inputs` with `model` (an index keeps the model it was built
+    /// with until a reindex moves it to the configured one).
+    ///
+    /// Vectors are asked for in base64 (as OpenAI's own SDKs do): a quarter
+    /// of the bytes of decimal floats and next to nothing to decode. An
+    /// upstream that refuses base64 with a 400 is asked again for floats,
+    /// and only for floats from then on.
+    pub async fn embed_with(&self, model: &str, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
+        self.ready()?;
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.floats_only.load(Ordering::Relaxed) {
+            return self.embed_as(model, inputs, "float").await;
+        }
+        match self.embed_as(model, inputs, "base64").await {
+            Err(AppError::Upstream {
+                status: StatusCode::BAD_REQUEST,
+                message,
+                ..
+            }) => {
+                let vectors = self.embed_as(model, inputs, "float").await?;
+                tracing::warn!(refusal = %message, "the embeddings upstream refused base64 vectors; asking for floats from now on");
+                self.floats_only.store(true, Ordering::Relaxed);
+                Ok(vectors)
+            }
+            other => other,
+        }
+    }
+
+    async fn embed_as(
+        &self,
+        model: &str,
+        inputs: &[String],
+        encoding_format: &str,
+    ) -> AppResult<Vec<Vec<f32>>> {
+        // Borrowed, not a `json!` tree: the batch's texts are written straight
+        // into the request body instead of being copied into one first.
+        #[derive(Serialize)]
+        struct Request<'a> {
+            model: &'a str,
+            input: &'a [String],
+            encoding_format: &'a str,
+        }
+        let body = Request {
+            model,
+            input: inputs,
+            encoding_format,
+        };
+        #[derive(Deserialize)]
+        struct Item {
+            index: Option<usize>,
+            #[serde(deserialize_with = "embedding_vector")]
+            embedding: Vec<f32>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            data: Vec<Item>,
+        }
+        let mut parsed: Answer = self
+            .send_json("/embeddings", model, &body, &LogHandle::detached())
+            .await?;
+        if parsed.data.len() != inputs.len() {
+            return Err(AppError::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!(
+                    "The embeddings upstream returned {} vectors for {} inputs.",
+                    parsed.data.len(),
+                    inputs.len()
+                ),
+                retry_after: None,
+                transient: false,
+            });
+        }
+        parsed
+            .data
+            .sort_by_key(|item| item.index.unwrap_or(usize::MAX));
+        Ok(parsed.data.into_iter().map(|item| item.embedding).collect())
+    }
+}
+
+/// An embedding as the upstream sent it: a base64 string of little-endian
+/// `f32`s, or an array of numbers (from upstreams that ignore
+/// `encoding_format`), read straight into floats without a `Value` between.
+pub(super) fn embedding_vector<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<f32>, D::Error> {
+    struct Vector;
+    impl<'de> Visitor<'de> for Vector {
+        type Value = Vec<f32>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of numbers or a base64 string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<f32>, E> {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .map_err(|e| E::custom(format!("the base64 embedding is invalid: {e}")))?;
+            if bytes.len() % 4 != 0 {
+                return Err(E::custom(format!(
+                    "the base64 embedding has {} bytes, not a whole number of 32-bit floats",
+                    bytes.len()
+                )));
+            }
+            Ok(bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f32>, A::Error> {
+            let mut vector = Vec::with_capacity(seq.size_hint().unwrap_or(1024));
+            while let Some(x) = seq.next_element::<f32>()? {
+                vector.push(x);
+            }
+            Ok(vector)
+        }
+    }
+    deserializer.deserialize_any(Vector)
+}
