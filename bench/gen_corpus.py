@@ -3,11 +3,13 @@
     python3 bench/gen_corpus.py text  OUT_DIR --files 10 --bytes 5000000
     python3 bench/gen_corpus.py pdf   OUT_DIR --count 200
     python3 bench/gen_corpus.py small OUT_DIR --count 2000
+    python3 bench/gen_corpus.py html OUT_DIR --count 2000
 
 text:  large plain-text files of English prose (varied sentences and paragraphs).
 pdf:   small valid PDFs with a text layer, 1-3 pages each, written by hand
        with fixtures/pdfgen.py (Helvetica, one Tj per line).
 small: 1-4 KB .txt and .md files spread over a few subfolders.
+html:  1-4 KB .html pages (the same prose in headings and paragraphs).
 """
 
 import argparse
@@ -128,9 +130,21 @@ def gen_small(out, count, seed):
             f.write(body)
 
 
+def gen_html(out, count, seed):
+    import html as escape
+    os.makedirs(out, exist_ok=True)
+    for i in range(count):
+        rng = random.Random(seed * 1000 + i)
+        body = prose(rng, rng.randint(1024, 4096), markdown=False)
+        paragraphs = "".join(f"<p>{escape.escape(p)}</p>\n" for p in body.split("\n\n") if p.strip())
+        page = f"<!doctype html><html><head><title>Note {i}</title></head><body><h1>Note {i}</h1>\n{paragraphs}</body></html>\n"
+        with open(os.path.join(out, f"note-{i:04d}.html"), "w") as f:
+            f.write(page)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=["text", "pdf", "small"])
+    ap.add_argument("kind", choices=["text", "pdf", "small", "html"])
     ap.add_argument("out")
     ap.add_argument("--files", type=int, default=10)
     ap.add_argument("--bytes", type=int, default=5_000_000)
@@ -142,6 +156,8 @@ def main():
         gen_text(a.out, a.files, a.bytes, a.seed)
     elif a.kind == "pdf":
         gen_pdf(a.out, a.count, a.seed)
+    elif a.kind == "html":
+        gen_html(a.out, a.count, a.seed)
     else:
         gen_small(a.out, a.count, a.seed)
 

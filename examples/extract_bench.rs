@@ -5,7 +5,9 @@
 //!
 //!     extract_bench DIR [ROUNDS=3] [CONCURRENCY=2]
 //!
-//! The child is `RAGWAY_BIN` (default: the `ragway` beside this executable).
+//! The child is `RAGWAY_BIN` (default: the `ragway` beside this executable);
+//! `DOCS_PER_PROCESS` (default 64, the server's) how many documents one
+//! forked child reads before a fresh fork replaces it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         wall: Duration::from_secs(120),
         max_inflated: 400 * 1024 * 1024,
         max_text: 200 * 1024 * 1024,
+        docs_per_process: docs_per_process(),
     };
     let extractor = Extractor::new(Some(program), limits.clone(), concurrency)?;
     let (mut inside, mut child) = (Vec::new(), Vec::new());
@@ -65,12 +68,20 @@ async fn main() -> anyhow::Result<()> {
     };
     let (inside, child) = (median(inside), median(child));
     println!(
-        "| {} | {} | {megabytes:.1} | {concurrency} | {inside:.3} | {child:.3} | {:.2} |",
+        "| {} | {} | {megabytes:.1} | {} | {inside:.3} | {child:.3} | {:.2} |",
         dir.file_name().unwrap_or_default().to_string_lossy(),
         files.len(),
+        docs_per_process(),
         inside / child
     );
     Ok(())
+}
+
+fn docs_per_process() -> u32 {
+    std::env::var("DOCS_PER_PROCESS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(64)
 }
 
 /// Every file under `dir`, sorted.

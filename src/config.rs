@@ -139,6 +139,8 @@ pub struct Settings {
     pub extract_open_files: u64,
     /// Extraction children running at once (more wait their turn).
     pub extract_concurrency: usize,
+    /// Documents one extraction child reads before it is replaced by a fresh fork (1: a new process per document).
+    pub extract_docs_per_process: u32,
     /// The program run as the extraction zygote (`PROGRAM extract-zygote`); `None`: this executable.
     pub extract_program: Option<PathBuf>,
     /// Password verifications (argon2) running at once; more are answered 429 at once.
@@ -226,6 +228,7 @@ impl Default for Settings {
             extract_cpu_secs: None,
             extract_open_files: 64,
             extract_concurrency: 2,
+            extract_docs_per_process: 64,
             extract_program: None,
             login_concurrency: 4,
             admin_session_max_hours: 168,
@@ -490,6 +493,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_EXTRACT_CONCURRENCY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extract_concurrency: Option<usize>,
+    /// Documents one text-extraction child process reads, one at a time, before a fresh one replaces it; 1 starts a new process for every document [default: 64].
+    #[arg(long, env = "RAGWAY_EXTRACT_DOCS_PER_PROCESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_docs_per_process: Option<u32>,
     /// The program run for text extraction as `PROGRAM extract-zygote` [default: this ragway executable].
     #[arg(long, env = "RAGWAY_EXTRACT_PROGRAM", hide = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -635,8 +642,11 @@ impl Settings {
             "RAGWAY_EXTRACT_MEMORY_MB must be at least 64"
         );
         anyhow::ensure!(
-            self.extract_concurrency > 0 && self.login_concurrency > 0 && self.max_connections > 0,
-            "RAGWAY_EXTRACT_CONCURRENCY, RAGWAY_LOGIN_CONCURRENCY and RAGWAY_MAX_CONNECTIONS must be at least 1"
+            self.extract_concurrency > 0
+                && self.extract_docs_per_process > 0
+                && self.login_concurrency > 0
+                && self.max_connections > 0,
+            "RAGWAY_EXTRACT_CONCURRENCY, RAGWAY_EXTRACT_DOCS_PER_PROCESS, RAGWAY_LOGIN_CONCURRENCY and RAGWAY_MAX_CONNECTIONS must be at least 1"
         );
         anyhow::ensure!(
             self.max_request_messages > 0 && self.max_conversation_messages > 0 && self.max_message_bytes > 0,

@@ -62,6 +62,14 @@ impl Format {
         .find(|f| f.mime() == mime)
     }
 
+    /// Whether reading it is only decoding (no parser runs).
+    pub fn is_plain_text(self) -> bool {
+        matches!(
+            self,
+            Format::Text | Format::Markdown | Format::Csv | Format::Json
+        )
+    }
+
     /// Whether the extracted text is markdown (headings as `#`), for the splitter.
     pub fn is_markdown(self) -> bool {
         matches!(self, Format::Markdown | Format::Html | Format::Docx)

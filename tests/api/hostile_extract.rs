@@ -167,6 +167,7 @@ fn limits() -> Limits {
         wall: Duration::from_secs(60),
         max_inflated: 1 << 30,
         max_text: 16 * 1024 * 1024,
+        docs_per_process: 64,
     }
 }
 
@@ -186,7 +187,7 @@ async fn run_script(body: &str, limits: Limits) -> Result<String, String> {
     let dir = tempfile::tempdir().unwrap();
     let program = script(&dir, "child.sh", body);
     Extractor::direct(program, limits, 1)
-        .extract(Format::Text, Bytes::from_static(b"some text"))
+        .extract(Format::Html, Bytes::from_static(b"<p>some text</p>"))
         .await
         .map(|extracted| extracted.text)
 }
@@ -214,52 +215,113 @@ async fn the_child_answers_text_and_pages() {
 async fn a_forked_child_past_the_time_limit_is_stopped_and_the_next_one_runs() {
     let extractor = real_binary(limits());
     let err = extractor
-        .extract_until(Format::Text, Bytes::from_static(b"x"), async {})
+        .extract_until(Format::Html, Bytes::from_static(b"<p>x</p>"), async {})
         .await
         .unwrap_err();
     assert_eq!(
         err,
-        "the text decoder was stopped after 60 s (RAGWAY_EXTRACT_TIMEOUT_SECS)"
+        "the HTML parser was stopped after 60 s (RAGWAY_EXTRACT_TIMEOUT_SECS)"
     );
     // Its zygote was not reused; a new one serves the next extraction.
     let text = extractor
-        .extract(Format::Text, Bytes::from_static(b"the next one"))
+        .extract(Format::Html, Bytes::from_static(b"<p>the next one</p>"))
         .await
         .unwrap()
         .text;
     assert_eq!(text, "the next one");
 }
 
+/// `n` small pages, each with its own text, and the text each must give.
+fn pages(n: usize) -> Vec<(Bytes, String)> {
+    (0..n)
+        .map(|i| {
+            let text = format!("harbour notice {i}");
+            (Bytes::from(format!("<p>{text}</p>")), text)
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn forks_of_one_zygote_serve_one_extraction_after_another() {
-    let extractor = real_binary(limits());
-    for n in 0..20 {
-        let text = format!("harbour notice {n}");
-        let extracted = extractor
-            .extract(Format::Text, Bytes::from(text.clone().into_bytes()))
-            .await
-            .unwrap();
-        assert_eq!(extracted.text, text);
+async fn one_child_reads_documents_one_after_another() {
+    for docs_per_process in [1, 3, 64] {
+        let extractor = real_binary(Limits {
+            docs_per_process,
+            ..limits()
+        });
+        for (page, text) in pages(10) {
+            let extracted = extractor.extract(Format::Html, page).await.unwrap();
+            assert_eq!(extracted.text, text, "docs_per_process {docs_per_process}");
+        }
     }
-    // A fork killed by the memory limit (it holds the upload and its
-    // decoded copy: 160 MiB > 64 MiB) is named so, and its zygote serves on.
+}
+
+#[tokio::test]
+async fn a_child_out_of_memory_fails_its_own_document_only() {
+    // A child killed by the memory limit (it would hold the 80 MiB upload,
+    // more than 64 MiB) is named so; the documents before and after it, read
+    // by the same zygote's children, are not touched.
     let tight = real_binary(Limits {
         memory_bytes: 64 * 1024 * 1024,
+        docs_per_process: 3,
         ..limits()
     });
-    let err = tight
-        .extract(Format::Text, vec![b'a'; 80 * 1024 * 1024].into())
+    let mut big = b"<p>".to_vec();
+    big.resize(80 * 1024 * 1024, b'a');
+    for (i, (page, text)) in pages(8).into_iter().enumerate() {
+        if i == 4 {
+            let err = tight
+                .extract(Format::Html, big.clone().into())
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err,
+                "the HTML parser ran out of its 64 MiB memory limit (RAGWAY_EXTRACT_MEMORY_MB)"
+            );
+        }
+        assert_eq!(tight.extract(Format::Html, page).await.unwrap().text, text);
+    }
+}
+
+#[tokio::test]
+async fn plain_text_is_decoded_without_a_child() {
+    // A program that fails every extraction: only parsed formats reach it.
+    let dir = tempfile::tempdir().unwrap();
+    let program = script(&dir, "child.sh", "exit 9");
+    let extractor = Extractor::direct(program, limits(), 1);
+    let gbk = b"\xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7".to_vec();
+    let text = extractor
+        .extract(Format::Text, gbk.into())
+        .await
+        .unwrap()
+        .text;
+    assert_eq!(text, "你好，世界");
+    let md = extractor
+        .extract(Format::Markdown, Bytes::from_static(b"# Tides"))
+        .await
+        .unwrap();
+    assert_eq!(md.text, "# Tides");
+    let err = extractor
+        .extract(Format::Html, Bytes::from_static(b"<p>x</p>"))
+        .await
+        .unwrap_err();
+    assert_eq!(err, "the HTML parser failed on this file (exit status 9)");
+    // The text limit holds for decoded text too.
+    let small = Extractor::direct(
+        dir.path().join("child.sh"),
+        Limits {
+            max_text: 1024 * 1024,
+            ..limits()
+        },
+        1,
+    );
+    let err = small
+        .extract(Format::Text, vec![b'a'; 2 * 1024 * 1024].into())
         .await
         .unwrap_err();
     assert_eq!(
         err,
-        "the text decoder ran out of its 64 MiB memory limit (RAGWAY_EXTRACT_MEMORY_MB)"
+        "the text extracted from this file is larger than 1 MiB"
     );
-    let after = tight
-        .extract(Format::Html, Bytes::from_static(b"<p>still here</p>"))
-        .await
-        .unwrap();
-    assert_eq!(after.text, "still here");
 }
 
 #[tokio::test]
@@ -298,7 +360,7 @@ async fn the_cpu_limit_is_named() {
     .unwrap_err();
     assert_eq!(
         err,
-        "the text decoder used up its 1 s of CPU time (RAGWAY_EXTRACT_CPU_SECS)"
+        "the HTML parser used up its 1 s of CPU time (RAGWAY_EXTRACT_CPU_SECS)"
     );
 }
 
@@ -309,12 +371,12 @@ async fn a_child_past_the_time_limit_is_stopped() {
     let extractor = Extractor::direct(program, limits(), 1);
     // The deadline passes at once: what the time limit does after 60 s.
     let err = extractor
-        .extract_until(Format::Text, Bytes::from_static(b"x"), async {})
+        .extract_until(Format::Html, Bytes::from_static(b"<p>x</p>"), async {})
         .await
         .unwrap_err();
     assert_eq!(
         err,
-        "the text decoder was stopped after 60 s (RAGWAY_EXTRACT_TIMEOUT_SECS)"
+        "the HTML parser was stopped after 60 s (RAGWAY_EXTRACT_TIMEOUT_SECS)"
     );
 }
 
@@ -323,7 +385,7 @@ async fn crashes_and_overflows_are_told_apart() {
     let segv = run_script("cat >/dev/null; kill -SEGV $$", limits()).await;
     assert_eq!(
         segv.unwrap_err(),
-        "the text decoder crashed on this file (signal SIGSEGV)"
+        "the HTML parser crashed on this file (signal SIGSEGV)"
     );
     let overflow = run_script(
         "cat >/dev/null; echo \"thread 'main' has overflowed its stack\" >&2; kill -ABRT $$",
@@ -338,12 +400,12 @@ async fn crashes_and_overflows_are_told_apart() {
     .await;
     assert_eq!(
         panicked.unwrap_err(),
-        "the text decoder crashed on this file: Descendant fonts required at lib.rs:974"
+        "the HTML parser crashed on this file: Descendant fonts required at lib.rs:974"
     );
     let exit = run_script("exit 7", limits()).await;
     assert_eq!(
         exit.unwrap_err(),
-        "the text decoder failed on this file (exit status 7)"
+        "the HTML parser failed on this file (exit status 7)"
     );
     let garbage = run_script("cat >/dev/null; echo not json", limits()).await;
     assert!(garbage.unwrap_err().contains("could not be read"));
@@ -372,7 +434,7 @@ async fn children_run_no_more_than_the_concurrency_at_once() {
     let run = |extractor: Extractor| {
         tokio::spawn(async move {
             extractor
-                .extract(Format::Text, Bytes::from_static(b"x"))
+                .extract(Format::Html, Bytes::from_static(b"<p>x</p>"))
                 .await
         })
     };

@@ -5,17 +5,24 @@
 //! it does: the executable is large, and the loader applies ~435,000
 //! relocations, each page it touches a copy-on-write fault. A zygote
 //! (`ragway extract-zygote`, started once per concurrency slot with an empty
-//! environment) pays that once; then for each upload it reads the request
-//! and the bytes, forks (cheap: one thread, little memory), and the fork
-//! sets its resource limits before it parses a byte, runs the extraction and
-//! exits. The zygote relays the fork's answer, its stderr and how it ended.
-//! A zygote that dies or garbles is replaced; the fork, not the zygote, is
-//! what a hostile file can kill.
+//! environment) pays that once. It forks a child, which sets its resource
+//! limits before it parses a byte and then reads documents one at a time
+//! from a pipe, answering each on another; after `docs_per_process` of them
+//! (or once it holds half its memory limit, or if the limits change) the
+//! zygote closes its pipe and forks a fresh one. A child that crashes, runs
+//! out of memory or CPU, or is killed for time fails the one document it
+//! was reading; the zygote reports how it ended and forks anew for the
+//! next. Reading many documents in one child saves the fork and, above
+//! all, the page faults of a fresh address space, which cost more than a
+//! small PDF's parse (BENCHMARKS.md). A zygote that dies or garbles is
+//! replaced; a child, not the zygote, is what a hostile file can kill.
 //!
 //! Frames, zygote stdin: a JSON [`Request`] line, then `input_bytes` bytes;
 //! later, one byte asks it to kill the running fork (the time limit).
-//! Zygote stdout: `{"pid":N}` when the fork starts, then a JSON [`Report`]
-//! line followed by the fork's stdout and stderr bytes.
+//! Zygote stdout: `{"pid":N}` when the fork has the document, then a JSON
+//! [`Report`] line followed by the fork's answer and, if it ended, what it
+//! printed (its stderr and stdout: answers go to a pipe of their own, so a
+//! library's print cannot garble one).
 
 use std::io::{BufRead, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -23,7 +30,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::child::{answer, install_panic_hook, set_limit, Limits};
+use super::child::{answer_to, install_panic_hook, set_limit, Limits};
 use super::Format;
 
 /// The hidden subcommand a zygote runs.
@@ -44,6 +51,29 @@ struct Request {
     /// Bytes of the fork's stdout relayed at most; past them it is killed.
     max_output: usize,
     input_bytes: usize,
+    /// Documents one fork reads before a fresh one replaces it.
+    #[serde(default = "one")]
+    docs_per_process: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One document handed from the zygote to its fork.
+#[derive(Debug, Serialize, Deserialize)]
+struct Job {
+    mime: String,
+    max_inflated: u64,
+    cpu_secs: u64,
+    input_bytes: usize,
+}
+
+/// The start of a fork's answer: enough to know where it ends.
+#[derive(Deserialize)]
+struct AnswerHeader {
+    #[serde(default)]
+    text_bytes: usize,
 }
 
 /// How a fork ended.
@@ -109,6 +139,7 @@ impl Zygote {
             open_files: limits.open_files,
             max_output,
             input_bytes: bytes.len(),
+            docs_per_process: limits.docs_per_process,
         };
         let mut line = serde_json::to_vec(&request)?;
         line.push(b'\n');
@@ -176,10 +207,16 @@ pub fn run_zygote() -> i32 {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut out = std::io::stdout().lock();
+    let mut fork: Option<Fork> = None;
     loop {
         let mut line = Vec::new();
         match (&mut input).take(MAX_LINE).read_until(b'\n', &mut line) {
-            Ok(0) => return 0,
+            Ok(0) => {
+                if let Some(fork) = fork.take() {
+                    fork.retire();
+                }
+                return 0;
+            }
             Ok(_) if line.last() == Some(&b'\n') => {}
             _ => return 2,
         }
@@ -195,104 +232,292 @@ pub fn run_zygote() -> i32 {
         {
             return 2;
         }
-        let Some(format) = Format::from_mime(&request.mime) else {
+        if Format::from_mime(&request.mime).is_none() {
             return 2;
-        };
-        if serve_one(&request, format, bytes, &mut out).is_err() {
+        }
+        if serve_one(&request, bytes, &mut fork, &mut out).is_err() {
             return 3;
         }
     }
 }
 
-/// Forks, lets the fork extract `bytes` under the request's limits, relays
-/// what it says and how it ends.
+/// A fork that reads documents from the zygote, one at a time.
+struct Fork {
+    pid: i32,
+    /// Jobs to it (its stdin).
+    jobs: std::fs::File,
+    /// Its answers.
+    answers: OwnedFd,
+    /// Its stderr and stdout (whatever a library prints), for the reason it died.
+    talk: OwnedFd,
+    served: u32,
+    memory_bytes: u64,
+    open_files: u64,
+}
+
+impl Fork {
+    /// Forks a reader under the request's memory and file limits.
+    fn start(request: &Request) -> std::io::Result<Self> {
+        let (jobs_read, jobs_write) = pipe()?;
+        let (answers_read, answers_write) = pipe()?;
+        let (talk_read, talk_write) = pipe()?;
+        // SAFETY: this process has one thread; the fork only sets limits,
+        // rearranges its descriptors, extracts and exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if pid == 0 {
+            drop((jobs_write, answers_read, talk_read));
+            let code = fork_main(request, jobs_read, answers_write, talk_write);
+            // SAFETY: ends the fork without running the zygote's exit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        Ok(Self {
+            pid,
+            jobs: std::fs::File::from(jobs_write),
+            answers: answers_read,
+            talk: talk_read,
+            served: 0,
+            memory_bytes: request.memory_bytes,
+            open_files: request.open_files,
+        })
+    }
+
+    /// Whether it may read the next document: it has not read its share,
+    /// runs under the same limits, and holds less than half its memory
+    /// limit (what a document left allocated is not carried for long).
+    fn fit_for(&self, request: &Request) -> bool {
+        let mut status = 0;
+        // SAFETY: asks after our own child without waiting.
+        let alive = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) } == 0;
+        alive
+            && self.served < request.docs_per_process.max(1)
+            && self.memory_bytes == request.memory_bytes
+            && self.open_files == request.open_files
+            && data_bytes(self.pid).is_some_and(|bytes| bytes < self.memory_bytes / 2)
+    }
+
+    /// Ends it between documents: its jobs pipe closes, it exits (if it
+    /// died idle, it was reaped when found unfit and this wait returns at once).
+    fn retire(self) {
+        drop(self.jobs);
+        let mut status = 0;
+        // SAFETY: waits for our own child, which is leaving.
+        unsafe { libc::waitpid(self.pid, &mut status, 0) };
+    }
+}
+
+/// Bytes of heap and anonymous mappings `pid` holds (`/proc/PID/statm`'s data).
+fn data_bytes(pid: i32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(5)?.parse().ok()?;
+    // SAFETY: a plain query.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+/// Hands `bytes` to a fork (the current one, or a fresh one), relays its
+/// answer or how it ended.
 fn serve_one(
     request: &Request,
-    format: Format,
     bytes: Vec<u8>,
+    slot: &mut Option<Fork>,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    let (out_read, out_write) = pipe()?;
-    let (err_read, err_write) = pipe()?;
-    out.flush()?;
-    // SAFETY: this process has one thread; the fork only sets limits,
-    // rearranges its descriptors, extracts and exits.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(std::io::Error::last_os_error());
+    if let Some(fork) = slot.take() {
+        if fork.fit_for(request) {
+            *slot = Some(fork);
+        } else {
+            fork.retire();
+        }
     }
-    if pid == 0 {
-        drop((out_read, err_read));
-        let code = fork_main(request, format, bytes, out_write, err_write);
-        // SAFETY: ends the fork without running the zygote's exit handlers.
-        unsafe { libc::_exit(code) };
-    }
-    drop((out_write, err_write, bytes));
-    writeln!(out, "{{\"pid\":{pid}}}")?;
+    let fork = match slot {
+        Some(fork) => fork,
+        None => slot.insert(Fork::start(request)?),
+    };
+    writeln!(out, "{{\"pid\":{}}}", fork.pid)?;
     out.flush()?;
-    let (stdout, stderr, too_long) = relay(pid, out_read, err_read, request.max_output);
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    let report = Report {
-        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-        stdout_bytes: stdout.len(),
-        stderr_bytes: stderr.len(),
-        too_long,
+    let job = Job {
+        mime: request.mime.clone(),
+        max_inflated: request.max_inflated,
+        cpu_secs: request.cpu_secs,
+        input_bytes: bytes.len(),
+    };
+    let mut line = serde_json::to_vec(&job)?;
+    line.push(b'\n');
+    // A fork that died before reading it all shows as its end, below.
+    let _ = fork
+        .jobs
+        .write_all(&line)
+        .and_then(|()| fork.jobs.write_all(&bytes));
+    drop(bytes);
+    let relayed = relay(fork, request.max_output);
+    let report = match relayed.ended {
+        false => {
+            fork.served += 1;
+            Report {
+                code: Some(0),
+                signal: None,
+                stdout_bytes: relayed.stdout.len(),
+                stderr_bytes: 0,
+                too_long: false,
+            }
+        }
+        true => {
+            let fork = slot.take().expect("the fork relayed");
+            let mut status = 0;
+            // SAFETY: waits for our own child, which has ended or been killed.
+            unsafe { libc::waitpid(fork.pid, &mut status, 0) };
+            Report {
+                code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+                signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+                stdout_bytes: relayed.stdout.len(),
+                stderr_bytes: relayed.stderr.len(),
+                too_long: relayed.too_long,
+            }
+        }
     };
     serde_json::to_writer(&mut *out, &report)?;
     out.write_all(b"\n")?;
-    out.write_all(&stdout)?;
-    out.write_all(&stderr)?;
-    out.flush()
+    out.write_all(&relayed.stdout)?;
+    if report.code != Some(0) || report.signal.is_some() {
+        out.write_all(&relayed.stderr)?;
+    }
+    out.flush()?;
+    // Its share read, it leaves now rather than idle until the next upload.
+    if let Some(fork) = slot.take_if(|fork| !fork.fit_for(request)) {
+        fork.retire();
+    }
+    Ok(())
 }
 
-/// The fork: limits first, then its stdout and stderr onto the pipes, then
-/// the extraction.
-fn fork_main(request: &Request, format: Format, bytes: Vec<u8>, out: OwnedFd, err: OwnedFd) -> i32 {
+/// The fork: limits first, then anything printed onto the talk pipe (so
+/// that no library's print can garble an answer), then one document after
+/// another until the zygote closes the jobs pipe.
+fn fork_main(request: &Request, jobs: OwnedFd, answers: OwnedFd, talk: OwnedFd) -> i32 {
     let limited = set_limit(
         libc::RLIMIT_DATA,
         request.memory_bytes,
         request.memory_bytes,
     )
-    .and_then(|()| set_limit(libc::RLIMIT_CPU, request.cpu_secs, request.cpu_secs + 1))
     .and_then(|()| set_limit(libc::RLIMIT_NOFILE, request.open_files, request.open_files))
     .and_then(|()| set_limit(libc::RLIMIT_CORE, 0, 0));
     // SAFETY: plain descriptor calls on descriptors we own.
     unsafe {
-        libc::dup2(out.as_raw_fd(), 1);
-        libc::dup2(err.as_raw_fd(), 2);
+        libc::dup2(talk.as_raw_fd(), 1);
+        libc::dup2(talk.as_raw_fd(), 2);
         // No reading the zygote's requests.
         libc::close(0);
     }
-    drop((out, err));
+    drop(talk);
     if limited.is_err() {
         eprintln!("cannot set the resource limits");
         return 4;
     }
-    answer(format, bytes, request.max_inflated)
+    let mut jobs = std::io::BufReader::new(std::fs::File::from(jobs));
+    let mut answers = std::fs::File::from(answers);
+    loop {
+        let mut line = Vec::new();
+        match (&mut jobs).take(MAX_LINE).read_until(b'\n', &mut line) {
+            Ok(0) => return 0,
+            Ok(_) if line.last() == Some(&b'\n') => {}
+            _ => return 2,
+        }
+        let Ok(job) = serde_json::from_slice::<Job>(&line) else {
+            return 2;
+        };
+        let Some(format) = Format::from_mime(&job.mime) else {
+            return 2;
+        };
+        let mut bytes = Vec::new();
+        if let Err(e) = bytes.try_reserve_exact(job.input_bytes) {
+            // Worded as Rust's own allocation failure, which the server recognises.
+            eprintln!(
+                "memory allocation of the upload ({} bytes) failed: {e}",
+                job.input_bytes
+            );
+            return 2;
+        }
+        if (&mut jobs)
+            .take(job.input_bytes as u64)
+            .read_to_end(&mut bytes)
+            .is_err()
+            || bytes.len() != job.input_bytes
+        {
+            return 2;
+        }
+        // RLIMIT_CPU counts the process's whole life: this document gets
+        // `cpu_secs` more than the documents before it used.
+        if set_limit(
+            libc::RLIMIT_CPU,
+            cpu_used_secs().saturating_add(job.cpu_secs),
+            libc::RLIM_INFINITY,
+        )
+        .is_err()
+        {
+            eprintln!("cannot set the CPU limit");
+            return 4;
+        }
+        let code = answer_to(&mut answers, format, bytes, job.max_inflated);
+        if code != 0 {
+            return code;
+        }
+        // What the document's parse freed goes back to the system, so the
+        // memory limit measures the next document, not this one's leftovers.
+        // SAFETY: a plain allocator call.
+        unsafe { libc::malloc_trim(0) };
+    }
 }
 
-/// Reads the fork's stdout (up to `max` bytes) and stderr (up to
-/// [`MAX_STDERR`]) together, so neither pipe fills and stalls it; a byte on
-/// our stdin (the server's time limit) or its end kills the fork.
-fn relay(pid: i32, out: OwnedFd, err: OwnedFd, max: usize) -> (Vec<u8>, Vec<u8>, bool) {
-    let (mut stdout, mut stderr, mut too_long) = (Vec::new(), Vec::new(), false);
-    let mut open = [Some(out), Some(err)];
+/// CPU seconds this process has used, rounded up.
+fn cpu_used_secs() -> u64 {
+    // SAFETY: fills a struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec;
+    u64::try_from(secs).unwrap_or(0) + 1
+}
+
+/// What a fork said about one document.
+struct Relayed {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// It ended (or was killed) rather than answered.
+    ended: bool,
+    /// It wrote more than it may and was killed for it.
+    too_long: bool,
+}
+
+/// Reads the fork's answer (up to `max` bytes) and its talk (up to
+/// [`MAX_STDERR`]) together, so neither pipe fills and stalls it, until the
+/// answer is whole or the fork ends; a byte on our stdin (the server's time
+/// limit) or its end kills the fork.
+fn relay(fork: &Fork, max: usize) -> Relayed {
+    let mut relayed = Relayed {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        ended: false,
+        too_long: false,
+    };
+    let mut open = [true, true];
     let mut buffer = vec![0u8; 64 * 1024];
     let mut watching_stdin = true;
-    while open.iter().any(Option::is_some) {
-        let mut fds: Vec<libc::pollfd> = open
-            .iter()
-            .map(|fd| libc::pollfd {
-                fd: fd.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        fds.push(libc::pollfd {
-            fd: if watching_stdin { 0 } else { -1 },
+    let mut answer_len: Option<usize> = None;
+    let kill = |relayed: &mut Relayed| {
+        // SAFETY: signals our own child, not yet reaped.
+        unsafe { libc::kill(fork.pid, libc::SIGKILL) };
+        relayed.ended = true;
+    };
+    while open[0] {
+        let mut fds = [
+            (fork.answers.as_raw_fd(), open[0]),
+            (fork.talk.as_raw_fd(), open[1]),
+            (0, watching_stdin),
+        ]
+        .map(|(fd, on)| libc::pollfd {
+            fd: if on { fd } else { -1 },
             events: libc::POLLIN,
             revents: 0,
         });
@@ -301,41 +526,80 @@ fn relay(pid: i32, out: OwnedFd, err: OwnedFd, max: usize) -> (Vec<u8>, Vec<u8>,
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
+            kill(&mut relayed);
             break;
         }
         if fds[2].revents != 0 {
             // A kill request, or the server gone: either way the fork ends.
             let mut byte = [0u8; 1];
             // SAFETY: reads one byte from our stdin.
-            let read = unsafe { libc::read(0, byte.as_mut_ptr().cast(), 1) };
-            // SAFETY: signals our own child, not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = read;
+            let _ = unsafe { libc::read(0, byte.as_mut_ptr().cast(), 1) };
+            kill(&mut relayed);
             watching_stdin = false;
         }
-        for (i, sink) in [&mut stdout, &mut stderr].into_iter().enumerate() {
-            if fds[i].revents == 0 {
-                continue;
-            }
-            let fd = open[i].as_ref().expect("polled").as_raw_fd();
+        if fds[1].revents != 0 {
             // SAFETY: reads into our buffer from a pipe we own.
-            let read = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            let read = unsafe { libc::read(fds[1].fd, buffer.as_mut_ptr().cast(), buffer.len()) };
             if read <= 0 {
-                open[i] = None;
-                continue;
+                open[1] = false;
+            } else {
+                let room = MAX_STDERR.saturating_sub(relayed.stderr.len());
+                relayed
+                    .stderr
+                    .extend_from_slice(&buffer[..(read as usize).min(room)]);
             }
-            let cap = if i == 0 { max } else { MAX_STDERR };
-            let room = cap.saturating_sub(sink.len());
-            sink.extend_from_slice(&buffer[..(read as usize).min(room)]);
-            if read as usize > room && i == 0 {
-                too_long = true;
-                // SAFETY: signals our own child, not yet reaped.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                open = [None, None];
+        }
+        if fds[0].revents != 0 {
+            // SAFETY: reads into our buffer from a pipe we own.
+            let read = unsafe { libc::read(fds[0].fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+            if read <= 0 {
+                // It ended; whatever it said on the talk pipe is read to the end.
+                relayed.ended = true;
+                drain(&fork.talk, open[1], &mut relayed.stderr, &mut buffer);
+                break;
+            }
+            let read = read as usize;
+            if relayed.stdout.len() + read > max {
+                relayed.too_long = true;
+                kill(&mut relayed);
+                break;
+            }
+            relayed.stdout.extend_from_slice(&buffer[..read]);
+            if answer_len.is_none() {
+                if let Some(newline) = relayed.stdout.iter().position(|&b| b == b'\n') {
+                    let header = serde_json::from_slice::<AnswerHeader>(&relayed.stdout[..newline]);
+                    match header {
+                        Ok(header) => answer_len = Some(newline + 1 + header.text_bytes),
+                        // Not an answer: the server's parse says so once the fork is gone.
+                        Err(_) => kill(&mut relayed),
+                    }
+                }
+            }
+            match answer_len {
+                Some(len) if relayed.stdout.len() == len && !relayed.ended => return relayed,
+                Some(len) if relayed.stdout.len() > len => kill(&mut relayed),
+                _ => {}
             }
         }
     }
-    (stdout, stderr, too_long)
+    relayed.ended = true;
+    relayed
+}
+
+/// Reads what is left on `fd` (the fork has ended, so it ends too).
+fn drain(fd: &OwnedFd, open: bool, sink: &mut Vec<u8>, buffer: &mut [u8]) {
+    if !open {
+        return;
+    }
+    loop {
+        // SAFETY: reads into our buffer from a pipe we own.
+        let read = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+        if read <= 0 {
+            return;
+        }
+        let room = MAX_STDERR.saturating_sub(sink.len());
+        sink.extend_from_slice(&buffer[..(read as usize).min(room)]);
+    }
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
