@@ -195,6 +195,16 @@ impl IntoResponse for AppError {
     }
 }
 
+/// A refused request (`ragway-protocol`'s checks): the same status and message as before
+/// those checks had a crate of their own.
+impl From<ragway_protocol::RequestError> for AppError {
+    fn from(err: ragway_protocol::RequestError) -> Self {
+        match err {
+            ragway_protocol::RequestError::BadRequest(message) => AppError::BadRequest(message),
+        }
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         AppError::Internal(err.into())

@@ -12,7 +12,6 @@ mod stream;
 mod trim;
 
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
@@ -21,76 +20,10 @@ use crate::retrieval::{self, Source};
 use crate::state::AppState;
 use crate::usage::LogHandle;
 
-/// An OpenAI chat completion request; fields ragway does not use pass through untouched.
-#[derive(Debug, Deserialize)]
-pub struct ChatRequest {
-    pub model: String,
-    pub messages: Vec<Message>,
-    #[serde(default, deserialize_with = "null_as_false")]
-    pub stream: bool,
-    #[serde(flatten)]
-    pub rest: Map<String, Value>,
-}
-
-/// One chat message; `content` is a string, an array of parts or null.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Message {
-    pub role: String,
-    #[serde(default)]
-    pub content: Value,
-    #[serde(flatten)]
-    pub rest: Map<String, Value>,
-}
-
-fn null_as_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
-}
-
-const ROLES: &[&str] = &[
-    "system",
-    "developer",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-];
-
-impl Message {
-    /// A message with just a role and content.
-    pub fn new(role: &str, content: Value) -> Self {
-        Self {
-            role: role.into(),
-            content,
-            rest: Map::new(),
-        }
-    }
-
-    /// The plain text of the message: the string, or its text parts joined.
-    pub fn text(&self) -> String {
-        match &self.content {
-            Value::String(s) => s.clone(),
-            Value::Array(parts) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        }
-    }
-
-    /// Bytes of [`Self::text`] (without the joining newlines), counted without copying.
-    pub fn text_bytes(&self) -> usize {
-        match &self.content {
-            Value::String(s) => s.len(),
-            Value::Array(parts) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .map(str::len)
-                .sum(),
-            _ => 0,
-        }
-    }
-}
+// The request types and their checks are `ragway-protocol`'s (pure, fuzzed
+// alone); these paths stay the server's names for them.
+use ragway_protocol::chat::validate;
+pub use ragway_protocol::chat::{ChatRequest, Message};
 
 /// Answer one chat completion request from `caller`, in the conversation
 /// `conversation` names (the `X-Conversation-Id` header) if it names one.
@@ -175,22 +108,13 @@ pub async fn complete(
         .clone()
         .unwrap_or_else(|| ready.model().to_string());
     log.set_model(&model.id, Some(&upstream_model));
-    let question = retrieval_query(&exchange.thread.messages)
-        .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
-    // Embedding models read a few hundred tokens; the start of a pasted
-    // document is what to search for.
-    let question: String = question.chars().take(MAX_QUESTION_CHARS).collect();
+    let question = search_query(&exchange.thread.messages)?;
     // Saving needs only what the request adds, not the whole history.
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
     let prepared_at = started.elapsed();
     if model.retrieval {
-        let options = retrieval::Options {
-            top_k: model.top_k.map_or(runtime.top_k, |k| k.max(1) as usize),
-            collections: (!model.collections.is_empty()).then_some(model.collections.as_slice()),
-            score_threshold: model.score_threshold,
-            rerank: model.rerank,
-        };
+        let options = retrieval_options(&model, runtime.top_k);
         let started = std::time::Instant::now();
         exchange.sources =
             retrieval::retrieve(state, caller, &catalog?, &question, options).await?;
@@ -370,6 +294,28 @@ fn footer(sources: &[Source]) -> String {
 /// The text to retrieve for: the last user message, after the one before
 /// it when it is a short follow-up that refers back ("what about the
 /// second one?", "那第二个呢？").
+/// What retrieval searches for, for the conversation `messages` ends: the
+/// last user message (with the one before it when it leans on it), cut to
+/// what an embedding model reads.
+pub fn search_query(messages: &[Message]) -> AppResult<String> {
+    let question = retrieval_query(messages)
+        .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
+    // Embedding models read a few hundred tokens; the start of a pasted
+    // document is what to search for.
+    Ok(question.chars().take(MAX_QUESTION_CHARS).collect())
+}
+
+/// The retrieval settings of `model` (`default_top_k` where it has none).
+pub fn retrieval_options(model: &models::Model, default_top_k: usize) -> retrieval::Options<'_> {
+    retrieval::Options {
+        top_k: model.top_k.map_or(default_top_k, |k| k.max(1) as usize),
+        collections: (!model.collections.is_empty()).then_some(model.collections.as_slice()),
+        score_threshold: model.score_threshold,
+        rerank: model.rerank,
+        explain: false,
+    }
+}
+
 fn retrieval_query(messages: &[Message]) -> Option<String> {
     let mut asked = messages
         .iter()
@@ -410,24 +356,6 @@ fn refers_back(text: &str) -> bool {
         return false;
     }
     words.iter().any(|w| WORDS.contains(&w.as_str())) || CJK.iter().any(|m| text.contains(m))
-}
-
-fn validate(messages: &[Message]) -> AppResult<()> {
-    if messages.is_empty() {
-        return Err(AppError::BadRequest("`messages` must not be empty.".into()));
-    }
-    if let Some((i, m)) = messages
-        .iter()
-        .enumerate()
-        .find(|(_, m)| !ROLES.contains(&m.role.as_str()))
-    {
-        return Err(AppError::BadRequest(format!(
-            "messages[{i}].role {:?} is not one of {}.",
-            m.role,
-            ROLES.join(", ")
-        )));
-    }
-    Ok(())
 }
 
 /// The messages with the model's system prompt and the sources in one
@@ -479,6 +407,7 @@ mod tests {
             score: 1.0,
             rerank_score: None,
             text: "fact".into(),
+            explain: None,
         }
     }
 
@@ -522,15 +451,6 @@ mod tests {
     }
 
     #[test]
-    fn text_parts_are_joined() {
-        let m = msg(
-            "user",
-            json!([{"type":"text","text":"a"},{"type":"image_url","image_url":{}},{"type":"text","text":"b"}]),
-        );
-        assert_eq!(m.text(), "a\nb");
-    }
-
-    #[test]
     fn short_follow_ups_bring_the_question_before_them() {
         let turns = |last: &str| {
             vec![
@@ -570,12 +490,5 @@ mod tests {
             footer(&[source(), second]),
             "\n\n---\n[1] T\n[2] Guide (p. 4)"
         );
-    }
-
-    #[test]
-    fn roles_are_checked() {
-        assert!(validate(&[msg("wizard", json!("x"))]).is_err());
-        assert!(validate(&[]).is_err());
-        assert!(validate(&[msg("user", json!("x"))]).is_ok());
     }
 }

@@ -12,6 +12,7 @@ mod logs;
 mod messages;
 mod models;
 mod providers;
+mod retrieval;
 pub mod server;
 mod settings;
 mod upstreams;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::router())
         .merge(admin::router())
         .merge(providers::router())
+        .merge(retrieval::router())
         .merge(settings::router())
         .merge(logs::router())
         .merge(upstreams::router())

@@ -4,6 +4,10 @@
 
 use serde::Serialize;
 
+mod fusion;
+
+use fusion::{fuse_rows, Fused};
+
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::ingest::collections::{self, private_space};
@@ -32,6 +36,44 @@ pub struct Source {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rerank_score: Option<f32>,
     pub text: String,
+    /// How it ranked in each search, when asked ([`Options::explain`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
+}
+
+/// Why a source ranked where it did: its place and score in each search,
+/// and the fused score that ordered them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explain {
+    /// Place in the vector search's list, from 1 (`None`: not found by it).
+    pub vector_rank: Option<usize>,
+    /// Cosine similarity, when the vector search found it.
+    pub vector_score: Option<f32>,
+    /// Place in the full-text search's list, from 1.
+    pub text_rank: Option<usize>,
+    /// Full-text (BM25) score.
+    pub text_score: Option<f32>,
+    /// The fused score the two lists were merged by.
+    pub fused_score: f32,
+}
+
+impl From<&Fused> for Explain {
+    fn from(fused: &Fused) -> Self {
+        Self {
+            vector_rank: fused.vector_rank,
+            vector_score: fused.similarity,
+            text_rank: fused.text_rank,
+            text_score: fused.text_score,
+            fused_score: fused.rrf,
+        }
+    }
+}
+
+/// A fused candidate, read: the chunk, how it was found, its rerank score.
+struct Candidate {
+    hit: ChunkHit,
+    fused: Fused,
+    rerank_score: Option<f32>,
 }
 
 /// What to search and how much to keep.
@@ -45,6 +87,8 @@ pub struct Options<'a> {
     pub score_threshold: Option<f64>,
     /// Reorder the candidates with the rerank upstream (when it is configured).
     pub rerank: bool,
+    /// Fill each source's [`Explain`] (the admin's retrieval test).
+    pub explain: bool,
 }
 
 /// Candidates taken from each search before fusion: enough that a chunk
@@ -52,10 +96,6 @@ pub struct Options<'a> {
 fn candidates(top_k: usize) -> usize {
     (top_k * 4).clamp(20, 200)
 }
-
-/// The constant of reciprocal rank fusion (the usual 60: ranks far down
-/// either list still count, but little).
-const RRF_K: f32 = 60.0;
 
 /// What retrieval reads from SQL before it searches: the active index,
 /// every shared collection's name, and the collections that hold documents.
@@ -213,12 +253,12 @@ pub async fn retrieve(
         }
         embedded = Some(found.vector);
     }
-    let mut hits: Vec<(ChunkHit, Option<f32>)> = fused.into_iter().map(|hit| (hit, None)).collect();
+    let mut hits = fused;
     if options.rerank && hits.len() > 1 {
         hits = rerank(state, question, hits, options.top_k).await;
     }
     hits.truncate(options.top_k);
-    Ok(numbered(hits))
+    Ok(numbered(hits, options.explain))
 }
 
 /// What both searches found: the question's embedding and each one's rows.
@@ -378,7 +418,7 @@ async fn read(
     found: &Found,
     options: &Options<'_>,
     scope: Scope<'_>,
-) -> AppResult<Option<Vec<ChunkHit>>> {
+) -> AppResult<Option<Vec<Candidate>>> {
     let fused = fuse_rows(&found.by_vector, &found.by_text);
     let mut kept = Vec::new();
     let mut next = 0;
@@ -403,7 +443,7 @@ async fn read(
         else {
             return Ok(None);
         };
-        let mut hits: Vec<(f32, ChunkHit)> = Vec::with_capacity(page.len());
+        let mut hits: Vec<Candidate> = Vec::with_capacity(page.len());
         for (candidate, row) in page.iter().zip(read) {
             let Some(hit) = row.hit else { continue };
             let score = match (candidate.similarity, &row.vector) {
@@ -417,54 +457,22 @@ async fn read(
             {
                 continue;
             }
-            hits.push((candidate.rrf, ChunkHit { score, ..hit }));
+            hits.push(Candidate {
+                hit: ChunkHit { score, ..hit },
+                fused: *candidate,
+                rerank_score: None,
+            });
         }
-        hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.score.total_cmp(&a.1.score)));
-        kept.extend(hits.into_iter().map(|(_, hit)| hit));
+        hits.sort_by(|a, b| {
+            b.fused
+                .rrf
+                .total_cmp(&a.fused.rrf)
+                .then(b.hit.score.total_cmp(&a.hit.score))
+        });
+        kept.extend(hits);
         next = end;
     }
     Ok(Some(kept))
-}
-
-/// A row both searches' rankings were fused into.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Fused {
-    row: u64,
-    /// Reciprocal-rank score: the sum over the searches that found it.
-    rrf: f32,
-    /// Cosine similarity, when the vector search found it.
-    similarity: Option<f32>,
-}
-
-/// Both searches' rows fused by reciprocal rank, best first; ties keep
-/// the vector search's order first.
-fn fuse_rows(by_vector: &[FoundRow], by_text: &[FoundRow]) -> Vec<Fused> {
-    let mut fused: Vec<Fused> = Vec::with_capacity(by_vector.len() + by_text.len());
-    let mut at: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
-    for (rank, found) in by_vector.iter().enumerate() {
-        at.insert(found.row, fused.len());
-        fused.push(Fused {
-            row: found.row,
-            rrf: 1.0 / (RRF_K + rank as f32 + 1.0),
-            similarity: Some(found.score),
-        });
-    }
-    for (rank, found) in by_text.iter().enumerate() {
-        let rrf = 1.0 / (RRF_K + rank as f32 + 1.0);
-        match at.get(&found.row) {
-            Some(&i) => fused[i].rrf += rrf,
-            None => {
-                at.insert(found.row, fused.len());
-                fused.push(Fused {
-                    row: found.row,
-                    rrf,
-                    similarity: None,
-                });
-            }
-        }
-    }
-    fused.sort_by(|a, b| b.rrf.total_cmp(&a.rrf));
-    fused
 }
 
 /// The hits in the rerank model's order, best `top_k`; on any rerank
@@ -472,21 +480,25 @@ fn fuse_rows(by_vector: &[FoundRow], by_text: &[FoundRow]) -> Vec<Fused> {
 async fn rerank(
     state: &AppState,
     question: &str,
-    hits: Vec<(ChunkHit, Option<f32>)>,
+    hits: Vec<Candidate>,
     top_k: usize,
-) -> Vec<(ChunkHit, Option<f32>)> {
+) -> Vec<Candidate> {
     if !state.upstreams.rerank.is_configured() {
         tracing::warn!("the model asks for rerank, but RAGWAY_RERANK_BASE_URL is not set; keeping the fused order");
         return hits;
     }
-    let texts: Vec<&str> = hits.iter().map(|(hit, _)| hit.text.as_str()).collect();
+    let texts: Vec<&str> = hits.iter().map(|c| c.hit.text.as_str()).collect();
     match state.upstreams.rerank.rerank(question, &texts, top_k).await {
         Ok(order) => {
-            let mut slots: Vec<Option<(ChunkHit, Option<f32>)>> =
-                hits.into_iter().map(Some).collect();
+            let mut slots: Vec<Option<Candidate>> = hits.into_iter().map(Some).collect();
             order
                 .into_iter()
-                .filter_map(|(i, score)| slots[i].take().map(|(hit, _)| (hit, Some(score))))
+                .filter_map(|(i, score)| {
+                    slots.get_mut(i)?.take().map(|c| Candidate {
+                        rerank_score: Some(score),
+                        ..c
+                    })
+                })
                 .collect()
         }
         Err(err) => {
@@ -496,21 +508,31 @@ async fn rerank(
     }
 }
 
-fn numbered(hits: Vec<(ChunkHit, Option<f32>)>) -> Vec<Source> {
+fn numbered(hits: Vec<Candidate>, explain: bool) -> Vec<Source> {
     hits.into_iter()
         .enumerate()
-        .map(|(i, (hit, rerank_score))| Source {
-            index: i + 1,
-            document_id: hit.document_id,
-            title: hit.title,
-            collection: hit.collection,
-            chunk_id: hit.chunk_id,
-            page: hit.page,
-            heading: hit.heading,
-            score: hit.score,
-            rerank_score,
-            text: hit.text,
-        })
+        .map(
+            |(
+                i,
+                Candidate {
+                    hit,
+                    fused,
+                    rerank_score,
+                },
+            )| Source {
+                index: i + 1,
+                document_id: hit.document_id,
+                title: hit.title,
+                collection: hit.collection,
+                chunk_id: hit.chunk_id,
+                page: hit.page,
+                heading: hit.heading,
+                score: hit.score,
+                rerank_score,
+                text: hit.text,
+                explain: explain.then(|| Explain::from(&fused)),
+            },
+        )
         .collect()
 }
 
@@ -545,20 +567,26 @@ mod tests {
 
     #[test]
     fn context_numbers_sources() {
-        let sources = numbered(vec![(
-            ChunkHit {
-                chunk_id: "d:0".into(),
-                document_id: "d".into(),
-                collection: "default".into(),
-                ordinal: 0,
-                title: "Handbook".into(),
-                page: Some(3),
-                heading: Some("Leave".into()),
-                text: "Leave is 25 days.".into(),
-                score: 0.9,
-            },
-            None,
-        )]);
+        let sources = numbered(
+            vec![Candidate {
+                hit: ChunkHit {
+                    chunk_id: "d:0".into(),
+                    document_id: "d".into(),
+                    collection: "default".into(),
+                    ordinal: 0,
+                    title: "Handbook".into(),
+                    page: Some(3),
+                    heading: Some("Leave".into()),
+                    text: "Leave is 25 days.".into(),
+                    score: 0.9,
+                },
+                fused: fusion::fuse_rows(&[FoundRow { row: 0, score: 0.9 }], &[])[0],
+                rerank_score: None,
+            }],
+            true,
+        );
+        let explain = sources[0].explain.as_ref().unwrap();
+        assert_eq!((explain.vector_rank, explain.text_rank), (Some(1), None));
         let block = context_block(&sources);
         assert!(block.contains("[1] Handbook > Leave (p. 3)\nLeave is 25 days."));
     }
@@ -600,36 +628,5 @@ mod tests {
         assert_eq!(Narrowing::for_share(share(11, 12), 20), Narrowing::Filter);
         // Not known: filtered.
         assert_eq!(Narrowing::for_share(None, 20), Narrowing::Filter);
-    }
-}
-
-#[cfg(test)]
-mod fusion_tests {
-    use super::*;
-
-    fn rows(list: &[u64]) -> Vec<FoundRow> {
-        list.iter()
-            .map(|&row| FoundRow {
-                row,
-                score: 1.0 - row as f32 / 10.0,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn chunks_found_by_both_searches_rise_to_the_top() {
-        let fused = fuse_rows(&rows(&[1, 2, 3]), &rows(&[3, 4]));
-        let order: Vec<u64> = fused.iter().map(|f| f.row).collect();
-        assert_eq!(order, [3, 1, 2, 4]);
-        // Only the vector search knows a similarity; full text's is read later.
-        assert_eq!(fused[0].similarity, Some(0.7));
-        assert_eq!(fused[3].similarity, None);
-    }
-
-    #[test]
-    fn ties_keep_the_vector_order_first() {
-        let fused = fuse_rows(&rows(&[1]), &rows(&[2]));
-        assert_eq!(fused[0].rrf, fused[1].rrf);
-        assert_eq!(fused.iter().map(|f| f.row).collect::<Vec<_>>(), [1, 2]);
     }
 }

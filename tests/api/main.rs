@@ -30,5 +30,6 @@ mod providers;
 mod python;
 mod replicas;
 mod retrieval;
+mod retrieval_test;
 mod settings;
 mod upstreams;

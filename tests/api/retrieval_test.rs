@@ -1,0 +1,107 @@
+//! The admin's retrieval test: `POST /api/admin/retrieval/test`.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[tokio::test]
+async fn the_test_shows_how_each_passage_ranked() {
+    let app = spawn_app().await;
+    app.ingest_text(
+        "Boiler",
+        "The boiler room key hangs behind the reception desk.",
+    )
+    .await;
+    app.ingest_text("Canteen", "Lunch is served from noon until two.")
+        .await;
+    let response = app
+        .post_json(
+            "/api/admin/retrieval/test",
+            &app.admin_key,
+            &json!({"question": "Where is the boiler room key?", "top_k": 2}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let test: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(test["query"], "Where is the boiler room key?");
+    assert_eq!(test["top_k"], 2);
+    let sources = test["sources"].as_array().unwrap();
+    assert_eq!(sources[0]["title"], "Boiler", "{test}");
+    let explain = &sources[0]["explain"];
+    // Both searches found it: its words and its vector.
+    assert_eq!(explain["vector_rank"], 1, "{test}");
+    assert_eq!(explain["text_rank"], 1, "{test}");
+    assert!(explain["text_score"].as_f64().unwrap() > 0.0);
+    assert!(explain["fused_score"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        explain["vector_score"].as_f64().unwrap(),
+        sources[0]["score"].as_f64().unwrap()
+    );
+
+    // A conversation is searched as chat would search it: a short follow-up
+    // with the question before it.
+    let followed = app
+        .post_json(
+            "/api/admin/retrieval/test",
+            &app.admin_key,
+            &json!({"messages": [
+                {"role": "user", "content": "Where is the boiler room key?"},
+                {"role": "assistant", "content": "Behind the reception desk."},
+                {"role": "user", "content": "and that one?"},
+            ]}),
+        )
+        .await;
+    let followed: serde_json::Value = followed.json().await.unwrap();
+    assert_eq!(
+        followed["query"],
+        "Where is the boiler room key?\nand that one?"
+    );
+    // Chat clients never see the explanation.
+    let answer = app
+        .chat_json(
+            &app.user_key,
+            &app.chat_body("Where is the boiler room key?", false),
+        )
+        .await;
+    assert!(answer["sources"][0].get("explain").is_none(), "{answer}");
+}
+
+#[tokio::test]
+async fn the_test_is_the_admins_and_checks_what_it_is_sent() {
+    let app = spawn_app().await;
+    let body = json!({"question": "anything"});
+    let user = app
+        .post_json("/api/admin/retrieval/test", &app.user_key, &body)
+        .await;
+    assert_error(user, StatusCode::FORBIDDEN, "insufficient_permissions").await;
+    for (bad, status, code) in [
+        (json!({}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            json!({"question": "x", "top_k": 500}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"question": "x", "model": "nope"}),
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+        ),
+        (
+            json!({"question": "x", "surprise": 1}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ] {
+        let response = app
+            .post_json("/api/admin/retrieval/test", &app.admin_key, &bad)
+            .await;
+        assert_error(response, status, code).await;
+    }
+    // An empty knowledge base: no sources, no error.
+    let empty = app
+        .post_json("/api/admin/retrieval/test", &app.admin_key, &body)
+        .await;
+    let empty: serde_json::Value = empty.json().await.unwrap();
+    assert_eq!(empty["sources"], json!([]));
+}
