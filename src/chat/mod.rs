@@ -313,6 +313,7 @@ pub fn retrieval_options(model: &models::Model, default_top_k: usize) -> retriev
         score_threshold: model.score_threshold,
         rerank: model.rerank,
         explain: false,
+        candidates: None,
     }
 }
 

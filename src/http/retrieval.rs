@@ -22,6 +22,8 @@ use crate::state::AppState;
 
 /// Most sources one test may ask for.
 const MAX_TOP_K: usize = 50;
+/// Most rows one search may take before fusion.
+const MAX_CANDIDATES: usize = 200;
 /// Most messages of a conversation a test may send.
 const MAX_MESSAGES: usize = 64;
 
@@ -49,6 +51,9 @@ struct TestRequest {
     score_threshold: Option<f64>,
     #[serde(default)]
     rerank: Option<bool>,
+    /// Rows each search (vector, full text) takes before fusion.
+    #[serde(default)]
+    candidates: Option<usize>,
 }
 
 fn bad(message: &str) -> AppError {
@@ -97,6 +102,12 @@ async fn test(
         }
         options.score_threshold = Some(threshold);
     }
+    if let Some(candidates) = request.candidates {
+        if !(1..=MAX_CANDIDATES).contains(&candidates) {
+            return Err(bad("`candidates` must be between 1 and 200."));
+        }
+        options.candidates = Some(candidates);
+    }
     if let Some(rerank) = request.rerank {
         options.rerank = rerank;
     }
@@ -116,6 +127,7 @@ async fn test(
         "query": query,
         "top_k": options.top_k,
         "rerank": options.rerank,
+        "candidates": options.candidates,
         "took_ms": started.elapsed().as_secs_f64() * 1e3,
         "sources": sources,
     })))

@@ -89,6 +89,8 @@ pub struct Options<'a> {
     pub rerank: bool,
     /// Fill each source's [`Explain`] (the admin's retrieval test).
     pub explain: bool,
+    /// Rows each search takes before fusion; `None`: [`candidates`]' choice.
+    pub candidates: Option<usize>,
 }
 
 /// Candidates taken from each search before fusion: enough that a chunk
@@ -207,7 +209,9 @@ pub async fn retrieve(
         private_space: Some(&private),
         everything: true,
     };
-    let wanted = candidates(options.top_k);
+    let wanted = options
+        .candidates
+        .unwrap_or_else(|| candidates(options.top_k));
     let narrowing = if catalog.leaves_out(collections, &private) {
         let share = match state.vectors.scope_share(&index.table_name, scope).await {
             Ok(share) => share,

@@ -19,13 +19,14 @@ async fn the_test_shows_how_each_passage_ranked() {
         .post_json(
             "/api/admin/retrieval/test",
             &app.admin_key,
-            &json!({"question": "Where is the boiler room key?", "top_k": 2}),
+            &json!({"question": "Where is the boiler room key?", "top_k": 2, "candidates": 5}),
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let test: serde_json::Value = response.json().await.unwrap();
     assert_eq!(test["query"], "Where is the boiler room key?");
     assert_eq!(test["top_k"], 2);
+    assert_eq!(test["candidates"], 5);
     let sources = test["sources"].as_array().unwrap();
     assert_eq!(sources[0]["title"], "Boiler", "{test}");
     let explain = &sources[0]["explain"];
@@ -79,6 +80,11 @@ async fn the_test_is_the_admins_and_checks_what_it_is_sent() {
         (json!({}), StatusCode::BAD_REQUEST, "invalid_request"),
         (
             json!({"question": "x", "top_k": 500}),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"question": "x", "candidates": 0}),
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
