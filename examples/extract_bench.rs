@@ -108,12 +108,15 @@ async fn in_process(files: &Files, concurrency: usize, max_inflated: u64) -> any
         let (files, permits) = (files.clone(), permits.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.expect("open");
-            tokio::task::spawn_blocking(move || {
+            // The text comes back to the task, as it did to the ingest
+            // pipeline (which split it next), and is dropped there.
+            let text = tokio::task::spawn_blocking(move || {
                 let (format, bytes) = &files[i];
-                std::panic::catch_unwind(|| extract(*format, bytes, max_inflated)).is_ok()
+                std::panic::catch_unwind(|| extract(*format, bytes, max_inflated))
             })
             .await
-            .expect("joined")
+            .expect("joined");
+            text.is_ok()
         }));
     }
     for task in tasks {
