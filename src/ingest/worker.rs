@@ -14,6 +14,7 @@ use crate::state::{AppState, IngestEvent};
 use crate::store::indexes::{self, VectorIndex};
 use crate::store::sql::now_ms;
 use crate::store::vectors::NewChunk;
+use crate::upstream::InputType;
 use crate::upstream::RetryPolicy;
 
 /// How long an idle worker waits before looking for work nobody announced
@@ -376,6 +377,11 @@ where
     let retry = RetryPolicy::for_embeddings(&state.settings);
     let embeddings = &state.upstreams.embeddings;
     let model = index.model.as_str();
+    let prefix = state.settings.embed_document_prefix.as_str();
+    let input_type = state
+        .settings
+        .embed_input_type
+        .then_some(InputType::Document);
     // Batches go out `embed_concurrency` at a time and come back in order.
     // (The futures are made up front, each building its inputs when first
     // polled: a closure in the stream would not be `Send` for every lifetime.)
@@ -384,9 +390,14 @@ where
         .map(|batch| async move {
             let inputs: Vec<String> = batch
                 .iter()
-                .map(|c| split::embedding_input(&c.title, c.heading.as_deref(), &c.text))
+                .map(|c| {
+                    let input = split::embedding_input(&c.title, c.heading.as_deref(), &c.text);
+                    format!("{prefix}{input}")
+                })
                 .collect();
-            retry.run(|| embeddings.embed_with(model, &inputs)).await
+            retry
+                .run(|| embeddings.embed_with(model, &inputs, input_type))
+                .await
         })
         .collect();
     let mut batches = futures::stream::iter(calls).buffered(state.settings.embed_concurrency);

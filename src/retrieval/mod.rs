@@ -14,6 +14,7 @@ use crate::ingest::collections::{self, private_space};
 use crate::state::AppState;
 use crate::store::indexes;
 use crate::store::vectors::{cosine, ChunkHit, FoundRow, Scope, ScopeShare};
+use crate::upstream::InputType;
 
 /// A retrieved chunk as clients see it in `sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -295,10 +296,13 @@ async fn search(
         let embedded = match embedded {
             Some(vector) => Ok(vec![vector]),
             None => {
+                let settings = &state.settings;
+                let query = format!("{}{question}", settings.embed_query_prefix);
+                let input_type = settings.embed_input_type.then_some(InputType::Query);
                 state
                     .upstreams
                     .embeddings
-                    .embed_with(model, &[question.to_string()])
+                    .embed_with(model, &[query], input_type)
                     .await
             }
         };

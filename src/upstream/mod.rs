@@ -14,6 +14,7 @@
 
 mod attempts;
 mod embeddings;
+pub use embeddings::InputType;
 mod images;
 pub mod pool;
 pub mod providers;

@@ -471,7 +471,7 @@ pub async fn test(
             Role::Embeddings => {
                 let ready = upstream.ready()?;
                 let vectors = upstream
-                    .embed_with(ready.model(), &["ping".to_string()])
+                    .embed_with(ready.model(), &["ping".to_string()], None)
                     .await?;
                 let width = vectors.first().map_or(0, Vec::len);
                 Ok(Some(json!({ "dimension": width })))

@@ -111,3 +111,44 @@ async fn the_test_is_the_admins_and_checks_what_it_is_sent() {
     let empty: serde_json::Value = empty.json().await.unwrap();
     assert_eq!(empty["sources"], json!([]));
 }
+
+#[tokio::test]
+async fn questions_and_chunks_are_embedded_as_the_model_wants() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.embed_query_prefix = "query: ".into();
+        s.embed_document_prefix = "passage: ".into();
+        s.embed_input_type = true;
+    })
+    .await;
+    app.ingest_text("Boiler", "The boiler room key hangs behind the desk.")
+        .await;
+    app.chat_json(&app.user_key, &app.chat_body("Where is the key?", false))
+        .await;
+    let requests = app.upstream.embedding_requests();
+    let document = requests
+        .iter()
+        .find(|r| r["input_type"] == "document")
+        .expect("the chunk was embedded as a document");
+    assert_eq!(
+        document["input"][0],
+        "passage: Boiler\nThe boiler room key hangs behind the desk."
+    );
+    let query = requests
+        .iter()
+        .find(|r| r["input_type"] == "query")
+        .expect("the question was embedded as a query");
+    assert_eq!(query["input"][0], "query: Where is the key?");
+}
+
+#[tokio::test]
+async fn by_default_texts_are_embedded_as_they_are() {
+    let app = spawn_app().await;
+    app.ingest_text("Boiler", "The boiler room key hangs behind the desk.")
+        .await;
+    let requests = app.upstream.embedding_requests();
+    assert!(requests.iter().all(|r| r.get("input_type").is_none()));
+    assert_eq!(
+        requests[0]["input"][0],
+        "Boiler\nThe boiler room key hangs behind the desk."
+    );
+}
