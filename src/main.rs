@@ -149,7 +149,7 @@ fn main() -> anyhow::Result<()> {
         max_inflated_bytes,
     } = &cli.command
     {
-        std::process::exit(ragway::ingest::extract::child::run_child(
+        std::process::exit(ragway::ingest::extract::run_child(
             mime,
             *max_inflated_bytes,
         ));

@@ -4,8 +4,10 @@
 //! forked from a long-lived zygote ([`zygote`]), so that a hostile file
 //! fails alone. Plain text (txt, md, csv, json) is only decoded, in-process.
 
+mod answer;
 pub mod child;
 pub mod zygote;
 
+pub use answer::run_child;
 pub use child::Extractor;
 pub use ragway_extract::*;

@@ -30,7 +30,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::child::{answer_to, install_panic_hook, set_limit, Limits};
+use super::answer::{answer_to, install_panic_hook, set_limit};
+use super::child::Limits;
 use super::Format;
 
 /// The hidden subcommand a zygote runs.
