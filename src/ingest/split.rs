@@ -20,12 +20,14 @@ pub struct Piece {
     pub heading: Option<String>,
 }
 
-/// The text an embedding is made from: the document title and heading path
-/// travel with each chunk, so a chunk that never names its subject still matches.
-pub fn embedding_input(title: &str, heading: Option<&str>, text: &str) -> String {
+/// The text an embedding is made from: the model's document `prefix`
+/// (`RAGWAY_EMBED_DOCUMENT_PREFIX`, often empty), then the document title and
+/// heading path, which travel with each chunk so that a chunk that never
+/// names its subject still matches.
+pub fn embedding_input(prefix: &str, title: &str, heading: Option<&str>, text: &str) -> String {
     match heading {
-        Some(heading) => format!("{title} > {heading}\n{text}"),
-        None => format!("{title}\n{text}"),
+        Some(heading) => format!("{prefix}{title} > {heading}\n{text}"),
+        None => format!("{prefix}{title}\n{text}"),
     }
 }
 

@@ -390,10 +390,7 @@ where
         .map(|batch| async move {
             let inputs: Vec<String> = batch
                 .iter()
-                .map(|c| {
-                    let input = split::embedding_input(&c.title, c.heading.as_deref(), &c.text);
-                    format!("{prefix}{input}")
-                })
+                .map(|c| split::embedding_input(prefix, &c.title, c.heading.as_deref(), &c.text))
                 .collect();
             retry
                 .run(|| embeddings.embed_with(model, &inputs, input_type))
