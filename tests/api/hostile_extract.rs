@@ -252,6 +252,13 @@ async fn one_child_reads_documents_one_after_another() {
             let extracted = extractor.extract(Format::Html, page).await.unwrap();
             assert_eq!(extracted.text, text, "docs_per_process {docs_per_process}");
         }
+        // One zygote served them all (one at a time), its fork reused
+        // for `docs_per_process` documents before a fresh one took over.
+        assert_eq!(
+            extractor.children_started(),
+            10u64.div_ceil(u64::from(docs_per_process)),
+            "docs_per_process {docs_per_process}"
+        );
     }
 }
 
@@ -280,6 +287,10 @@ async fn a_child_out_of_memory_fails_its_own_document_only() {
         }
         assert_eq!(tight.extract(Format::Html, page).await.unwrap().text, text);
     }
+    // Pages 0-2 in the first fork; page 3 and the big one in the second,
+    // which the limit killed; pages 4-6 in a third, page 7 in a fourth:
+    // the zygote, which read the big one too, keeps none of it.
+    assert_eq!(tight.children_started(), 4);
 }
 
 #[tokio::test]
@@ -491,12 +502,16 @@ async fn too_much_output_is_cut_off() {
 
 #[tokio::test]
 async fn the_child_gets_no_environment() {
+    // Nothing of the server's, only the allocator's settings.
     std::env::var("PATH").expect("tests run with a PATH");
     let text = run_script(
-        "cat >/dev/null; n=$(env | grep -c -v '^PWD=\\|^SHLVL=\\|^_='); printf '{\"ok\":true,\"text_bytes\":%s}\\n%s' ${#n} $n",
+        "cat >/dev/null; n=$(env | grep -v '^PWD=\\|^SHLVL=\\|^_=' | tr '\\n' ' '); printf '{\"ok\":true,\"text_bytes\":%s}\\n%s' ${#n} \"$n\"",
         limits(),
     )
     .await
     .unwrap();
-    assert_eq!(text, "0");
+    assert_eq!(
+        text,
+        "_RJEM_MALLOC_CONF=retain:false,dirty_decay_ms:0,muzzy_decay_ms:0 "
+    );
 }

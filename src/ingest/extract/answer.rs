@@ -8,6 +8,19 @@ use std::io::{Read, Write};
 use super::child::Header;
 use super::{extract, Format};
 
+/// The allocator settings of every extraction process (an environment
+/// variable; the executable's allocator is jemalloc, its names prefixed).
+/// By default jemalloc keeps freed memory mapped, to reuse it: a zygote
+/// that once read a large upload would hold that much address space for
+/// good, and every fork of it would start with part of its memory limit
+/// (`RLIMIT_DATA` counts address space) already spent. Here freed memory
+/// goes back at once, so a limit measures one document, not the largest
+/// seen. Extraction is not allocation-bound; the cost does not show.
+pub(super) const MALLOC_CONF: (&str, &str) = (
+    "_RJEM_MALLOC_CONF",
+    "retain:false,dirty_decay_ms:0,muzzy_decay_ms:0",
+);
+
 /// The child's side: read the upload from stdin, extract, answer on stdout.
 /// Returns the process exit status.
 pub fn run_child(mime: &str, max_inflated: u64) -> i32 {

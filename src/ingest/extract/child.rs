@@ -23,6 +23,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
-use super::answer::set_limit;
+use super::answer::{set_limit, MALLOC_CONF};
 use super::zygote::Zygote;
 use super::{Extracted, Format};
 use crate::config::Settings;
@@ -96,6 +97,8 @@ pub struct Extractor {
     /// Idle zygotes to fork extractions from; `None`: start
     /// `PROGRAM extract-child` for each extraction instead.
     zygotes: Option<Arc<Mutex<Vec<Zygote>>>>,
+    /// Child processes started so far (forks or programs).
+    started: Arc<AtomicU64>,
 }
 
 /// What the child writes before the text.
@@ -138,6 +141,7 @@ impl Extractor {
             limits,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             zygotes: Some(Arc::default()),
+            started: Arc::default(),
         })
     }
 
@@ -150,6 +154,7 @@ impl Extractor {
             limits,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             zygotes: None,
+            started: Arc::default(),
         }
     }
 
@@ -165,6 +170,13 @@ impl Extractor {
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// How many child processes have read documents so far: with
+    /// `docs_per_process` N, one for every N documents (or fewer), plus
+    /// one after each that crashed or was stopped.
+    pub fn children_started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
     }
 
     /// The text of `bytes`, extracted in a child process; on failure, a
@@ -246,9 +258,12 @@ impl Extractor {
         };
         let max_output = self.limits.max_text + MAX_HEADER;
         let run = async {
-            zygote
+            if zygote
                 .send(format, &bytes, &self.limits, max_output)
-                .await?;
+                .await?
+            {
+                self.started.fetch_add(1, Ordering::Relaxed);
+            }
             zygote.outcome(max_output).await
         };
         let outcome = tokio::select! {
@@ -291,6 +306,7 @@ impl Extractor {
         deadline: impl std::future::Future<Output = ()>,
     ) -> Result<Finished, String> {
         let mut child = self.spawn(format)?;
+        self.started.fetch_add(1, Ordering::Relaxed);
         let run = talk(&mut child, bytes, self.limits.max_text + MAX_HEADER);
         let finished = tokio::select! {
             finished = run => Some(finished),
@@ -324,6 +340,7 @@ impl Extractor {
             .arg(limits.max_inflated.to_string())
             // Nothing of the server's environment (upstream keys, S3 credentials) reaches a parser.
             .env_clear()
+            .env(MALLOC_CONF.0, MALLOC_CONF.1)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -30,7 +30,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::answer::{answer_to, install_panic_hook, set_limit};
+use super::answer::{answer_to, install_panic_hook, set_limit, MALLOC_CONF};
 use super::child::Limits;
 use super::Format;
 
@@ -101,6 +101,8 @@ pub(super) struct Zygote {
     child: tokio::process::Child,
     stdin: tokio::process::ChildStdin,
     stdout: BufReader<tokio::process::ChildStdout>,
+    /// The pid of the fork that read the last document.
+    fork: Option<i32>,
 }
 
 impl Zygote {
@@ -110,6 +112,7 @@ impl Zygote {
             .arg(SUBCOMMAND)
             // Nothing of the server's environment (upstream keys, S3 credentials) reaches a parser.
             .env_clear()
+            .env(MALLOC_CONF.0, MALLOC_CONF.1)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -121,17 +124,19 @@ impl Zygote {
             child,
             stdin,
             stdout,
+            fork: None,
         })
     }
 
-    /// Sends one extraction; answers once its fork has started.
+    /// Sends one extraction; answers once a fork has the document, with
+    /// whether that fork is a fresh one (not the one that read the last).
     pub async fn send(
         &mut self,
         format: Format,
         bytes: &[u8],
         limits: &Limits,
         max_output: usize,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<bool> {
         let request = Request {
             mime: format.mime().into(),
             max_inflated: limits.max_inflated,
@@ -149,11 +154,12 @@ impl Zygote {
         self.stdin.flush().await?;
         #[derive(Deserialize)]
         struct Started {
-            #[allow(dead_code)]
             pid: i32,
         }
-        let _: Started = serde_json::from_slice(&self.line().await?).map_err(bad)?;
-        Ok(())
+        let started: Started = serde_json::from_slice(&self.line().await?).map_err(bad)?;
+        let fresh = self.fork != Some(started.pid);
+        self.fork = Some(started.pid);
+        Ok(fresh)
     }
 
     /// The fork's answer, when it has ended.
@@ -224,11 +230,16 @@ pub fn run_zygote() -> i32 {
         let Ok(request) = serde_json::from_slice::<Request>(&line) else {
             return 2;
         };
+        // One allocation of the exact size (a mapping of its own, for a
+        // large file): a buffer grown by doubling at the top of the heap
+        // would keep the heap that large after it is freed, and every fork
+        // after it would start with half its memory limit spent.
         let mut bytes = Vec::new();
-        if (&mut input)
-            .take(request.input_bytes as u64)
-            .read_to_end(&mut bytes)
-            .is_err()
+        if bytes.try_reserve_exact(request.input_bytes).is_err()
+            || (&mut input)
+                .take(request.input_bytes as u64)
+                .read_to_end(&mut bytes)
+                .is_err()
             || bytes.len() != request.input_bytes
         {
             return 2;
@@ -464,10 +475,8 @@ fn fork_main(request: &Request, jobs: OwnedFd, answers: OwnedFd, talk: OwnedFd) 
         if code != 0 {
             return code;
         }
-        // What the document's parse freed goes back to the system, so the
-        // memory limit measures the next document, not this one's leftovers.
-        // SAFETY: a plain allocator call.
-        unsafe { libc::malloc_trim(0) };
+        // What the document's parse freed has gone back to the system
+        // already (MALLOC_CONF), so the limit measures the next document.
     }
 }
 
