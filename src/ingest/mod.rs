@@ -2,6 +2,7 @@
 //! LanceDB → `ready` (or `failed` with a readable reason).
 
 pub mod collections;
+pub mod context;
 pub mod documents;
 pub mod extract;
 pub mod jobs;

@@ -20,17 +20,6 @@ pub struct Piece {
     pub heading: Option<String>,
 }
 
-/// The text an embedding is made from: the model's document `prefix`
-/// (`RAGWAY_EMBED_DOCUMENT_PREFIX`, often empty), then the document title and
-/// heading path, which travel with each chunk so that a chunk that never
-/// names its subject still matches.
-pub fn embedding_input(prefix: &str, title: &str, heading: Option<&str>, text: &str) -> String {
-    match heading {
-        Some(heading) => format!("{prefix}{title} > {heading}\n{text}"),
-        None => format!("{prefix}{title}\n{text}"),
-    }
-}
-
 /// The tokenizer chunk sizes are counted in: OpenAI's cl100k, which ships
 /// inside the binary (no download) and counts Chinese and English text
 /// within a few percent of the bge models' own tokenizers. `bpe-openai`

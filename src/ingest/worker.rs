@@ -2,6 +2,7 @@
 //! job table (`ingest::jobs`), so queued work survives restarts and is
 //! shared between replicas.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -9,7 +10,7 @@ use sqlx::Row;
 
 use super::extract::Format;
 use super::jobs::{self, Job};
-use super::{original_key, reindex, split};
+use super::{context, original_key, reindex, split};
 use crate::state::{AppState, IngestEvent};
 use crate::store::indexes::{self, VectorIndex};
 use crate::store::sql::now_ms;
@@ -382,6 +383,20 @@ where
         .settings
         .embed_input_type
         .then_some(InputType::Document);
+    // Each document's lede (its first line of prose, in its first chunk)
+    // goes with every chunk of it.
+    let mut firsts: HashMap<&str, &NewChunk> = HashMap::new();
+    for chunk in &chunks {
+        let first = firsts.entry(&chunk.document_id).or_insert(chunk);
+        if chunk.ordinal < first.ordinal {
+            *first = chunk;
+        }
+    }
+    let ledes: HashMap<String, String> = firsts
+        .into_iter()
+        .filter_map(|(id, first)| Some((id.to_string(), context::lede(&first.text)?.to_string())))
+        .collect();
+    let ledes = &ledes;
     // Batches go out `embed_concurrency` at a time and come back in order.
     // (The futures are made up front, each building its inputs when first
     // polled: a closure in the stream would not be `Send` for every lifetime.)
@@ -390,7 +405,10 @@ where
         .map(|batch| async move {
             let inputs: Vec<String> = batch
                 .iter()
-                .map(|c| split::embedding_input(prefix, &c.title, c.heading.as_deref(), &c.text))
+                .map(|c| {
+                    let lede = ledes.get(&c.document_id).map(String::as_str);
+                    context::embedding_input(prefix, &c.title, c.heading.as_deref(), lede, &c.text)
+                })
                 .collect();
             retry
                 .run(|| embeddings.embed_with(model, &inputs, input_type))
