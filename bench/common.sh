@@ -3,8 +3,14 @@
 # and ragway against it.
 # shellcheck shell=bash
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragway-target}"
-BIN="$CARGO_TARGET_DIR/release"
-cargo build -q --release --bin ragway --example fake_upstream --example loadgen --example extract_bench
+# BENCH_BIN=DIR runs the binaries already in DIR (a dev build's
+# target/debug, say, for the quality benchmark, which times nothing).
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  BIN="$CARGO_TARGET_DIR/release"
+  cargo build -q --release --bin ragway --example fake_upstream --example loadgen --example extract_bench
+fi
 
 WORK=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }

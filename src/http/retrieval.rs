@@ -81,7 +81,7 @@ async fn test(
             "A message is longer than {max_bytes} bytes (RAGWAY_MAX_MESSAGE_BYTES)."
         )));
     }
-    let query = chat::search_query(&messages)?;
+    let queries = chat::search_queries(&messages)?;
     let name = request
         .model
         .unwrap_or_else(|| state.settings.public_model.clone());
@@ -120,11 +120,12 @@ async fn test(
     });
     let catalog = retrieval::Catalog::read(&state).await?;
     let started = std::time::Instant::now();
-    let sources = retrieval::retrieve(&state, &caller, &catalog, &query, options).await?;
+    let sources = retrieval::retrieve(&state, &caller, &catalog, &queries, options).await?;
     Ok(Json(json!({
         "object": "retrieval.test",
         "model": model.id,
-        "query": query,
+        "query": queries[0],
+        "queries": queries,
         "top_k": options.top_k,
         "rerank": options.rerank,
         "candidates": options.candidates,

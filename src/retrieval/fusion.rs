@@ -23,39 +23,45 @@ pub(super) struct Fused {
 
 /// Both searches' rows fused by reciprocal rank, best first; ties keep
 /// the vector search's order first.
+#[cfg(test)]
 pub(super) fn fuse_rows(by_vector: &[FoundRow], by_text: &[FoundRow]) -> Vec<Fused> {
-    let mut fused: Vec<Fused> = Vec::with_capacity(by_vector.len() + by_text.len());
+    fuse_lists(&[by_vector.to_vec()], &[by_text.to_vec()])
+}
+
+/// The rows of several searches (vector lists, full-text lists) fused by
+/// reciprocal rank, best first: each list adds
+/// `1 / (60 + rank)` to the rows it found. A row keeps its best place in
+/// either kind of list and its highest cosine. Ties keep the first vector
+/// list's order first.
+pub(super) fn fuse_lists(by_vector: &[Vec<FoundRow>], by_text: &[Vec<FoundRow>]) -> Vec<Fused> {
+    let rows = by_vector.iter().chain(by_text).map(Vec::len).sum();
+    let mut fused: Vec<Fused> = Vec::with_capacity(rows);
     let mut at: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
-    for (rank, found) in by_vector.iter().enumerate() {
-        at.insert(found.row, fused.len());
-        fused.push(Fused {
-            row: found.row,
-            rrf: 1.0 / (RRF_K + rank as f32 + 1.0),
-            similarity: Some(found.score),
-            vector_rank: Some(rank + 1),
-            text_rank: None,
-            text_score: None,
-        });
-    }
-    for (rank, found) in by_text.iter().enumerate() {
-        let rrf = 1.0 / (RRF_K + rank as f32 + 1.0);
-        match at.get(&found.row) {
-            Some(&i) => {
-                let both = &mut fused[i];
-                both.rrf += rrf;
-                both.text_rank = Some(rank + 1);
-                both.text_score = Some(found.score);
-            }
-            None => {
-                at.insert(found.row, fused.len());
+    let lists = by_vector
+        .iter()
+        .map(|list| (true, list))
+        .chain(by_text.iter().map(|list| (false, list)));
+    for (vector, list) in lists {
+        for (rank, found) in list.iter().enumerate() {
+            let i = *at.entry(found.row).or_insert_with(|| {
                 fused.push(Fused {
                     row: found.row,
-                    rrf,
+                    rrf: 0.0,
                     similarity: None,
                     vector_rank: None,
-                    text_rank: Some(rank + 1),
-                    text_score: Some(found.score),
+                    text_rank: None,
+                    text_score: None,
                 });
+                fused.len() - 1
+            });
+            let row = &mut fused[i];
+            row.rrf += 1.0 / (RRF_K + rank as f32 + 1.0);
+            if vector {
+                row.similarity = Some(row.similarity.map_or(found.score, |s| s.max(found.score)));
+                row.vector_rank = Some(row.vector_rank.map_or(rank + 1, |r| r.min(rank + 1)));
+            } else if row.text_rank.is_none_or(|r| rank + 1 < r) {
+                row.text_rank = Some(rank + 1);
+                row.text_score = Some(found.score);
             }
         }
     }
@@ -84,6 +90,28 @@ mod tests {
         // Only the vector search knows a similarity; full text's is read later.
         assert_eq!(fused[0].similarity, Some(0.7));
         assert_eq!(fused[3].similarity, None);
+    }
+
+    #[test]
+    fn rows_both_queries_find_rise_and_keep_their_best() {
+        // The question as asked finds 5 then 1; with its conversation, 1 then 2.
+        let asked = FoundRow { row: 5, score: 0.9 };
+        let fused = fuse_lists(
+            &[
+                vec![asked, FoundRow { row: 1, score: 0.6 }],
+                vec![
+                    FoundRow { row: 1, score: 0.8 },
+                    FoundRow { row: 2, score: 0.7 },
+                ],
+            ],
+            &[rows(&[7, 1]), rows(&[1])],
+        );
+        let order: Vec<u64> = fused.iter().map(|f| f.row).collect();
+        assert_eq!(order, [1, 5, 7, 2]);
+        let one = fused[0];
+        assert_eq!(one.similarity, Some(0.8));
+        assert_eq!((one.vector_rank, one.text_rank), (Some(1), Some(1)));
+        assert_eq!(one.text_score, Some(0.9));
     }
 
     #[test]

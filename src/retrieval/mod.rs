@@ -5,16 +5,17 @@
 use serde::Serialize;
 
 mod fusion;
+mod search;
 
-use fusion::{fuse_rows, Fused};
+use fusion::{fuse_lists, Fused};
+use search::{search, Found, Narrowing};
 
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::ingest::collections::{self, private_space};
 use crate::state::AppState;
 use crate::store::indexes;
-use crate::store::vectors::{cosine, ChunkHit, FoundRow, Scope, ScopeShare};
-use crate::upstream::InputType;
+use crate::store::vectors::{cosine, ChunkHit, Scope};
 
 /// A retrieved chunk as clients see it in `sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -137,62 +138,27 @@ impl Catalog {
     }
 }
 
-/// A narrowed search is screened while at most one row in this many is out
-/// of scope (or no more than it searches deeper), else filtered.
-const SCREEN_SHARE: usize = 10;
-
-/// How searches keep to the caller's scope. LanceDB's filter costs a vector
-/// search more than the search itself (BENCHMARKS.md), so it is used only
-/// where many stored chunks are out of scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Narrowing {
-    /// Every stored chunk is in scope: no filter.
-    Nothing,
-    /// Few rows are out of scope (other keys' private documents, as a rule,
-    /// or a small collection a model leaves out): search without the filter,
-    /// `deeper` rows instead of the candidates wanted (deeper by as many
-    /// rows as are out of scope, half as deep again at most), and drop those
-    /// by what [`VectorStore::in_scope`] knows of each row; a search left
-    /// with too few candidates runs again with the filter.
-    ///
-    /// [`VectorStore::in_scope`]: crate::store::vectors::VectorStore::in_scope
-    Screen { deeper: usize },
-    /// Many rows are out of scope (or how many is not known): filter.
-    Filter,
-}
-
-impl Narrowing {
-    /// For searches of `wanted` candidates each, where `share` of the
-    /// table's rows are out of scope (see [`VectorStore::scope_share`]).
-    ///
-    /// [`VectorStore::scope_share`]: crate::store::vectors::VectorStore::scope_share
-    fn for_share(share: Option<ScopeShare>, wanted: usize) -> Self {
-        match share {
-            Some(ScopeShare { out, rows })
-                if out <= wanted / 2 || out.saturating_mul(SCREEN_SHARE) <= rows =>
-            {
-                Narrowing::Screen {
-                    deeper: wanted + out.min(wanted / 2),
-                }
-            }
-            _ => Narrowing::Filter,
-        }
-    }
-}
-
-/// The top-k chunks for `question`; empty when the knowledge base is empty.
+/// The top-k chunks for `queries`: the question as asked first, searched
+/// by meaning and by words, then any other wording of it (with what the
+/// conversation said before; see `chat::search_queries`), searched by
+/// meaning; all the lists fused. Empty when the knowledge base is empty.
 ///
 /// The caller's own private documents are searched along with the shared ones.
 pub async fn retrieve(
     state: &AppState,
     caller: &Caller,
     catalog: &Catalog,
-    question: &str,
+    queries: &[String],
     options: Options<'_>,
 ) -> AppResult<Vec<Source>> {
-    if question.trim().is_empty() {
+    let queries: Vec<String> = queries
+        .iter()
+        .filter(|query| !query.trim().is_empty())
+        .cloned()
+        .collect();
+    let Some(last) = queries.last() else {
         return Ok(Vec::new());
-    }
+    };
     // An empty knowledge base needs no embedding call: chat works before any upload.
     let Some(index) = &catalog.index else {
         return Ok(Vec::new());
@@ -235,7 +201,7 @@ pub async fn retrieve(
         let searched = search(
             state,
             index,
-            question,
+            &queries,
             embedded.take(),
             wanted,
             narrowing,
@@ -256,165 +222,15 @@ pub async fn retrieve(
                 "searched rows went away twice before they were read; answering without sources"
             ),
         }
-        embedded = Some(found.vector);
+        embedded = Some(found.vectors);
     }
     let mut hits = fused;
     if options.rerank && hits.len() > 1 {
-        hits = rerank(state, question, hits, options.top_k).await;
+        // The last query says the most (the question with its conversation).
+        hits = rerank(state, last, hits, options.top_k).await;
     }
     hits.truncate(options.top_k);
     Ok(numbered(hits, options.explain))
-}
-
-/// What both searches found: the question's embedding and each one's rows.
-struct Found {
-    vector: Vec<f32>,
-    by_vector: Vec<FoundRow>,
-    by_text: Vec<FoundRow>,
-}
-
-/// Embed `question` (unless `embedded` already is its embedding) and search
-/// `index` by vector and by full text, `wanted` rows each (kept to the
-/// scope as `narrowing` says). `None` when the index's old embedding model is
-/// gone (answer without sources until the reindex is done).
-async fn search(
-    state: &AppState,
-    index: &indexes::VectorIndex,
-    question: &str,
-    embedded: Option<Vec<f32>>,
-    wanted: usize,
-    narrowing: Narrowing,
-    scope: Scope<'_>,
-) -> AppResult<Option<Found>> {
-    let (table, model) = (index.table_name.as_str(), index.model.as_str());
-    // Full text needs no embedding: it runs while the question is embedded,
-    // and the vector search as soon as the embedding is back.
-    let started = std::time::Instant::now();
-    let by_vector = async {
-        // The question is embedded by the model the index was built with, so
-        // vectors compare even while a changed model waits for its reindex.
-        let embedded = match embedded {
-            Some(vector) => Ok(vec![vector]),
-            None => {
-                let settings = &state.settings;
-                let query = format!("{}{question}", settings.embed_query_prefix);
-                let input_type = settings.embed_input_type.then_some(InputType::Query);
-                state
-                    .upstreams
-                    .embeddings
-                    .embed_with(model, &[query], input_type)
-                    .await
-            }
-        };
-        let vector = match embedded {
-            Ok(mut vectors) => vectors.pop().unwrap_or_default(),
-            Err(err) if model != state.upstreams.embed_model() => {
-                // The old model may be gone with the old provider: answer without
-                // sources rather than not at all until the reindex is done.
-                tracing::warn!(%model, error = %err, "the index's embedding model failed; answering without sources until `ragway reindex` finishes");
-                return Ok(None);
-            }
-            Err(err) => return Err(err),
-        };
-        let embedded_at = started.elapsed();
-        let rows = within_scope(state, table, wanted, narrowing, scope, |k, scope| {
-            state.vectors.search_rows(table, &vector, k, scope)
-        })
-        .await?;
-        AppResult::Ok(Some((vector, rows, embedded_at, started.elapsed())))
-    };
-    let by_text = async {
-        let rows = within_scope(state, table, wanted, narrowing, scope, |k, scope| {
-            state.vectors.text_search_rows(table, question, k, scope)
-        });
-        (rows.await, started.elapsed())
-    };
-    let (by_vector, (by_text, text_done)) = tokio::join!(by_vector, by_text);
-    let Some((vector, by_vector, embedded_at, vector_done)) = by_vector? else {
-        return Ok(None);
-    };
-    // Where retrieval's time goes (each from the start of retrieval).
-    tracing::debug!(
-        embedded_ms = embedded_at.as_secs_f64() * 1e3,
-        vector_search_done_ms = vector_done.as_secs_f64() * 1e3,
-        text_search_done_ms = text_done.as_secs_f64() * 1e3,
-        "retrieval timings"
-    );
-    // Full text only adds to the vectors: if it fails, answer without it.
-    let by_text = by_text.unwrap_or_else(|err| {
-        tracing::warn!(error = %err, "full-text search failed; using vector search alone");
-        Vec::new()
-    });
-    Ok(Some(Found {
-        vector,
-        by_vector,
-        by_text,
-    }))
-}
-
-/// The `wanted` best rows of one search (`search(k, scope)`) kept to `scope`
-/// as `narrowing` says: screened (see [`Narrowing::Screen`]), or searched
-/// with `scope` as it is.
-async fn within_scope<'a, F, Fut>(
-    state: &AppState,
-    table: &str,
-    wanted: usize,
-    narrowing: Narrowing,
-    scope: Scope<'a>,
-    search: F,
-) -> anyhow::Result<Vec<FoundRow>>
-where
-    F: Fn(usize, Scope<'a>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Vec<FoundRow>>>,
-{
-    let Narrowing::Screen { deeper } = narrowing else {
-        return search(wanted, scope).await;
-    };
-    let rows = search(deeper, scope).await?;
-    match screened(state, table, rows, wanted, deeper, scope).await? {
-        Some(rows) => Ok(rows),
-        None => {
-            let filtered = Scope {
-                everything: false,
-                ..scope
-            };
-            search(wanted, filtered).await
-        }
-    }
-}
-
-/// `rows`, found `asked` deep by a search without the scope's filter, less
-/// those outside `scope`, `wanted` at most. `None` when too few are left to
-/// stand for the filtered search's `wanted` (or which are out cannot be
-/// told): search again with the filter.
-async fn screened(
-    state: &AppState,
-    table: &str,
-    rows: Vec<FoundRow>,
-    wanted: usize,
-    asked: usize,
-    scope: Scope<'_>,
-) -> anyhow::Result<Option<Vec<FoundRow>>> {
-    let Some(admitted) = state.vectors.in_scope(table, &rows, scope).await? else {
-        tracing::debug!("which searched rows are in scope is not known; searching with the filter");
-        return Ok(None);
-    };
-    // A search that found fewer than asked found every match there is.
-    let complete = rows.len() < asked;
-    let mut kept: Vec<FoundRow> = rows
-        .into_iter()
-        .zip(admitted)
-        .filter_map(|(row, admitted)| admitted.then_some(row))
-        .collect();
-    if kept.len() < wanted && !complete {
-        tracing::debug!(
-            kept = kept.len(),
-            "too many rows out of scope; searching with the filter"
-        );
-        return Ok(None);
-    }
-    kept.truncate(wanted);
-    Ok(Some(kept))
 }
 
 /// The fused candidates that may be kept, read and scored, best first:
@@ -427,7 +243,7 @@ async fn read(
     options: &Options<'_>,
     scope: Scope<'_>,
 ) -> AppResult<Option<Vec<Candidate>>> {
-    let fused = fuse_rows(&found.by_vector, &found.by_text);
+    let fused = fuse_lists(&found.by_vector, &found.by_text);
     let mut kept = Vec::new();
     let mut next = 0;
     while next < fused.len() && (options.rerank || kept.len() < options.top_k) {
@@ -456,7 +272,11 @@ async fn read(
             let Some(hit) = row.hit else { continue };
             let score = match (candidate.similarity, &row.vector) {
                 (Some(similarity), _) => similarity,
-                (None, Some(stored)) => cosine(&found.vector, stored),
+                (None, Some(stored)) => found
+                    .vectors
+                    .iter()
+                    .map(|vector| cosine(vector, stored))
+                    .fold(0.0, f32::max),
                 (None, None) => 0.0,
             };
             if options
@@ -588,7 +408,10 @@ mod tests {
                     text: "Leave is 25 days.".into(),
                     score: 0.9,
                 },
-                fused: fusion::fuse_rows(&[FoundRow { row: 0, score: 0.9 }], &[])[0],
+                fused: fusion::fuse_rows(
+                    &[crate::store::vectors::FoundRow { row: 0, score: 0.9 }],
+                    &[],
+                )[0],
                 rerank_score: None,
             }],
             true,
@@ -617,24 +440,5 @@ mod tests {
             ..catalog
         };
         assert!(!empty.leaves_out(&[], "~mine"));
-    }
-
-    #[test]
-    fn few_rows_out_of_scope_are_screened_many_filtered() {
-        let share = |out, rows| Some(ScopeShare { out, rows });
-        let screen = |deeper| Narrowing::Screen { deeper };
-        // Deeper by the rows out of scope, half as deep again at most.
-        assert_eq!(Narrowing::for_share(share(0, 1000), 20), screen(20));
-        assert_eq!(Narrowing::for_share(share(3, 1000), 20), screen(23));
-        assert_eq!(Narrowing::for_share(share(100, 1000), 20), screen(30));
-        // Up to a tenth of a table, or as many as the extra depth.
-        assert_eq!(
-            Narrowing::for_share(share(101, 1000), 20),
-            Narrowing::Filter
-        );
-        assert_eq!(Narrowing::for_share(share(10, 12), 20), screen(30));
-        assert_eq!(Narrowing::for_share(share(11, 12), 20), Narrowing::Filter);
-        // Not known: filtered.
-        assert_eq!(Narrowing::for_share(None, 20), Narrowing::Filter);
     }
 }

@@ -127,7 +127,7 @@ async fn a_failing_reranker_leaves_the_fused_order() {
 }
 
 #[tokio::test]
-async fn a_short_follow_up_is_searched_with_the_question_before_it() {
+async fn a_follow_up_is_searched_as_asked_and_after_its_exchange() {
     let app = spawn_app().await;
     app.ingest_text(
         "Ferries",
@@ -141,10 +141,14 @@ async fn a_short_follow_up_is_searched_with_the_question_before_it() {
     ]));
     let found = sources(&app, &body).await;
     assert_eq!(found[0]["title"], "Ferries");
+    // Both texts in one embeddings call.
     let asked = app.upstream.embedding_requests().pop().unwrap();
     assert_eq!(
-        asked["input"][0],
-        "When do ferries leave for the island?\nAnd the second one?"
+        asked["input"],
+        json!([
+            "And the second one?",
+            "When do ferries leave for the island?\nAt eight and at ten.\nAnd the second one?"
+        ])
     );
 }
 

@@ -40,8 +40,8 @@ async fn the_test_shows_how_each_passage_ranked() {
         sources[0]["score"].as_f64().unwrap()
     );
 
-    // A conversation is searched as chat would search it: a short follow-up
-    // with the question before it.
+    // A conversation is searched as chat would search it: the last question
+    // as asked, and after the exchange before it.
     let followed = app
         .post_json(
             "/api/admin/retrieval/test",
@@ -55,9 +55,13 @@ async fn the_test_shows_how_each_passage_ranked() {
         .await;
     let followed: serde_json::Value = followed.json().await.unwrap();
     assert_eq!(
-        followed["query"],
-        "Where is the boiler room key?\nand that one?"
+        followed["queries"],
+        json!([
+            "and that one?",
+            "Where is the boiler room key?\nBehind the reception desk.\nand that one?"
+        ])
     );
+    assert_eq!(followed["query"], "and that one?");
     // Chat clients never see the explanation.
     let answer = app
         .chat_json(
