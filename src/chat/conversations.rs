@@ -173,13 +173,17 @@ fn parse_body(row: &AnyRow) -> AppResult<Message> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored message: {e}")))
 }
 
+/// Messages of the last stored exchange read for a follow-up's search.
+const MAX_EXCHANGE: usize = 8;
+
 /// For an id-only request (its stored history not read by [`find`]), put
 /// the newest stored messages before the new ones: as many as make
 /// `max_messages` non-system messages with them (what the upstream gets
 /// after trimming; older ones would be trimmed away), and the last stored
-/// user message when those hold none (a short follow-up question is
-/// searched for with the question before it; trimming drops it again, as
-/// the oldest). The rest of the history is never read.
+/// exchange (the last user message and what followed it) when those hold
+/// no user message (a follow-up is searched for after the exchange before
+/// it; trimming drops it again, as the oldest). The rest of the history is
+/// never read.
 pub async fn load_history(db: &AnyPool, thread: &mut Thread, max_messages: usize) -> AppResult<()> {
     if thread.unloaded == 0 {
         return Ok(());
@@ -206,17 +210,22 @@ pub async fn load_history(db: &AnyPool, thread: &mut Thread, max_messages: usize
             Some(oldest) => oldest.try_get::<i64, _>("seq")?,
             None => i64::MAX,
         };
-        let question = sqlx::query(
-            "SELECT body FROM messages WHERE conversation_id = $1 AND role = 'user' AND seq < $2 \
-             ORDER BY seq DESC LIMIT 1",
-        )
+        // The last stored question and what followed it (its answer), a
+        // few messages at most.
+        let exchange = sqlx::query(&format!(
+            "SELECT body FROM messages WHERE conversation_id = $1 AND seq < $2 AND seq >= \
+             (SELECT MAX(seq) FROM messages WHERE conversation_id = $1 AND role = 'user' AND seq < $2) \
+             ORDER BY seq LIMIT {MAX_EXCHANGE}"
+        ))
         .bind(&thread.id)
         .bind(before)
-        .fetch_optional(db)
+        .fetch_all(db)
         .await?;
-        if let Some(row) = question {
-            loaded.insert(0, parse_body(&row)?);
-        }
+        let exchange = exchange
+            .iter()
+            .map(parse_body)
+            .collect::<AppResult<Vec<_>>>()?;
+        loaded.splice(0..0, exchange);
     }
     let at = thread.system.len();
     thread.messages.splice(at..at, loaded);

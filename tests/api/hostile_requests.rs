@@ -311,7 +311,7 @@ async fn id_only_turns_send_the_newest_history_and_the_question_before_it() {
     assert_eq!(turns, ["Three", "Echo: Three", "Four"]);
 
     // A model that sends one message: none of the history goes upstream,
-    // but a short follow-up is still searched with the question before it.
+    // but a follow-up is still searched after the exchange before it.
     app.create_model(&json!({"id": "terse", "max_messages": 1}))
         .await;
     let first = app
@@ -332,8 +332,11 @@ async fn id_only_turns_send_the_newest_history_and_the_question_before_it() {
     assert_eq!(follow_up.status(), StatusCode::OK);
     let asked = app.upstream.embedding_requests().pop().unwrap();
     assert_eq!(
-        asked["input"][0],
-        "When do ferries leave for the island?\nAnd the second one?"
+        asked["input"],
+        json!([
+            "And the second one?",
+            "When do ferries leave for the island?\nEcho: When do ferries leave for the island?\nAnd the second one?"
+        ])
     );
     let sent = app.upstream.chat_requests().pop().unwrap();
     let turns: Vec<&Value> = sent["messages"]
