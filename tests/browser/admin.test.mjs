@@ -484,6 +484,75 @@ async function walk(ctx, step) {
     await row.waitFor();
   });
 
+  await step('knowledge: test retrieval ranks the ferry timetable first', async () => {
+    const isTest = (url) => new URL(url).pathname === '/api/admin/retrieval/test';
+    await tid('kb-retrieval').scrollIntoViewIfNeeded();
+    // An empty question is refused in the page, without a request.
+    let sent = 0;
+    const count = (req) => { if (req.method() === 'POST' && isTest(req.url())) sent += 1; };
+    page.on('request', count);
+    try {
+      await tid('rt-question').fill('   ');
+      await tid('rt-run').click();
+      await tid('rt-error').waitFor();
+      await page.waitForTimeout(200);
+      assert(sent === 0, `an empty question still sent ${sent} request(s)`);
+    } finally {
+      page.off('request', count);
+    }
+    // The server's refusal shows in the card.
+    await page.route('**/api/admin/retrieval/test', (route) => route.fulfill({
+      status: 400, contentType: 'application/json',
+      body: JSON.stringify({ error: { message: 'Unknown collection `nowhere`.', type: 'invalid_request_error' } }),
+    }), { times: 1 });
+    await tid('rt-question').fill('When does the last ferry leave on Sundays?');
+    await tid('rt-run').click();
+    await page.locator('[data-testid="rt-error"]', { hasText: 'Unknown collection `nowhere`.' }).waitFor();
+    // The real search.
+    await tid('rt-top-k').fill('3');
+    const answered = page.waitForResponse((res) => res.request().method() === 'POST' && isTest(res.url()));
+    await tid('rt-run').click();
+    const res = await answered;
+    assert(res.status() === 200, `the retrieval test answered ${res.status()}, not 200`);
+    const sentBody = JSON.parse(res.request().postData() || '{}');
+    assert(sentBody.top_k === 3 && !('model' in sentBody) && !('collections' in sentBody),
+      `the default choices sent ${JSON.stringify(sentBody)}`);
+    await tid('rt-error').waitFor({ state: 'hidden' });
+    const first = tid('rt-source').first();
+    await first.waitFor();
+    const rows = await tid('rt-source').count();
+    assert(rows >= 1 && rows <= 3, `top k 3 showed ${rows} rows`);
+    const title = await first.getByTestId('rt-source-title').textContent();
+    assert(/Harbour ferry timetable/.test(title), `the first source is not the ferry timetable: ${title}`);
+    const vector = (await first.getByTestId('rt-vector').textContent()).trim();
+    assert(/^#\d+/.test(vector), `the first source shows no vector rank: ${vector}`);
+    const fused = (await first.getByTestId('rt-fused').textContent()).trim();
+    assert(/^\d+\.\d{4}$/.test(fused), `the fused score looks wrong: ${fused}`);
+    const summary = await tid('rt-summary').textContent();
+    assert(/\d\s*ms/.test(summary), `no time in the summary: ${summary}`);
+    assert(/last ferry/.test(summary), `the searched text is not shown: ${summary}`);
+    await shot(page, 'knowledge-retrieval-test');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'knowledge-retrieval-test');
+    await noOverflow(page, 'knowledge-retrieval-test');
+    await page.setViewportSize(DESKTOP);
+    // A long passage is cut short and opens in full.
+    const more = first.getByTestId('rt-more');
+    if (await more.count()) {
+      await more.click();
+      await first.getByTestId('rt-excerpt').getByText(/bicycles travel free/).waitFor();
+    }
+    // Nothing matched: the empty state, not an empty table.
+    await page.route('**/api/admin/retrieval/test', (route) => route.fulfill({
+      status: 200, contentType: 'application/json',
+      body: JSON.stringify({ object: 'retrieval.test', model: 'ragway', query: 'zebra crossings', queries: ['zebra crossings'], top_k: 5, rerank: false, candidates: 20, took_ms: 1.2, sources: [] }),
+    }), { times: 1 });
+    await tid('rt-question').fill('zebra crossings');
+    await tid('rt-run').click();
+    await tid('rt-results').getByTestId('rt-empty').waitFor();
+    assert(await tid('rt-source').count() === 0, 'an empty answer still shows source rows');
+  });
+
   await step('playground: a streamed answer with sources', async () => {
     await tid('nav-playground').click();
     await tid('page-playground').waitFor();

@@ -346,6 +346,36 @@
     'kb.reingest_started': ['“{title}” is being ingested again.', '「{title}」正在重新入库。'],
     'kb.private': ['Private', '私有'],
 
+    // Knowledge: retrieval test
+    'rt.title': ['Test retrieval', '检索测试'],
+    'rt.subtitle': ['Ask a question and see which passages an answer would be grounded in, and why they ranked where they did.', '输入问题，查看回答会引用哪些段落，以及它们为何如此排序。'],
+    'rt.question': ['Question', '问题'],
+    'rt.question_ph': ['e.g. When does the last ferry leave on Sundays?', '例如：周日最后一班渡轮几点开？'],
+    'rt.question_required': ['Enter a question first.', '请先输入问题。'],
+    'rt.model': ['Model', '模型'],
+    'rt.default_model': ['Default model', '默认模型'],
+    'rt.collection': ['Collection', '集合'],
+    'rt.model_collections': ["The model's collections", '模型的知识集合'],
+    'rt.top_k': ['Top k', '返回条数'],
+    'rt.top_k_range': ['Top k must be a whole number from 1 to 50.', '返回条数须为 1 到 50 之间的整数。'],
+    'rt.run': ['Search', '检索'],
+    'rt.found': ['{count} passages', '{count} 个段落'],
+    'rt.found_one': ['1 passage', '1 个段落'],
+    'rt.took': ['in {ms} ms', '耗时 {ms} ms'],
+    'rt.searched': ['Searched for', '检索词'],
+    'rt.rerank': ['Reranked', '已重排序'],
+    'rt.empty': ['Nothing in the knowledge base matched', '知识库中没有匹配的内容'],
+    'rt.empty_body': ['Try other words, another collection, or check that the documents are ready.', '换个说法、换个集合试试，或确认文档已完成索引。'],
+    'rt.col_source': ['Passage', '段落'],
+    'rt.col_vector': ['Vector · cosine', '向量 · 余弦'],
+    'rt.col_text': ['Full text · BM25', '全文 · BM25'],
+    'rt.col_fused': ['Fused', '融合分'],
+    'rt.col_rerank': ['Rerank', '重排分'],
+    'rt.page': ['p. {page}', '第 {page} 页'],
+    'rt.not_found': ['Not found by this search', '此路检索未找到'],
+    'rt.more': ['Show all', '展开全文'],
+    'rt.less': ['Show less', '收起'],
+
     // Conversations
     'conv.title': ['Conversations', '会话记录'],
     'conv.subtitle': ['Every key\u2019s conversations, newest first.', '所有密钥的会话，按时间倒序。'],
@@ -2368,14 +2398,18 @@
     root.appendChild(topGrid);
     const docsHolder = h('div');
     root.appendChild(docsHolder);
+    const rtHolder = h('div');
+    root.appendChild(rtHolder);
 
-    const [collections, settings] = await Promise.all([
+    const [collections, settings, models] = await Promise.all([
       api('GET', '/v1/collections'),
       api('GET', '/api/admin/settings').catch(() => null),
+      api('GET', '/api/admin/models').catch(() => ({ data: [] })),
     ]);
     if (!ctx.alive()) return;
     state.collections = collections.data || [];
     state.uploadMax = settings ? settings.upload_max_bytes : null;
+    state.models = (models && models.data) || [];
 
     // --- add documents ---
     // Pseudo-collections of the list filter (real names never start with a space).
@@ -2555,6 +2589,7 @@
         const pseudo = withAll && ['', VIS_SHARED, VIS_PRIVATE].includes(current);
         sel.value = state.collections.some((c) => c.name === current) || pseudo ? current : (withAll ? '' : 'default');
       }
+      fillRtCollections();
     }
 
     async function refreshCollections() {
@@ -2564,6 +2599,120 @@
         state.collections = res.data || [];
         renderCollections();
       } catch (_) { /* keep the old list */ }
+    }
+
+    // --- retrieval test ---
+    const rtQuestion = textarea({ testid: 'rt-question', rows: '2', placeholder: t('rt.question_ph') });
+    const rtModel = select([{ value: '', label: t('rt.default_model') }].concat(state.models.map((m) => ({ value: m.id, label: m.id }))), { testid: 'rt-model' });
+    const rtCollection = select([], { testid: 'rt-collection' });
+    const rtTopK = input({ type: 'number', min: '1', max: '50', step: '1', value: '5', inputmode: 'numeric', testid: 'rt-top-k' });
+    const rtRun = btn(t('rt.run'), { kind: 'primary', icon: 'search', type: 'submit', testid: 'rt-run' });
+    const rtErr = inlineError('rt-error');
+    const rtResults = h('div', { class: 'rt-results', testid: 'rt-results', hidden: true });
+    function fillRtCollections() {
+      const current = rtCollection.value;
+      clear(rtCollection);
+      rtCollection.appendChild(h('option', { value: '' }, t('rt.model_collections')));
+      for (const c of state.collections) rtCollection.appendChild(h('option', { value: c.name }, c.name));
+      rtCollection.value = state.collections.some((c) => c.name === current) ? current : '';
+    }
+    fillRtCollections();
+    const rtForm = h('form', {
+      class: 'form rt-form', novalidate: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        rtErr.hide();
+        const question = rtQuestion.value.trim();
+        if (!question) { rtErr.show(t('rt.question_required')); rtQuestion.focus(); return; }
+        const topK = Number(rtTopK.value);
+        if (!Number.isInteger(topK) || topK < 1 || topK > 50) { rtErr.show(t('rt.top_k_range')); rtTopK.focus(); return; }
+        const body = { question, top_k: topK };
+        if (rtModel.value) body.model = rtModel.value;
+        if (rtCollection.value) body.collections = [rtCollection.value];
+        busy(rtRun, async () => {
+          try {
+            const res = await api('POST', '/api/admin/retrieval/test', body);
+            if (!ctx.alive()) return;
+            renderRetrieval(res);
+          } catch (e2) {
+            rtErr.show(errorText(e2));
+          }
+        });
+      },
+    },
+    field(t('rt.question'), rtQuestion),
+    h('div', { class: 'rt-controls' },
+      field(t('rt.model'), rtModel),
+      field(t('rt.collection'), rtCollection),
+      field(t('rt.top_k'), rtTopK, { class: 'rt-topk' }),
+      h('div', { class: 'rt-submit' }, rtRun)),
+    rtErr.el);
+    rtQuestion.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); rtForm.requestSubmit(); }
+    });
+    rtHolder.appendChild(card({ title: t('rt.title'), subtitle: t('rt.subtitle'), icon: 'search', testid: 'kb-retrieval', flush: true }, rtForm, rtResults));
+
+    const dash = () => h('span', { class: 'muted', title: t('rt.not_found') }, '—');
+    const num = (v, digits) => (typeof v === 'number' && isFinite(v) ? v.toFixed(digits) : null);
+    function rankScore(rank, score, digits, testid) {
+      if (rank == null) return h('span', { testid }, dash());
+      return h('span', { class: 'rt-score', testid },
+        h('span', { class: 'rt-rank' }, '#' + rank),
+        num(score, digits) != null ? h('span', { class: 'rt-score-value' }, num(score, digits)) : null);
+    }
+    function excerpt(text) {
+      const full = String(text || '').trim();
+      const flat = full.replace(/\s+/g, ' ');
+      const long = flat.length > 240;
+      const short = long ? flat.slice(0, 240).replace(/\s+\S*$/, '') + '…' : flat;
+      const p = h('p', { class: 'rt-excerpt', title: long ? full : null, testid: 'rt-excerpt' }, short);
+      if (!long) return p;
+      let open = false;
+      const toggle = h('button', { type: 'button', class: 'link small rt-more', testid: 'rt-more' }, t('rt.more'));
+      toggle.addEventListener('click', () => {
+        open = !open;
+        p.classList.toggle('open', open);
+        p.textContent = open ? full : short;
+        toggle.textContent = open ? t('rt.less') : t('rt.more');
+      });
+      return h('div', null, p, toggle);
+    }
+    function renderRetrieval(res) {
+      clear(rtResults);
+      rtResults.hidden = false;
+      const sources = Array.isArray(res.sources) ? res.sources : [];
+      const queries = Array.isArray(res.queries) && res.queries.length ? res.queries : (res.query ? [res.query] : []);
+      const took = typeof res.took_ms === 'number' ? (res.took_ms < 10 ? res.took_ms.toFixed(1) : fmtNumber(Math.round(res.took_ms))) : '—';
+      rtResults.appendChild(h('div', { class: 'rt-summary', testid: 'rt-summary' },
+        h('span', { class: 'rt-summary-count' }, h('strong', null, sources.length === 1 ? t('rt.found_one') : t('rt.found', { count: fmtNumber(sources.length) })), ' ', t('rt.took', { ms: took })),
+        res.model ? badge(res.model, 'neutral') : null,
+        res.rerank ? badge(t('rt.rerank'), 'accent') : null,
+        queries.length ? h('span', { class: 'rt-queries', testid: 'rt-queries' },
+          h('span', { class: 'muted' }, t('rt.searched')),
+          queries.map((q) => h('q', { class: 'rt-query' }, q))) : null));
+      if (!sources.length) {
+        rtResults.appendChild(emptyState('search', t('rt.empty'), t('rt.empty_body'), null, 'rt-empty'));
+        return;
+      }
+      const reranked = res.rerank || sources.some((s) => typeof s.rerank_score === 'number');
+      const columns = [
+        {
+          label: t('rt.col_source'), class: 'col-main', render: (s) => h('div', { class: 'rt-source-cell' },
+            h('span', { class: 'source-num' }, String(s.index)),
+            h('div', { class: 'rt-source-main' },
+              h('div', { class: 'rt-source-head' },
+                h('strong', { class: 'rt-source-title', testid: 'rt-source-title' }, s.title || s.document_id || '—'),
+                s.heading ? h('span', { class: 'muted small rt-heading' }, s.heading) : null,
+                s.page != null ? h('span', { class: 'muted small nowrap' }, t('rt.page', { page: s.page })) : null,
+                s.collection ? badge(s.collection, 'neutral') : null),
+              excerpt(s.text))),
+        },
+        { label: t('rt.col_vector'), class: 'num rt-num', render: (s) => rankScore(s.explain && s.explain.vector_rank, s.explain ? s.explain.vector_score : null, 3, 'rt-vector') },
+        { label: t('rt.col_text'), class: 'num rt-num', render: (s) => rankScore(s.explain && s.explain.text_rank, s.explain ? s.explain.text_score : null, 2, 'rt-text') },
+        { label: t('rt.col_fused'), class: 'num rt-num', render: (s) => h('span', { class: 'rt-score-value', testid: 'rt-fused' }, num(s.explain && s.explain.fused_score, 4) || '—') },
+      ];
+      if (reranked) columns.push({ label: t('rt.col_rerank'), class: 'num rt-num', render: (s) => num(s.rerank_score, 4) != null ? h('span', { class: 'rt-score-value', testid: 'rt-rerank' }, num(s.rerank_score, 4)) : dash() });
+      rtResults.appendChild(table(columns, sources, { testid: 'rt-table', rowTestid: () => 'rt-source', rowAttrs: (s) => ({ 'data-chunk-id': s.chunk_id || '' }) }));
     }
 
     // --- documents ---
