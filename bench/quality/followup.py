@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from run import ask_ragway, load_questions, scores  # noqa: E402
+from run import after_unrelated, ask_ragway, load_questions, scores  # noqa: E402
 
 
 def rrf(*lists, k=60):
@@ -47,17 +47,8 @@ def main():
     args = ap.parse_args()
     args.top_k, args.rag_model, args.candidates = 10, None, None
     questions = load_questions(args.questions)
-    follow = [q for q in questions if q.get("history")]
-    cases = [("follow-up", q["history"], q) for q in follow]
-    for j, q in enumerate(questions):
-        if q.get("history") or not q["docs"]:
-            continue
-        other = next((h for n in range(len(follow)) for h in [follow[(j + n) % len(follow)]]
-                      if not set(h["docs"]) & set(q["docs"])), None)
-        if other:
-            history = other["history"] + [{"role": "user", "content": other["q"]},
-                                          {"role": "assistant", "content": "Done."}]
-            cases.append(("after unrelated", history, q))
+    cases = [("follow-up", q["history"], q) for q in questions if q.get("history")]
+    cases += [("after unrelated", history, q) for q, history in after_unrelated(questions)]
     totals = {}
     for kind, history, q in cases:
         if args.split != "all" and q["split"] != args.split:

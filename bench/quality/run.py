@@ -280,6 +280,29 @@ def table(rows, recipes, split):
     return "\n".join(out)
 
 
+def after_unrelated(questions):
+    """Every answerable question with the history of a follow-up about
+    other documents (its conversation, its question and a short answer),
+    the follow-ups taken in turn."""
+    follow = [q for q in questions if q.get("history")]
+    for j, q in enumerate(questions if follow else []):
+        if q.get("history") or not q["docs"]:
+            continue
+        other = next((h for n in range(len(follow)) for h in [follow[(j + n) % len(follow)]]
+                      if not set(h["docs"]) & set(q["docs"])), None)
+        if other:
+            yield q, other["history"] + [{"role": "user", "content": other["q"]},
+                                         {"role": "assistant", "content": "Done."}]
+
+
+def paired_table(label, title, asked, alone, pairs):
+    """hit@3 of each pair's first row against its second, as a table."""
+    first = sum(a["hit@3"] for a, _ in pairs) / len(pairs)
+    second = sum(b["hit@3"] for _, b in pairs) / len(pairs)
+    return (f"| {title} ({len(pairs)}) | {asked} | {alone} |\n| --- | --- | --- |\n"
+            f"| {label} | {first:.2f} | {second:.2f} |\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
@@ -336,20 +359,9 @@ def main():
                 standalone[q["id"]] = row
 
     # A history-aware query must not hurt a new question that follows an
-    # unrelated exchange: every answerable question asked again after the
-    # history of a follow-up about other documents.
-    histories = [q for q in questions if q.get("history")]
+    # unrelated exchange: every answerable question asked again after one.
     shifted = []
-    for j, q in enumerate(questions if histories else []):
-        if q.get("history") or not q["docs"]:
-            continue
-        other = next((h for n in range(len(histories))
-                      for h in [histories[(j + n) % len(histories)]]
-                      if not set(h["docs"]) & set(q["docs"])), None)
-        if other is None:
-            continue
-        history = other["history"] + [{"role": "user", "content": other["q"]},
-                                      {"role": "assistant", "content": "Done."}]
+    for q, history in after_unrelated(questions):
         ranked, _ = ask_ragway(args, q["q"], history)
         row = {"id": q["id"] + "~after", "recipe": args.label, "kind": "after-unrelated",
                "split": q["split"], "ranked": ranked[:K], "no_sources": not ranked}
@@ -365,20 +377,10 @@ def main():
     if follow:
         paired = [(r, standalone.get(q["standalone"])) for r in follow
                   for q in questions if q["id"] == r["id"]]
-        paired = [(f, s) for f, s in paired if s]
-        asked = sum(f["hit@3"] for f, _ in paired) / len(paired)
-        alone = sum(s["hit@3"] for _, s in paired) / len(paired)
-        print(f"| follow-ups ({len(paired)}) | hit@3 asked as a follow-up | hit@3 of the same question standalone |")
-        print("| --- | --- | --- |")
-        print(f"| {args.label} | {asked:.2f} | {alone:.2f} |")
-        print()
+        print(paired_table(args.label, "follow-ups", "hit@3 asked as a follow-up",
+                           "hit@3 of the same question standalone", [(f, s) for f, s in paired if s]))
     if shifted:
-        after = sum(a["hit@3"] for a, _ in shifted) / len(shifted)
-        alone = sum(s["hit@3"] for _, s in shifted) / len(shifted)
-        print(f"| after an unrelated exchange ({len(shifted)}) | hit@3 | hit@3 standalone |")
-        print("| --- | --- | --- |")
-        print(f"| {args.label} | {after:.2f} | {alone:.2f} |")
-        print()
+        print(paired_table(args.label, "after an unrelated exchange", "hit@3", "hit@3 standalone", shifted))
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
             for row in rows:
