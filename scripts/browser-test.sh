@@ -5,9 +5,11 @@
 #   scripts/browser-test.sh
 #
 # Installs Chromium (and a CJK font for the Chinese screenshots) when
-# missing, the test's npm dependency when tests/browser/node_modules is
-# missing, builds the debug binaries, then runs the walk. Screenshots go to
-# $SCREENSHOT_DIR (default target/browser-screenshots/).
+# missing, the test's npm dependencies (playwright-core, typescript) when
+# tests/browser/node_modules lacks them, type-checks the admin's ES modules
+# (tsc --checkJs over src/web/assets/, nothing emitted), builds the debug
+# binaries, then runs the walk. Screenshots go to $SCREENSHOT_DIR (default
+# target/browser-screenshots/).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,14 +35,17 @@ if ! command -v node >/dev/null 2>&1; then
   exit 1
 fi
 
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  echo "==> installing the test's npm dependency"
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
+  echo "==> installing the test's npm dependencies"
   if [ -f tests/browser/package-lock.json ]; then
     (cd tests/browser && npm ci --no-audit --no-fund)
   else
     (cd tests/browser && npm install --no-audit --no-fund)
   fi
 fi
+
+echo "==> type-checking the web admin's modules"
+tests/browser/node_modules/.bin/tsc --project src/web/assets/jsconfig.json
 
 echo "==> building ragway and the fake upstream"
 cargo build --bin ragway --example fake_upstream
