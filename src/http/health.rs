@@ -232,11 +232,28 @@ fn index_summary(status: &IndexStatus) -> Value {
         "model": status.active.as_ref().map(|a| &a.model),
         "dimension": status.active.as_ref().and_then(|a| a.dimension),
     });
-    if status.status == "mismatch" {
-        summary["message"] = json!(
-            "RAGWAY_EMBED_MODEL differs from the model the knowledge base was embedded with; \
-             run `ragway reindex` (or POST /api/admin/reindex) to re-embed it"
-        );
+    match &status.active {
+        Some(active) if status.status == "mismatch" && active.model != status.configured_model => {
+            summary["message"] = json!(
+                "RAGWAY_EMBED_MODEL differs from the model the knowledge base was embedded with; \
+                 run `ragway reindex` (or POST /api/admin/reindex) to re-embed it"
+            );
+        }
+        Some(active) if status.status == "mismatch" => {
+            summary["message"] = json!(format!(
+                "the knowledge base was embedded in another way ({}) than ragway embeds now ({}): \
+                 an older version, or RAGWAY_EMBED_INPUT_TYPE / RAGWAY_EMBED_DOCUMENT_PREFIX \
+                 changed; search works meanwhile, and `ragway reindex` (or POST \
+                 /api/admin/reindex) re-embeds it for the best results",
+                if active.recipe.is_empty() {
+                    "before recipes were recorded"
+                } else {
+                    &active.recipe
+                },
+                status.configured_recipe
+            ));
+        }
+        _ => {}
     }
     if let Some(building) = &status.building {
         summary["reindex"] = json!({

@@ -6,6 +6,24 @@
 //! the document's *lede*, travels with every chunk, as do the title and
 //! heading path (BENCHMARKS.md, "Retrieval quality").
 
+use crate::config::Settings;
+
+/// What makes a chunk's vector besides the model and the chunk: this
+/// module's choice of context (bump the version when it changes) and the
+/// settings that change the input or the request. Stored with each index,
+/// so a change shows as a mismatch that a reindex resolves.
+pub fn recipe(settings: &Settings) -> String {
+    format!(
+        "context 2 (title, heading, lede); input_type {}; document prefix {:?}",
+        if settings.embed_input_type {
+            "sent"
+        } else {
+            "not sent"
+        },
+        settings.embed_document_prefix
+    )
+}
+
 /// The most bytes of a lede.
 const MAX_LEDE: usize = 240;
 /// How far into a document the lede is looked for, in bytes.

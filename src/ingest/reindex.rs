@@ -12,6 +12,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::context;
 use super::jobs::{self, Job};
 use super::worker::embed_into;
 use crate::error::AppResult;
@@ -25,9 +26,12 @@ const PAGE: i64 = 100;
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexStatus {
     /// `empty` (nothing indexed yet), `ok`, `mismatch` (the configured model
-    /// differs from the index's: run a reindex) or `reindexing`.
+    /// or embedding recipe differs from the index's: run a reindex) or
+    /// `reindexing`.
     pub status: &'static str,
     pub configured_model: String,
+    /// How chunks are embedded now ([`context::recipe`]).
+    pub configured_recipe: String,
     pub active: Option<VectorIndex>,
     pub building: Option<VectorIndex>,
 }
@@ -43,22 +47,24 @@ pub async fn status(state: &AppState) -> AppResult<IndexStatus> {
         }
     }
     let configured = &state.upstreams.embed_model();
+    let recipe = context::recipe(&state.settings);
     let status = match (&active, &building) {
         (_, Some(_)) => "reindexing",
         (None, None) => "empty",
-        (Some(active), None) if &active.model == configured => "ok",
+        (Some(active), None) if &active.model == configured && active.recipe == recipe => "ok",
         (Some(_), None) => "mismatch",
     };
     Ok(IndexStatus {
         status,
         configured_model: configured.clone(),
+        configured_recipe: recipe,
         active,
         building,
     })
 }
 
-/// Begin moving to the configured embedding model: answers the index being
-/// built, or `None` when the active index already uses that model.
+/// Begin moving to the configured embedding model and recipe: answers the
+/// index being built, or `None` when the active index already uses them.
 pub async fn start(state: &AppState) -> AppResult<Option<VectorIndex>> {
     let started = register(state).await?;
     if started.is_some() {
@@ -71,19 +77,20 @@ pub async fn start(state: &AppState) -> AppResult<Option<VectorIndex>> {
 async fn register(state: &AppState) -> AppResult<Option<VectorIndex>> {
     state.upstreams.embeddings.ready()?;
     let model = &state.upstreams.embed_model();
+    let recipe = &context::recipe(&state.settings);
     let Some(active) = indexes::active(&state.db).await? else {
         // Nothing indexed yet: the first upload creates the index with this model.
         return Ok(None);
     };
     let building = match indexes::building(&state.db).await? {
-        Some(building) if &building.model == model => building,
+        Some(building) if &building.model == model && &building.recipe == recipe => building,
         Some(stale) => {
             // The model changed again mid-way: start over for the newest one.
             discard(state, &stale).await?;
             return Box::pin(register(state)).await;
         }
-        None if &active.model == model => return Ok(None),
-        None => match indexes::create(&state.db, model, "building").await {
+        None if &active.model == model && &active.recipe == recipe => return Ok(None),
+        None => match indexes::create(&state.db, model, recipe, "building").await {
             Ok(index) => index,
             // Someone else started one at the same moment.
             Err(err) => indexes::building(&state.db).await?.ok_or(err)?,

@@ -337,7 +337,8 @@ async fn ingest(
     .await
     .map_err(|e| format!("splitting the text into chunks failed: {e}"))?;
     // Read as late as possible, so a reindex that began meanwhile gets these chunks too.
-    let mut targets = indexes::write_targets(&state.db, &state.upstreams.embed_model())
+    let recipe = super::context::recipe(&state.settings);
+    let mut targets = indexes::write_targets(&state.db, &state.upstreams.embed_model(), &recipe)
         .await
         .map_err(|e| format!("the index registry could not be read: {e}"))?;
     let count = chunks.len();

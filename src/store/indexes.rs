@@ -20,6 +20,8 @@ pub struct VectorIndex {
     pub table_name: String,
     /// The embedding model its vectors come from.
     pub model: String,
+    /// What else its vectors depend on (`ingest::context::recipe`).
+    pub recipe: String,
     /// Vector width, once the first chunk is written.
     pub dimension: Option<i64>,
     /// `active`, `building` or `retired`.
@@ -37,7 +39,7 @@ pub struct VectorIndex {
 }
 
 const SELECT: &str =
-    "SELECT id, table_name, model, dimension, state, documents_total, documents_done, \
+    "SELECT id, table_name, model, recipe, dimension, state, documents_total, documents_done, \
      resume_after, error, created_at, updated_at FROM vector_indexes";
 
 fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<VectorIndex> {
@@ -45,6 +47,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<VectorIndex> {
         id: row.try_get("id")?,
         table_name: row.try_get("table_name")?,
         model: row.try_get("model")?,
+        recipe: row.try_get("recipe")?,
         dimension: row.try_get("dimension")?,
         state: row.try_get("state")?,
         documents_total: row.try_get("documents_total")?,
@@ -90,37 +93,47 @@ pub async fn live(db: &AnyPool) -> sqlx::Result<Vec<VectorIndex>> {
 }
 
 /// Every index new chunks must go to: [`live`], with the active index
-/// created for `model` on first use.
-pub async fn write_targets(db: &AnyPool, model: &str) -> sqlx::Result<Vec<VectorIndex>> {
+/// created for `model` and `recipe` on first use.
+pub async fn write_targets(
+    db: &AnyPool,
+    model: &str,
+    recipe: &str,
+) -> sqlx::Result<Vec<VectorIndex>> {
     let targets = live(db).await?;
     if targets.first().is_some_and(|i| i.state == "active") {
         return Ok(targets);
     }
     let mut targets = targets;
-    targets.insert(0, ensure_active(db, model).await?);
+    targets.insert(0, ensure_active(db, model, recipe).await?);
     Ok(targets)
 }
 
-/// The active index, created for `model` if there is none yet.
-pub async fn ensure_active(db: &AnyPool, model: &str) -> sqlx::Result<VectorIndex> {
+/// The active index, created for `model` and `recipe` if there is none yet.
+pub async fn ensure_active(db: &AnyPool, model: &str, recipe: &str) -> sqlx::Result<VectorIndex> {
     if let Some(index) = active(db).await? {
         return Ok(index);
     }
-    match create(db, model, "active").await {
+    match create(db, model, recipe, "active").await {
         Ok(index) => Ok(index),
         // Another worker or replica created it first: theirs is the one.
         Err(err) => active(db).await?.ok_or(err),
     }
 }
 
-/// A new, empty index for `model`; its table is created on the first write.
-pub async fn create(db: &AnyPool, model: &str, state: &str) -> sqlx::Result<VectorIndex> {
+/// A new, empty index for `model` and `recipe`; its table is created on the first write.
+pub async fn create(
+    db: &AnyPool,
+    model: &str,
+    recipe: &str,
+    state: &str,
+) -> sqlx::Result<VectorIndex> {
     let id = uuid::Uuid::now_v7().simple().to_string();
     let now = now_ms();
     let index = VectorIndex {
         table_name: format!("chunks_{id}"),
         id,
         model: model.to_string(),
+        recipe: recipe.to_string(),
         dimension: None,
         state: state.to_string(),
         documents_total: 0,
@@ -131,12 +144,13 @@ pub async fn create(db: &AnyPool, model: &str, state: &str) -> sqlx::Result<Vect
         updated_at: now,
     };
     sqlx::query(
-        "INSERT INTO vector_indexes (id, table_name, model, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+        "INSERT INTO vector_indexes (id, table_name, model, recipe, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
     .bind(&index.id)
     .bind(&index.table_name)
     .bind(&index.model)
+    .bind(&index.recipe)
     .bind(&index.state)
     .bind(now)
     .execute(db)

@@ -189,9 +189,14 @@ async fn uploads_during_a_reindex_go_to_both_indexes_once() {
         .ingest_text("Ferry", "The ferry leaves the north quay at noon.")
         .await;
     // A reindex registered but not yet run (as if its job were still waiting).
-    let building = indexes::create(&app.state.db, SMALL, "building")
-        .await
-        .unwrap();
+    let building = indexes::create(
+        &app.state.db,
+        SMALL,
+        &ragway::ingest::context::recipe(&app.settings),
+        "building",
+    )
+    .await
+    .unwrap();
     let during = app
         .ingest_text("Tides", "High water at the north quay comes at six.")
         .await;
@@ -426,4 +431,51 @@ async fn deleting_a_queued_document_removes_its_job() {
     }
     assert_eq!(pending().await, 0);
     app.heal_upstream().await;
+}
+
+/// How chunks are embedded (besides the model) is kept with the index: a
+/// change (here, sending `input_type`) shows as a mismatch while search
+/// keeps working, and a reindex re-embeds with the new recipe.
+#[tokio::test]
+async fn a_changed_embedding_recipe_is_a_mismatch_a_reindex_resolves() {
+    let app = spawn_app().await;
+    let fog = app
+        .ingest_text(
+            "Fog",
+            "In fog the lighthouse sounds its horn twice a minute.",
+        )
+        .await;
+    let before = indexes::active(&app.state.db).await.unwrap().unwrap();
+    assert_eq!(
+        before.recipe,
+        ragway::ingest::context::recipe(&app.settings)
+    );
+    assert_eq!(health(&app).await["index"]["status"], "ok");
+
+    let (app, mut events) = app.restart_with(|s| s.embed_input_type = true).await;
+    let index = &health(&app).await["index"];
+    assert_eq!(index["status"], "mismatch", "{index}");
+    let message = index["message"].as_str().unwrap();
+    assert!(message.contains("embedded in another way"), "{message}");
+    assert!(message.contains("input_type sent"), "{message}");
+    let answer = ask(&app, "What does the lighthouse do in fog?").await;
+    assert_eq!(answer["sources"][0]["document_id"], fog.as_str());
+
+    let response = app
+        .post_json("/api/admin/reindex", &app.admin_key, &json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let started: Value = response.json().await.unwrap();
+    let building_id = started["building"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        wait_for(&mut events, &format!("reindex:{building_id}")).await,
+        "ready"
+    );
+    let index = &health(&app).await["index"];
+    assert_eq!(index["status"], "ok", "{index}");
+    let after = indexes::active(&app.state.db).await.unwrap().unwrap();
+    assert_ne!(after.table_name, before.table_name);
+    assert!(after.recipe.contains("input_type sent"), "{}", after.recipe);
+    let answer = ask(&app, "What does the lighthouse do in fog?").await;
+    assert_eq!(answer["sources"][0]["document_id"], fog.as_str());
 }
