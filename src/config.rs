@@ -92,6 +92,8 @@ pub struct Settings {
     pub public_model: String,
     /// Chunks put into the prompt per question.
     pub top_k: usize,
+    /// Neighbouring chunks on each side joined to every source's passage for the model.
+    pub source_window: usize,
     /// Non-system messages sent upstream per request; older ones are left out.
     pub max_messages: usize,
     /// Characters of one message sent upstream; longer ones are cut.
@@ -211,6 +213,7 @@ impl Default for Settings {
             secret_key: None,
             public_model: DEFAULT_PUBLIC_MODEL.into(),
             top_k: 5,
+            source_window: 1,
             max_messages: 20,
             max_message_chars: 50_000,
             max_total_chars: 200_000,
@@ -261,6 +264,10 @@ impl Settings {
             anyhow::anyhow!("RAGWAY_LISTEN={:?} is not host:port: {e}", self.listen)
         })?;
         anyhow::ensure!(self.top_k > 0, "RAGWAY_TOP_K must be at least 1");
+        anyhow::ensure!(
+            self.source_window <= 4,
+            "RAGWAY_SOURCE_WINDOW must be between 0 and 4"
+        );
         anyhow::ensure!(
             self.chunk_size >= 50,
             "RAGWAY_CHUNK_SIZE must be at least 50"

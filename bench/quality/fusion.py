@@ -28,6 +28,28 @@ def variants():
     for w in (0.5, 0.6, 0.7, 0.8, 0.9):
         yield f"convex, min-max, vector {w}", lambda c, w=w: convex(c, w)
     yield "vector, full text breaking near-ties (0.02)", lambda c: near_ties(c, 0.02)
+    for decay in (1.0, 0.5, 0.25):
+        yield f"documents by their chunks' summed rrf (decay {decay})", lambda c, d=decay: by_document(c, d)
+
+
+def by_document(cands, decay):
+    """Documents ranked by the reciprocal-rank scores of all their chunks
+    (each further chunk of a document counting `decay` times the one
+    before: 1 is CombSUM, 0 would be the best chunk alone), chunks grouped
+    under their document."""
+    ranked = rrf(cands, 60, 0.5)
+    score = {x["doc"]: 0.0 for x in ranked}
+    weight = {x["doc"]: 1.0 for x in ranked}
+    for x in ranked:
+        s = 0.0
+        if x["vr"]:
+            s += 1 / (60 + x["vr"])
+        if x["tr"]:
+            s += 1 / (60 + x["tr"])
+        score[x["doc"]] += weight[x["doc"]] * s
+        weight[x["doc"]] *= decay
+    order = {doc: i for i, doc in enumerate(sorted(score, key=lambda d: -score[d]))}
+    return sorted(ranked, key=lambda x: order[x["doc"]])
 
 
 def rrf(cands, k, w):

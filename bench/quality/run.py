@@ -108,6 +108,12 @@ def ask_ragway(args, question, history=None):
     return dedupe(s["title"] for s in test["sources"]), test["sources"]
 
 
+def passages(sources):
+    """The text the chat model is given for each source: the passage
+    around the matched chunk when ragway widens it, else the chunk."""
+    return [s.get("context") or s["text"] for s in sources]
+
+
 # ------------------------------------------------------------- baselines
 
 
@@ -214,14 +220,18 @@ class Baselines:
                 for chunk in split_recursive(f.read()):
                     self.owner.append(name)
                     texts.append(chunk)
+        self.texts = texts
         self.vectors = embed(args, texts, "passage")
         self.bm25 = BM25([tokens(t) for t in texts])
         print(f"# baselines: {len(texts)} chunks of 1,000 characters embedded in {time.time() - started:.0f} s",
               file=sys.stderr)
 
     def ranked(self, scores):
-        order = np.argsort(-scores, kind="stable")[: K * 4]
-        return dedupe(self.owner[i] for i in order if scores[i] > 0 or scores[i] < 0)[:K]
+        """Ranked file names, and the texts of the first chunks (what a
+        recipe would give the chat model)."""
+        order = [i for i in np.argsort(-scores, kind="stable")[: K * 4] if scores[i] != 0]
+        texts = [self.texts[i] for i in order[:PASSAGE_K]]
+        return dedupe(self.owner[i] for i in order)[:K], texts, texts
 
     def dense(self, question):
         query = embed(self.args, [question], "query")[0]
@@ -259,12 +269,30 @@ def scores(ranked, relevant):
     }
 
 
+# Passage hit: the question's answering span is in one of the first
+# PASSAGE_K sources, counted twice: in the matched chunks alone, and in
+# what the chat model is given (ragway's widened passages).
+PASSAGE_K = 5
+
+
+def squash(text):
+    return " ".join(text.split()).lower()
+
+
+def passage_hit(texts, passage):
+    if not passage:
+        return None
+    span = squash(passage)
+    return float(any(span in squash(t) for t in texts[:PASSAGE_K]))
+
+
 METRICS = ["hit@1", "hit@3", "hit@5", "mrr@10", "ndcg@10"]
 
 
 def table(rows, recipes, split):
-    out = [f"| recipe ({split}) | questions | " + " | ".join(METRICS) + " | unanswerable: no sources |",
-           "| --- | --- | " + " | ".join("---" for _ in METRICS) + " | --- |"]
+    out = [f"| recipe ({split}) | questions | " + " | ".join(METRICS)
+           + f" | passage in first {PASSAGE_K}: chunks / as given | unanswerable: no sources |",
+           "| --- | --- | " + " | ".join("---" for _ in METRICS) + " | --- | --- |"]
     for recipe in recipes:
         answerable = [r for r in rows if r["recipe"] == recipe and r["kind"] == "answerable"
                       and (split == "all" or r["split"] == split)]
@@ -275,8 +303,11 @@ def table(rows, recipes, split):
         means = [sum(r[m] for r in answerable) / len(answerable) for m in METRICS]
         empty = (f"{sum(r['no_sources'] for r in unanswerable) / len(unanswerable):.2f}"
                  if unanswerable else "–")
+        with_span = [r for r in answerable if r.get("passage") is not None]
+        span = (f"{sum(r['passage_chunk'] for r in with_span) / len(with_span):.2f} / "
+                f"{sum(r['passage'] for r in with_span) / len(with_span):.2f}" if with_span else "–")
         out.append(f"| {recipe} | {len(answerable)} | " + " | ".join(f"{m:.2f}" for m in means)
-                   + f" | {empty} |")
+                   + f" | {span} | {empty} |")
     return "\n".join(out)
 
 
@@ -343,16 +374,18 @@ def main():
                 dump.write(json.dumps({"id": q["id"], "sources": [
                     {k: s.get(k) for k in ("title", "chunk_id", "score", "rerank_score", "explain")}
                     for s in sources]}, ensure_ascii=False) + "\n")
-            return ranked
+            return ranked, passages(sources), [s["text"] for s in sources]
 
         recipes = {args.label: ask_rag}
         if baselines and kind != "follow-up":
             recipes["dense only, 1,000-character chunks"] = baselines.dense
             recipes["BM25 only, same chunks"] = baselines.bm25_only
         for recipe, ask in recipes.items():
-            ranked = ask(q["q"])
+            ranked, texts, chunks = ask(q["q"])
             row = {"id": q["id"], "recipe": recipe, "kind": kind, "split": q["split"],
-                   "ranked": ranked[:K], "no_sources": not ranked}
+                   "ranked": ranked[:K], "no_sources": not ranked,
+                   "passage": passage_hit(texts, q.get("passage")),
+                   "passage_chunk": passage_hit(chunks, q.get("passage"))}
             row.update(scores(ranked, set(q["docs"])))
             rows.append(row)
             if kind == "answerable" and recipe == args.label:

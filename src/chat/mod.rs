@@ -350,6 +350,7 @@ mod tests {
             score: 1.0,
             rerank_score: None,
             text: "fact".into(),
+            context: None,
             explain: None,
         }
     }

@@ -163,6 +163,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_TOP_K")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_k: Option<usize>,
+    /// Neighbouring chunks on each side joined to every source's passage
+    /// for the model (0-4; 0: the matched chunk alone) [default: 1].
+    #[arg(long, env = "RAGWAY_SOURCE_WINDOW")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_window: Option<usize>,
     /// Non-system messages sent upstream per request, the newest kept [default: 20].
     #[arg(long, env = "RAGWAY_MAX_MESSAGES")]
     #[serde(skip_serializing_if = "Option::is_none")]

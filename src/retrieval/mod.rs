@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 mod fusion;
+mod passage;
 mod search;
 
 use fusion::{fuse_lists, Fused};
@@ -38,6 +39,10 @@ pub struct Source {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rerank_score: Option<f32>,
     pub text: String,
+    /// The passage around the chunk that the model is given: the chunk with
+    /// its neighbours (`RAGWAY_SOURCE_WINDOW`); absent when it is the chunk alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     /// How it ranked in each search, when asked ([`Options::explain`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explain: Option<Explain>,
@@ -230,7 +235,10 @@ pub async fn retrieve(
         hits = rerank(state, last, hits, options.top_k).await;
     }
     hits.truncate(options.top_k);
-    Ok(numbered(hits, options.explain))
+    let rows: Vec<u64> = hits.iter().map(|c| c.fused.row).collect();
+    let mut sources = numbered(hits, options.explain);
+    passage::widen(state, &index.table_name, &mut sources, &rows).await;
+    Ok(sources)
 }
 
 /// The fused candidates that may be kept, read and scored, best first:
@@ -358,6 +366,7 @@ fn numbered(hits: Vec<Candidate>, explain: bool) -> Vec<Source> {
                 score: hit.score,
                 rerank_score,
                 text: hit.text,
+                context: None,
                 explain: explain.then(|| Explain::from(&fused)),
             },
         )
@@ -383,7 +392,7 @@ pub fn context_block(sources: &[Source]) -> String {
         text.push_str(&format!(
             "\n[{}] {label}\n{}\n",
             source.index,
-            source.text.trim()
+            source.context.as_deref().unwrap_or(&source.text).trim()
         ));
     }
     text

@@ -22,6 +22,9 @@ use tokio::sync::RwLock;
 
 use super::s3::S3Options;
 
+mod neighbours;
+pub use neighbours::{Found as Placed, Neighbour};
+
 /// Collections whose names start with this are private spaces (one per key),
 /// never searched on behalf of anyone else. Shared collection names cannot
 /// contain it.

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn the_test_shows_how_each_passage_ranked() {
@@ -155,4 +155,114 @@ async fn by_default_texts_are_embedded_as_they_are() {
         requests[0]["input"][0],
         "Boiler\nThe boiler room key hangs behind the desk."
     );
+}
+
+/// Small to big: search matches one small chunk, and the model is given the
+/// passage around it (`RAGWAY_SOURCE_WINDOW` chunks on each side), each
+/// chunk once; the source's own text stays the matched chunk.
+#[tokio::test]
+async fn each_source_brings_the_passage_around_it() {
+    let app = spawn_app_with(|s| {
+        s.top_k = 2;
+        s.chunk_size = 16;
+        s.chunk_overlap = 0;
+        s.source_window = 1;
+    })
+    .await;
+    let paragraphs = [
+        "Spring: the garden club meets in the library annex.",
+        "Summer: the boiler room key hangs behind the reception desk.",
+        "Autumn: bicycles are stored in the courtyard shed.",
+        "Winter: the canteen serves soup from noon until two.",
+    ];
+    app.ingest_text("Handbook", &paragraphs.join("\n\n")).await;
+    let test = |window_question: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .post_json(
+                    "/api/admin/retrieval/test",
+                    &app.admin_key,
+                    &json!({"question": window_question, "top_k": 1}),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let found = test("Where is the boiler room key?").await;
+    let source = &found["sources"][0];
+    assert_eq!(source["text"], paragraphs[1], "{found}");
+    let context = source["context"].as_str().unwrap();
+    assert_eq!(
+        context,
+        paragraphs[..3].join("\n"),
+        "the chunk with one neighbour on each side: {found}"
+    );
+    // The first chunk has no neighbour before it.
+    let first = test("When does the garden club meet?").await;
+    assert_eq!(
+        first["sources"][0]["context"],
+        paragraphs[..2].join("\n"),
+        "{first}"
+    );
+
+    // Chat gives the model the passages.
+    app.chat_json(
+        &app.user_key,
+        &app.chat_body("Where is the boiler room key?", false),
+    )
+    .await;
+    let sent = app.upstream.chat_requests().pop().unwrap().to_string();
+    assert!(sent.contains("Autumn: bicycles"), "{sent}");
+
+    // Two sources that are neighbours share no text: the better one's
+    // passage stops before the other.
+    let both = app
+        .post_json(
+            "/api/admin/retrieval/test",
+            &app.admin_key,
+            &json!({"question": "boiler room key behind the reception desk; bicycles in the courtyard shed", "top_k": 2}),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let passages: Vec<&str> = both["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["context"].as_str().or(s["text"].as_str()).unwrap())
+        .collect();
+    let joined = passages.join("\n");
+    for paragraph in &paragraphs[1..3] {
+        assert_eq!(joined.matches(paragraph).count(), 1, "{both}");
+    }
+}
+
+#[tokio::test]
+async fn a_window_of_nought_gives_the_chunk_alone() {
+    let app = spawn_app_with(|s| {
+        s.chunk_size = 16;
+        s.chunk_overlap = 0;
+        s.source_window = 0;
+    })
+    .await;
+    app.ingest_text(
+        "Handbook",
+        "Spring: the garden club meets in the library annex.\n\n\
+         Summer: the boiler room key hangs behind the reception desk.",
+    )
+    .await;
+    let found = app
+        .post_json(
+            "/api/admin/retrieval/test",
+            &app.admin_key,
+            &json!({"question": "Where is the boiler room key?", "top_k": 1}),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert!(found["sources"][0].get("context").is_none(), "{found}");
 }
