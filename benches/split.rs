@@ -253,10 +253,10 @@ fn bench_splitting(c: &mut Criterion) {
             .warm_up_time(Duration::from_secs(2))
             .measurement_time(Duration::from_secs(8));
         group.bench_function("chars_2048", |b| {
-            b.iter(|| by_chars.chunks(black_box(text)).count())
+            b.iter(|| by_chars.chunks(black_box(text)).count());
         });
         group.bench_function("tokens_512_overlap_64", |b| {
-            b.iter(|| split(*format, black_box(text), 512, 64).len())
+            b.iter(|| split(*format, black_box(text), 512, 64).len());
         });
         group.finish();
     }

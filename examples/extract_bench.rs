@@ -9,6 +9,9 @@
 //! `DOCS_PER_PROCESS` (default 64, the server's) how many documents one
 //! forked child reads before a fresh fork replaces it.
 
+// Its extractions are tasks of its own, not the server's background work.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -395,7 +395,7 @@ async fn filters(
                         .await?
                 };
                 times.push(started.elapsed());
-                rows = found.iter().map(|b| b.num_rows()).sum();
+                rows = found.iter().map(RecordBatch::num_rows).sum();
             }
             println!(
                 "| {} | {label} | {k} | {n} | {} | {rows} |",

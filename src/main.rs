@@ -177,7 +177,7 @@ fn give_lance_two_threads() {
     if std::env::var_os("LANCE_CPU_THREADS").is_some() {
         return;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     if (2..4).contains(&cpus) {
         std::env::set_var("LANCE_CPU_THREADS", "2");
     }
@@ -219,12 +219,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             state.db.close().await;
             match outcome? {
                 reindex::Outcome::UpToDate { model } => {
-                    println!("the knowledge base is already embedded with {model}; nothing to do")
+                    println!("the knowledge base is already embedded with {model}; nothing to do");
                 }
                 reindex::Outcome::Done { model, documents } => {
                     println!(
                         "reindexed {documents} documents with {model}; the new index is active"
-                    )
+                    );
                 }
             }
             Ok(())

@@ -100,7 +100,7 @@ impl Runtime {
                         for item in items {
                             match item.as_str().map(str::trim) {
                                 Some(t) if !t.is_empty() && t.chars().count() <= 20 => {
-                                    triggers.push(t.to_string())
+                                    triggers.push(t.to_string());
                                 }
                                 _ => return Err("`draw_triggers` must be a list of non-empty strings of at most 20 characters.".into()),
                             }

@@ -12,6 +12,8 @@ async fn main() -> ExitCode {
     let options = Options::parse();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    // A bare spawn on purpose: the CLI has no tracker, and this watches for ^C until it exits.
+    #[allow(clippy::disallowed_methods)]
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!(

@@ -118,7 +118,7 @@ mod tests {
 
     fn ips(proxies: &[&str], header: &str) -> ClientIps {
         let settings = Settings {
-            trusted_proxies: proxies.iter().map(|p| p.to_string()).collect(),
+            trusted_proxies: proxies.iter().map(ToString::to_string).collect(),
             client_ip_header: header.into(),
             ..Settings::default()
         };

@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn searches_are_narrowed_only_when_a_stored_collection_is_out_of_scope() {
-        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let names = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
         let catalog = Catalog {
             index: None,
             collections: names(&["default", "hr"]),

@@ -19,7 +19,7 @@ pub async fn widen(state: &AppState, table: &str, sources: &mut [Source], rows: 
     if window == 0 || sources.is_empty() {
         return;
     }
-    let placed: Vec<Placed> = sources
+    let placed: Vec<Placed<'_>> = sources
         .iter()
         .zip(rows)
         .map(|(source, &row)| Placed {

@@ -62,8 +62,7 @@ impl BlobStore {
     }
 
     fn path(&self, key: &str) -> Path {
-        key.split('/')
-            .fold(self.prefix.clone(), |path, part| path.join(part))
+        key.split('/').fold(self.prefix.clone(), Path::join)
     }
 
     /// Store `bytes` under `key`, replacing what was there.

@@ -440,6 +440,8 @@ impl VectorStore {
                     .await
                     .insert(name.to_string(), opened.clone());
                 let warming = opened.clone();
+                // A bare spawn: the store holds no tracker (see `start_upkeep`).
+                #[allow(clippy::disallowed_methods)]
                 tokio::spawn(async move {
                     if let Err(err) = Self::warm_fragment_collections(&warming).await {
                         tracing::debug!(error = %err, "reading the fragments' collections failed; searches read them");
@@ -523,6 +525,8 @@ impl VectorStore {
             .push(PendingAppend { batch, done });
         // In a task of its own, so that the rows of other adds it takes along
         // are committed even if this caller stops waiting.
+        // A bare spawn: the store holds no tracker (see `start_upkeep`).
+        #[allow(clippy::disallowed_methods)]
         tokio::spawn(Self::commit_appends(opened.clone()));
         match outcome.await {
             Ok(Ok(())) => {}
@@ -619,6 +623,9 @@ impl VectorStore {
 
     /// Compact the table and bring its vector index up to date, in the
     /// background, unless that is under way already.
+    // Bare spawns in the vector store: it holds no TaskTracker (one-off commands and benchmarks
+    // open it too), so shutdown does not wait for its upkeep, warm-up and timer tasks.
+    #[allow(clippy::disallowed_methods)]
     fn start_upkeep(opened: &Opened) {
         let upkeep = &opened.upkeep;
         let mut running = upkeep.running.lock().expect("upkeep lock");
@@ -672,6 +679,8 @@ impl VectorStore {
     /// gone its quiet period without a commit, then starts the upkeep if any
     /// commit came since the last one began (one under way is let finish
     /// first), and so on until none did.
+    // A bare spawn: the store holds no tracker (see `start_upkeep`).
+    #[allow(clippy::disallowed_methods)]
     fn arm_quiet_timer(opened: &Opened) {
         let mut timer = opened.upkeep.quiet_timer.lock().expect("upkeep lock");
         if timer.is_some() {

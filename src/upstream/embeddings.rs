@@ -124,7 +124,7 @@ pub(super) fn embedding_vector<'de, D: Deserializer<'de>>(
     impl<'de> Visitor<'de> for Vector {
         type Value = Vec<f32>;
 
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("an array of numbers or a base64 string")
         }
 

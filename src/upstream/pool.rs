@@ -389,7 +389,7 @@ impl Pool {
                         reason: reason.clone(),
                         since_ms: *since_ms,
                         persisted: true,
-                    })
+                    });
                 }
                 None => {
                     if slot.blocked.as_ref().is_some_and(|b| b.persisted) {
@@ -501,7 +501,7 @@ mod tests {
     use super::*;
 
     fn keys(names: &[&str]) -> Vec<String> {
-        names.iter().map(|k| k.to_string()).collect()
+        names.iter().map(ToString::to_string).collect()
     }
 
     #[test]

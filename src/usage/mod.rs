@@ -333,6 +333,9 @@ pub fn start_writer(state: &AppState) {
     let db = state.db.clone();
     let daily = state.request_log.daily.clone();
     let retention_days = state.settings.log_retention_days;
+    // A bare spawn on purpose: the writer runs until the queue closes, which is after shutdown
+    // waits for the tracker; shutdown stores the last rows with `request_log.flush()` instead.
+    #[allow(clippy::disallowed_methods)]
     tokio::spawn(async move {
         let mut buffer = Vec::with_capacity(BATCH);
         let mut rows = Vec::with_capacity(BATCH);

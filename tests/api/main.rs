@@ -1,5 +1,9 @@
 //! Integration tests: the real app on port 0 with temp directories, against the fake upstream.
 
+// Tests may unwrap (clippy.toml allows it in `#[test]` functions; this is for their helpers)
+// and spawn bare tasks (the server under test and its clients, not its background work).
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

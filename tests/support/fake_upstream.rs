@@ -6,6 +6,9 @@
 //! bigrams), so texts that share words are near each other.
 
 #![allow(dead_code)]
+// Test support (also `examples/fake_upstream.rs`): it may unwrap, as tests do, and its server
+// runs on tasks of its own, not ragway's tracker.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -103,7 +103,7 @@ fn scan_objects(bytes: &[u8]) -> BTreeMap<u32, (usize, u16)> {
         // `obj` must end a token (not `objects`, not `endobj`).
         if bytes
             .get(keyword + 3)
-            .is_some_and(|b| b.is_ascii_alphanumeric())
+            .is_some_and(u8::is_ascii_alphanumeric)
             || keyword >= 3 && &bytes[keyword - 3..keyword] == b"end"
         {
             continue;
