@@ -22,6 +22,18 @@ pub const DEFAULT_IMAGE_MODEL: &str = "Kwai-Kolors/Kolors";
 /// The rerank model used when none is configured.
 pub const DEFAULT_RERANK_MODEL: &str = "BAAI/bge-reranker-v2-m3";
 
+/// How the vector and full-text searches' rankings are fused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// Each search's scores normalised over the candidates, then combined
+    /// half and half (weighs each search by how sure it is).
+    #[default]
+    Convex,
+    /// Reciprocal rank fusion (k = 60): places only.
+    Rrf,
+}
+
 /// Resolved settings of one ragway process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
@@ -94,6 +106,8 @@ pub struct Settings {
     pub top_k: usize,
     /// Neighbouring chunks on each side joined to every source's passage for the model.
     pub source_window: usize,
+    /// How the two searches' rankings are fused.
+    pub fusion: Fusion,
     /// Non-system messages sent upstream per request; older ones are left out.
     pub max_messages: usize,
     /// Characters of one message sent upstream; longer ones are cut.
@@ -214,6 +228,7 @@ impl Default for Settings {
             public_model: DEFAULT_PUBLIC_MODEL.into(),
             top_k: 5,
             source_window: 1,
+            fusion: Fusion::default(),
             max_messages: 20,
             max_message_chars: 50_000,
             max_total_chars: 200_000,

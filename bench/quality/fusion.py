@@ -28,6 +28,8 @@ def variants():
     for w in (0.5, 0.6, 0.7, 0.8, 0.9):
         yield f"convex, min-max, vector {w}", lambda c, w=w: convex(c, w)
     yield "vector, full text breaking near-ties (0.02)", lambda c: near_ties(c, 0.02)
+    for w in (0.4, 0.5, 0.6):
+        yield f"convex, min-max, vector {w}, text-only rows at the lowest cosine", lambda c, w=w: convex(c, w, True)
     for decay in (1.0, 0.5, 0.25):
         yield f"documents by their chunks' summed rrf (decay {decay})", lambda c, d=decay: by_document(c, d)
 
@@ -35,8 +37,8 @@ def variants():
 def by_document(cands, decay):
     """Documents ranked by the reciprocal-rank scores of all their chunks
     (each further chunk of a document counting `decay` times the one
-    before: 1 is CombSUM, 0 would be the best chunk alone), chunks grouped
-    under their document."""
+    before: 1 is CombSUM, 0 would be the best chunk alone); each
+    document's best chunk in that order, then the other chunks."""
     ranked = rrf(cands, 60, 0.5)
     score = {x["doc"]: 0.0 for x in ranked}
     weight = {x["doc"]: 1.0 for x in ranked}
@@ -49,7 +51,12 @@ def by_document(cands, decay):
         score[x["doc"]] += weight[x["doc"]] * s
         weight[x["doc"]] *= decay
     order = {doc: i for i, doc in enumerate(sorted(score, key=lambda d: -score[d]))}
-    return sorted(ranked, key=lambda x: order[x["doc"]])
+    # Each document's best chunk in the documents' order, then the rest.
+    best, rest, seen = [], [], set()
+    for x in sorted(ranked, key=lambda x: order[x["doc"]]):
+        (rest if x["doc"] in seen else best).append(x)
+        seen.add(x["doc"])
+    return best + rest
 
 
 def rrf(cands, k, w):
@@ -63,14 +70,19 @@ def rrf(cands, k, w):
     return sorted(cands, key=lambda x: (-score(x), -x["cos"]))
 
 
-def convex(cands, w):
-    cos = [x["cos"] for x in cands]
+def convex(cands, w, unread=False):
+    """Cosines min-max normalised over the candidates, full-text scores
+    divided by the best; with `unread`, a row only full text found counts
+    as the lowest cosine (its own is known only once it is read)."""
+    cos = [x["cos"] for x in cands if x["vr"] or not unread]
     text = [x["ts"] or 0.0 for x in cands]
     lo, hi = min(cos), max(cos)
     tmax = max(text) or 1.0
 
     def score(x):
         v = (x["cos"] - lo) / (hi - lo) if hi > lo else 1.0
+        if unread and not x["vr"]:
+            v = 0.0
         return w * v + (1 - w) * (x["ts"] or 0.0) / tmax
     return sorted(cands, key=lambda x: -score(x))
 

@@ -168,6 +168,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "RAGWAY_SOURCE_WINDOW")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_window: Option<usize>,
+    /// How the vector and full-text rankings are fused: `convex` (scores
+    /// normalised and combined) or `rrf` (reciprocal rank) [default: convex].
+    #[arg(long, env = "RAGWAY_FUSION", value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<crate::config::Fusion>,
     /// Non-system messages sent upstream per request, the newest kept [default: 20].
     #[arg(long, env = "RAGWAY_MAX_MESSAGES")]
     #[serde(skip_serializing_if = "Option::is_none")]

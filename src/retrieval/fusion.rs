@@ -1,4 +1,7 @@
-//! Fusing the vector search's and the full-text search's rankings into one.
+//! Fusing the vector search's and the full-text search's rankings into one:
+//! by reciprocal rank (each list's places), or by a convex combination of
+//! the two searches' scores, each normalised over the candidates (how
+//! confident each search is, not only its order).
 
 use crate::store::vectors::FoundRow;
 
@@ -10,8 +13,9 @@ const RRF_K: f32 = 60.0;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Fused {
     pub row: u64,
-    /// Reciprocal-rank score: the sum over the searches that found it.
-    pub rrf: f32,
+    /// The fused score: reciprocal rank (the sum over the searches that
+    /// found it), or the convex combination once [`convex`] set it.
+    pub score: f32,
     /// Cosine similarity, when the vector search found it.
     pub similarity: Option<f32>,
     /// Its place in the vector search's list, from 1.
@@ -46,7 +50,7 @@ pub(super) fn fuse_lists(by_vector: &[Vec<FoundRow>], by_text: &[Vec<FoundRow>])
             let i = *at.entry(found.row).or_insert_with(|| {
                 fused.push(Fused {
                     row: found.row,
-                    rrf: 0.0,
+                    score: 0.0,
                     similarity: None,
                     vector_rank: None,
                     text_rank: None,
@@ -55,7 +59,7 @@ pub(super) fn fuse_lists(by_vector: &[Vec<FoundRow>], by_text: &[Vec<FoundRow>])
                 fused.len() - 1
             });
             let row = &mut fused[i];
-            row.rrf += 1.0 / (RRF_K + rank as f32 + 1.0);
+            row.score += 1.0 / (RRF_K + rank as f32 + 1.0);
             if vector {
                 row.similarity = Some(row.similarity.map_or(found.score, |s| s.max(found.score)));
                 row.vector_rank = Some(row.vector_rank.map_or(rank + 1, |r| r.min(rank + 1)));
@@ -65,8 +69,38 @@ pub(super) fn fuse_lists(by_vector: &[Vec<FoundRow>], by_text: &[Vec<FoundRow>])
             }
         }
     }
-    fused.sort_by(|a, b| b.rrf.total_cmp(&a.rrf));
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
     fused
+}
+
+/// Convex combination scores of candidates given as (cosine similarity,
+/// full-text score if full text found it): `weight` × the cosine min-max
+/// normalised over the candidates + (1 − `weight`) × the full-text score
+/// over the best one. A search that sees one clear winner gives it nearly
+/// all of its share; one whose scores are all alike gives each little
+/// more than another. Chosen on the quality benchmark's tune split
+/// (BENCHMARKS.md, "Retrieval quality").
+pub(super) fn convex(candidates: &[(f32, Option<f32>)], weight: f32) -> Vec<f32> {
+    let (lo, hi) = candidates
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &(cos, _)| {
+            (lo.min(cos), hi.max(cos))
+        });
+    let best_text = candidates
+        .iter()
+        .filter_map(|&(_, text)| text)
+        .fold(0.0f32, f32::max);
+    candidates
+        .iter()
+        .map(|&(cos, text)| {
+            let vector = if hi > lo { (cos - lo) / (hi - lo) } else { 1.0 };
+            let text = match text {
+                Some(text) if best_text > 0.0 => text / best_text,
+                _ => 0.0,
+            };
+            weight * vector + (1.0 - weight) * text
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -115,9 +149,21 @@ mod tests {
     }
 
     #[test]
+    fn convex_weighs_each_search_by_its_confidence() {
+        // Cosines nearly tied (0.86-0.88); full text sure of the second.
+        let scores = convex(&[(0.88, None), (0.87, Some(12.0)), (0.86, Some(3.0))], 0.5);
+        for (got, want) in scores.iter().zip([0.5, 0.25 + 0.5, 0.125]) {
+            assert!((got - want).abs() < 1e-4, "{scores:?}");
+        }
+        // One candidate, or all alike: full vector share each.
+        assert_eq!(convex(&[(0.9, None)], 0.5), [0.5]);
+        assert_eq!(convex(&[], 0.5), Vec::<f32>::new());
+    }
+
+    #[test]
     fn ties_keep_the_vector_order_first() {
         let fused = fuse_rows(&rows(&[1]), &rows(&[2]));
-        assert_eq!(fused[0].rrf, fused[1].rrf);
+        assert_eq!(fused[0].score, fused[1].score);
         assert_eq!(fused.iter().map(|f| f.row).collect::<Vec<_>>(), [1, 2]);
     }
 }

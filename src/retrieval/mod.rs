@@ -8,10 +8,11 @@ mod fusion;
 mod passage;
 mod search;
 
-use fusion::{fuse_lists, Fused};
+use fusion::{convex, fuse_lists, Fused};
 use search::{search, Found, Narrowing};
 
 use crate::auth::Caller;
+use crate::config::Fusion;
 use crate::error::AppResult;
 use crate::ingest::collections::{self, private_space};
 use crate::state::AppState;
@@ -71,7 +72,7 @@ impl From<&Fused> for Explain {
             vector_score: fused.similarity,
             text_rank: fused.text_rank,
             text_score: fused.text_score,
-            fused_score: fused.rrf,
+            fused_score: fused.score,
         }
     }
 }
@@ -99,6 +100,11 @@ pub struct Options<'a> {
     /// Rows each search takes before fusion; `None`: [`candidates`]' choice.
     pub candidates: Option<usize>,
 }
+
+/// The vector search's share of the convex combination (the full-text
+/// search has the rest): chosen on git's manual (tune split) and confirmed
+/// on the Chinese manual pages (BENCHMARKS.md, "Retrieval quality").
+const CONVEX_VECTOR_WEIGHT: f32 = 0.5;
 
 /// Candidates taken from each search before fusion: enough that a chunk
 /// ranked low by one search but high by the other still meets the cut.
@@ -215,7 +221,8 @@ pub async fn retrieve(
         let Some(found) = searched.await? else {
             return Ok(Vec::new());
         };
-        match read(state, &index.table_name, &found, &options, scope).await? {
+        let fusion = state.settings.fusion;
+        match read(state, &index.table_name, &found, &options, fusion, scope).await? {
             Some(hits) => {
                 fused = hits;
                 break;
@@ -244,25 +251,32 @@ pub async fn retrieve(
 /// The fused candidates that may be kept, read and scored, best first:
 /// all of them when a rerank model orders them, else the top `top_k` above
 /// the score threshold. `None` when a row went away before it was read.
+///
+/// Reciprocal rank orders candidates before any is read, so they are read
+/// a page at a time; the convex combination needs every candidate's cosine
+/// (a row only full text found has its own once its vector is read), so
+/// all are read at once.
 async fn read(
     state: &AppState,
     table: &str,
     found: &Found,
     options: &Options<'_>,
+    fusion: Fusion,
     scope: Scope<'_>,
 ) -> AppResult<Option<Vec<Candidate>>> {
     let fused = fuse_lists(&found.by_vector, &found.by_text);
+    let whole = options.rerank || fusion == Fusion::Convex;
     let mut kept = Vec::new();
     let mut next = 0;
-    while next < fused.len() && (options.rerank || kept.len() < options.top_k) {
+    while next < fused.len() && (whole || kept.len() < options.top_k) {
         // A page of candidates, widened to keep tied fusion scores together
         // (ties go to the closer vector, known only once read).
-        let mut end = if options.rerank {
+        let mut end = if whole {
             fused.len()
         } else {
             (next + options.top_k.max(1)).min(fused.len())
         };
-        while end < fused.len() && fused[end].rrf == fused[end - 1].rrf {
+        while end < fused.len() && fused[end].score == fused[end - 1].score {
             end += 1;
         }
         let page = &fused[next..end];
@@ -287,22 +301,32 @@ async fn read(
                     .fold(0.0, f32::max),
                 (None, None) => 0.0,
             };
-            if options
-                .score_threshold
-                .is_some_and(|t| f64::from(score) < t)
-            {
-                continue;
-            }
             hits.push(Candidate {
                 hit: ChunkHit { score, ..hit },
                 fused: *candidate,
                 rerank_score: None,
             });
         }
+        if fusion == Fusion::Convex {
+            let scores: Vec<(f32, Option<f32>)> = hits
+                .iter()
+                .map(|c| (c.hit.score, c.fused.text_score))
+                .collect();
+            for (candidate, score) in hits.iter_mut().zip(convex(&scores, CONVEX_VECTOR_WEIGHT)) {
+                candidate.fused.score = score;
+            }
+        }
+        // The threshold after the scores: the convex combination's ranges
+        // are over every candidate the searches found.
+        hits.retain(|c| {
+            options
+                .score_threshold
+                .is_none_or(|t| f64::from(c.hit.score) >= t)
+        });
         hits.sort_by(|a, b| {
             b.fused
-                .rrf
-                .total_cmp(&a.fused.rrf)
+                .score
+                .total_cmp(&a.fused.score)
                 .then(b.hit.score.total_cmp(&a.hit.score))
         });
         kept.extend(hits);
