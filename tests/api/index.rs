@@ -14,6 +14,25 @@ use crate::support::fake_upstream::{Fault, DIM, SMALL_DIM};
 
 const SMALL: &str = "fake-embed-small";
 
+/// Start a reindex through the admin API (202) and wait until it is ready;
+/// returns the API's answer.
+async fn reindex_through_api(
+    app: &TestApp,
+    events: &mut tokio::sync::broadcast::Receiver<ragway::state::IngestEvent>,
+) -> Value {
+    let response = app
+        .post_json("/api/admin/reindex", &app.admin_key, &json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let started: Value = response.json().await.unwrap();
+    let building_id = started["building"]["id"].as_str().unwrap();
+    assert_eq!(
+        wait_for(events, &format!("reindex:{building_id}")).await,
+        "ready"
+    );
+    started
+}
+
 /// Upload a fixture file as admin and wait until it is ready; returns its id.
 async fn ingest_fixture(app: &TestApp, name: &str) -> String {
     let bytes = std::fs::read(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
@@ -147,17 +166,8 @@ async fn a_changed_embedding_model_keeps_serving_then_reindexes_through_the_api(
         .post_json("/api/admin/reindex", &app.user_key, &json!({}))
         .await;
     assert_error(response, StatusCode::FORBIDDEN, "insufficient_permissions").await;
-    let response = app
-        .post_json("/api/admin/reindex", &app.admin_key, &json!({}))
-        .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let started: Value = response.json().await.unwrap();
-    let building_id = started["building"]["id"].as_str().unwrap().to_string();
+    let started = reindex_through_api(&app, &mut events).await;
     assert_eq!(started["building"]["model"], SMALL);
-    assert_eq!(
-        wait_for(&mut events, &format!("reindex:{building_id}")).await,
-        "ready"
-    );
 
     let index = &health(&app).await["index"];
     assert_eq!(index["status"], "ok", "{index}");
@@ -461,16 +471,7 @@ async fn a_changed_embedding_recipe_is_a_mismatch_a_reindex_resolves() {
     let answer = ask(&app, "What does the lighthouse do in fog?").await;
     assert_eq!(answer["sources"][0]["document_id"], fog.as_str());
 
-    let response = app
-        .post_json("/api/admin/reindex", &app.admin_key, &json!({}))
-        .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let started: Value = response.json().await.unwrap();
-    let building_id = started["building"]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        wait_for(&mut events, &format!("reindex:{building_id}")).await,
-        "ready"
-    );
+    reindex_through_api(&app, &mut events).await;
     let index = &health(&app).await["index"];
     assert_eq!(index["status"], "ok", "{index}");
     let after = indexes::active(&app.state.db).await.unwrap().unwrap();
