@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 pub mod caps;
+pub mod condense;
 pub mod conversations;
 pub mod draw;
 pub mod models;
@@ -110,17 +111,25 @@ pub async fn complete(
         .clone()
         .unwrap_or_else(|| ready.model().to_string());
     log.set_model(&model.id, Some(&upstream_model));
-    let queries = search_queries(&exchange.thread.messages)?;
+    let queries = condense::queries(state, &model, &exchange.thread.messages, log).await?;
     // Saving needs only what the request adds, not the whole history.
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
     let prepared_at = started.elapsed();
-    if model.retrieval {
+    let catalog = catalog?;
+    let grounding = if model.retrieval {
         let options = retrieval_options(&model, runtime.top_k);
         let started = std::time::Instant::now();
-        exchange.sources = retrieval::retrieve(state, caller, &catalog?, &queries, options).await?;
+        exchange.sources = retrieval::retrieve(state, caller, &catalog, &queries, options).await?;
         log.set_retrieval(started.elapsed());
-    }
+        if exchange.sources.is_empty() && catalog.searchable() {
+            Grounding::NothingFound
+        } else {
+            Grounding::Sources
+        }
+    } else {
+        Grounding::Sources
+    };
     let sources = &exchange.sources;
     let wants_footer = model.citation_footer || runtime.citation_footer;
     exchange.footer = (wants_footer && !sources.is_empty()).then(|| footer(sources));
@@ -128,7 +137,7 @@ pub async fn complete(
         .system_prompt
         .as_deref()
         .or(runtime.system_prompt.as_deref());
-    let messages = with_system(outgoing, prompt, &exchange.sources);
+    let messages = with_system(outgoing, prompt, &exchange.sources, grounding);
 
     let mut body = request.rest;
     body.insert("model".into(), Value::String(upstream_model.clone()));
@@ -296,22 +305,39 @@ pub fn retrieval_options(model: &models::Model, default_top_k: usize) -> retriev
         collections: (!model.collections.is_empty()).then_some(model.collections.as_slice()),
         score_threshold: model.score_threshold,
         rerank: model.rerank,
+        rerank_threshold: model.rerank_threshold,
         explain: false,
         candidates: None,
     }
 }
 
+/// What the system prompt says of the knowledge base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grounding {
+    /// The sources, if there are any (none: retrieval is off for the
+    /// model, or the knowledge base holds nothing searchable yet).
+    Sources,
+    /// The knowledge base was searched and nothing in it passed (a
+    /// question it cannot answer): say so, so that the model does not
+    /// present a guess as the knowledge base's answer.
+    NothingFound,
+}
+
 /// The messages with the model's system prompt and the sources in one
 /// leading system message (merged into the client's own, so upstreams that
 /// allow only one system message still work): the model's prompt first, then
-/// the client's, then the sources.
+/// the client's, then the sources (or the note that none were found).
 fn with_system(
     mut messages: Vec<Message>,
     prompt: Option<&str>,
     sources: &[Source],
+    grounding: Grounding,
 ) -> Vec<Message> {
     let mut parts: Vec<String> = prompt.map(str::to_string).into_iter().collect();
-    let block = (!sources.is_empty()).then(|| retrieval::context_block(sources));
+    let block = match grounding {
+        Grounding::NothingFound => Some(retrieval::NOTHING_FOUND.to_string()),
+        Grounding::Sources => (!sources.is_empty()).then(|| retrieval::context_block(sources)),
+    };
     if parts.is_empty() && block.is_none() {
         return messages;
     }
@@ -361,6 +387,7 @@ mod tests {
             vec![msg("system", json!("Be brief.")), msg("user", json!("q"))],
             None,
             &[source()],
+            Grounding::Sources,
         );
         assert_eq!(out.len(), 2);
         assert!(out[0].text().starts_with("Be brief.\n\n"));
@@ -369,7 +396,12 @@ mod tests {
 
     #[test]
     fn context_adds_a_system_message_when_there_is_none() {
-        let out = with_system(vec![msg("user", json!("q"))], None, &[source()]);
+        let out = with_system(
+            vec![msg("user", json!("q"))],
+            None,
+            &[source()],
+            Grounding::Sources,
+        );
         assert_eq!(out[0].role, "system");
         assert_eq!(out[1].role, "user");
     }
@@ -380,6 +412,7 @@ mod tests {
             vec![msg("system", json!("Be brief.")), msg("user", json!("q"))],
             Some("You are the harbour assistant."),
             &[source()],
+            Grounding::Sources,
         );
         assert_eq!(out.len(), 2);
         let text = out[0].text();
@@ -388,10 +421,27 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("[1] T\nfact"));
-        let out = with_system(vec![msg("user", json!("q"))], Some("P"), &[]);
+        let out = with_system(
+            vec![msg("user", json!("q"))],
+            Some("P"),
+            &[],
+            Grounding::Sources,
+        );
         assert_eq!(out[0].text(), "P");
-        let untouched = with_system(vec![msg("user", json!("q"))], None, &[]);
+        let untouched = with_system(vec![msg("user", json!("q"))], None, &[], Grounding::Sources);
         assert_eq!(untouched.len(), 1);
+    }
+
+    #[test]
+    fn a_search_that_found_nothing_says_so() {
+        let out = with_system(
+            vec![msg("user", json!("q"))],
+            Some("P"),
+            &[],
+            Grounding::NothingFound,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].text(), format!("P\n\n{}", retrieval::NOTHING_FOUND));
     }
 
     #[test]

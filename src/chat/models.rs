@@ -35,6 +35,15 @@ pub struct Model {
     pub score_threshold: Option<f64>,
     /// Reorder the candidates with the rerank upstream.
     pub rerank: bool,
+    /// Sources the rerank model scores below this are left out (when it
+    /// reranks; its scores are calibrated where cosines are not, so this is
+    /// the floor that leaves a question the knowledge base cannot answer
+    /// without sources).
+    pub rerank_threshold: Option<f64>,
+    /// The upstream chat model that rewrites a follow-up into a standalone
+    /// search query (one short call before the search); `None`: a follow-up
+    /// is searched as asked and after the exchange before it.
+    pub condense_model: Option<String>,
     /// Messages that start with a drawing trigger go to the image upstream.
     pub drawing: bool,
     /// The triggers; `None` uses the global ones.
@@ -54,7 +63,8 @@ pub struct Model {
 const READ_ONLY: &[&str] = &["builtin", "created_at", "updated_at", "object"];
 
 const COLUMNS: &str = "name, upstream_model, system_prompt, collections, retrieval, top_k, \
-    score_threshold, rerank, drawing, draw_triggers, max_messages, citation_footer, created_at, updated_at";
+    score_threshold, rerank, drawing, draw_triggers, max_messages, citation_footer, created_at, \
+    updated_at, rerank_threshold, condense_model";
 
 impl Model {
     /// A model named `id` with every setting at its default.
@@ -68,6 +78,8 @@ impl Model {
             top_k: None,
             score_threshold: None,
             rerank: false,
+            rerank_threshold: None,
+            condense_model: None,
             drawing: false,
             draw_triggers: None,
             max_messages: None,
@@ -107,6 +119,8 @@ impl Model {
             top_k: row.try_get("top_k")?,
             score_threshold: row.try_get("score_threshold")?,
             rerank: flag("rerank")?,
+            rerank_threshold: row.try_get("rerank_threshold")?,
+            condense_model: row.try_get("condense_model")?,
             drawing: flag("drawing")?,
             draw_triggers: triggers.as_deref().map(list).transpose()?,
             max_messages: row.try_get("max_messages")?,
@@ -148,8 +162,9 @@ impl Model {
             };
             object.insert(key.to_string(), value);
         }
-        serde_json::from_value(merged)
-            .map_err(|e| AppError::BadRequest(format!("Invalid model: {e}")))
+        serde_path_to_error::deserialize(merged).map_err(|e| {
+            AppError::BadRequest(format!("Invalid model: `{}`: {}", e.path(), e.inner()))
+        })
     }
 
     /// Check every field; names, triggers and collections are trimmed.
@@ -161,6 +176,11 @@ impl Model {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
         self.system_prompt = self.system_prompt.take().filter(|s| !s.trim().is_empty());
+        self.condense_model = self
+            .condense_model
+            .take()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
         let mut names = Vec::new();
         for name in &self.collections {
             let name = collections::validate_name(name)?;
@@ -185,6 +205,24 @@ impl Model {
                     "`score_threshold` must be from -1 to 1 (cosine similarity).".into(),
                 ));
             }
+        }
+        if let Some(t) = self.rerank_threshold {
+            if !t.is_finite() || t.abs() > 1e6 {
+                return Err(AppError::BadRequest(
+                    "`rerank_threshold` must be a number (the rerank model's relevance score, \
+                     from 0 to 1 for most)."
+                        .into(),
+                ));
+            }
+        }
+        if self
+            .condense_model
+            .as_ref()
+            .is_some_and(|m| m.chars().count() > 200 || m.chars().any(char::is_control))
+        {
+            return Err(AppError::BadRequest(
+                "`condense_model` must be an upstream model name of at most 200 characters.".into(),
+            ));
         }
         if let Some(n) = self.max_messages {
             if !(1..=1000).contains(&n) {
@@ -277,7 +315,7 @@ pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> AppResult<Model
         .await?;
     let inserted = bind_all(
         sqlx::query(&format!(
-            "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+            "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (name) DO NOTHING"
         )),
         &model,
@@ -316,7 +354,7 @@ pub async fn update(state: &AppState, name: &str, patch: &Map<String, Value>) ->
         .await?;
     bind_all(
         sqlx::query(&format!(
-            "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO models ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )),
         &model,
     )
@@ -369,4 +407,6 @@ fn bind_all<'q>(
         .bind(model.citation_footer as i64)
         .bind(model.created_at)
         .bind(model.updated_at)
+        .bind(model.rerank_threshold)
+        .bind(model.condense_model.clone())
 }

@@ -19,6 +19,7 @@ use crate::chat::{self, models, Message};
 use crate::error::{AppError, AppResult};
 use crate::retrieval;
 use crate::state::AppState;
+use crate::usage::LogHandle;
 
 /// Most sources one test may ask for.
 const MAX_TOP_K: usize = 50;
@@ -51,6 +52,8 @@ struct TestRequest {
     score_threshold: Option<f64>,
     #[serde(default)]
     rerank: Option<bool>,
+    #[serde(default)]
+    rerank_threshold: Option<f64>,
     /// Rows each search (vector, full text) takes before fusion.
     #[serde(default)]
     candidates: Option<usize>,
@@ -81,11 +84,13 @@ async fn test(
             "A message is longer than {max_bytes} bytes (RAGWAY_MAX_MESSAGE_BYTES)."
         )));
     }
-    let queries = chat::search_queries(&messages)?;
     let name = request
         .model
         .unwrap_or_else(|| state.settings.public_model.clone());
     let model = models::resolve(&state, &name).await?;
+    // As the chat pipeline searches: a follow-up rewritten when the model says so.
+    let queries =
+        chat::condense::queries(&state, &model, &messages, &LogHandle::detached()).await?;
     let mut options = chat::retrieval_options(&model, state.runtime().top_k);
     if let Some(top_k) = request.top_k {
         if !(1..=MAX_TOP_K).contains(&top_k) {
@@ -111,6 +116,12 @@ async fn test(
     if let Some(rerank) = request.rerank {
         options.rerank = rerank;
     }
+    if let Some(threshold) = request.rerank_threshold {
+        if !threshold.is_finite() {
+            return Err(bad("`rerank_threshold` must be a number."));
+        }
+        options.rerank_threshold = Some(threshold);
+    }
     options.explain = true;
     // The admin's own private documents are searched along with the shared ones.
     let caller = admin.unwrap_or(Caller {
@@ -128,6 +139,7 @@ async fn test(
         "queries": queries,
         "top_k": options.top_k,
         "rerank": options.rerank,
+        "rerank_threshold": options.rerank_threshold,
         "candidates": options.candidates,
         "took_ms": started.elapsed().as_secs_f64() * 1e3,
         "sources": sources,

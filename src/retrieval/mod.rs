@@ -95,6 +95,9 @@ pub struct Options<'a> {
     pub score_threshold: Option<f64>,
     /// Reorder the candidates with the rerank upstream (when it is configured).
     pub rerank: bool,
+    /// Sources the rerank model scores below this are left out (when it
+    /// reranked them: a failed rerank keeps the fused order, unfloored).
+    pub rerank_threshold: Option<f64>,
     /// Fill each source's [`Explain`] (the admin's retrieval test).
     pub explain: bool,
     /// Rows each search takes before fusion; `None`: [`candidates`]' choice.
@@ -138,6 +141,13 @@ impl Catalog {
             collections: collections?,
             stored: stored?,
         })
+    }
+
+    /// Whether there is anything to search: an index with vectors in it.
+    pub fn searchable(&self) -> bool {
+        self.index
+            .as_ref()
+            .is_some_and(|index| index.dimension.is_some())
     }
 
     /// Whether a stored collection lies outside `collections` and the
@@ -237,9 +247,15 @@ pub async fn retrieve(
         embedded = Some(found.vectors);
     }
     let mut hits = fused;
-    if options.rerank && hits.len() > 1 {
+    // One candidate is reranked too when there is a floor to hold it to.
+    if options.rerank
+        && (hits.len() > 1 || (options.rerank_threshold.is_some() && !hits.is_empty()))
+    {
         // The last query says the most (the question with its conversation).
         hits = rerank(state, last, hits, options.top_k).await;
+        if let Some(floor) = options.rerank_threshold {
+            hits.retain(|c| c.rerank_score.is_none_or(|score| f64::from(score) >= floor));
+        }
     }
     hits.truncate(options.top_k);
     let rows: Vec<u64> = hits.iter().map(|c| c.fused.row).collect();
@@ -396,6 +412,13 @@ fn numbered(hits: Vec<Candidate>, explain: bool) -> Vec<Source> {
         )
         .collect()
 }
+
+/// The system-prompt block when the knowledge base was searched and held
+/// nothing for the question (every candidate below the model's floor).
+pub const NOTHING_FOUND: &str = "The knowledge base was searched for the user's question and \
+    holds nothing on it. Say so plainly; answer from general knowledge only if you are sure, and \
+    then say that the answer does not come from the knowledge base. Reply in the language of the \
+    question.";
 
 /// The system-prompt block that gives the model its sources.
 pub fn context_block(sources: &[Source]) -> String {

@@ -185,18 +185,24 @@ impl LogHandle {
         self.update(|e| e.retries += 1);
     }
 
-    /// Token counts from an OpenAI `usage` object.
+    /// Token counts from an OpenAI `usage` object, added to those of the
+    /// request's earlier upstream calls (a follow-up's rewrite, say).
     pub fn set_usage(&self, usage: Option<&Value>) {
         let Some(usage) = usage else { return };
         let count = |name: &str| usage.get(name).and_then(Value::as_i64);
+        let (prompt, completion) = (count("prompt_tokens"), count("completion_tokens"));
+        let total = count("total_tokens").or(match (prompt, completion) {
+            (Some(p), Some(c)) => Some(p.saturating_add(c)),
+            _ => None,
+        });
+        let add = |before: Option<i64>, more: Option<i64>| match (before, more) {
+            (Some(a), Some(b)) => Some(a.saturating_add(b)),
+            (a, b) => a.or(b),
+        };
         self.update(|e| {
-            e.prompt_tokens = count("prompt_tokens");
-            e.completion_tokens = count("completion_tokens");
-            e.total_tokens =
-                count("total_tokens").or(match (e.prompt_tokens, e.completion_tokens) {
-                    (Some(p), Some(c)) => Some(p + c),
-                    _ => None,
-                });
+            e.prompt_tokens = add(e.prompt_tokens, prompt);
+            e.completion_tokens = add(e.completion_tokens, completion);
+            e.total_tokens = add(e.total_tokens, total);
         });
     }
 
@@ -493,6 +499,15 @@ mod tests {
         assert_eq!(
             (e.prompt_tokens, e.completion_tokens, e.total_tokens),
             (Some(7), Some(3), Some(10))
+        );
+        // A second call's usage (the answer after a follow-up's rewrite) adds up.
+        handle.set_usage(Some(
+            &serde_json::json!({"prompt_tokens": 70, "completion_tokens": 30, "total_tokens": 100}),
+        ));
+        let e = handle.snapshot().unwrap();
+        assert_eq!(
+            (e.prompt_tokens, e.completion_tokens, e.total_tokens),
+            (Some(77), Some(33), Some(110))
         );
         handle.set_error("first");
         handle.set_error("second");

@@ -20,6 +20,7 @@ mod crash_recovery;
 mod documents;
 mod drawing;
 mod errors;
+mod grounding;
 mod hostile_extract;
 mod hostile_outbound;
 mod hostile_requests;

@@ -102,6 +102,8 @@ struct Shared {
     served_keys: Mutex<Vec<String>>,
     /// A pause before each piece of a streamed answer (a model generating).
     stream_delay: Mutex<std::time::Duration>,
+    /// Chat models that answer with fixed text instead of the echo.
+    canned: Mutex<std::collections::HashMap<String, String>>,
     /// How many chat requests have arrived (tests wait on it).
     chats_seen: tokio::sync::watch::Sender<usize>,
 }
@@ -132,6 +134,7 @@ impl FakeUpstream {
             image_requests: Mutex::default(),
             blind: Mutex::new(false),
             rerank_reversed: Mutex::new(false),
+            canned: Mutex::default(),
             images_as_urls: Mutex::new(false),
             image_link: Mutex::new(ImageLink::Png),
             file_hosts: Mutex::default(),
@@ -215,6 +218,15 @@ impl FakeUpstream {
     /// feature, so a question is near nothing. Full-text search still works.
     pub fn set_embeddings_blind(&self, blind: bool) {
         *self.shared.blind.lock().unwrap() = blind;
+    }
+
+    /// Make the chat model `model` answer `reply` (instead of echoing the question).
+    pub fn set_canned_reply(&self, model: &str, reply: &str) {
+        self.shared
+            .canned
+            .lock()
+            .unwrap()
+            .insert(model.to_string(), reply.to_string());
     }
 
     /// Make the reranker rank documents in reverse order of arrival.
@@ -394,7 +406,8 @@ async fn chat(
         .unwrap()
         .push(bearer(&headers).unwrap_or_default());
     let model = request["model"].as_str().unwrap_or("fake").to_string();
-    let reply = reply_for(&request);
+    let canned = shared.canned.lock().unwrap().get(&model).cloned();
+    let reply = canned.unwrap_or_else(|| reply_for(&request));
     let prompt_tokens = request.to_string().len() as u64 / 4;
     let completion_tokens = reply.split_whitespace().count() as u64;
     if let Some(call) = tool_call_for(&request) {

@@ -86,6 +86,8 @@ function modelForm(model, extra) {
   const footer = toggle(t('models.citation_footer'), m.citation_footer, { testid: 'model-form-citation-footer' });
   const topK = input({ type: 'number', min: '1', max: '50', testid: 'model-form-top-k', value: m.top_k == null ? '' : String(m.top_k), placeholder: settings.top_k != null ? t('models.global', { value: settings.top_k }) : '' });
   const threshold = input({ type: 'number', min: '-1', max: '1', step: '0.01', testid: 'model-form-score-threshold', value: m.score_threshold == null ? '' : String(m.score_threshold) });
+  const rerankThreshold = input({ type: 'number', step: '0.01', testid: 'model-form-rerank-threshold', value: m.rerank_threshold == null ? '' : String(m.rerank_threshold) });
+  const condense = input({ testid: 'model-form-condense-model', value: m.condense_model || '', list: 'upstream-models', placeholder: t('models.condense_off') });
   const maxMessages = input({ type: 'number', min: '1', max: '1000', testid: 'model-form-max-messages', value: m.max_messages == null ? '' : String(m.max_messages), placeholder: settings.max_messages != null ? t('models.global', { value: settings.max_messages }) : '' });
   const globalTriggers = (settings.draw_triggers || []).join(', ');
   const triggers = input({ testid: 'model-form-draw-triggers', value: (m.draw_triggers || []).join(', '), placeholder: globalTriggers });
@@ -105,7 +107,11 @@ function modelForm(model, extra) {
     h('div', { class: 'grid-2-tight' },
       field(t('models.top_k'), topK, { optional: true }),
       field(t('models.score_threshold'), threshold, { hint: t('models.score_hint'), optional: true })),
-    rerank.el, footer.el,
+    rerank.el,
+    h('div', { class: 'grid-2-tight' },
+      field(t('models.rerank_threshold'), rerankThreshold, { hint: t('models.rerank_threshold_hint'), optional: true }),
+      field(t('models.condense_model'), condense, { hint: t('models.condense_hint'), optional: true })),
+    footer.el,
     h('h3', { class: 'form-section' }, t('models.limits_section')),
     h('div', { class: 'grid-2-tight' },
       field(t('models.max_messages'), maxMessages, { optional: true }),
@@ -136,6 +142,8 @@ function modelForm(model, extra) {
       top_k: numberOrNull(topK),
       score_threshold: numberOrNull(threshold),
       rerank: rerank.box.checked,
+      rerank_threshold: numberOrNull(rerankThreshold),
+      condense_model: condense.value.trim() || null,
       drawing: drawing.box.checked,
       draw_triggers: trig.length ? trig : null,
       max_messages: numberOrNull(maxMessages),
