@@ -104,6 +104,10 @@ def ask_ragway(args, question, history=None):
         body["model"] = args.rag_model
     if args.candidates:
         body["candidates"] = args.candidates
+    if args.rerank_threshold is not None:
+        # Needs a rerank upstream (RAGWAY_RERANK_BASE_URL) in the ragway asked.
+        body["rerank"] = True
+        body["rerank_threshold"] = args.rerank_threshold
     test = call(f"{args.ragway}/api/admin/retrieval/test", body, args.key)
     return dedupe(s["title"] for s in test["sources"]), test["sources"]
 
@@ -353,6 +357,9 @@ def main():
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--top-k", type=int, default=K, help="sources asked of ragway (1-50)")
     ap.add_argument("--candidates", type=int, help="rows each of ragway's searches takes")
+    ap.add_argument("--rerank-threshold", type=float,
+                    help="rerank the candidates and leave out those scored below this "
+                         "(ragway must have a rerank upstream)")
     ap.add_argument("--dump", help="write every question's sources, with their explain, here")
     args = ap.parse_args()
 
