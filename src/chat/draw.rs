@@ -3,15 +3,11 @@
 //! (providers' links expire), served at `/v1/images/{id}.png`, and the answer
 //! is a markdown image, in the same shapes as any other answer.
 
-use std::convert::Infallible;
-
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::stream::{data_event, ending, sse_response};
-use super::{with_conversation_header, Exchange, Message};
+use super::answer::{Answer, Event, Reply};
+use super::{Exchange, Message};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::sql::now_ms;
@@ -72,14 +68,14 @@ async fn draw(state: &AppState, origin: &str, prompt: &str, log: &LogHandle) -> 
 }
 
 /// Answer a drawing request: draw, save the exchange, and reply as a chat
-/// completion (or its SSE stream) whose content is the picture.
+/// completion (or its stream of chunks) whose content is the picture.
 pub(crate) async fn answer(
     exchange: Exchange,
     origin: &str,
     prompt: &str,
     stream: bool,
     client_usage: bool,
-) -> Response {
+) -> Answer {
     if let Ok(ready) = exchange.state.upstreams.images.ready() {
         exchange.log.set_model(&exchange.model, Some(ready.model()));
     }
@@ -90,44 +86,42 @@ pub(crate) async fn answer(
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let created = now_ms() / 1000;
     let model = exchange.model.clone();
-    let conversation = exchange.thread.id.clone();
     if stream {
         let chunk = |choices: Value| json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices});
         let mut events = vec![
-            chunk(
+            Event::Chunk(chunk(
                 json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]),
-            ),
-            chunk(json!([{"index": 0, "delta": {"content": content}, "finish_reason": null}])),
-            chunk(json!([{"index": 0, "delta": {}, "finish_reason": "stop"}])),
+            )),
+            Event::Chunk(chunk(
+                json!([{"index": 0, "delta": {"content": content}, "finish_reason": null}]),
+            )),
+            Event::Chunk(chunk(
+                json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+            )),
         ];
         if client_usage {
             let mut last = chunk(json!([]));
             last["usage"] = usage;
-            events.push(last);
+            events.push(Event::Chunk(last));
         }
-        let mut frames: Vec<Result<Bytes, Infallible>> =
-            events.iter().map(|e| Ok(data_event(e))).collect();
-        frames.extend(ending(chunk(json!([])), &[], &conversation).map(Ok));
-        return sse_response(futures::stream::iter(frames), &conversation);
+        events.push(Event::Done {
+            last: chunk(json!([])),
+        });
+        return exchange.answer(Reply::Stream(Box::pin(futures::stream::iter(events))));
     }
-    let mut response = axum::Json(json!({
+    exchange.answer(Reply::Whole(json!({
         "id": id,
         "object": "chat.completion",
         "created": created,
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": usage,
-        "sources": [],
-        "conversation_id": conversation,
-    }))
-    .into_response();
-    with_conversation_header(&mut response, &conversation);
-    response
+    })))
 }
 
-/// The stored picture `file` (`{id}.png`) with its content type and long
-/// cache headers; a 404 for any id that was not generated here.
-pub async fn image(state: &AppState, file: &str) -> AppResult<Response> {
+/// The stored picture `file` (`{id}.png`) and its content type; a 404
+/// for any id that was not generated here.
+pub async fn image(state: &AppState, file: &str) -> AppResult<(&'static str, Bytes)> {
     let id = file.strip_suffix(".png").unwrap_or(file);
     let not_found = || AppError::not_found("image", file);
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -139,15 +133,7 @@ pub async fn image(state: &AppState, file: &str) -> AppResult<Response> {
         Err(err) => return Err(err.into()),
     };
     let kind = content_type(&bytes).unwrap_or("application/octet-stream");
-    Ok((
-        [
-            (header::CONTENT_TYPE, kind),
-            // The bytes behind an id never change.
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok((kind, bytes))
 }
 
 /// The image type of `bytes`, from their magic numbers.

@@ -1,9 +1,11 @@
 //! The chat pipeline: check the model, find the conversation, trim it to the
 //! limits, retrieve sources for the last user message, put them into the
-//! system prompt, call the chat upstream, relay its answer (whole, or as SSE
-//! chunks the moment they arrive) and save the exchange.
+//! system prompt, call the chat upstream, pass its answer on (whole, or as
+//! events the moment its chunks arrive) and save the exchange. It returns an
+//! [`Answer`]; each client protocol renders that its own way (`http::chat`,
+//! `http::anthropic`).
 
-pub mod anthropic;
+pub mod answer;
 pub mod caps;
 pub mod condense;
 pub mod conversations;
@@ -13,7 +15,6 @@ mod query;
 mod stream;
 mod trim;
 
-use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
@@ -21,6 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::retrieval::{self, Source};
 use crate::state::AppState;
 use crate::usage::LogHandle;
+pub use answer::{Answer, Event, Events, Reply};
 pub use query::search_queries;
 
 // The request types and their checks are `ragway-protocol`'s (pure, fuzzed
@@ -29,7 +31,9 @@ use ragway_protocol::chat::validate;
 pub use ragway_protocol::chat::{ChatRequest, Message};
 
 /// Answer one chat completion request from `caller`, in the conversation
-/// `conversation` names (the `X-Conversation-Id` header) if it names one.
+/// `conversation` names (the `X-Conversation-Id` header) if it names one:
+/// check it, read what it needs, answer a drawing request by drawing, else
+/// ground the question in the knowledge base and ask the chat upstream.
 pub async fn complete(
     state: &AppState,
     caller: &Caller,
@@ -37,22 +41,13 @@ pub async fn complete(
     origin: &str,
     log: &LogHandle,
     mut request: ChatRequest,
-) -> AppResult<Response> {
+) -> AppResult<Answer> {
     let started = std::time::Instant::now();
     // The caps first: nothing that grows with the request runs before them.
     caps::check_request(&request.messages, &state.settings)?;
     log.set_stream(request.stream);
     validate(&request.messages)?;
-    let explicit = match (conversation, request.rest.remove("conversation_id")) {
-        (Some(id), _) => Some(id),
-        (None, None | Some(Value::Null)) => None,
-        (None, Some(Value::String(id))) => Some(id),
-        (None, Some(_)) => {
-            return Err(AppError::BadRequest(
-                "`conversation_id` must be a string.".into(),
-            ))
-        }
-    };
+    let explicit = conversation_named(conversation, &mut request.rest)?;
     let client_usage = request
         .rest
         .get("stream_options")
@@ -95,15 +90,8 @@ pub async fn complete(
         log: log.clone(),
     };
     log.set_conversation(&exchange.thread.id);
-    if model.drawing {
-        let triggers = model
-            .draw_triggers
-            .as_deref()
-            .unwrap_or(&runtime.draw_triggers);
-        let last = exchange.thread.messages.last().filter(|m| m.role == "user");
-        if let Some(prompt) = last.and_then(|m| draw::prompt(&m.text(), triggers)) {
-            return Ok(draw::answer(exchange, origin, &prompt, request.stream, client_usage).await);
-        }
+    if let Some(prompt) = drawing_prompt(&model, &runtime.draw_triggers, &exchange) {
+        return Ok(draw::answer(exchange, origin, &prompt, request.stream, client_usage).await);
     }
     let ready = state.upstreams.chat.ready()?;
     let upstream_model = model
@@ -116,17 +104,9 @@ pub async fn complete(
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
     let prepared_at = started.elapsed();
-    let catalog = catalog?;
     let grounding = if model.retrieval {
         let options = retrieval_options(&model, runtime.top_k);
-        let started = std::time::Instant::now();
-        exchange.sources = retrieval::retrieve(state, caller, &catalog, &queries, options).await?;
-        log.set_retrieval(started.elapsed());
-        if exchange.sources.is_empty() && catalog.searchable() {
-            Grounding::NothingFound
-        } else {
-            Grounding::Sources
-        }
+        ground(caller, &catalog?, &queries, options, &mut exchange).await?
     } else {
         Grounding::Sources
     };
@@ -138,17 +118,99 @@ pub async fn complete(
         .as_deref()
         .or(runtime.system_prompt.as_deref());
     let messages = with_system(outgoing, prompt, &exchange.sources, grounding);
+    let body = upstream_body(request.rest, &upstream_model, &messages, request.stream)?;
 
-    let mut body = request.rest;
-    body.insert("model".into(), Value::String(upstream_model.clone()));
+    if !request.stream {
+        return ask_whole(exchange, &upstream_model, &body).await;
+    }
+    let retrieved_at = started.elapsed();
+    let response = state
+        .upstreams
+        .chat
+        .send("/chat/completions", &upstream_model, &body, log)
+        .await?;
+    // Where the time to the first byte goes (each from the start).
+    tracing::debug!(
+        prepared_ms = prepared_at.as_secs_f64() * 1e3,
+        retrieved_ms = retrieved_at.as_secs_f64() * 1e3,
+        upstream_head_ms = started.elapsed().as_secs_f64() * 1e3,
+        "chat timings"
+    );
+    let idle = state.upstreams.chat.idle_timeout();
+    // What the answer says besides its events, taken before the relay owns the exchange.
+    let mut answer = exchange.answer(Reply::Whole(Value::Null));
+    answer.reply = Reply::Stream(stream::relay(response, exchange, client_usage, idle));
+    Ok(answer)
+}
+
+/// The conversation a request names: the header's, else the body's
+/// `conversation_id` (taken out of what goes upstream).
+fn conversation_named(
+    header: Option<String>,
+    rest: &mut Map<String, Value>,
+) -> AppResult<Option<String>> {
+    match (header, rest.remove("conversation_id")) {
+        (Some(id), _) => Ok(Some(id)),
+        (None, None | Some(Value::Null)) => Ok(None),
+        (None, Some(Value::String(id))) => Ok(Some(id)),
+        (None, Some(_)) => Err(AppError::BadRequest(
+            "`conversation_id` must be a string.".into(),
+        )),
+    }
+}
+
+/// The picture to draw, when the model draws and the last message (a
+/// user's) starts with one of its triggers (`global`: the default ones).
+fn drawing_prompt(model: &models::Model, global: &[String], exchange: &Exchange) -> Option<String> {
+    if !model.drawing {
+        return None;
+    }
+    let triggers = model.draw_triggers.as_deref().unwrap_or(global);
+    let last = exchange
+        .thread
+        .messages
+        .last()
+        .filter(|m| m.role == "user")?;
+    draw::prompt(&last.text(), triggers)
+}
+
+/// Search the knowledge base for `queries` into the exchange's sources; what
+/// the system prompt is to say of them.
+async fn ground(
+    caller: &Caller,
+    catalog: &retrieval::Catalog,
+    queries: &[String],
+    options: retrieval::Options<'_>,
+    exchange: &mut Exchange,
+) -> AppResult<Grounding> {
+    let started = std::time::Instant::now();
+    exchange.sources =
+        retrieval::retrieve(&exchange.state, caller, catalog, queries, options).await?;
+    exchange.log.set_retrieval(started.elapsed());
+    Ok(if exchange.sources.is_empty() && catalog.searchable() {
+        Grounding::NothingFound
+    } else {
+        Grounding::Sources
+    })
+}
+
+/// The request to the chat upstream: the client's parameters as they came,
+/// with the upstream model, the prepared messages and, when streaming, usage
+/// asked for (to be saved with the answer; the client sees the usage chunk
+/// only if it asked for it).
+fn upstream_body(
+    mut body: Map<String, Value>,
+    upstream_model: &str,
+    messages: &[Message],
+    stream: bool,
+) -> AppResult<Value> {
+    body.insert("model".into(), Value::String(upstream_model.to_string()));
     body.insert(
         "messages".into(),
-        serde_json::to_value(&messages).map_err(anyhow::Error::from)?,
+        serde_json::to_value(messages).map_err(anyhow::Error::from)?,
     );
-    body.insert("stream".into(), Value::Bool(request.stream));
-    if request.stream {
-        // Usage is always asked for, to be saved with the answer; the client
-        // sees the usage chunk only if it asked for it.
+    body.insert("stream".into(), Value::Bool(stream));
+    if stream {
         let mut options = match body.remove("stream_options") {
             Some(Value::Object(options)) => options,
             _ => Map::new(),
@@ -156,47 +218,24 @@ pub async fn complete(
         options.insert("include_usage".into(), Value::Bool(true));
         body.insert("stream_options".into(), Value::Object(options));
     }
-    let body = Value::Object(body);
+    Ok(Value::Object(body))
+}
 
-    if request.stream {
-        let retrieved_at = started.elapsed();
-        let response = state
-            .upstreams
-            .chat
-            .send("/chat/completions", &upstream_model, &body, log)
-            .await?;
-        // Where the time to the first byte goes (each from the start).
-        tracing::debug!(
-            prepared_ms = prepared_at.as_secs_f64() * 1e3,
-            retrieved_ms = retrieved_at.as_secs_f64() * 1e3,
-            upstream_head_ms = started.elapsed().as_secs_f64() * 1e3,
-            "chat timings"
-        );
-        let idle = state.upstreams.chat.idle_timeout();
-        return Ok(stream::relay(response, exchange, client_usage, idle));
-    }
-    let mut answer: Value = state
+/// Ask the chat upstream for a whole answer, save it, and answer with it.
+async fn ask_whole(exchange: Exchange, upstream_model: &str, body: &Value) -> AppResult<Answer> {
+    let mut completion: Value = exchange
+        .state
         .upstreams
         .chat
-        .send_json("/chat/completions", &upstream_model, &body, log)
+        .send_json("/chat/completions", upstream_model, body, &exchange.log)
         .await?;
-    let message = answered(&mut answer, exchange.footer.as_deref());
-    let usage = answer.get("usage").filter(|u| u.is_object()).cloned();
+    let message = answered(&mut completion, exchange.footer.as_deref());
+    let usage = completion.get("usage").filter(|u| u.is_object()).cloned();
     exchange.save(message, usage, false).await;
-    if let Some(object) = answer.as_object_mut() {
+    if let Some(object) = completion.as_object_mut() {
         object.insert("model".into(), Value::String(exchange.model.clone()));
-        object.insert(
-            "sources".into(),
-            serde_json::to_value(&exchange.sources).map_err(anyhow::Error::from)?,
-        );
-        object.insert(
-            "conversation_id".into(),
-            Value::String(exchange.thread.id.clone()),
-        );
     }
-    let mut response = axum::Json(answer).into_response();
-    with_conversation_header(&mut response, &exchange.thread.id);
-    Ok(response)
+    Ok(exchange.answer(Reply::Whole(completion)))
 }
 
 /// Fields of an upstream's answer message kept in the history: the rest
@@ -246,6 +285,16 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
+    /// The answer of this exchange, with `reply`.
+    fn answer(&self, reply: Reply) -> Answer {
+        Answer {
+            conversation_id: self.thread.id.clone(),
+            model: self.model.clone(),
+            sources: self.sources.clone(),
+            reply,
+        }
+    }
+
     /// Save the answer with the request's new messages. A failure is
     /// logged, not returned: the caller has its answer either way.
     async fn save(&self, message: Message, usage: Option<Value>, incomplete: bool) {
@@ -271,13 +320,6 @@ impl Exchange {
         {
             tracing::error!(conversation = %self.thread.id, error = %err, "could not save the exchange");
         }
-    }
-}
-
-/// Name the conversation in the `X-Conversation-Id` response header.
-fn with_conversation_header(response: &mut Response, id: &str) {
-    if let Ok(value) = axum::http::HeaderValue::from_str(id) {
-        response.headers_mut().insert(CONVERSATION_HEADER, value);
     }
 }
 

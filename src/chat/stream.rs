@@ -1,34 +1,27 @@
-//! Relaying an upstream SSE stream chunk by chunk: each event is forwarded as
-//! soon as it arrives, with the public model name. The answer is gathered as
-//! it passes and saved before `[DONE]`; one extra chunk with the sources and
-//! the conversation id (and empty `choices`) goes just before `[DONE]`. A
-//! stream that breaks off ends with an OpenAI error event, and what came
-//! until then is saved, marked incomplete (also when the client leaves).
+//! Relaying an upstream SSE stream chunk by chunk: each chunk becomes an
+//! [`Event`] as soon as it arrives, with the public model name. The answer
+//! is gathered as it passes and saved before [`Event::Done`]. A stream that
+//! breaks off ends with [`Event::Failed`], and what came until then is
+//! saved, marked incomplete (also when the client leaves).
 
-use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue};
-use axum::response::Response;
-use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::{with_conversation_header, Exchange, Message};
-use crate::retrieval::Source;
+use super::answer::{Event, Events};
+use super::{Exchange, Message};
 
-/// The SSE response that relays `upstream`; `client_usage` says whether the
+/// The events of `upstream`'s answer; `client_usage` says whether the
 /// client asked for the usage chunk (ragway always does, to save it).
 pub fn relay(
     upstream: reqwest::Response,
     exchange: Exchange,
     client_usage: bool,
     idle: Duration,
-) -> Response {
-    let conversation_id = exchange.thread.id.clone();
-    let body = async_stream::stream! {
+) -> Events {
+    Box::pin(async_stream::stream! {
         let mut events = std::pin::pin!(upstream.bytes_stream().eventsource());
         let mut answer = Gathered::new(exchange, client_usage);
         loop {
@@ -36,26 +29,24 @@ pub fn relay(
                 Err(_) => {
                     let why = format!("The chat upstream sent nothing for {} s.", idle.as_secs());
                     answer.fail(&why).await;
-                    yield Ok::<Bytes, Infallible>(error_event(&why));
+                    yield failed(why, None);
                     break;
                 }
                 // Some providers end after the final chunk without `[DONE]`.
                 Ok(None) if answer.finished => {
-                    for bytes in answer.close().await {
-                        yield Ok(bytes);
-                    }
+                    yield answer.close().await;
                     break;
                 }
                 Ok(None) => {
                     let why = "The chat upstream closed the stream before the answer was complete.";
                     answer.fail(why).await;
-                    yield Ok(error_event(why));
+                    yield failed(why.to_string(), None);
                     break;
                 }
                 Ok(Some(Err(err))) => {
                     let why = format!("The chat upstream stream failed: {err}");
                     answer.fail(&why).await;
-                    yield Ok(error_event(&why));
+                    yield failed(why, None);
                     break;
                 }
                 Ok(Some(Ok(event))) => event,
@@ -65,54 +56,29 @@ pub fn relay(
                 continue;
             }
             if data == "[DONE]" {
-                for bytes in answer.close().await {
-                    yield Ok(bytes);
-                }
+                yield answer.close().await;
                 break;
             }
             let Ok(chunk) = serde_json::from_str::<Value>(data) else {
                 // Not JSON: pass it on as it came rather than drop it.
-                yield Ok(Bytes::from(format!("data: {data}\n\n")));
+                yield Event::Raw(data.to_string());
                 continue;
             };
             if let Some(error) = chunk.get("error") {
                 let why = error["message"].as_str().unwrap_or("The chat upstream sent an error.");
                 answer.fail(&format!("The chat upstream sent an error: {why}")).await;
-                yield Ok(data_event(&chunk));
+                yield failed(why.to_string(), Some(chunk));
                 break;
             }
-            for bytes in answer.observe(chunk) {
-                yield Ok(bytes);
+            for chunk in answer.observe(chunk) {
+                yield Event::Chunk(chunk);
             }
         }
-    };
-    sse_response(body, &conversation_id)
+    })
 }
 
-/// An SSE response of `events`, naming the conversation.
-pub(super) fn sse_response(
-    events: impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
-    conversation_id: &str,
-) -> Response {
-    let mut response = Response::new(Body::from_stream(events));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Tell nginx-style proxies not to buffer the stream.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    with_conversation_header(&mut response, conversation_id);
-    response
-}
-
-/// The end of every answer stream: `last` (a chunk with empty `choices`)
-/// carrying the sources and the conversation id, then `[DONE]`.
-pub(super) fn ending(mut last: Value, sources: &[Source], conversation_id: &str) -> [Bytes; 2] {
-    last["sources"] = serde_json::to_value(sources).unwrap_or_else(|_| json!([]));
-    last["conversation_id"] = Value::String(conversation_id.to_string());
-    [data_event(&last), Bytes::from_static(b"data: [DONE]\n\n")]
+fn failed(message: String, upstream: Option<Value>) -> Event {
+    Event::Failed { message, upstream }
 }
 
 /// The answer as it streams past, and the exchange it ends. Dropped before
@@ -148,11 +114,11 @@ impl Gathered {
         }
     }
 
-    /// Take in one upstream chunk; the events to send for it.
-    fn observe(&mut self, mut chunk: Value) -> Vec<Bytes> {
+    /// Take in one upstream chunk; the chunks to send for it.
+    fn observe(&mut self, mut chunk: Value) -> Vec<Value> {
         let mut out = Vec::with_capacity(1);
         let Some(object) = chunk.as_object_mut() else {
-            return vec![data_event(&chunk)];
+            return vec![chunk];
         };
         if self.id.is_null() {
             self.id = object.get("id").cloned().unwrap_or(Value::Null);
@@ -193,13 +159,13 @@ impl Gathered {
                     .filter(|_| reason != "tool_calls");
                 if let Some(footer) = footer {
                     self.content.push_str(footer);
-                    out.push(data_event(&self.chunk(json!([{
+                    out.push(self.chunk(json!([{
                         "index": 0, "delta": {"content": footer}, "finish_reason": null
-                    }]))));
+                    }])));
                 }
             }
         }
-        out.push(data_event(&chunk));
+        out.push(chunk);
         out
     }
 
@@ -253,20 +219,16 @@ impl Gathered {
         }
     }
 
-    /// Save the answer; the sources chunk and `[DONE]` to end the stream with.
-    async fn close(&mut self) -> Vec<Bytes> {
-        let Some(exchange) = self.exchange.take() else {
-            return vec![Bytes::from_static(b"data: [DONE]\n\n")];
-        };
-        exchange
-            .save(self.message(), self.usage.clone(), !self.finished)
-            .await;
-        ending(
-            self.chunk(json!([])),
-            &exchange.sources,
-            &exchange.thread.id,
-        )
-        .to_vec()
+    /// Save the answer; the event that ends the stream.
+    async fn close(&mut self) -> Event {
+        if let Some(exchange) = self.exchange.take() {
+            exchange
+                .save(self.message(), self.usage.clone(), !self.finished)
+                .await;
+        }
+        Event::Done {
+            last: self.chunk(json!([])),
+        }
     }
 
     /// Save what came before the stream failed (`why`), marked incomplete.
@@ -289,14 +251,4 @@ impl Drop for Gathered {
             tasks.spawn(async move { exchange.save(message, usage, true).await });
         }
     }
-}
-
-pub(super) fn data_event(value: &Value) -> Bytes {
-    Bytes::from(format!("data: {value}\n\n"))
-}
-
-fn error_event(message: &str) -> Bytes {
-    data_event(&json!({
-        "error": { "message": message, "type": "upstream_error", "param": null, "code": "stream_interrupted" }
-    }))
 }

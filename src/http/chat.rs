@@ -1,16 +1,30 @@
-//! `POST /v1/chat/completions` and `GET /v1/images/{id}.png` (the pictures
+//! `POST /v1/chat/completions`, OpenAI's face of the chat pipeline: the
+//! pipeline's [`Answer`] as OpenAI's JSON (`sources` and `conversation_id`
+//! added) or as its SSE stream, and `GET /v1/images/{id}.png` (the pictures
 //! 画 answers link to: no key needed, the id is unguessable).
+//!
+//! Streams relay every chunk the moment it arrives; after the last one
+//! comes one extra chunk with empty `choices`, the sources and the
+//! conversation id (the shape of OpenAI's usage chunk, which SDKs skip),
+//! then `[DONE]`. A stream that breaks off ends with an error event.
 
+use std::convert::Infallible;
+
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{json, Value};
 
 use super::ApiJson;
 use crate::auth::Caller;
-use crate::chat::{self, draw, ChatRequest, CONVERSATION_HEADER};
+use crate::chat::{self, draw, Answer, ChatRequest, Event, Reply, CONVERSATION_HEADER};
 use crate::error::{AppError, AppResult};
+use crate::retrieval::Source;
 use crate::state::AppState;
 use crate::usage::LogHandle;
 
@@ -30,7 +44,89 @@ async fn complete(
     let conversation = conversation_header(&headers)?;
     let origin = super::server_origin(&state.settings, &headers);
     let log = log.map(|Extension(log)| log).unwrap_or_default();
-    chat::complete(&state, &caller, conversation, &origin, &log, request).await
+    let answer = chat::complete(&state, &caller, conversation, &origin, &log, request).await?;
+    render(answer)
+}
+
+/// The answer as OpenAI's clients read it.
+fn render(answer: Answer) -> AppResult<Response> {
+    let Answer {
+        conversation_id,
+        sources,
+        reply,
+        ..
+    } = answer;
+    let mut response = match reply {
+        Reply::Whole(mut completion) => {
+            if let Some(object) = completion.as_object_mut() {
+                object.insert(
+                    "sources".into(),
+                    serde_json::to_value(&sources).map_err(anyhow::Error::from)?,
+                );
+                object.insert(
+                    "conversation_id".into(),
+                    Value::String(conversation_id.clone()),
+                );
+            }
+            axum::Json(completion).into_response()
+        }
+        Reply::Stream(events) => {
+            let conversation = conversation_id.clone();
+            let frames = events.flat_map(move |event| {
+                futures::stream::iter(frames(event, &sources, &conversation).into_iter().map(Ok))
+            });
+            sse_response(frames)
+        }
+    };
+    with_conversation_header(&mut response, &conversation_id);
+    Ok(response)
+}
+
+/// The SSE frames of one event.
+fn frames(event: Event, sources: &[Source], conversation_id: &str) -> Vec<Bytes> {
+    match event {
+        Event::Chunk(chunk) => vec![data_event(&chunk)],
+        Event::Raw(data) => vec![Bytes::from(format!("data: {data}\n\n"))],
+        Event::Done { mut last } => {
+            last["sources"] = serde_json::to_value(sources).unwrap_or_else(|_| json!([]));
+            last["conversation_id"] = Value::String(conversation_id.to_string());
+            vec![data_event(&last), Bytes::from_static(b"data: [DONE]\n\n")]
+        }
+        Event::Failed {
+            upstream: Some(error),
+            ..
+        } => vec![data_event(&error)],
+        Event::Failed { message, .. } => vec![data_event(&json!({
+            "error": { "message": message, "type": "upstream_error", "param": null, "code": "stream_interrupted" }
+        }))],
+    }
+}
+
+fn data_event(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
+}
+
+/// An SSE response of `frames`.
+pub(super) fn sse_response(
+    frames: impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(frames));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tell nginx-style proxies not to buffer the stream.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Name the conversation in the `X-Conversation-Id` response header.
+pub(super) fn with_conversation_header(response: &mut Response, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(CONVERSATION_HEADER, value);
+    }
 }
 
 /// The conversation the `X-Conversation-Id` header names, if it names one.
@@ -45,6 +141,15 @@ pub(super) fn conversation_header(headers: &HeaderMap) -> AppResult<Option<Strin
     Ok((!id.is_empty()).then(|| id.to_string()))
 }
 
+/// A stored picture, with long cache headers: the bytes behind an id never change.
 async fn image(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {
-    draw::image(&state, &file).await
+    let (kind, bytes) = draw::image(&state, &file).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
 }

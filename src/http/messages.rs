@@ -9,11 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 
+use super::anthropic;
 use crate::auth::Caller;
-use crate::chat::anthropic::{self, MessagesRequest};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::usage::LogHandle;
+use ragway_protocol::anthropic::MessagesRequest;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/messages", post(messages))
@@ -35,16 +36,13 @@ async fn messages(
         // Before the translation, which grows with the request.
         crate::chat::caps::check_count(request.messages.len(), &state.settings)?;
         let chat = request.into_chat()?;
-        let stream = chat.stream;
         let conversation = super::chat::conversation_header(&headers)?;
         let origin = super::server_origin(&state.settings, &headers);
-        let response =
-            crate::chat::complete(&state, &caller, conversation, &origin, &log, chat).await?;
-        Ok::<_, AppError>((response, stream))
+        crate::chat::complete(&state, &caller, conversation, &origin, &log, chat).await
     }
     .await;
     match outcome {
-        Ok((response, stream)) => anthropic::answer(response, stream).await,
+        Ok(answer) => anthropic::answer(answer),
         // The error note the log reads stays on the response's extensions.
         Err(err) => anthropic::error_response(err.into_response()).await,
     }

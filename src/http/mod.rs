@@ -1,6 +1,7 @@
 //! The HTTP surface: one file per resource, each with its `router()`, composed here.
 
 mod admin;
+mod anthropic;
 mod chat;
 pub mod client_ip;
 mod collections;

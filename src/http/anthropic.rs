@@ -1,27 +1,21 @@
-//! Anthropic's Messages API (`POST /v1/messages`) on top of the chat
-//! pipeline: the request is translated to an OpenAI chat request (by
-//! `ragway-protocol`, re-exported here), answered by [`super::complete`]
-//! (models, conversations, retrieval, sources, 画, logs all apply), and the
-//! answer translated back: a `message` object, or Anthropic's SSE sequence
-//! (`message_start`, `content_block_*`, `message_delta`, `message_stop`).
-//! Sources and the conversation id ride along as extra fields (`sources`,
-//! `conversation_id`) of the message and of the final `message_delta`.
-
-use std::convert::Infallible;
+//! Anthropic's Messages API as a renderer of the chat pipeline: the
+//! request is translated to a chat request by `ragway-protocol`, answered by
+//! `chat::complete` (models, conversations, retrieval, sources, 画, logs all
+//! apply), and its [`Answer`] rendered here: a `message` object, or
+//! Anthropic's SSE sequence (`message_start`, `content_block_*`,
+//! `message_delta`, `message_stop`). Sources and the conversation id ride
+//! along as extra fields (`sources`, `conversation_id`) of the message and
+//! of the final `message_delta`. Errors take Anthropic's shape.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
-use crate::error::AppError;
-
-// The request side (types and the translation into a chat request) is
-// `ragway-protocol`'s: pure, and fuzzed alone.
-pub use ragway_protocol::anthropic::{AnthropicMessage, MessagesRequest};
+use super::chat::{sse_response, with_conversation_header};
+use crate::chat::{Answer, Event, Reply};
 
 /// Anthropic's name for why an answer ended.
 fn stop_reason(finish: Option<&str>) -> &'static str {
@@ -125,29 +119,34 @@ pub async fn error_response(response: Response) -> Response {
 }
 
 /// An answer of the chat pipeline as the Messages API gives it.
-pub async fn answer(response: Response, stream: bool) -> Response {
-    if !response.status().is_success() {
-        return error_response(response).await;
-    }
-    if !stream {
-        let (mut parts, body) = response.into_parts();
-        let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                return error_response(AppError::Internal(anyhow::anyhow!(err)).into_response())
-                    .await
-            }
-        };
-        let completion: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        parts.headers.remove(header::CONTENT_LENGTH);
-        return Response::from_parts(
-            parts,
-            Body::from(message_from_completion(&completion).to_string()),
-        );
-    }
-    let (parts, body) = response.into_parts();
-    let events = translate_stream(body);
-    Response::from_parts(parts, Body::from_stream(events))
+pub fn answer(answer: Answer) -> Response {
+    let Answer {
+        conversation_id,
+        sources,
+        reply,
+        ..
+    } = answer;
+    let sources = serde_json::to_value(&sources).unwrap_or_else(|_| json!([]));
+    let mut response = match reply {
+        Reply::Whole(mut completion) => {
+            completion["sources"] = sources;
+            completion["conversation_id"] = Value::String(conversation_id.clone());
+            axum::Json(message_from_completion(&completion)).into_response()
+        }
+        Reply::Stream(events) => {
+            let mut state = StreamState::new(message_id());
+            state.extras.insert("sources".into(), sources);
+            state.extras.insert(
+                "conversation_id".into(),
+                Value::String(conversation_id.clone()),
+            );
+            sse_response(events.flat_map(move |event| {
+                futures::stream::iter(state.event(event).into_iter().map(Ok))
+            }))
+        }
+    };
+    with_conversation_header(&mut response, &conversation_id);
+    response
 }
 
 /// One SSE event of Anthropic's stream.
@@ -166,9 +165,47 @@ struct StreamState {
     finish: Option<String>,
     usage: Value,
     extras: Map<String, Value>,
+    /// The stream ended (done or failed): nothing more is sent.
+    ended: bool,
 }
 
 impl StreamState {
+    fn new(id: String) -> Self {
+        Self {
+            id,
+            started: false,
+            next_block: 0,
+            open: None,
+            finish: None,
+            usage: json!({"input_tokens": 0, "output_tokens": 0}),
+            extras: Map::new(),
+            ended: false,
+        }
+    }
+
+    /// The Anthropic events for one event of the pipeline's stream.
+    fn event(&mut self, happened: Event) -> Vec<Bytes> {
+        if self.ended {
+            return Vec::new();
+        }
+        match happened {
+            Event::Chunk(chunk) => self.chunk(&chunk),
+            // Anthropic's stream has no place for data that is not JSON.
+            Event::Raw(_) => Vec::new(),
+            Event::Done { .. } => {
+                self.ended = true;
+                self.end()
+            }
+            Event::Failed { message, .. } => {
+                self.ended = true;
+                vec![event(
+                    "error",
+                    &json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+                )]
+            }
+        }
+    }
+
     fn start(&mut self, model: &Value, out: &mut Vec<Bytes>) {
         if self.started {
             return;
@@ -276,46 +313,6 @@ impl StreamState {
     }
 }
 
-/// Anthropic's event sequence for the chat pipeline's OpenAI SSE body.
-fn translate_stream(
-    body: Body,
-) -> impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
-    async_stream::stream! {
-        let mut events = std::pin::pin!(body.into_data_stream().eventsource());
-        let mut state = StreamState {
-            id: message_id(),
-            started: false,
-            next_block: 0,
-            open: None,
-            finish: None,
-            usage: json!({"input_tokens": 0, "output_tokens": 0}),
-            extras: Map::new(),
-        };
-        while let Some(next) = events.next().await {
-            let Ok(sse) = next else {
-                yield Ok(event("error", &json!({"type": "error", "error": {"type": "api_error", "message": "The answer stream broke off."}})));
-                return;
-            };
-            let data = sse.data.trim();
-            if data == "[DONE]" {
-                for bytes in state.end() {
-                    yield Ok(bytes);
-                }
-                return;
-            }
-            let Ok(chunk) = serde_json::from_str::<Value>(data) else { continue };
-            if let Some(error) = chunk.get("error") {
-                let message = error["message"].as_str().unwrap_or("The upstream failed.");
-                yield Ok(event("error", &json!({"type": "error", "error": {"type": "api_error", "message": message}})));
-                return;
-            }
-            for bytes in state.chunk(&chunk) {
-                yield Ok(bytes);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,15 +341,7 @@ mod tests {
 
     #[test]
     fn stream_chunks_become_anthropic_events() {
-        let mut state = StreamState {
-            id: "msg_1".into(),
-            started: false,
-            next_block: 0,
-            open: None,
-            finish: None,
-            usage: json!({}),
-            extras: Map::new(),
-        };
+        let mut state = StreamState::new("msg_1".into());
         let names = |events: Vec<Bytes>| -> Vec<String> {
             events
                 .iter()
