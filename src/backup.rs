@@ -9,7 +9,7 @@
 //! other file is copied, and then only those manifests: the copy opens at the
 //! last version committed before the backup began (files of later commits
 //! that came along are unreferenced). Blobs are written once per document
-//! version. PostgreSQL and S3 have their own tools (see the README).
+//! version. PostgreSQL and S3 have their own tools (see docs/deploy.md, "Backup and restore").
 //!
 //! Everything a backup or restore writes is its owner's only (files `0600`,
 //! folders `0700`): the copy holds the whole database and the key that opens
