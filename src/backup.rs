@@ -131,7 +131,7 @@ pub async fn backup(settings: &Settings, to: &Path) -> anyhow::Result<Manifest> 
     };
     let manifest = Manifest {
         ragway_version: env!("CARGO_PKG_VERSION").into(),
-        created_at: crate::store::sql::now_ms(),
+        created_at: crate::domain::clock::now_ms(),
         database: DATABASE.into(),
         vectors: VECTORS.into(),
         blobs: BLOBS.into(),

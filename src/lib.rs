@@ -21,6 +21,7 @@ pub mod auth;
 pub mod backup;
 pub mod chat;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod http;
 pub mod ingest;

@@ -10,9 +10,9 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 
 use crate::config::Settings;
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 
 /// The settings in force.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

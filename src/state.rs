@@ -11,6 +11,8 @@ use tokio_util::task::TaskTracker;
 use crate::auth::admin::LoginGuard;
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
+// Where tests and older code name it; it is the domain's.
+pub use crate::domain::IngestEvent;
 use crate::http::client_ip::ClientIps;
 use crate::runtime::Runtime;
 use crate::store::blobs::BlobStore;
@@ -79,13 +81,4 @@ impl Deref for AppState {
     fn deref(&self) -> &App {
         &self.0
     }
-}
-
-/// A document reached a new status (or a reindex ended).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IngestEvent {
-    /// The document, or `reindex:<index id>` for a reindex.
-    pub document_id: String,
-    /// `processing`, `ready` or `failed`.
-    pub status: &'static str,
 }

@@ -30,8 +30,8 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::store::sql::now_ms;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "ragway_session";

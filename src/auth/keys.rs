@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use super::Caller;
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::store::sql::now_ms;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

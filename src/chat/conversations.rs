@@ -16,9 +16,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use super::Message;
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::retrieval::Source;
-use crate::store::sql::now_ms;
 
 mod listing;
 pub use listing::{delete, get, list, Summary};

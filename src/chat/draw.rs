@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use super::answer::{Answer, Event, Reply};
 use super::{Exchange, Message};
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 use crate::usage::LogHandle;
 
 /// The prompt of a drawing request: `text` without its trigger, when it

@@ -10,10 +10,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::config::Settings;
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::ingest::collections;
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 
 /// A public model as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

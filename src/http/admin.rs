@@ -320,7 +320,7 @@ fn expiry(value: &Value) -> AppResult<Option<i64>> {
                     ))
                 })?;
             let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
-            if ms <= crate::store::sql::now_ms() {
+            if ms <= crate::domain::clock::now_ms() {
                 return Err(AppError::BadRequest("`expires_at` is in the past.".into()));
             }
             Ok(Some(ms))

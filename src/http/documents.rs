@@ -12,8 +12,9 @@ use serde::Deserialize;
 
 use super::ApiJson;
 use crate::auth::{Caller, Role};
+use crate::domain::collections::private_space;
+use crate::domain::DocumentStatus;
 use crate::error::{AppError, AppResult};
-use crate::ingest::collections::private_space;
 use crate::ingest::documents::{self, ListQuery};
 use crate::ingest::{self, Document, Upload};
 use crate::state::AppState;
@@ -44,7 +45,7 @@ async fn create(
     let upload = read_upload(&state, request).await?;
     let document = ingest::submit(&state, &caller, upload).await?;
     // A duplicate that was queued again (it had failed) is accepted work; any other duplicate is done.
-    let status = if document.duplicate && document.status != "pending" {
+    let status = if document.duplicate && document.status != DocumentStatus::Pending {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -164,16 +165,14 @@ async fn show(
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs_f64(wait);
     loop {
         let document = documents::get_for(&state.db, &caller, &id).await?;
-        if wait == 0.0 || matches!(document.status.as_str(), "ready" | "failed") {
+        if wait == 0.0 || document.status.settled() {
             return Ok(Json(document));
         }
         // Until this document finishes (or the events overflowed: read again).
         let changed = async {
             loop {
                 match events.recv().await {
-                    Ok(event) if event.document_id == id && event.status != "processing" => {
-                        return true
-                    }
+                    Ok(event) if event.is_document(&id) && event.status.settled() => return true,
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return true,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,

@@ -89,7 +89,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let queue = jobs::queue_depth(&state.db).await.ok();
     let body = state.metrics.render(|| {
         use crate::usage::metrics::set_gauge;
-        for status in ["pending", "processing", "ready", "failed"] {
+        for status in crate::domain::DocumentStatus::ALL.map(crate::domain::DocumentStatus::as_str)
+        {
             let n = documents
                 .iter()
                 .find(|(s, _)| s == status)

@@ -5,17 +5,11 @@ use serde::Serialize;
 use sqlx::{AnyPool, Row};
 
 use super::documents;
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 
-/// The collection a document lands in when none is named.
-pub const DEFAULT_COLLECTION: &str = "default";
-
-/// The private space of a key: its own documents, searched only for it.
-pub fn private_space(key_id: &str) -> String {
-    format!("{}{key_id}", crate::store::vectors::PRIVATE_PREFIX)
-}
+pub use crate::domain::collections::{private_space, DEFAULT_COLLECTION};
 
 /// A collection as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -31,12 +25,7 @@ pub struct Collection {
 /// Collection names: letters, digits, `-`, `_` and `.`, up to 64 characters.
 pub fn validate_name(name: &str) -> AppResult<String> {
     let name = name.trim();
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
+    if crate::domain::collections::is_valid_shared_name(name) {
         Ok(name.to_string())
     } else {
         Err(AppError::BadRequest(format!(

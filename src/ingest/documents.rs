@@ -6,11 +6,12 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::auth::{Caller, Role};
+use crate::domain::collections::{is_private, PRIVATE_PREFIX};
+use crate::domain::DocumentStatus;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::indexes;
 use crate::store::sql::{page_limit, Page};
-use crate::store::vectors::PRIVATE_PREFIX;
 
 /// A document as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -24,7 +25,7 @@ pub struct Document {
     pub bytes: i64,
     pub sha256: String,
     /// `pending`, `processing`, `ready` or `failed`.
-    pub status: String,
+    pub status: DocumentStatus,
     pub chunk_count: i64,
     /// Ingest progress: chunks embedded so far, of `chunks_total`.
     pub chunks_done: i64,
@@ -39,11 +40,17 @@ pub struct Document {
     pub duplicate: bool,
 }
 
+/// A stored status; a name that is none is a corrupt row.
+fn stored_status(name: &str) -> Result<DocumentStatus, sqlx::Error> {
+    name.parse()
+        .map_err(|e: crate::domain::status::UnknownStatus| sqlx::Error::Decode(Box::new(e)))
+}
+
 impl Document {
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         let collection: String = row.try_get("collection")?;
         Ok(Self {
-            visibility: if collection.starts_with(PRIVATE_PREFIX) {
+            visibility: if is_private(&collection) {
                 "private"
             } else {
                 "shared"
@@ -56,7 +63,7 @@ impl Document {
             content_type: row.try_get("content_type")?,
             bytes: row.try_get("size_bytes")?,
             sha256: row.try_get("sha256")?,
-            status: row.try_get("status")?,
+            status: stored_status(&row.try_get::<String, _>("status")?)?,
             chunk_count: row.try_get("chunk_count")?,
             chunks_done: row.try_get("chunks_done")?,
             chunks_total: row.try_get("chunks_total")?,
@@ -77,7 +84,7 @@ const COLUMNS: &str = "id, title, collection, filename, content_type, size_bytes
 pub async fn get_for(db: &AnyPool, caller: &Caller, id: &str) -> AppResult<Document> {
     let document = get(db, id).await?;
     if caller.role == Role::Admin
-        || document.collection == super::collections::private_space(&caller.key_id)
+        || document.collection == crate::domain::collections::private_space(&caller.key_id)
     {
         Ok(document)
     } else {
@@ -126,8 +133,6 @@ pub struct ListQuery {
     pub after: Option<String>,
 }
 
-const STATUSES: &[&str] = &["pending", "processing", "ready", "failed"];
-
 /// Documents matching `query`, newest first.
 ///
 /// Ids are UUIDv7, which sort by creation time, so the cursor is simply the
@@ -144,15 +149,16 @@ pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page<Document>> 
         bind("collection = ?", collection.to_string());
     }
     if let Some(status) = query.status.as_deref().filter(|s| !s.is_empty()) {
-        if !STATUSES.contains(&status) {
+        if status.parse::<DocumentStatus>().is_err() {
+            let names: Vec<&str> = DocumentStatus::ALL.iter().map(|s| s.as_str()).collect();
             return Err(AppError::BadRequest(format!(
                 "`status` must be one of {}.",
-                STATUSES.join(", ")
+                names.join(", ")
             )));
         }
         bind("status = ?", status.to_string());
     }
-    let private_like = format!("{}%", crate::store::vectors::PRIVATE_PREFIX);
+    let private_like = format!("{PRIVATE_PREFIX}%");
     match query.visibility.as_deref().map(str::trim) {
         None | Some("") => {}
         Some("private") => bind("collection LIKE ?", private_like),
@@ -254,7 +260,7 @@ pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
         return Err(AppError::not_found("document", id));
     }
     super::jobs::cancel_pending(&state.db, id).await?;
-    if matches!(status.as_str(), "pending" | "processing") {
+    if stored_status(&status)?.in_progress() {
         if let Err(err) = delete_chunks(state, id).await {
             tracing::warn!(document = %id, error = ?err, "removing chunks written during the delete failed; the sweep will");
         }

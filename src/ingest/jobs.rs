@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::{AnyPool, Row};
 
-use crate::store::sql::now_ms;
+use crate::domain::clock::now_ms;
 
 /// Extract, split, embed and index one document.
 pub const INGEST: &str = "ingest";

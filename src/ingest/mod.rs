@@ -14,9 +14,10 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Caller, Role};
+use crate::domain::clock::now_ms;
+use crate::domain::DocumentStatus;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 pub use documents::Document;
 use extract::Format;
 
@@ -78,7 +79,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         .map(str::trim)
         .filter(|c| !c.is_empty());
     let collection = match (private, named) {
-        (true, None) => collections::private_space(&caller.key_id),
+        (true, None) => crate::domain::collections::private_space(&caller.key_id),
         (true, Some(_)) => {
             return Err(AppError::BadRequest(
                 "Private documents live in the key's own space: leave out `collection`.".into(),
@@ -94,9 +95,9 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     let sha256 = hex::encode(Sha256::digest(&upload.bytes));
     if let Some(mut existing) = documents::find_by_hash(&state.db, &collection, &sha256).await? {
         existing.duplicate = true;
-        if existing.status == "failed" {
+        if existing.status == DocumentStatus::Failed {
             requeue(state, &existing.id).await?;
-            existing.status = "pending".into();
+            existing.status = DocumentStatus::Pending;
             existing.error = None;
         }
         return Ok(existing);
@@ -111,7 +112,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
         content_type: format.mime().to_string(),
         bytes: upload.bytes.len() as i64,
         sha256,
-        status: "pending".into(),
+        status: DocumentStatus::Pending,
         chunk_count: 0,
         chunks_done: 0,
         chunks_total: 0,
@@ -139,7 +140,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     .bind(&document.content_type)
     .bind(document.bytes)
     .bind(&document.sha256)
-    .bind(&document.status)
+    .bind(document.status.as_str())
     .bind(&caller.key_id)
     .bind(now)
     .execute(&state.db)
@@ -203,7 +204,7 @@ pub async fn replace(
     }
     let format = check_content(&upload)?;
     let sha256 = hex::encode(Sha256::digest(&upload.bytes));
-    if sha256 == current.sha256 && current.status != "failed" {
+    if sha256 == current.sha256 && current.status != DocumentStatus::Failed {
         return Ok(Document {
             duplicate: true,
             ..current
@@ -238,9 +239,9 @@ pub async fn replace(
 pub async fn reingest(state: &AppState, caller: &Caller, id: &str) -> AppResult<Document> {
     state.upstreams.embeddings.ready()?;
     let current = documents::get_for(&state.db, caller, id).await?;
-    if matches!(current.status.as_str(), "pending" | "processing") {
+    if current.status.in_progress() {
         return Err(AppError::Conflict(format!(
-            "The document is being ingested already (status {:?}); wait until it is ready or failed.",
+            "The document is being ingested already (status \"{}\"); wait until it is ready or failed.",
             current.status
         )));
     }

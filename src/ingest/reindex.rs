@@ -9,6 +9,7 @@
 //! When every ready document is in, one SQL transaction makes the new index
 //! active and the old table is dropped.
 
+use crate::domain::{DocumentStatus, IngestEvent};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -108,8 +109,8 @@ async fn discard(state: &AppState, index: &VectorIndex) -> AppResult<()> {
 }
 
 /// The job: run the reindex, recording why it stopped if it did. Answers
-/// the event to announce: `reindex:<index id>`, `ready` or `failed`.
-pub async fn run_job(state: &AppState, _job: &Job) -> Option<(String, &'static str)> {
+/// the event to announce: the reindex ended, ready or failed.
+pub async fn run_job(state: &AppState, _job: &Job) -> Option<IngestEvent> {
     let Ok(Some(building)) = indexes::building(&state.db).await else {
         return None;
     };
@@ -120,10 +121,12 @@ pub async fn run_job(state: &AppState, _job: &Job) -> Option<(String, &'static s
             tracing::error!(error = ?err, "recording the reindex failure failed");
         }
     }
-    Some((
-        format!("reindex:{}", building.id),
-        if outcome.is_ok() { "ready" } else { "failed" },
-    ))
+    let status = if outcome.is_ok() {
+        DocumentStatus::Ready
+    } else {
+        DocumentStatus::Failed
+    };
+    Some(IngestEvent::reindex(&building.id, status))
 }
 
 /// Fill `building` from the active index and switch to it.

@@ -11,9 +11,10 @@ use sqlx::Row;
 use super::extract::Format;
 use super::jobs::{self, Job};
 use super::{context, original_key, reindex, split};
-use crate::state::{AppState, IngestEvent};
+use crate::domain::clock::now_ms;
+use crate::domain::{DocumentStatus, IngestEvent};
+use crate::state::AppState;
 use crate::store::indexes::{self, VectorIndex};
-use crate::store::sql::now_ms;
 use crate::store::vectors::NewChunk;
 use crate::upstream::InputType;
 use crate::upstream::RetryPolicy;
@@ -91,7 +92,7 @@ pub async fn work_on(state: &AppState, job: &Job) {
             jobs::INGEST => match &job.document_id {
                 Some(document_id) => process(state, job, document_id)
                     .await
-                    .map(|status| (document_id.clone(), status)),
+                    .map(|status| IngestEvent::document(document_id, status)),
                 None => {
                     tracing::warn!(job = %job.id, "an ingest job without a document");
                     None
@@ -109,8 +110,8 @@ pub async fn work_on(state: &AppState, job: &Job) {
             if let Err(err) = jobs::finish(&state.db, job, &state.instance).await {
                 tracing::error!(job = %job.id, error = ?err, "removing a finished job failed");
             }
-            if let Some((subject, status)) = outcome {
-                announce(state, &subject, status);
+            if let Some(event) = outcome {
+                announce(state, event);
             }
         }
         _ = keep_lease(state, job) => {
@@ -170,7 +171,7 @@ async fn start_document(state: &AppState, job: &Job, id: &str) -> sqlx::Result<O
 }
 
 /// Ingest one document; answers the status to announce, if it changed.
-async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<&'static str> {
+async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<DocumentStatus> {
     let doc = match start_document(state, job, document_id).await {
         Ok(Some(doc)) => doc,
         Ok(None) => return None, // deleted, or finished by an earlier claim
@@ -187,7 +188,10 @@ async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<&'sta
         return record_failure(state, job, &doc.id, &reason).await;
     }
     let started = std::time::Instant::now();
-    announce(state, &doc.id, "processing");
+    announce(
+        state,
+        IngestEvent::document(&doc.id, DocumentStatus::Processing),
+    );
     let generation = uuid::Uuid::new_v4().simple().to_string();
     match ingest(state, &doc, &generation).await {
         Ok((chunks, targets)) => {
@@ -225,7 +229,7 @@ async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<&'sta
                 }
             }
             match updated {
-                Ok(done) if done.rows_affected() == 1 => Some("ready"),
+                Ok(done) if done.rows_affected() == 1 => Some(DocumentStatus::Ready),
                 Ok(_) => None,
                 Err(err) => {
                     tracing::error!(document = %doc.id, error = ?err, "recording the ingest outcome failed");
@@ -245,7 +249,7 @@ async fn record_failure(
     job: &Job,
     id: &str,
     reason: &str,
-) -> Option<&'static str> {
+) -> Option<DocumentStatus> {
     let result = sqlx::query(
         "UPDATE documents SET status = 'failed', error = $1, updated_at = $2 \
          WHERE id = $3 AND status = 'processing' AND job_id = $4",
@@ -257,7 +261,7 @@ async fn record_failure(
     .execute(&state.db)
     .await;
     match result {
-        Ok(done) if done.rows_affected() == 1 => Some("failed"),
+        Ok(done) if done.rows_affected() == 1 => Some(DocumentStatus::Failed),
         Ok(_) => None,
         Err(err) => {
             tracing::error!(document = %id, error = ?err, "recording the ingest outcome failed");
@@ -282,12 +286,9 @@ async fn record_progress(state: &AppState, id: &str, done: usize, total: usize) 
     }
 }
 
-fn announce(state: &AppState, document_id: &str, status: &'static str) {
+fn announce(state: &AppState, event: IngestEvent) {
     // Nobody listening is fine.
-    let _ = state.ingest_events.send(IngestEvent {
-        document_id: document_id.to_string(),
-        status,
-    });
+    let _ = state.ingest_events.send(event);
 }
 
 /// Extract, split, embed and index one document into every index that takes

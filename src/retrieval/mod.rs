@@ -13,8 +13,9 @@ use search::{search, Found, Narrowing};
 
 use crate::auth::Caller;
 use crate::config::Fusion;
+use crate::domain::collections::private_space;
 use crate::error::AppResult;
-use crate::ingest::collections::{self, private_space};
+use crate::ingest::collections;
 use crate::state::AppState;
 use crate::store::indexes;
 use crate::store::vectors::{cosine, ChunkHit, Scope};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 
-use crate::store::sql::now_ms;
+use crate::domain::clock::now_ms;
 
 /// The vector store's upkeep: compaction, index training and merges.
 pub const VECTOR_UPKEEP: &str = "vector-upkeep";

@@ -80,14 +80,6 @@ pub fn page_limit(limit: Option<i64>) -> AppResult<i64> {
     Ok(limit)
 }
 
-/// Milliseconds since the Unix epoch, the time format of every table.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")

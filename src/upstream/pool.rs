@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::secrets::mask;
-use crate::store::sql::now_ms;
+use crate::domain::clock::now_ms;
 
 /// How long a key that hit a provider's daily quota rests.
 pub const DAILY_COOLDOWN: Duration = Duration::from_secs(24 * 3600);

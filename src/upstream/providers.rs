@@ -16,9 +16,9 @@ use sqlx::{AnyPool, Row};
 use super::pool::{KeyView, Pool, Summary};
 use super::{normalize_base_url, split_keys, Endpoint, Role, Upstream};
 use crate::auth::secrets::{mask, Secrets};
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 use crate::usage::LogHandle;
 
 /// How often every process reads the saved providers again.

@@ -26,8 +26,8 @@ use serde_json::Value;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::domain::clock::now_ms;
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 use daily::Daily;
 pub use daily::Sum;
 

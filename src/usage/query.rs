@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
 use super::{day_of, Entry};
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::store::sql::{now_ms, page_limit, Page};
+use crate::store::sql::{page_limit, Page};
 
 /// A stored request log row: the entry as it was written.
 #[derive(Debug, Clone, Serialize)]

@@ -12,9 +12,9 @@ use sqlx::Row;
 
 use super::day_of;
 use crate::auth::Caller;
+use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::sql::now_ms;
 
 const MINUTE: Duration = Duration::from_secs(60);
 

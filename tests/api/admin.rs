@@ -199,7 +199,7 @@ async fn login_sets_a_strict_cookie_and_logout_and_password_change_end_sessions(
 
     // A session idle for longer than 12 hours has ended.
     sqlx::query("UPDATE admin_sessions SET last_seen_at = $1")
-        .bind(ragway::store::sql::now_ms() - 13 * 3600 * 1000)
+        .bind(ragway::domain::clock::now_ms() - 13 * 3600 * 1000)
         .execute(&app.state.db)
         .await
         .unwrap();
@@ -491,7 +491,7 @@ async fn keys_are_created_shown_once_listed_and_revoked() {
         StatusCode::OK
     );
     sqlx::query("UPDATE api_keys SET expires_at = $1 WHERE id = $2")
-        .bind(ragway::store::sql::now_ms() - 1)
+        .bind(ragway::domain::clock::now_ms() - 1)
         .bind(admin["id"].as_str().unwrap())
         .execute(&app.state.db)
         .await

@@ -447,7 +447,7 @@ async fn re_ingesting_retries_a_failed_document_and_refuses_one_in_progress() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     loop {
         let event = events.recv().await.unwrap();
-        if event.document_id == id && event.status == "processing" {
+        if event.is_document(&id) && event.status == "processing" {
             break;
         }
     }

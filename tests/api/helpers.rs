@@ -430,8 +430,13 @@ pub async fn wait_for(
 ) -> &'static str {
     loop {
         let event = events.recv().await.expect("ingest events flow");
-        if event.document_id == id && event.status != "processing" {
-            return event.status;
+        // `id` is a document's, or `reindex:<index id>` for a reindex.
+        let about = match id.strip_prefix("reindex:") {
+            Some(index) => event.is_reindex(index),
+            None => event.is_document(id),
+        };
+        if about && event.status != "processing" {
+            return event.status.as_str();
         }
     }
 }

@@ -407,7 +407,7 @@ async fn log_rows_keep_every_text_field_bounded() {
 
 /// The usage stored for `key_id` today: (requests, total tokens).
 async fn usage_today(app: &TestApp, key_id: &str) -> (i64, i64) {
-    let today = ragway::usage::day_of(ragway::store::sql::now_ms());
+    let today = ragway::usage::day_of(ragway::domain::clock::now_ms());
     sqlx::query_as("SELECT requests, total_tokens FROM usage_daily WHERE key_id = $1 AND day = $2")
         .bind(key_id)
         .bind(today)

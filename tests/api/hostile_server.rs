@@ -204,7 +204,7 @@ async fn a_session_past_its_absolute_lifetime_is_refused_and_removed() {
     assert_eq!(session().await.status(), StatusCode::OK);
     // Begun two hours ago, used a moment ago: active, but too old.
     sqlx::query("UPDATE admin_sessions SET created_at = $1")
-        .bind(ragway::store::sql::now_ms() - 2 * 3600 * 1000)
+        .bind(ragway::domain::clock::now_ms() - 2 * 3600 * 1000)
         .execute(&app.state.db)
         .await
         .unwrap();

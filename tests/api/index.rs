@@ -1,10 +1,10 @@
 //! The vector index: where chunks sit (page, headings), the job table's
 //! leases, and moving to a new embedding model without mixing vectors.
 
+use ragway::domain::clock::now_ms;
 use ragway::ingest::jobs;
 use ragway::ingest::reindex::{self, Outcome};
 use ragway::store::indexes;
-use ragway::store::sql::now_ms;
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -388,7 +388,7 @@ async fn a_graceful_restart_hands_back_a_running_job_at_once() {
     // Wait until a worker is inside the (hanging) embeddings call.
     loop {
         let event = events.recv().await.unwrap();
-        if event.document_id == id && event.status == "processing" {
+        if event.is_document(&id) && event.status == "processing" {
             break;
         }
     }

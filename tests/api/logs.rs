@@ -228,7 +228,7 @@ async fn a_stream_cut_mid_way_is_logged_with_its_error() {
 #[tokio::test]
 async fn rows_past_the_retention_are_deleted_and_logging_can_be_off() {
     let app = spawn_app_with(|s| s.log_retention_days = 7).await;
-    let old = ragway::store::sql::now_ms() - 8 * 86_400_000;
+    let old = ragway::domain::clock::now_ms() - 8 * 86_400_000;
     sqlx::query(
         "INSERT INTO request_logs (id, created_at, method, endpoint, request_bytes, response_bytes, \
          stream, status, latency_ms, retries) VALUES ('old', $1, 'GET', '/v1/models', 0, 0, 0, 200, 1, 0)",

@@ -100,7 +100,7 @@ async fn a_rate_limited_key_cools_down_and_the_next_key_serves() {
     assert_eq!(one["state"], "cooling", "{pool}");
     assert_eq!(one["cooling"][0]["model"], "fake-chat");
     let until = one["cooling"][0]["until"].as_i64().unwrap();
-    let rest = until - ragway::store::sql::now_ms();
+    let rest = until - ragway::domain::clock::now_ms();
     assert!(
         (5_000..=7_000).contains(&rest),
         "Retry-After 7 s: {rest} ms"
@@ -134,7 +134,7 @@ async fn a_daily_quota_rests_the_key_for_a_day() {
     assert_eq!(ask(&app, "hello", false).await.status(), StatusCode::OK);
     let pool = chat_pool(&app).await;
     let one = key(&pool, ONE);
-    let rest = one["cooling"][0]["until"].as_i64().unwrap() - ragway::store::sql::now_ms();
+    let rest = one["cooling"][0]["until"].as_i64().unwrap() - ragway::domain::clock::now_ms();
     assert!(rest > 23 * 3_600_000, "{rest} ms");
     assert!(one["cooling"][0]["reason"]
         .as_str()
