@@ -10,7 +10,8 @@
 
 use lancedb::arrow::arrow_array::{Array, UInt64Array};
 
-use super::{lance_dataset, string_column, VectorStore};
+use super::rows::{lance_dataset, string_column};
+use super::VectorStore;
 
 /// The chunk a search found, whose neighbours are wanted.
 #[derive(Debug, Clone, Copy)]
