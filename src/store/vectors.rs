@@ -33,10 +33,8 @@ pub use upkeep::{COMPACT_EVERY, QUIET_AFTER, VECTOR_INDEX_MIN_ROWS};
 
 use tables::Opened;
 
-/// Collections whose names start with this are private spaces (one per key),
-/// never searched on behalf of anyone else. Shared collection names cannot
-/// contain it.
-pub const PRIVATE_PREFIX: &str = "~";
+/// The prefix of private spaces' collection names (the domain's rule).
+pub use crate::domain::collections::PRIVATE_PREFIX;
 
 /// Which chunks a search may see.
 #[derive(Debug, Clone, Copy, Default)]

@@ -40,7 +40,7 @@ impl Scope<'_> {
         }
         match self.collections {
             Some(names) => names.iter().any(|name| name == collection),
-            None => !collection.starts_with(PRIVATE_PREFIX),
+            None => !crate::domain::collections::is_private(collection),
         }
     }
 
