@@ -370,7 +370,7 @@ impl Settings {
         );
         self.proxies()?;
         anyhow::ensure!(
-            axum::http::HeaderName::from_bytes(self.client_ip_header.trim().as_bytes()).is_ok(),
+            http::HeaderName::from_bytes(self.client_ip_header.trim().as_bytes()).is_ok(),
             "RAGWAY_CLIENT_IP_HEADER={:?} is not a header name",
             self.client_ip_header
         );

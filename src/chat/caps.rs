@@ -120,7 +120,7 @@ mod tests {
             "{err}"
         );
         let err = check_request(&[m("ab"), m("一二")], &settings()).unwrap_err();
-        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
         assert!(
             err.to_string().contains("RAGWAY_MAX_MESSAGE_BYTES=4"),
             "{err}"

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::Value;
 
 use super::pool::{self, Outcome, Unavailable};
@@ -108,7 +108,7 @@ impl Upstream {
                     message: format!(
                         "Every key of the {role} upstream is resting after a rate limit for model {model}; retry in {secs} s."
                     ),
-                    retry_after: axum::http::HeaderValue::from_str(&secs.to_string()).ok(),
+                    retry_after: http::HeaderValue::from_str(&secs.to_string()).ok(),
                     transient: true,
                 }
             }

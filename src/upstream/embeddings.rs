@@ -8,7 +8,7 @@ use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::Upstream;
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use crate::error::{AppError, AppResult};
 use crate::usage::LogHandle;

@@ -9,7 +9,7 @@
 //! never quote the link: they reach the user's chat and the request log, and
 //! a signed link is a credential of sorts.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;

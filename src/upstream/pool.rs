@@ -483,7 +483,7 @@ pub fn is_daily_quota(text: &str) -> bool {
 
 /// Seconds of a `Retry-After` header (delta-seconds; an HTTP date is read as
 /// its distance from now).
-pub fn retry_after(value: Option<&axum::http::HeaderValue>) -> Option<Duration> {
+pub fn retry_after(value: Option<&http::HeaderValue>) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
@@ -638,7 +638,7 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
-        let header = |v: &str| axum::http::HeaderValue::from_str(v).unwrap();
+        let header = |v: &str| http::HeaderValue::from_str(v).unwrap();
         assert_eq!(
             retry_after(Some(&header("7"))),
             Some(Duration::from_secs(7))

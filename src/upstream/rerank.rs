@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Upstream;
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use crate::error::{AppError, AppResult};
 use crate::usage::LogHandle;
