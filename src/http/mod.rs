@@ -2,7 +2,6 @@
 
 mod admin;
 mod anthropic;
-mod chat;
 pub mod client_ip;
 mod collections;
 mod conversations;
@@ -10,9 +9,10 @@ mod documents;
 mod health;
 mod logging;
 mod logs;
-mod messages;
 mod models;
+mod openai;
 mod providers;
+mod reply;
 mod retrieval;
 pub mod server;
 mod settings;
@@ -38,8 +38,8 @@ pub fn router(state: AppState) -> Router {
         .merge(models::router())
         .merge(documents::router())
         .merge(collections::router())
-        .merge(chat::router())
-        .merge(messages::router())
+        .merge(openai::chat::router())
+        .merge(anthropic::messages::router())
         .merge(conversations::router())
         .merge(admin::router())
         .merge(providers::router())

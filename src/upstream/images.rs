@@ -9,9 +9,9 @@
 //! never quote the link: they reach the user's chat and the request log, and
 //! a signed link is a credential of sorts.
 
-use http::StatusCode;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -7,6 +7,8 @@
 //! along as extra fields (`sources`, `conversation_id`) of the message and
 //! of the final `message_delta`. Errors take Anthropic's shape.
 
+pub mod messages;
+
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +16,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::chat::{sse_response, with_conversation_header};
+use super::reply::{sse_response, with_conversation_header};
 use crate::chat::{Answer, Event, Reply};
 
 /// Anthropic's name for why an answer ended.

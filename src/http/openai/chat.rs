@@ -8,11 +8,8 @@
 //! conversation id (the shape of OpenAI's usage chunk, which SDKs skip),
 //! then `[DONE]`. A stream that breaks off ends with an error event.
 
-use std::convert::Infallible;
-
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -20,10 +17,11 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use super::ApiJson;
 use crate::auth::Caller;
-use crate::chat::{self, draw, Answer, ChatRequest, Event, Reply, CONVERSATION_HEADER};
-use crate::error::{AppError, AppResult};
+use crate::chat::{self, draw, Answer, ChatRequest, Event, Reply};
+use crate::error::AppResult;
+use crate::http::reply::{conversation_header, sse_response, with_conversation_header};
+use crate::http::ApiJson;
 use crate::retrieval::Source;
 use crate::state::AppState;
 use crate::usage::LogHandle;
@@ -42,7 +40,7 @@ async fn complete(
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> AppResult<Response> {
     let conversation = conversation_header(&headers)?;
-    let origin = super::server_origin(&state.settings, &headers);
+    let origin = crate::http::server_origin(&state.settings, &headers);
     let log = log.map(|Extension(log)| log).unwrap_or_default();
     let answer = chat::complete(&state, &caller, conversation, &origin, &log, request).await?;
     render(answer)
@@ -104,41 +102,6 @@ fn frames(event: Event, sources: &[Source], conversation_id: &str) -> Vec<Bytes>
 
 fn data_event(value: &Value) -> Bytes {
     Bytes::from(format!("data: {value}\n\n"))
-}
-
-/// An SSE response of `frames`.
-pub(super) fn sse_response(
-    frames: impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
-) -> Response {
-    let mut response = Response::new(Body::from_stream(frames));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Tell nginx-style proxies not to buffer the stream.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-}
-
-/// Name the conversation in the `X-Conversation-Id` response header.
-pub(super) fn with_conversation_header(response: &mut Response, id: &str) {
-    if let Ok(value) = HeaderValue::from_str(id) {
-        response.headers_mut().insert(CONVERSATION_HEADER, value);
-    }
-}
-
-/// The conversation the `X-Conversation-Id` header names, if it names one.
-pub(super) fn conversation_header(headers: &HeaderMap) -> AppResult<Option<String>> {
-    let Some(value) = headers.get(CONVERSATION_HEADER) else {
-        return Ok(None);
-    };
-    let id = value
-        .to_str()
-        .map_err(|_| AppError::BadRequest("`X-Conversation-Id` must be plain text.".into()))?
-        .trim();
-    Ok((!id.is_empty()).then(|| id.to_string()))
 }
 
 /// A stored picture, with long cache headers: the bytes behind an id never change.

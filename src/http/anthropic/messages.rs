@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 
-use super::anthropic;
+use super as anthropic;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -36,8 +36,8 @@ async fn messages(
         // Before the translation, which grows with the request.
         crate::chat::caps::check_count(request.messages.len(), &state.settings)?;
         let chat = request.into_chat()?;
-        let conversation = super::chat::conversation_header(&headers)?;
-        let origin = super::server_origin(&state.settings, &headers);
+        let conversation = crate::http::reply::conversation_header(&headers)?;
+        let origin = crate::http::server_origin(&state.settings, &headers);
         crate::chat::complete(&state, &caller, conversation, &origin, &log, chat).await
     }
     .await;
