@@ -266,6 +266,13 @@ impl From<MultipartError> for AppError {
     }
 }
 
+/// A page size out of bounds is the caller's mistake.
+impl From<crate::domain::page::BadPageLimit> for AppError {
+    fn from(err: crate::domain::page::BadPageLimit) -> Self {
+        AppError::BadRequest(err.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

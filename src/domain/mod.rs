@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod collections;
 pub mod events;
+pub mod page;
 pub mod status;
 
 pub use events::{IngestEvent, Subject};

@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 
 use crate::auth::{AdminCaller, Caller};
 use crate::chat::conversations::{self, Summary};
+use crate::domain::page::Page;
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::store::sql::Page;
 
 pub fn router() -> Router<AppState> {
     Router::new()

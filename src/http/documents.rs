@@ -13,12 +13,12 @@ use serde::Deserialize;
 use super::ApiJson;
 use crate::auth::{Caller, Role};
 use crate::domain::collections::private_space;
+use crate::domain::page::Page;
 use crate::domain::DocumentStatus;
 use crate::error::{AppError, AppResult};
 use crate::ingest::documents::{self, ListQuery};
 use crate::ingest::{self, Document, Upload};
 use crate::state::AppState;
-use crate::store::sql::Page;
 
 pub fn router() -> Router<AppState> {
     Router::new()

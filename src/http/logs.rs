@@ -7,9 +7,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::auth::AdminCaller;
+use crate::domain::page::Page;
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::store::sql::Page;
 use crate::usage::query::{self, LogQuery, LogRow, UsageQuery};
 
 pub fn router() -> Router<AppState> {

@@ -7,11 +7,11 @@ use sqlx::{AnyPool, Row};
 
 use crate::auth::{Caller, Role};
 use crate::domain::collections::{is_private, PRIVATE_PREFIX};
+use crate::domain::page::{page_limit, Page};
 use crate::domain::DocumentStatus;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::indexes;
-use crate::store::sql::{page_limit, Page};
 
 /// A document as the API shows it.
 #[derive(Debug, Clone, Serialize)]

@@ -8,8 +8,6 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
-use crate::error::{AppError, AppResult};
-
 /// The migrations compiled into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -41,43 +39,6 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
     }
     MIGRATOR.run(&pool).await.context("applying migrations")?;
     Ok(pool)
-}
-
-/// One page of a listing, in the shape of OpenAI's lists.
-#[derive(Debug, serde::Serialize)]
-pub struct Page<T> {
-    pub object: &'static str,
-    pub data: Vec<T>,
-    pub has_more: bool,
-    /// Pass as `after` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Page<T> {
-    /// The page of `rows`, fetched with `LIMIT limit + 1`: the extra row
-    /// only says there is more; `cursor` names the last row kept.
-    pub fn new(mut rows: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Self {
-        let has_more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = has_more.then(|| rows.last().map(cursor)).flatten();
-        Self {
-            object: "list",
-            data: rows,
-            has_more,
-            next_cursor,
-        }
-    }
-}
-
-/// The page size a listing asked for: 1 to 100, 20 when not given.
-pub fn page_limit(limit: Option<i64>) -> AppResult<i64> {
-    let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::BadRequest(
-            "`limit` must be between 1 and 100.".into(),
-        ));
-    }
-    Ok(limit)
 }
 
 fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {

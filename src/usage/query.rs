@@ -5,8 +5,8 @@ use sqlx::{AnyPool, Row};
 
 use super::{day_of, Entry};
 use crate::domain::clock::now_ms;
+use crate::domain::page::{page_limit, Page};
 use crate::error::{AppError, AppResult};
-use crate::store::sql::{page_limit, Page};
 
 /// A stored request log row: the entry as it was written.
 #[derive(Debug, Clone, Serialize)]

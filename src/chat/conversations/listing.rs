@@ -7,8 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use super::{add_key_bytes, Message};
+use crate::domain::page::{page_limit, Page};
 use crate::error::{AppError, AppResult};
-use crate::store::sql::{page_limit, Page};
 
 /// A conversation in a listing.
 #[derive(Debug, Serialize)]
