@@ -57,7 +57,7 @@ start_ragway() {
 # coverage" lines tell when it is done).
 rag_settings() {
   export RAGWAY_EMBED_MODEL=fake-1024 RAGWAY_CHUNK_SIZE=60 RAGWAY_CHUNK_OVERLAP=0
-  export RUST_LOG="${RUST_LOG:-warn,ragway::store::vectors=info}"
+  export RUST_LOG="${RUST_LOG:-warn,ragway_store::vectors=info}"
 }
 
 # upload URL KEY JSON: POST a document to ragway at URL, then wait until it

@@ -156,7 +156,7 @@ MODEL=bound rounds bound
 MODEL=bound variant_rounds bound
 
 # Where ragway's time goes, when its debug timings were logged
-# (RUST_LOG=warn,ragway::store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).
+# (RUST_LOG=warn,ragway_store::vectors=info,ragway::chat=debug,ragway::retrieval=debug).
 stages() { # log title [first line [last line]]
   python3 - "$1" "$2" "${3:-1}" "${4:-0}" <<'PY'
 import re, sys

@@ -273,6 +273,22 @@ impl Default for Settings {
     }
 }
 
+/// The store reads its S3 settings through this, without knowing `Settings`.
+impl crate::store::s3::S3Config for Settings {
+    fn s3_endpoint(&self) -> Option<&str> {
+        self.s3_endpoint.as_deref()
+    }
+    fn s3_region(&self) -> Option<&str> {
+        self.s3_region.as_deref()
+    }
+    fn s3_path_style(&self) -> Option<bool> {
+        self.s3_path_style
+    }
+    fn s3_allow_http(&self) -> Option<bool> {
+        self.s3_allow_http
+    }
+}
+
 impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         self.listen.parse::<SocketAddr>().map_err(|e| {

@@ -3,7 +3,16 @@
 //! Keys come from the standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`
 //! environment, never from ragway's own settings.
 
-use crate::config::Settings;
+/// What the server's settings say about S3 (`RAGWAY_S3_*`), as the store
+/// reads it without knowing the server's settings type.
+pub trait S3Config {
+    fn s3_endpoint(&self) -> Option<&str>;
+    fn s3_region(&self) -> Option<&str>;
+    /// `None`: path style exactly when a custom endpoint is set.
+    fn s3_path_style(&self) -> Option<bool>;
+    /// `None`: plain HTTP exactly when the endpoint says `http://`.
+    fn s3_allow_http(&self) -> Option<bool>;
+}
 
 /// Where and how to reach an S3-compatible store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,10 +27,9 @@ pub struct S3Options {
 impl S3Options {
     /// The options `settings` ask for, with defaults that suit a custom
     /// endpoint: path style, and plain HTTP when the endpoint says `http://`.
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn from_settings(settings: &impl S3Config) -> Self {
         let endpoint = settings
-            .s3_endpoint
-            .as_deref()
+            .s3_endpoint()
             .map(str::trim)
             .filter(|e| !e.is_empty())
             .map(|e| e.trim_end_matches('/').to_string());
@@ -31,13 +39,12 @@ impl S3Options {
             .is_some_and(|e| e.to_ascii_lowercase().starts_with("http://"));
         Self {
             region: settings
-                .s3_region
-                .as_deref()
+                .s3_region()
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
-            path_style: settings.s3_path_style.unwrap_or(custom),
-            allow_http: settings.s3_allow_http.unwrap_or(plain),
+            path_style: settings.s3_path_style().unwrap_or(custom),
+            allow_http: settings.s3_allow_http().unwrap_or(plain),
             endpoint,
         }
     }
@@ -65,6 +72,30 @@ impl S3Options {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The settings' four S3 fields.
+    #[derive(Default)]
+    struct Settings {
+        s3_endpoint: Option<String>,
+        s3_region: Option<String>,
+        s3_path_style: Option<bool>,
+        s3_allow_http: Option<bool>,
+    }
+
+    impl S3Config for Settings {
+        fn s3_endpoint(&self) -> Option<&str> {
+            self.s3_endpoint.as_deref()
+        }
+        fn s3_region(&self) -> Option<&str> {
+            self.s3_region.as_deref()
+        }
+        fn s3_path_style(&self) -> Option<bool> {
+            self.s3_path_style
+        }
+        fn s3_allow_http(&self) -> Option<bool> {
+            self.s3_allow_http
+        }
+    }
 
     #[test]
     fn a_custom_http_endpoint_gets_path_style_and_plain_http() {

@@ -40,7 +40,7 @@ impl Scope<'_> {
         }
         match self.collections {
             Some(names) => names.iter().any(|name| name == collection),
-            None => !crate::domain::collections::is_private(collection),
+            None => !ragway_domain::collections::is_private(collection),
         }
     }
 

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
 
-use crate::domain::clock::now_ms;
+use ragway_domain::clock::now_ms;
 
 /// One row of `vector_indexes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

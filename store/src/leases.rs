@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 
-use crate::domain::clock::now_ms;
+use ragway_domain::clock::now_ms;
 
 /// The vector store's upkeep: compaction, index training and merges.
 pub const VECTOR_UPKEEP: &str = "vector-upkeep";
@@ -58,7 +58,7 @@ mod tests {
     async fn one_owner_at_a_time_until_it_runs_out_or_is_released() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = crate::store::sql::connect(&url).await.unwrap();
+        let db = crate::sql::connect(&url).await.unwrap();
         let long = Duration::from_secs(60);
         assert!(hold(&db, VECTOR_UPKEEP, "a", long).await.unwrap());
         assert!(

@@ -10,7 +10,7 @@ use lancedb::Table;
 
 use super::upkeep::{Upkeep, QUIET_AFTER};
 use super::VectorStore;
-use crate::store::s3::S3Options;
+use crate::s3::S3Options;
 
 #[derive(Clone)]
 pub(super) struct Opened {

@@ -34,7 +34,7 @@ pub use upkeep::{COMPACT_EVERY, QUIET_AFTER, VECTOR_INDEX_MIN_ROWS};
 use tables::Opened;
 
 /// The prefix of private spaces' collection names (the domain's rule).
-pub use crate::domain::collections::PRIVATE_PREFIX;
+pub use ragway_domain::collections::PRIVATE_PREFIX;
 
 /// Which chunks a search may see.
 #[derive(Debug, Clone, Copy, Default)]
