@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 mod args;
@@ -58,15 +59,18 @@ pub struct Settings {
     pub s3_allow_http: Option<bool>,
     /// Chat upstream.
     pub chat_base_url: Option<String>,
-    pub chat_api_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub chat_api_key: Option<SecretString>,
     pub chat_model: Option<String>,
     /// Embeddings upstream.
     pub embed_base_url: Option<String>,
-    pub embed_api_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub embed_api_key: Option<SecretString>,
     pub embed_model: String,
     /// Image upstream.
     pub image_base_url: Option<String>,
-    pub image_api_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub image_api_key: Option<SecretString>,
     pub image_model: String,
     /// Size of generated images, `WIDTHxHEIGHT`.
     pub image_size: String,
@@ -74,7 +78,8 @@ pub struct Settings {
     pub draw_triggers: Vec<String>,
     /// Rerank upstream (optional).
     pub rerank_base_url: Option<String>,
-    pub rerank_api_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub rerank_api_key: Option<SecretString>,
     pub rerank_model: String,
     /// The address clients reach ragway at, for links it hands out (generated
     /// images); by default taken from each request's `Host` (and `X-Forwarded-*`).
@@ -99,7 +104,8 @@ pub struct Settings {
     pub client_ip_header: String,
     /// The server secret that seals upstream keys saved through the admin
     /// (32 bytes, base64 or hex); by default a key file in the data directory.
-    pub secret_key: Option<String>,
+    #[serde(skip_serializing)]
+    pub secret_key: Option<SecretString>,
     /// The model name clients send and see.
     pub public_model: String,
     /// Chunks put into the prompt per question.
@@ -472,6 +478,54 @@ mod tests {
         assert_eq!(s.top_k, 9);
         assert_eq!(s.public_model, "kb");
         assert_eq!(s.embed_model, DEFAULT_EMBED_MODEL);
+    }
+
+    #[test]
+    fn secrets_reach_the_settings_but_never_their_debug_output() {
+        use secrecy::ExposeSecret;
+        let args = SettingsArgs {
+            config: "ragway.toml".into(),
+            chat_api_key: Some("sk-chat-secret-1".into()),
+            secret_key: Some("c2VjcmV0LXNlcnZlci1rZXk=".into()),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        let key = s.chat_api_key.as_ref().map(ExposeSecret::expose_secret);
+        assert_eq!(key, Some("sk-chat-secret-1"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("sk-chat-secret-1"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(shown.contains("REDACTED"), "{shown}");
+    }
+
+    /// docs/settings.md's table names every setting `ragway serve --help`
+    /// lists, by its environment variable (a row may name several of one
+    /// family: "`RAGWAY_CHAT_BASE_URL`, `_API_KEY`, `_MODEL`").
+    #[test]
+    fn the_settings_page_lists_every_setting() {
+        use clap::Args;
+        let page = include_str!("../docs/settings.md");
+        let command = SettingsArgs::augment_args(clap::Command::new("serve"));
+        let mut missing = Vec::new();
+        for arg in command.get_arguments() {
+            let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+                continue;
+            };
+            let listed = page.contains(&format!("`{env}`"))
+                || env.match_indices('_').any(|(at, _)| {
+                    let (family, rest) = env.split_at(at);
+                    page.lines().any(|line| {
+                        line.contains(&format!("`{family}_")) && line.contains(&format!("`{rest}`"))
+                    })
+                });
+            if !listed {
+                missing.push(env.to_string());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/settings.md does not list {missing:?}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! (mode 0600). Replicas sharing PostgreSQL must share the key, so there it
 //! must come from the environment.
 
+use secrecy::ExposeSecret;
 use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -43,7 +44,12 @@ impl Secrets {
     /// The server secret from the settings, or the data directory's key file
     /// (made now if there is none) when the database is local.
     pub fn load(settings: &Settings) -> anyhow::Result<Self> {
-        if let Some(text) = settings.secret_key.as_deref().filter(|t| !t.is_empty()) {
+        if let Some(text) = settings
+            .secret_key
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+            .filter(|t| !t.is_empty())
+        {
             return Ok(Self::from_key(&parse_key(text)?));
         }
         let shared_database = settings

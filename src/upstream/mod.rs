@@ -21,6 +21,7 @@ pub mod providers;
 mod rerank;
 mod retry;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -205,23 +206,25 @@ impl Upstreams {
                 .unwrap_or(settings.upstream_timeout_secs),
         );
         let cooldown = Duration::from_secs(settings.upstream_cooldown_secs);
-        let make = |role, base: &Option<String>, key: &Option<String>, model: Option<&str>| {
-            let configured = Arc::new(Endpoint::new(base.as_deref(), key.as_deref(), model));
-            Upstream {
-                role,
-                endpoint: Arc::new(RwLock::new(configured.clone())),
-                pool: Arc::new(Pool::new(&configured.keys(), cooldown)),
-                configured,
-                http: http.clone(),
-                downloads: downloads.clone(),
-                image_max_bytes: settings.image_download_max_bytes,
-                timeout,
-                first_byte,
-                idle,
-                attempts: settings.upstream_attempts.max(1) as usize,
-                floats_only: Arc::default(),
-            }
-        };
+        let make =
+            |role, base: &Option<String>, key: &Option<SecretString>, model: Option<&str>| {
+                let key = key.as_ref().map(ExposeSecret::expose_secret);
+                let configured = Arc::new(Endpoint::new(base.as_deref(), key, model));
+                Upstream {
+                    role,
+                    endpoint: Arc::new(RwLock::new(configured.clone())),
+                    pool: Arc::new(Pool::new(&configured.keys(), cooldown)),
+                    configured,
+                    http: http.clone(),
+                    downloads: downloads.clone(),
+                    image_max_bytes: settings.image_download_max_bytes,
+                    timeout,
+                    first_byte,
+                    idle,
+                    attempts: settings.upstream_attempts.max(1) as usize,
+                    floats_only: Arc::default(),
+                }
+            };
         Ok(Self {
             chat: make(
                 Role::Chat,

@@ -18,8 +18,8 @@ const TWO: &str = "sk-pool-key-two-0002";
 /// An app whose chat and embeddings upstreams each have the keys ONE and TWO.
 async fn pooled() -> TestApp {
     spawn_app_with(|s| {
-        s.chat_api_key = Some(format!("{ONE}, {TWO}"));
-        s.embed_api_key = Some(format!("{ONE},{TWO}"));
+        s.chat_api_key = Some(format!("{ONE}, {TWO}").into());
+        s.embed_api_key = Some(format!("{ONE},{TWO}").into());
     })
     .await
 }
@@ -239,7 +239,7 @@ async fn a_block_made_on_another_replica_applies_here() {
 #[tokio::test]
 async fn server_errors_and_timeouts_before_the_first_byte_go_to_the_next_key() {
     let app = spawn_app_with(|s| {
-        s.chat_api_key = Some(format!("{ONE},{TWO}"));
+        s.chat_api_key = Some(format!("{ONE},{TWO}").into());
         s.upstream_first_byte_timeout_secs = Some(1);
     })
     .await;
@@ -459,7 +459,7 @@ const GOOD: &str = "sk-pool-key-good-0200";
 async fn pool_of(keys: &[&str], attempts: u32) -> TestApp {
     let keys = keys.join(",");
     spawn_app_with(move |s| {
-        s.chat_api_key = Some(keys);
+        s.chat_api_key = Some(keys.into());
         s.upstream_attempts = attempts;
     })
     .await
