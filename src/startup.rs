@@ -11,9 +11,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::client_ip::ClientIps;
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
-use crate::http::client_ip::ClientIps;
 use crate::ingest;
 use crate::runtime::{self, Runtime};
 use crate::state::{App, AppState};

@@ -12,8 +12,8 @@ use crate::auth::admin::LoginGuard;
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
 // Where tests and older code name it; it is the domain's.
+use crate::auth::client_ip::ClientIps;
 pub use crate::domain::IngestEvent;
-use crate::http::client_ip::ClientIps;
 use crate::runtime::Runtime;
 use crate::store::blobs::BlobStore;
 use crate::store::vectors::VectorStore;

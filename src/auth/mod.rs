@@ -3,7 +3,9 @@
 //! [`AdminCaller`]).
 
 pub mod admin;
+pub mod client_ip;
 pub mod keys;
+pub mod origin;
 pub mod secrets;
 
 use axum::extract::FromRequestParts;
@@ -136,7 +138,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Whether the request's `Origin` (or, without one, its `Referer`) is this
-/// server ([`crate::http::server_origin`]): the whole origin when
+/// server ([`origin::server_origin`]): the whole origin when
 /// `RAGWAY_PUBLIC_URL` is set, else the host and port the request was sent
 /// to. Neither header present counts as foreign: browsers send `Origin` with
 /// every state-changing request.
@@ -146,7 +148,7 @@ pub fn from_own_origin(headers: &HeaderMap, settings: &Settings) -> bool {
         .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok())
         .and_then(|v| url::Url::parse(v).ok());
-    let own = url::Url::parse(&crate::http::server_origin(settings, headers)).ok();
+    let own = url::Url::parse(&origin::server_origin(settings, headers)).ok();
     match (sent, own) {
         (Some(sent), Some(own)) if settings.public_url.is_some() => sent.origin() == own.origin(),
         (Some(sent), Some(own)) => {

@@ -19,8 +19,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::client_ip::ClientIp;
 use super::{server_origin, ApiJson};
+use crate::auth::client_ip::ClientIp;
 use crate::auth::keys::{self, KeyInfo, KeyLimits, NewKey, Role};
 use crate::auth::{admin, from_own_origin, session_cookie, AdminCaller};
 use crate::error::{AppError, AppResult};

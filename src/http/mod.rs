@@ -2,7 +2,6 @@
 
 mod admin;
 mod anthropic;
-pub mod client_ip;
 mod collections;
 mod conversations;
 mod documents;
@@ -19,16 +18,17 @@ mod settings;
 mod upstreams;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Settings;
 use crate::error::AppError;
 use crate::state::AppState;
+// Where clients reach this server; the auth layer reads it too.
+pub use crate::auth::origin::server_origin;
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
@@ -73,27 +73,6 @@ async fn fallback(method: Method, uri: axum::http::Uri) -> impl IntoResponse {
         code: "unknown_url",
     };
     (StatusCode::NOT_FOUND, axum::Json(error.to_json()))
-}
-
-/// Where clients reach this server: `RAGWAY_PUBLIC_URL`, or the request's
-/// `X-Forwarded-Proto`/`X-Forwarded-Host` (behind a proxy) or `Host`.
-pub fn server_origin(settings: &Settings, headers: &HeaderMap) -> String {
-    if let Some(url) = &settings.public_url {
-        return url.trim_end_matches('/').to_string();
-    }
-    let header_text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let host = header_text("x-forwarded-host")
-        .or_else(|| header_text(header::HOST.as_str()))
-        .unwrap_or(&settings.listen);
-    let scheme = header_text("x-forwarded-proto").unwrap_or("http");
-    format!("{scheme}://{host}")
 }
 
 /// `axum::Json`, with rejections in OpenAI's error shape.
