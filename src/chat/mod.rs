@@ -136,10 +136,14 @@ pub async fn complete(
         upstream_head_ms = started.elapsed().as_secs_f64() * 1e3,
         "chat timings"
     );
-    let idle = state.upstreams.chat.idle_timeout();
+    let (idle, max_bytes) = (
+        state.upstreams.chat.idle_timeout(),
+        state.upstreams.chat.max_answer_bytes(),
+    );
     // What the answer says besides its events, taken before the relay owns the exchange.
     let mut answer = exchange.answer(Reply::Whole(Value::Null));
-    answer.reply = Reply::Stream(stream::relay(response, exchange, client_usage, idle));
+    let events = stream::relay(response, exchange, client_usage, idle, max_bytes);
+    answer.reply = Reply::Stream(events);
     Ok(answer)
 }
 

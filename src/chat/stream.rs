@@ -12,17 +12,20 @@ use serde_json::{json, Map, Value};
 
 use super::answer::{Event, Events};
 use super::{Exchange, Message};
+use crate::upstream::bounded;
 
 /// The events of `upstream`'s answer; `client_usage` says whether the
-/// client asked for the usage chunk (ragway always does, to save it).
+/// client asked for the usage chunk (ragway always does, to save it). A
+/// stream that sends more than `max_bytes` in all ends there, failed.
 pub fn relay(
     upstream: reqwest::Response,
     exchange: Exchange,
     client_usage: bool,
     idle: Duration,
+    max_bytes: usize,
 ) -> Events {
     Box::pin(async_stream::stream! {
-        let mut events = std::pin::pin!(upstream.bytes_stream().eventsource());
+        let mut events = std::pin::pin!(bounded::stream(upstream, max_bytes).eventsource());
         let mut answer = Gathered::new(exchange, client_usage);
         loop {
             let event = match tokio::time::timeout(idle, events.next()).await {

@@ -204,6 +204,9 @@ super::declare::settings! {
     /// Seconds a key rests after a 429 that gives no Retry-After [default: 60].
     [env = "RAGWAY_UPSTREAM_COOLDOWN_SECS"]
     upstream_cooldown_secs: u64 = 60; flag u64;
+    /// Bytes ragway reads of one upstream answer, whole or streamed; past it the answer fails with a 502 [default: 67108864].
+    [env = "RAGWAY_UPSTREAM_MAX_ANSWER_BYTES"]
+    upstream_max_answer_bytes: usize = 64 * 1024 * 1024; flag usize;
     /// Memory (address space) one text-extraction child process may use, in MiB; past it the document fails [default: 1024].
     [env = "RAGWAY_EXTRACT_MEMORY_MB"]
     extract_memory_mb: u64 = 1024; flag u64;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::Value;
 
+use super::bounded::{self, ReadError};
 use super::pool::{self, Outcome, Unavailable};
 use super::{error_chain, Upstream};
 use crate::error::{AppError, AppResult};
@@ -162,10 +163,43 @@ impl Upstream {
         }
     }
 
+    /// A body that could not be read whole: cut off (another key may do
+    /// better), or larger than ragway reads (no key will).
+    pub(super) fn failed_reading(&self, err: ReadError) -> Failed {
+        let role = self.role.name();
+        match err {
+            ReadError::Transport(err) => Failed {
+                error: AppError::Upstream {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: format!(
+                        "The {role} upstream's answer was cut off: {}",
+                        error_chain(&err)
+                    ),
+                    retry_after: None,
+                    transient: true,
+                },
+                outcome: Outcome::Transient {
+                    label: "cut".into(),
+                },
+            },
+            too_large @ ReadError::TooLarge(_) => Failed {
+                error: AppError::Upstream {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: format!("The {role} upstream's answer was refused: {too_large}."),
+                    retry_after: None,
+                    transient: false,
+                },
+                outcome: Outcome::Refused {
+                    label: "too large".into(),
+                },
+            },
+        }
+    }
+
     pub(super) async fn failed_with_status(&self, response: reqwest::Response) -> Failed {
         let upstream_status = response.status();
         let retry_after = response.headers().get("retry-after").cloned();
-        let text = response.text().await.unwrap_or_default();
+        let text = bounded::read_start(response, bounded::MAX_ERROR_BYTES).await;
         let detail = upstream_message(&text);
         let role = self.role.name();
         let prefix = self.role.env_prefix();

@@ -13,6 +13,7 @@
 //! `RAGWAY_UPSTREAM_ATTEMPTS`).
 
 mod attempts;
+pub mod bounded;
 mod embeddings;
 pub use embeddings::InputType;
 mod images;
@@ -32,7 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use self::attempts::Failed;
-use self::pool::{Outcome, Pool};
+use self::pool::Pool;
 use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::usage::LogHandle;
@@ -154,6 +155,8 @@ pub struct Upstream {
     downloads: reqwest::Client,
     /// The largest image downloaded (`RAGWAY_IMAGE_DOWNLOAD_MAX_BYTES`).
     image_max_bytes: usize,
+    /// Bytes read of one answer, whole or streamed (`RAGWAY_UPSTREAM_MAX_ANSWER_BYTES`).
+    max_answer_bytes: usize,
     /// Set once the upstream refused base64 embeddings: floats from then on.
     floats_only: Arc<AtomicBool>,
 }
@@ -218,6 +221,7 @@ impl Upstreams {
                     http: http.clone(),
                     downloads: downloads.clone(),
                     image_max_bytes: settings.image_download_max_bytes,
+                    max_answer_bytes: settings.upstream_max_answer_bytes,
                     timeout,
                     first_byte,
                     idle,
@@ -321,6 +325,11 @@ impl Upstream {
         self.idle
     }
 
+    /// Bytes read of one answer, whole or streamed.
+    pub fn max_answer_bytes(&self) -> usize {
+        self.max_answer_bytes
+    }
+
     /// A copy of this upstream calling `endpoint`, apart from it: changing
     /// one changes nothing in the other (to try settings before saving them).
     pub fn detached(&self, endpoint: Arc<Endpoint>) -> Upstream {
@@ -356,10 +365,9 @@ impl Upstream {
                     if !response.status().is_success() {
                         return Err(self.failed_with_status(response).await);
                     }
-                    response
-                        .bytes()
+                    bounded::read(response, self.max_answer_bytes)
                         .await
-                        .map_err(|e| self.failed_in_transport(e))
+                        .map_err(|e| self.failed_reading(e))
                 };
                 async move {
                     tokio::time::timeout(self.timeout, work)
@@ -485,21 +493,9 @@ impl Upstream {
             .attempts(model, log, |key| {
                 let work = async {
                     let response = self.post_once(&ready, path, key, body.clone()).await?;
-                    response.bytes().await.map_err(|e| Failed {
-                        error: AppError::Upstream {
-                            status: StatusCode::BAD_GATEWAY,
-                            message: format!(
-                                "The {} upstream's answer was cut off: {}",
-                                self.role.name(),
-                                error_chain(&e)
-                            ),
-                            retry_after: None,
-                            transient: true,
-                        },
-                        outcome: Outcome::Transient {
-                            label: "cut".into(),
-                        },
-                    })
+                    bounded::read(response, self.max_answer_bytes)
+                        .await
+                        .map_err(|e| self.failed_reading(e))
                 };
                 async move {
                     tokio::time::timeout(self.timeout, work)

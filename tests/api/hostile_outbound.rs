@@ -1,14 +1,15 @@
 //! Secrets and outbound calls under hostile input: a saved upstream key is
 //! never sent to a new address, and image links from the provider are
 //! downloaded within bounds (http(s) only, a size cap, a time limit, no
-//! redirect to another host) with errors that never quote the link.
+//! redirect to another host) with errors that never quote the link, and
+//! answers of any kind are read only as far as `RAGWAY_UPSTREAM_MAX_ANSWER_BYTES`.
 //! (Backups: `backup.rs`; key pools that spend retries wisely: `upstreams.rs`.)
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
-use crate::support::fake_upstream::{FakeUpstream, ImageLink};
+use crate::support::fake_upstream::{FakeUpstream, Fault, ImageLink};
 
 const SAVED_KEY: &str = "sk-saved-secret-key-4242";
 
@@ -221,4 +222,65 @@ async fn an_image_link_that_never_answers_times_out() {
     let content = draw(&app).await;
     let link = format!("{}/files/linked.png", app.upstream.base_url);
     assert_refused(&app, &content, "longer than 1 s", &link).await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_never_stops_sending_is_cut_off() {
+    let app = spawn_app_with(|s| s.upstream_max_answer_bytes = 1 << 20).await;
+
+    // A whole answer: a 502 that says why, once the limit is passed.
+    app.upstream.set_fault(Fault::Flood);
+    let response = app
+        .chat(&app.user_key, None, &app.chat_body("Hello?", false))
+        .await;
+    let body = assert_error(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("1048576 bytes"), "{message}");
+
+    // A stream: the relay ends with an error event at the limit.
+    let response = app
+        .chat(&app.user_key, None, &app.chat_body("Hello?", true))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("stream_interrupted"),
+        "{}",
+        &text[..text.len().min(500)]
+    );
+    assert!(
+        text.contains("1048576 bytes"),
+        "{}",
+        &text[..text.len().min(500)]
+    );
+    assert!(
+        text.len() < 64 * 1024,
+        "nothing of the flood is relayed: {}",
+        text.len()
+    );
+
+    // An error body that never ends: its start is read for the message.
+    app.upstream.set_fault(Fault::FloodError);
+    let response = app
+        .chat(&app.user_key, None, &app.chat_body("Hello?", false))
+        .await;
+    let body = assert_error(response, StatusCode::BAD_GATEWAY, "upstream_error").await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("status 500"),
+        "{}",
+        &message[..message.len().min(300)]
+    );
+    assert!(
+        message.len() <= 80 * 1024,
+        "the message is bounded: {}",
+        message.len()
+    );
+
+    app.upstream.set_fault(Fault::None);
+    let answer = app
+        .chat_json(&app.user_key, &app.chat_body("Hello?", false))
+        .await;
+    assert_eq!(answer["choices"][0]["message"]["content"], "Echo: Hello?");
+    assert_healthy(&app).await;
 }

@@ -20,6 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
+use bytes::Bytes;
+use futures::StreamExt;
 use serde_json::{json, Value};
 
 /// Width of the fake embeddings.
@@ -46,6 +48,10 @@ pub enum Fault {
     DailyQuota,
     /// 403, as for a key without access.
     Forbidden,
+    /// 200 with a body that never ends (the start of an SSE event, then `x` for ever).
+    Flood,
+    /// 500 with an error body that never ends.
+    FloodError,
 }
 
 /// Where the image links of [`FakeUpstream::set_image_link`] lead.
@@ -367,7 +373,18 @@ async fn failing(fault: Fault) -> Option<Response> {
             json!({"message": "This key has no access to the model", "type": "permission_error"}),
         ),
         Fault::Hang => std::future::pending().await,
+        Fault::Flood => endless(StatusCode::OK, "data: {\"choices\": \""),
+        Fault::FloodError => endless(StatusCode::INTERNAL_SERVER_ERROR, "{\"message\": \""),
     })
+}
+
+/// `status` with a body that starts with `start` and never ends.
+fn endless(status: StatusCode, start: &'static str) -> Response {
+    let filler = Bytes::from(vec![b'x'; 64 * 1024]);
+    let body = futures::stream::once(futures::future::ready(Bytes::from_static(start.as_bytes())))
+        .chain(futures::stream::repeat(filler))
+        .map(Ok::<_, std::convert::Infallible>);
+    (status, Body::from_stream(body)).into_response()
 }
 
 /// The deterministic reply to a chat request.
