@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use http::StatusCode;
 use serde_json::Value;
 
 use super::bounded::{self, ReadError};
+use super::error::UpstreamError;
 use super::pool::{self, Outcome, Unavailable};
 use super::{error_chain, Upstream};
 use crate::error::{AppError, AppResult};
@@ -93,47 +93,24 @@ impl Upstream {
     fn unavailable(&self, model: &str, why: Unavailable) -> AppError {
         let role = self.role.name();
         match why {
-            Unavailable::Blocked => AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!(
-                    "Every key of the {role} upstream was refused by the provider and is blocked; \
-                     fix or replace them, then enable them in the admin (GET /api/admin/upstreams)."
-                ),
-                retry_after: None,
-                transient: false,
+            Unavailable::Blocked => UpstreamError::KeysBlocked { role },
+            Unavailable::Cooling { retry_after } => UpstreamError::KeysResting {
+                role,
+                model: model.to_string(),
+                secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
             },
-            Unavailable::Cooling { retry_after } => {
-                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                AppError::Upstream {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    message: format!(
-                        "Every key of the {role} upstream is resting after a rate limit for model {model}; retry in {secs} s."
-                    ),
-                    retry_after: http::HeaderValue::from_str(&secs.to_string()).ok(),
-                    transient: true,
-                }
-            }
-            Unavailable::Tried => AppError::Upstream {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: format!("No key of the {role} upstream can take the call now."),
-                retry_after: None,
-                transient: true,
-            },
+            Unavailable::Tried => UpstreamError::NoKeyFree { role },
         }
+        .into()
     }
 
     pub(super) fn failed_by_timeout(&self, limit: Duration) -> Failed {
         Failed {
-            error: AppError::Upstream {
-                status: StatusCode::GATEWAY_TIMEOUT,
-                message: format!(
-                    "The {} upstream did not answer within {} s.",
-                    self.role.name(),
-                    limit.as_secs()
-                ),
-                retry_after: None,
-                transient: true,
-            },
+            error: UpstreamError::TimedOut {
+                role: self.role.name(),
+                secs: limit.as_secs(),
+            }
+            .into(),
             outcome: Outcome::Transient {
                 label: "timeout".into(),
             },
@@ -141,24 +118,16 @@ impl Upstream {
     }
 
     pub(super) fn failed_in_transport(&self, err: reqwest::Error) -> Failed {
-        let (status, label) = if err.is_timeout() {
-            (StatusCode::GATEWAY_TIMEOUT, "timeout")
-        } else {
-            (StatusCode::BAD_GATEWAY, "connect")
-        };
+        let timed_out = err.is_timeout();
         Failed {
-            error: AppError::Upstream {
-                status,
-                message: format!(
-                    "Could not reach the {} upstream: {}",
-                    self.role.name(),
-                    error_chain(&err)
-                ),
-                retry_after: None,
-                transient: true,
-            },
+            error: UpstreamError::Unreachable {
+                role: self.role.name(),
+                detail: error_chain(&err),
+                timed_out,
+            }
+            .into(),
             outcome: Outcome::Transient {
-                label: label.into(),
+                label: if timed_out { "timeout" } else { "connect" }.into(),
             },
         }
     }
@@ -169,26 +138,21 @@ impl Upstream {
         let role = self.role.name();
         match err {
             ReadError::Transport(err) => Failed {
-                error: AppError::Upstream {
-                    status: StatusCode::BAD_GATEWAY,
-                    message: format!(
-                        "The {role} upstream's answer was cut off: {}",
-                        error_chain(&err)
-                    ),
-                    retry_after: None,
-                    transient: true,
-                },
+                error: UpstreamError::Cut {
+                    role,
+                    detail: error_chain(&err),
+                }
+                .into(),
                 outcome: Outcome::Transient {
                     label: "cut".into(),
                 },
             },
             too_large @ ReadError::TooLarge(_) => Failed {
-                error: AppError::Upstream {
-                    status: StatusCode::BAD_GATEWAY,
-                    message: format!("The {role} upstream's answer was refused: {too_large}."),
-                    retry_after: None,
-                    transient: false,
-                },
+                error: UpstreamError::TooLarge {
+                    role,
+                    detail: too_large.to_string(),
+                }
+                .into(),
                 outcome: Outcome::Refused {
                     label: "too large".into(),
                 },
@@ -203,23 +167,14 @@ impl Upstream {
         let detail = upstream_message(&text);
         let role = self.role.name();
         let prefix = self.role.env_prefix();
-        let (status, message) = match upstream_status.as_u16() {
-            429 => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("The {role} upstream is rate limiting requests: {detail}"),
-            ),
-            401 | 403 => (
-                StatusCode::BAD_GATEWAY,
-                format!("The {role} upstream rejected ragway's credentials (check the provider's API key in the admin, or {prefix}_API_KEY): {detail}"),
-            ),
-            404 => (
-                StatusCode::BAD_GATEWAY,
-                format!("The {role} upstream answered 404 (check the provider's base URL and model in the admin, or {prefix}_BASE_URL and {prefix}_MODEL): {detail}"),
-            ),
-            400 | 413 | 422 => (StatusCode::BAD_REQUEST, format!("The {role} upstream refused the request: {detail}")),
-            code => (StatusCode::BAD_GATEWAY, format!("The {role} upstream failed with status {code}: {detail}")),
+        // Whose fault it is (the status) is `UpstreamError::status`'s choice.
+        let message = match upstream_status.as_u16() {
+            429 => format!("The {role} upstream is rate limiting requests: {detail}"),
+            401 | 403 => format!("The {role} upstream rejected ragway's credentials (check the provider's API key in the admin, or {prefix}_API_KEY): {detail}"),
+            404 => format!("The {role} upstream answered 404 (check the provider's base URL and model in the admin, or {prefix}_BASE_URL and {prefix}_MODEL): {detail}"),
+            400 | 413 | 422 => format!("The {role} upstream refused the request: {detail}"),
+            code => format!("The {role} upstream failed with status {code}: {detail}"),
         };
-        let rate_limited = upstream_status == StatusCode::TOO_MANY_REQUESTS;
         let outcome = match upstream_status.as_u16() {
             429 => Outcome::RateLimited {
                 retry_after: pool::retry_after(retry_after.as_ref()),
@@ -236,12 +191,12 @@ impl Upstream {
             },
         };
         Failed {
-            error: AppError::Upstream {
-                status,
+            error: UpstreamError::Status {
+                upstream: upstream_status,
                 message,
-                retry_after: retry_after.filter(|_| rate_limited),
-                transient: rate_limited || upstream_status.is_server_error(),
-            },
+                retry_after,
+            }
+            .into(),
             outcome,
         }
     }

@@ -1,6 +1,7 @@
 //! The embeddings capability: `/embeddings`, vectors asked for in base64
 //! and read straight into floats.
 
+use super::error::UpstreamError;
 use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
@@ -96,16 +97,12 @@ impl Upstream {
             .send_json("/embeddings", model, &body, &LogHandle::detached())
             .await?;
         if parsed.data.len() != inputs.len() {
-            return Err(AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!(
-                    "The embeddings upstream returned {} vectors for {} inputs.",
-                    parsed.data.len(),
-                    inputs.len()
-                ),
-                retry_after: None,
-                transient: false,
-            });
+            return Err(UpstreamError::Unusable(format!(
+                "The embeddings upstream returned {} vectors for {} inputs.",
+                parsed.data.len(),
+                inputs.len()
+            ))
+            .into());
         }
         parsed
             .data

@@ -9,9 +9,9 @@
 //! never quote the link: they reach the user's chat and the request log, and
 //! a signed link is a credential of sorts.
 
+use super::error::UpstreamError;
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
-use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -47,12 +47,7 @@ pub(super) fn same_host_redirects() -> reqwest::redirect::Policy {
 
 /// A 502 about the image upstream's answer.
 fn unexpected(message: String) -> AppError {
-    AppError::Upstream {
-        status: StatusCode::BAD_GATEWAY,
-        message,
-        retry_after: None,
-        transient: false,
-    }
+    UpstreamError::Unusable(message).into()
 }
 
 impl Upstream {

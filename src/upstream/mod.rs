@@ -1,10 +1,10 @@
 //! OpenAI-compatible upstreams: chat, embeddings, images and rerank, each a base URL,
 //! an optional key and a model.
 //!
-//! Upstream failures become [`AppError::Upstream`] with a status that tells the
-//! caller whose fault it is: 429 stays 429, a rejected upstream key or an
-//! unknown upstream model is ragway's configuration (502), a 5xx is 502, a
-//! timeout is 504.
+//! Upstream failures are an [`error::UpstreamError`], which decides in one
+//! place the status that tells the caller whose fault it is: 429 stays 429,
+//! a rejected upstream key or an unknown upstream model is ragway's
+//! configuration (502), a 5xx is 502, a timeout is 504.
 //!
 //! Each upstream's keys form a [`pool::Pool`]: calls go round-robin to the
 //! keys usable now; a call that meets a 429, a refused key, a 5xx, a
@@ -15,6 +15,7 @@
 mod attempts;
 pub mod bounded;
 mod embeddings;
+pub mod error;
 pub use embeddings::InputType;
 mod images;
 pub mod pool;
@@ -22,13 +23,13 @@ pub mod providers;
 mod rerank;
 mod retry;
 
+use self::error::UpstreamError;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -387,14 +388,11 @@ impl Upstream {
             Models { models: Vec<Item> },
             List(Vec<Item>),
         }
-        let answer: Answer = serde_json::from_slice(&bytes).map_err(|e| AppError::Upstream {
-            status: StatusCode::BAD_GATEWAY,
-            message: format!(
+        let answer: Answer = serde_json::from_slice(&bytes).map_err(|e| {
+            UpstreamError::Unusable(format!(
                 "The {} upstream's model list is not in OpenAI's shape: {e}",
                 self.role.name()
-            ),
-            retry_after: None,
-            transient: false,
+            ))
         })?;
         let (Answer::Data { data: items } | Answer::Models { models: items } | Answer::List(items)) =
             answer;
@@ -504,14 +502,12 @@ impl Upstream {
                 }
             })
             .await?;
-        serde_json::from_slice(&bytes).map_err(|e| AppError::Upstream {
-            status: StatusCode::BAD_GATEWAY,
-            message: format!(
+        serde_json::from_slice(&bytes).map_err(|e| {
+            UpstreamError::Unusable(format!(
                 "The {} upstream sent an unexpected answer: {e}",
                 self.role.name()
-            ),
-            retry_after: None,
-            transient: false,
+            ))
+            .into()
         })
     }
 }

@@ -1,12 +1,12 @@
 //! The rerank capability: the SiliconFlow/Jina/Cohere `/rerank` shape.
 
+use super::error::UpstreamError;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::Upstream;
-use http::StatusCode;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::usage::LogHandle;
 
 impl Upstream {
@@ -40,16 +40,12 @@ impl Upstream {
             .send_json("/rerank", ready.model(), &body, &LogHandle::detached())
             .await?;
         if let Some(bad) = answer.results.iter().find(|r| r.index >= documents.len()) {
-            return Err(AppError::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: format!(
-                    "The rerank upstream ranked document {} of {}.",
-                    bad.index,
-                    documents.len()
-                ),
-                retry_after: None,
-                transient: false,
-            });
+            return Err(UpstreamError::Unusable(format!(
+                "The rerank upstream ranked document {} of {}.",
+                bad.index,
+                documents.len()
+            ))
+            .into());
         }
         let mut ranked: Vec<(usize, f32)> = answer
             .results
