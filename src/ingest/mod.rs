@@ -228,8 +228,10 @@ pub async fn replace(
     .bind(id)
     .execute(&state.db)
     .await?;
+    // Read before it is queued, as `reingest` does.
+    let queued = documents::get(&state.db, id).await?;
     queue(state, id).await?;
-    documents::get(&state.db, id).await
+    Ok(queued)
 }
 
 /// Ingest a document again from its stored original: after the chunking or
@@ -258,8 +260,11 @@ pub async fn reingest(state: &AppState, caller: &Caller, id: &str) -> AppResult<
             "The document is being ingested already; wait until it is ready or failed.".into(),
         ));
     }
+    // Read before it is queued: a worker may claim it at once, and the
+    // answer says what this call did (queued it), not how far a worker got.
+    let queued = documents::get(&state.db, id).await?;
     queue(state, id).await?;
-    documents::get(&state.db, id).await
+    Ok(queued)
 }
 
 /// Queue an ingest job for document `id` and wake an idle worker.
