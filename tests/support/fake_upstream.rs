@@ -24,35 +24,25 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+// Relative to this file, so that tests and `examples/fake_upstream.rs` (which
+// takes this file by path) both find them.
+#[path = "fake_upstream/faults.rs"]
+mod faults;
+#[path = "fake_upstream/images.rs"]
+mod images;
+#[path = "fake_upstream/meaning.rs"]
+mod meaning;
+
+pub use faults::Fault;
+use faults::{failing, take_fault};
+use images::{image_file, images, linked_file};
+pub use meaning::width_for;
+#[allow(unused_imports, reason = "tests use them; the example binary does not")]
+pub use meaning::{embed, SMALL_DIM};
+use meaning::{embed_width, features, fnv};
+
 /// Width of the fake embeddings.
 pub const DIM: usize = 256;
-
-/// What the fake does wrong, for every endpoint, until changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Answer normally.
-    None,
-    /// 429 with `Retry-After: 7`.
-    RateLimit,
-    /// 500 with an error body.
-    ServerError,
-    /// 401, as for a bad upstream key.
-    Unauthorized,
-    /// Never answer.
-    Hang,
-    /// Streams send the role chunk and two content chunks, then stop without finishing.
-    CutStream,
-    /// 429 with `Retry-After: 0`: try again at once.
-    RateLimitNoWait,
-    /// 429 without `Retry-After`, saying the day's quota is used up.
-    DailyQuota,
-    /// 403, as for a key without access.
-    Forbidden,
-    /// 200 with a body that never ends (the start of an SSE event, then `x` for ever).
-    Flood,
-    /// 500 with an error body that never ends.
-    FloodError,
-}
 
 /// Where the image links of [`FakeUpstream::set_image_link`] lead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,93 +290,6 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Count a request against a fault slot: its fault, healed once a limited one is used up.
-fn count_down(slot: &mut (Fault, Option<u32>)) -> Fault {
-    match slot.1 {
-        Some(0) => {
-            *slot = (Fault::None, None);
-            Fault::None
-        }
-        Some(n) => {
-            slot.1 = Some(n - 1);
-            slot.0
-        }
-        None => slot.0,
-    }
-}
-
-/// The fault for this request (its key's first, then the one for all),
-/// counting it against a limited fault.
-fn take_fault(shared: &Shared, headers: &axum::http::HeaderMap) -> Fault {
-    let keyed = bearer(headers)
-        .and_then(|k| {
-            shared
-                .key_faults
-                .lock()
-                .unwrap()
-                .get_mut(&k)
-                .map(count_down)
-        })
-        .unwrap_or(Fault::None);
-    if keyed != Fault::None {
-        return keyed;
-    }
-    count_down(&mut shared.fault.lock().unwrap())
-}
-
-/// An OpenAI-shaped error response, with `Retry-After` when given.
-fn error(status: StatusCode, retry_after: Option<&'static str>, error: Value) -> Response {
-    let mut response = (status, Json(json!({ "error": error }))).into_response();
-    if let Some(secs) = retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static(secs));
-    }
-    response
-}
-
-/// The response for a fault that fails the whole request, if it does.
-async fn failing(fault: Fault) -> Option<Response> {
-    let rate_limited = json!({"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"});
-    Some(match fault {
-        Fault::None | Fault::CutStream => return None,
-        Fault::RateLimit => error(StatusCode::TOO_MANY_REQUESTS, Some("7"), rate_limited),
-        Fault::RateLimitNoWait => error(StatusCode::TOO_MANY_REQUESTS, Some("0"), rate_limited),
-        Fault::DailyQuota => error(
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            json!({"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "code": "insufficient_quota"}),
-        ),
-        Fault::ServerError => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            json!({"message": "The fake upstream broke", "type": "server_error"}),
-        ),
-        Fault::Unauthorized => error(
-            StatusCode::UNAUTHORIZED,
-            None,
-            json!({"message": "Invalid API key", "type": "invalid_request_error"}),
-        ),
-        Fault::Forbidden => error(
-            StatusCode::FORBIDDEN,
-            None,
-            json!({"message": "This key has no access to the model", "type": "permission_error"}),
-        ),
-        Fault::Hang => std::future::pending().await,
-        Fault::Flood => endless(StatusCode::OK, "data: {\"choices\": \""),
-        Fault::FloodError => endless(StatusCode::INTERNAL_SERVER_ERROR, "{\"message\": \""),
-    })
-}
-
-/// `status` with a body that starts with `start` and never ends.
-fn endless(status: StatusCode, start: &'static str) -> Response {
-    let filler = Bytes::from(vec![b'x'; 64 * 1024]);
-    let body = futures::stream::once(futures::future::ready(Bytes::from_static(start.as_bytes())))
-        .chain(futures::stream::repeat(filler))
-        .map(Ok::<_, std::convert::Infallible>);
-    (status, Body::from_stream(body)).into_response()
-}
-
 /// The deterministic reply to a chat request.
 pub fn reply_for(request: &Value) -> String {
     let last_user = request["messages"]
@@ -552,83 +455,6 @@ fn tool_call_response(request: &Value, model: &str, call: Value) -> Response {
         .unwrap()
 }
 
-/// Words (lowercased ASCII runs), CJK characters and CJK bigrams.
-fn features(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut previous_cjk: Option<char> = None;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            word.push(c.to_ascii_lowercase());
-            previous_cjk = None;
-            continue;
-        }
-        if !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-        if ('\u{4e00}'..='\u{9fff}').contains(&c) {
-            out.push(c.to_string());
-            if let Some(p) = previous_cjk {
-                out.push(format!("{p}{c}"));
-            }
-            previous_cjk = Some(c);
-        } else {
-            previous_cjk = None;
-        }
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
-}
-
-/// The fake embedding of `text`: a normalised hashed bag of features.
-pub fn embed(text: &str) -> Vec<f32> {
-    embed_width(text, DIM)
-}
-
-/// Vector width for an embedding model: models named `…-small` answer
-/// [`SMALL_DIM`] wide vectors (to test a change of model), `…-1024` ones
-/// 1024 (bge-large's width, for benchmarks), the rest [`DIM`].
-pub fn width_for(model: &str) -> usize {
-    if model.ends_with("-small") {
-        SMALL_DIM
-    } else if model.ends_with("-1024") {
-        1024
-    } else {
-        DIM
-    }
-}
-
-/// The width of `…-small` embedding models.
-pub const SMALL_DIM: usize = 64;
-
-/// FNV-1a: stable across runs and platforms.
-fn fnv(text: &str) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in text.as_bytes() {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
-
-fn embed_width(text: &str, dim: usize) -> Vec<f32> {
-    let mut v = vec![0f32; dim];
-    for feature in features(text) {
-        let h = fnv(&feature);
-        let sign = if (h >> 63) == 0 { 1.0 } else { -1.0 };
-        v[(h % dim as u64) as usize] += sign;
-    }
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm == 0.0 {
-        v[0] = 1.0;
-    } else {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
 async fn embeddings(
     State(shared): State<Arc<Shared>>,
     headers: axum::http::HeaderMap,
@@ -695,75 +521,6 @@ async fn embeddings(
 /// A 1×1 transparent PNG.
 pub const PNG_1X1: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
-
-async fn images(
-    State(shared): State<Arc<Shared>>,
-    headers: axum::http::HeaderMap,
-    Json(request): Json<Value>,
-) -> Response {
-    shared.image_requests.lock().unwrap().push(request.clone());
-    if let Some(response) = failing(take_fault(&shared, &headers)).await {
-        return response;
-    }
-    if *shared.images_as_urls.lock().unwrap() {
-        let base = shared.base_url.lock().unwrap().clone();
-        let url = match &*shared.image_link.lock().unwrap() {
-            ImageLink::Png => format!("{base}/files/image.png"),
-            ImageLink::Raw(link) => link.clone(),
-            _ => format!("{base}/files/linked.png"),
-        };
-        return Json(json!({"images": [{"url": url}], "timings": {"inference": 1}, "seed": 1}))
-            .into_response();
-    }
-    Json(json!({"created": 1, "data": [{"b64_json": PNG_1X1}]})).into_response()
-}
-
-/// The picture behind the links of [`FakeUpstream::set_images_as_urls`].
-async fn image_file(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
-    note_host(&shared, &headers);
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(PNG_1X1)
-        .unwrap();
-    ([(header::CONTENT_TYPE, "image/png")], bytes).into_response()
-}
-
-fn note_host(shared: &Shared, headers: &axum::http::HeaderMap) {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    shared
-        .file_hosts
-        .lock()
-        .unwrap()
-        .push(host.unwrap_or_default().to_string());
-}
-
-/// What [`FakeUpstream::set_image_link`] asked for: an oversized body or a redirect.
-async fn linked_file(
-    State(shared): State<Arc<Shared>>,
-    headers: axum::http::HeaderMap,
-) -> Response {
-    note_host(&shared, &headers);
-    let link = shared.image_link.lock().unwrap().clone();
-    match link {
-        ImageLink::Oversized { bytes, declared } => {
-            let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-            png.resize(bytes, 0);
-            let body = if declared {
-                Body::from(png)
-            } else {
-                // Streamed in pieces, without a length.
-                let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
-                    png.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
-                Body::from_stream(futures::stream::iter(pieces))
-            };
-            ([(header::CONTENT_TYPE, "image/png")], body).into_response()
-        }
-        ImageLink::RedirectTo(location) => {
-            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
-        }
-        ImageLink::Hang => std::future::pending().await,
-        ImageLink::Png | ImageLink::Raw(_) => StatusCode::NOT_FOUND.into_response(),
-    }
-}
 
 async fn rerank(
     State(shared): State<Arc<Shared>>,
