@@ -355,8 +355,11 @@ export function modal(options) {
   document.body.classList.add('modal-open');
   openModals += 1;
   document.addEventListener('keydown', onKey);
+  // Focus moves in now, while the dialog is new: a deferred focus could land
+  // after the admin (or a test) has already clicked into another field, and
+  // send what they type there into the first one.
   const focusable = /** @type {HTMLElement | null} */ (dialog.querySelector('input, textarea, select, .btn-primary'));
-  if (focusable) setTimeout(() => focusable.focus(), 0);
+  if (focusable) focusable.focus();
   return { close, el: dialog, body };
 }
 

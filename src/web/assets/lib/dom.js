@@ -71,6 +71,18 @@ export function clear(el) {
   return el;
 }
 
+/**
+ * Focus `el` once the page it belongs to is on screen (after this task),
+ * unless focus has moved meanwhile: a click or a keypress that came first
+ * keeps its field, and nothing typed lands in another one.
+ * @param {HTMLElement} el
+ * @param {FocusOptions} [options]
+ */
+export function focusSoon(el, options) {
+  const before = document.activeElement;
+  setTimeout(() => { if (document.activeElement === before) el.focus(options); }, 0);
+}
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 /** @type {Record<string, string>} icon name -> SVG path (24 x 24, stroked) */
 const ICONS = {

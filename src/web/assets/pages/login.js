@@ -3,7 +3,7 @@
 
 import { api, errorText } from '../lib/api.js';
 import { authFrame, btn, busy, field, inlineError, input } from '../lib/components.js';
-import { h, icon } from '../lib/dom.js';
+import { focusSoon, h, icon } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { go } from '../lib/router.js';
 import { S } from '../lib/state.js';
@@ -46,5 +46,5 @@ export function renderLogin(app, ctx) {
     h('h1', { class: 'auth-title' }, t('login.title')),
     h('p', { class: 'auth-sub' }, t('login.subtitle')),
     form));
-  if (ctx.alive()) setTimeout(() => pw.focus(), 0);
+  if (ctx.alive()) focusSoon(pw);
 }

@@ -4,7 +4,7 @@
 import { api } from '../lib/api.js';
 import { badge, btn, busy, card, emptyState, errorBlock, input, kv, loadingBlock, modal, pageHeader, select, table } from '../lib/components.js';
 import { keyLabeller } from '../lib/data.js';
-import { clear, h, icon } from '../lib/dom.js';
+import { clear, focusSoon, h, icon } from '../lib/dom.js';
 import { fmtBytes, fmtFullTime, fmtMs, fmtNumber, locale } from '../lib/format.js';
 import { t } from '../lib/i18n.js';
 import { onCleanup } from '../lib/router.js';
@@ -242,5 +242,5 @@ function logDetail(r, keyLabel) {
   });
   // Start at the top of a long dialog: focus its close button, not the foot.
   const x = /** @type {HTMLElement | null} */ (dlg.el.querySelector('[data-testid="modal-close"]'));
-  if (x) setTimeout(() => x.focus({ preventScroll: true }), 0);
+  if (x) focusSoon(x, { preventScroll: true });
 }

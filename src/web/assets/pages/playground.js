@@ -4,7 +4,7 @@
 import { api, ApiError, errorText, storedKeys } from '../lib/api.js';
 import { badge, btn, emptyState, field, input, pageHeader, select, sourceCards, textarea, toast } from '../lib/components.js';
 import { keyState } from '../lib/data.js';
-import { clear, h, icon } from '../lib/dom.js';
+import { clear, focusSoon, h, icon } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { plainText, renderMarkdown } from '../lib/markdown.js';
 import { onCleanup } from '../lib/router.js';
@@ -229,7 +229,7 @@ export async function pagePlayground(root, ctx) {
 
   drawThread();
   onCleanup(() => { /* a running answer keeps streaming into S.pg */ });
-  if (window.matchMedia('(min-width: 761px)').matches) setTimeout(() => inputEl.focus({ preventScroll: true }), 0);
+  if (window.matchMedia('(min-width: 761px)').matches) focusSoon(inputEl, { preventScroll: true });
 }
 
 /**

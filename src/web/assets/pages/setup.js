@@ -4,7 +4,7 @@
 import { api, errorText, rememberKey } from '../lib/api.js';
 import { authFrame, btn, busy, field, inlineError, input, secretBox } from '../lib/components.js';
 import { ROLES } from '../lib/data.js';
-import { h, icon } from '../lib/dom.js';
+import { focusSoon, h, icon } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { go } from '../lib/router.js';
 import { S } from '../lib/state.js';
@@ -91,5 +91,5 @@ export function renderSetup(app, ctx) {
     h('h1', { class: 'auth-title' }, t('setup.title')),
     h('p', { class: 'auth-sub' }, t('setup.subtitle')),
     form));
-  setTimeout(() => pw.focus(), 0);
+  focusSoon(pw);
 }
