@@ -269,10 +269,13 @@ pub async fn retrieve(
 /// all of them when a rerank model orders them, else the top `top_k` above
 /// the score threshold. `None` when a row went away before it was read.
 ///
-/// Reciprocal rank orders candidates before any is read, so they are read
-/// a page at a time; the convex combination needs every candidate's cosine
-/// (a row only full text found has its own once its vector is read), so
-/// all are read at once.
+/// Candidates are read a page at a time, in fused order, until `top_k` are
+/// kept; reading a chunk's columns costs a small read per column and row,
+/// so only the pages that can be kept are read. Reciprocal rank orders
+/// candidates before any is read (ties go to the closer vector, which a
+/// row only full text found has once read: pages keep ties together). The
+/// convex combination needs every candidate's cosine first: the rows only
+/// full text found have theirs from their stored vectors, read alone.
 async fn read(
     state: &AppState,
     table: &str,
@@ -281,24 +284,50 @@ async fn read(
     fusion: Fusion,
     scope: Scope<'_>,
 ) -> AppResult<Option<Vec<Candidate>>> {
-    let fused = fuse_lists(&found.by_vector, &found.by_text);
-    let whole = options.rerank || fusion == Fusion::Convex;
+    let mut fused: Vec<(Fused, Option<f32>)> = fuse_lists(&found.by_vector, &found.by_text)
+        .into_iter()
+        .map(|f| (f, f.similarity))
+        .collect();
+    if fusion == Fusion::Convex {
+        if !cosines(state, table, found, &mut fused).await? {
+            return Ok(None);
+        }
+        let scores: Vec<(f32, Option<f32>)> = fused
+            .iter()
+            .map(|(f, cos)| (cos.unwrap_or(0.0), f.text_score))
+            .collect();
+        for ((candidate, _), score) in fused.iter_mut().zip(convex(&scores, CONVEX_VECTOR_WEIGHT)) {
+            candidate.score = score;
+        }
+        // The threshold after the scores: the convex combination's ranges
+        // are over every candidate the searches found.
+        fused.retain(|(_, cos)| {
+            options
+                .score_threshold
+                .is_none_or(|t| f64::from(cos.unwrap_or(0.0)) >= t)
+        });
+        fused.sort_by(|(a, a_cos), (b, b_cos)| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b_cos.unwrap_or(0.0).total_cmp(&a_cos.unwrap_or(0.0)))
+        });
+    }
+    let whole = options.rerank;
     let mut kept = Vec::new();
     let mut next = 0;
     while next < fused.len() && (whole || kept.len() < options.top_k) {
-        // A page of candidates, widened to keep tied fusion scores together
-        // (ties go to the closer vector, known only once read).
+        // A page of candidates, widened to keep tied fusion scores together.
         let mut end = if whole {
             fused.len()
         } else {
             (next + options.top_k.max(1)).min(fused.len())
         };
-        while end < fused.len() && fused[end].score == fused[end - 1].score {
+        while end < fused.len() && fused[end].0.score == fused[end - 1].0.score {
             end += 1;
         }
         let page = &fused[next..end];
-        let rows: Vec<u64> = page.iter().map(|f| f.row).collect();
-        let vectors = page.iter().any(|f| f.similarity.is_none());
+        let rows: Vec<u64> = page.iter().map(|(f, _)| f.row).collect();
+        let vectors = page.iter().any(|(_, cos)| cos.is_none());
         let Some(read) = state
             .vectors
             .read_rows(table, &rows, vectors, scope)
@@ -307,15 +336,11 @@ async fn read(
             return Ok(None);
         };
         let mut hits: Vec<Candidate> = Vec::with_capacity(page.len());
-        for (candidate, row) in page.iter().zip(read) {
+        for ((candidate, cos), row) in page.iter().zip(read) {
             let Some(hit) = row.hit else { continue };
-            let score = match (candidate.similarity, &row.vector) {
-                (Some(similarity), _) => similarity,
-                (None, Some(stored)) => found
-                    .vectors
-                    .iter()
-                    .map(|vector| cosine(vector, stored))
-                    .fold(0.0, f32::max),
+            let score = match (cos, &row.vector) {
+                (Some(cos), _) => *cos,
+                (None, Some(stored)) => best_cosine(&found.vectors, stored),
                 (None, None) => 0.0,
             };
             hits.push(Candidate {
@@ -324,17 +349,6 @@ async fn read(
                 rerank_score: None,
             });
         }
-        if fusion == Fusion::Convex {
-            let scores: Vec<(f32, Option<f32>)> = hits
-                .iter()
-                .map(|c| (c.hit.score, c.fused.text_score))
-                .collect();
-            for (candidate, score) in hits.iter_mut().zip(convex(&scores, CONVEX_VECTOR_WEIGHT)) {
-                candidate.fused.score = score;
-            }
-        }
-        // The threshold after the scores: the convex combination's ranges
-        // are over every candidate the searches found.
         hits.retain(|c| {
             options
                 .score_threshold
@@ -350,6 +364,34 @@ async fn read(
         next = end;
     }
     Ok(Some(kept))
+}
+
+/// Fill in the cosine of every candidate that only full text found, from
+/// its stored vector (its best over the queries' embeddings). `false` when
+/// a row went away before it was read.
+async fn cosines(
+    state: &AppState,
+    table: &str,
+    found: &Found,
+    fused: &mut [(Fused, Option<f32>)],
+) -> AppResult<bool> {
+    let missing: Vec<usize> = (0..fused.len()).filter(|&i| fused[i].1.is_none()).collect();
+    let rows: Vec<u64> = missing.iter().map(|&i| fused[i].0.row).collect();
+    let Some(stored) = state.vectors.read_vectors(table, &rows).await? else {
+        return Ok(false);
+    };
+    for (i, stored) in missing.into_iter().zip(stored) {
+        fused[i].1 = Some(best_cosine(&found.vectors, &stored));
+    }
+    Ok(true)
+}
+
+/// The highest cosine of `stored` to any of the queries' embeddings.
+fn best_cosine(queries: &[Vec<f32>], stored: &[f32]) -> f32 {
+    queries
+        .iter()
+        .map(|vector| cosine(vector, stored))
+        .fold(0.0, f32::max)
 }
 
 /// The hits in the rerank model's order, best `top_k`; on any rerank

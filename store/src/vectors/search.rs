@@ -165,18 +165,9 @@ impl VectorStore {
         let Some(Opened { table, upkeep, .. }) = self.opened(name).await? else {
             return Ok(None);
         };
-        // Lance's own take, in the order asked: a tenth of the cost of a
-        // `_rowid IN (…)` query through LanceDB's planner. Every table here
-        // is a Lance dataset (a directory or an S3 prefix).
         let dataset = lance_dataset(&table).await?;
-        // A row id is its fragment's number and its place in it. Lance's
-        // take panics when none of the fragments asked for is left, so rows
-        // of a fragment a compaction removed are told apart here.
-        if !dataset.manifest().uses_stable_row_ids() {
-            let fragments: HashSet<u64> = dataset.fragments().iter().map(|f| f.id).collect();
-            if rows.iter().any(|row| !fragments.contains(&(row >> 32))) {
-                return Ok(None);
-            }
+        if !rows_present(&dataset, rows) {
+            return Ok(None);
         }
         // Each row's collection as the fragments' collections kept in memory
         // know it, rather than read: a fragment's `collection` is most often
@@ -196,14 +187,8 @@ impl VectorStore {
         if vectors {
             columns.push("vector");
         }
-        let projection = dataset.schema().project(&columns)?;
-        let batch = match dataset.take_rows(rows, projection).await {
-            Ok(batch) if batch.num_rows() == rows.len() => batch,
-            Ok(_) => return Ok(None),
-            Err(err) => {
-                tracing::debug!(error = %err, "reading searched rows failed");
-                return Ok(None);
-            }
+        let Some(batch) = take(&dataset, rows, &columns).await? else {
+            return Ok(None);
         };
         let chunks = match &known {
             Some(_) => Rows::without_collection(&batch)?,
@@ -225,6 +210,33 @@ impl VectorStore {
             }
         });
         Ok(Some(read.collect()))
+    }
+
+    /// The stored vectors of `rows` of table `name` (found by a search a
+    /// moment ago), in the order asked, and nothing else of them: one small
+    /// read per row where [`Self::read_rows`] makes one per column and row.
+    /// `None` when a row is no longer there (a compaction rewrote its
+    /// fragment): search again.
+    pub async fn read_vectors(
+        &self,
+        name: &str,
+        rows: &[u64],
+    ) -> anyhow::Result<Option<Vec<Vec<f32>>>> {
+        if rows.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let Some(Opened { table, .. }) = self.opened(name).await? else {
+            return Ok(None);
+        };
+        let dataset = lance_dataset(&table).await?;
+        if !rows_present(&dataset, rows) {
+            return Ok(None);
+        }
+        let Some(batch) = take(&dataset, rows, &["vector"]).await? else {
+            return Ok(None);
+        };
+        let stored = StoredVectors::new(&batch)?;
+        Ok(Some((0..rows.len()).map(|row| stored.get(row)).collect()))
     }
 
     /// A vector search of table `name` as chat runs it, before its columns
@@ -275,5 +287,38 @@ impl VectorStore {
             .full_text_search(FullTextSearchQuery::new(query.to_string()))
             .limit(k);
         Ok(Some(query))
+    }
+}
+
+/// Whether every fragment `rows` name is still in `dataset`. A row id is
+/// its fragment's number and its place in it; Lance's take panics when
+/// none of the fragments asked for is left, so rows of a fragment a
+/// compaction removed are told apart before any take. (Stable row ids
+/// are not addresses: the take itself tells.)
+fn rows_present(dataset: &lance::Dataset, rows: &[u64]) -> bool {
+    if dataset.manifest().uses_stable_row_ids() {
+        return true;
+    }
+    let fragments: HashSet<u64> = dataset.fragments().iter().map(|f| f.id).collect();
+    rows.iter().all(|row| fragments.contains(&(row >> 32)))
+}
+
+/// `columns` of `rows` of `dataset`, in the order asked, by Lance's own
+/// take: a tenth of the cost of a `_rowid IN (…)` query through LanceDB's
+/// planner (every table here is a Lance dataset, a directory or an S3
+/// prefix). `None` when a row could not be read.
+async fn take(
+    dataset: &lance::Dataset,
+    rows: &[u64],
+    columns: &[&str],
+) -> anyhow::Result<Option<RecordBatch>> {
+    let projection = dataset.schema().project(columns)?;
+    match dataset.take_rows(rows, projection).await {
+        Ok(batch) if batch.num_rows() == rows.len() => Ok(Some(batch)),
+        Ok(_) => Ok(None),
+        Err(err) => {
+            tracing::debug!(error = %err, "reading searched rows failed");
+            Ok(None)
+        }
     }
 }
