@@ -139,26 +139,29 @@ impl AppError {
         }
     }
 
-    /// The error as OpenAI's JSON body.
-    pub fn to_json(&self) -> serde_json::Value {
-        let (kind, code) = self.kind();
-        let message = match self {
+    /// What the caller is told: the message, or for an internal error a
+    /// generic one (its cause goes to the log only).
+    pub fn public_message(&self) -> String {
+        match self {
             AppError::Internal(_) => {
                 "The server had an error while processing your request.".to_string()
             }
             other => other.to_string(),
-        };
+        }
+    }
+
+    /// The error as OpenAI's JSON body.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (kind, code) = self.kind();
+        let message = self.public_message();
         json!({ "error": { "message": message, "type": kind, "param": null, "code": code } })
     }
-}
 
-/// The message of an error response, for the request log (which may see
-/// what clients do not, such as an internal error's cause).
-#[derive(Debug, Clone)]
-pub struct ErrorNote(pub String);
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+    /// The error as a response whose body is `shape`'s (a client
+    /// protocol's error shape; OpenAI's is [`Self::to_json`]). Everything
+    /// else is the same for every protocol: the status, `Retry-After`, the
+    /// note the request log reads, and the log line of a server error.
+    pub fn into_response_shaped(self, shape: impl FnOnce(&Self) -> serde_json::Value) -> Response {
         let status = self.status();
         let note = ErrorNote(match &self {
             AppError::Internal(err) => format!("internal error: {err:#}"),
@@ -169,7 +172,7 @@ impl IntoResponse for AppError {
         } else if status.is_server_error() {
             tracing::warn!(%status, error = %self, "request failed");
         }
-        let body = axum::Json(self.to_json());
+        let body = axum::Json(shape(&self));
         let mut response = (status, body).into_response();
         response.extensions_mut().insert(note);
         match self {
@@ -192,6 +195,17 @@ impl IntoResponse for AppError {
             _ => {}
         }
         response
+    }
+}
+
+/// The message of an error response, for the request log (which may see
+/// what clients do not, such as an internal error's cause).
+#[derive(Debug, Clone)]
+pub struct ErrorNote(pub String);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.into_response_shaped(Self::to_json)
     }
 }
 

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Extension, Router};
 
@@ -44,6 +44,6 @@ async fn messages(
     match outcome {
         Ok(answer) => anthropic::answer(answer),
         // The error note the log reads stays on the response's extensions.
-        Err(err) => anthropic::error_response(err.into_response()).await,
+        Err(err) => anthropic::error_response(err),
     }
 }

@@ -9,8 +9,7 @@
 
 pub mod messages;
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -18,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::reply::{sse_response, with_conversation_header};
 use crate::chat::{Answer, Event, Reply};
+use crate::error::AppError;
 
 /// Anthropic's name for why an answer ended.
 fn stop_reason(finish: Option<&str>) -> &'static str {
@@ -97,27 +97,15 @@ fn error_type(status: StatusCode) -> &'static str {
     }
 }
 
-/// An error response (ragway's OpenAI-shaped one) in Anthropic's shape,
-/// keeping its status and headers (`Retry-After`).
-pub async fn error_response(response: Response) -> Response {
-    let (mut parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let message = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-    let body = json!({
-        "type": "error",
-        "error": {"type": error_type(parts.status), "message": message},
-    });
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(parts, Body::from(body.to_string()))
+/// An error in Anthropic's shape (its status and `Retry-After` as for
+/// every protocol: [`AppError::into_response_shaped`]).
+pub fn error_response(err: AppError) -> Response {
+    err.into_response_shaped(|err| {
+        json!({
+            "type": "error",
+            "error": {"type": error_type(err.status()), "message": err.public_message()},
+        })
+    })
 }
 
 /// An answer of the chat pipeline as the Messages API gives it.
