@@ -11,6 +11,7 @@ use super::{Exchange, Message};
 use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::blobs::BlobStore;
 use crate::usage::LogHandle;
 
 /// The prompt of a drawing request: `text` without its trigger, when it
@@ -121,13 +122,13 @@ pub(crate) async fn answer(
 
 /// The stored picture `file` (`{id}.png`) and its content type; a 404
 /// for any id that was not generated here.
-pub async fn image(state: &AppState, file: &str) -> AppResult<(&'static str, Bytes)> {
+pub async fn image(blobs: &BlobStore, file: &str) -> AppResult<(&'static str, Bytes)> {
     let id = file.strip_suffix(".png").unwrap_or(file);
     let not_found = || AppError::not_found("image", file);
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(not_found());
     }
-    let bytes = match state.blobs.get(&blob_key(id)).await {
+    let bytes = match blobs.get(&blob_key(id)).await {
         Ok(bytes) => bytes,
         Err(object_store::Error::NotFound { .. }) => return Err(not_found()),
         Err(err) => return Err(err.into()),

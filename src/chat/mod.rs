@@ -54,7 +54,7 @@ pub async fn complete(
         .is_some_and(|o| o["include_usage"] == Value::Bool(true));
     // The lookups before the answer are independent reads: at once.
     let (quota, model, thread, catalog, stored) = tokio::join!(
-        crate::usage::quota::check_tokens(state, caller),
+        crate::usage::quota::check_tokens(&state.db, &state.request_log, caller),
         models::resolve(state, &request.model),
         conversations::find(
             &state.db,
@@ -62,7 +62,7 @@ pub async fn complete(
             explicit.as_deref().map(str::trim),
             request.messages,
         ),
-        retrieval::Catalog::read(state),
+        retrieval::Catalog::read(&state.db),
         caps::key_stored_bytes(&state.db, &caller.key_id),
     );
     quota?;

@@ -129,7 +129,7 @@ async fn test(
         role: Role::Admin,
         limits: Default::default(),
     });
-    let catalog = retrieval::Catalog::read(&state).await?;
+    let catalog = retrieval::Catalog::read(&state.db).await?;
     let started = std::time::Instant::now();
     let sources = retrieval::retrieve(&state, &caller, &catalog, &queries, options).await?;
     Ok(Json(json!({

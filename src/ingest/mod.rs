@@ -24,8 +24,7 @@ use extract::Format;
 pub use collections::DEFAULT_COLLECTION;
 
 /// 413 when `upload` is over the upload limit the admin set.
-fn check_size(state: &AppState, upload: &Upload) -> AppResult<()> {
-    let limit = state.runtime().upload_max_bytes;
+fn check_size(limit: usize, upload: &Upload) -> AppResult<()> {
     if upload.bytes.len() > limit {
         return Err(AppError::PayloadTooLarge(format!(
             "The document is {} bytes; the upload limit is {limit} bytes.",
@@ -58,7 +57,7 @@ pub fn original_key(document_id: &str) -> String {
 /// failed queues it again.
 pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppResult<Document> {
     state.upstreams.embeddings.ready()?;
-    check_size(state, &upload)?;
+    check_size(state.runtime().upload_max_bytes, &upload)?;
     let private = match upload.visibility.as_deref().map(str::trim) {
         None | Some("" | "shared") => false,
         Some("private") => true,
@@ -184,7 +183,7 @@ pub async fn replace(
     upload: Upload,
 ) -> AppResult<Document> {
     state.upstreams.embeddings.ready()?;
-    check_size(state, &upload)?;
+    check_size(state.runtime().upload_max_bytes, &upload)?;
     let current = documents::get_for(&state.db, caller, id).await?;
     let moving = upload
         .collection

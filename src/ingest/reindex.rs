@@ -257,7 +257,7 @@ pub async fn run_to_end(state: &AppState, report: impl Fn(&str)) -> anyhow::Resu
         "re-embedding the knowledge base with {model} into {}",
         building.table_name
     ));
-    let lease = super::worker::lease(state);
+    let lease = super::worker::lease(&state.settings);
     let claimed = jobs::claim(&state.db, &state.instance, lease, Some(jobs::REINDEX)).await?;
     let follow = async {
         let mut last = (-1, -1);

@@ -11,6 +11,7 @@ use sqlx::Row;
 use super::extract::Format;
 use super::jobs::{self, Job};
 use super::{context, original_key, reindex, split};
+use crate::config::Settings;
 use crate::domain::clock::now_ms;
 use crate::domain::{DocumentStatus, IngestEvent};
 use crate::state::AppState;
@@ -48,8 +49,8 @@ pub async fn start(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// The lease a worker takes on a job.
-pub fn lease(state: &AppState) -> Duration {
-    Duration::from_secs(state.settings.job_lease_secs)
+pub fn lease(settings: &Settings) -> Duration {
+    Duration::from_secs(settings.job_lease_secs)
 }
 
 async fn run(state: AppState) {
@@ -57,7 +58,7 @@ async fn run(state: AppState) {
         if state.shutdown.is_cancelled() {
             return;
         }
-        match jobs::claim(&state.db, &state.instance, lease(&state), None).await {
+        match jobs::claim(&state.db, &state.instance, lease(&state.settings), None).await {
             Ok(Some(job)) => {
                 tokio::select! {
                     _ = work_on(&state, &job) => {}
@@ -122,7 +123,7 @@ pub async fn work_on(state: &AppState, job: &Job) {
 
 /// Renew the lease at a third of its length; returns when it is lost.
 async fn keep_lease(state: &AppState, job: &Job) {
-    let lease = lease(state);
+    let lease = lease(&state.settings);
     loop {
         tokio::time::sleep(lease / 3).await;
         match jobs::renew(&state.db, job, &state.instance, lease).await {

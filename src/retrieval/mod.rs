@@ -129,14 +129,10 @@ pub struct Catalog {
 
 impl Catalog {
     /// Read it.
-    pub async fn read(state: &AppState) -> AppResult<Self> {
-        let stored =
-            sqlx::query_scalar("SELECT DISTINCT collection FROM documents").fetch_all(&state.db);
-        let (index, collections, stored) = tokio::join!(
-            indexes::active(&state.db),
-            collections::names(&state.db),
-            stored
-        );
+    pub async fn read(db: &sqlx::AnyPool) -> AppResult<Self> {
+        let stored = sqlx::query_scalar("SELECT DISTINCT collection FROM documents").fetch_all(db);
+        let (index, collections, stored) =
+            tokio::join!(indexes::active(db), collections::names(db), stored);
         Ok(Self {
             index: index?,
             collections: collections?,
@@ -261,7 +257,15 @@ pub async fn retrieve(
     hits.truncate(options.top_k);
     let rows: Vec<u64> = hits.iter().map(|c| c.fused.row).collect();
     let mut sources = numbered(hits, options.explain);
-    passage::widen(state, &index.table_name, &mut sources, &rows).await;
+    let window = state.settings.source_window;
+    passage::widen(
+        &state.vectors,
+        window,
+        &index.table_name,
+        &mut sources,
+        &rows,
+    )
+    .await;
     Ok(sources)
 }
 

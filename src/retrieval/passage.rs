@@ -8,14 +8,18 @@
 use std::collections::HashSet;
 
 use super::Source;
-use crate::state::AppState;
-use crate::store::vectors::{Neighbour, Placed};
+use crate::store::vectors::{Neighbour, Placed, VectorStore};
 
 /// Fill each source's `context` with its widened passage (left `None`
 /// where no neighbour could be read). `rows` are the sources' row
 /// addresses, in the same order.
-pub async fn widen(state: &AppState, table: &str, sources: &mut [Source], rows: &[u64]) {
-    let window = state.settings.source_window;
+pub async fn widen(
+    vectors: &VectorStore,
+    window: usize,
+    table: &str,
+    sources: &mut [Source],
+    rows: &[u64],
+) {
     if window == 0 || sources.is_empty() {
         return;
     }
@@ -27,7 +31,7 @@ pub async fn widen(state: &AppState, table: &str, sources: &mut [Source], rows: 
             chunk_id: &source.chunk_id,
         })
         .collect();
-    let neighbours = match state.vectors.neighbours(table, &placed, window).await {
+    let neighbours = match vectors.neighbours(table, &placed, window).await {
         Ok(neighbours) => neighbours,
         Err(err) => {
             tracing::warn!(error = %err, "reading the sources' neighbouring chunks failed");

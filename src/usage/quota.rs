@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use sqlx::Row;
 
-use super::day_of;
+use super::{day_of, Recorder};
 use crate::auth::Caller;
 use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -61,7 +60,7 @@ impl Quotas {
 }
 
 /// Refuse a chat request from a key that has used its tokens for today.
-pub async fn check_tokens(state: &AppState, caller: &Caller) -> AppResult<()> {
+pub async fn check_tokens(db: &sqlx::AnyPool, log: &Recorder, caller: &Caller) -> AppResult<()> {
     let Some(limit) = caller.limits.tokens_per_day else {
         return Ok(());
     };
@@ -71,12 +70,12 @@ pub async fn check_tokens(state: &AppState, caller: &Caller) -> AppResult<()> {
         sqlx::query("SELECT total_tokens FROM usage_daily WHERE key_id = $1 AND day = $2")
             .bind(&caller.key_id)
             .bind(&day)
-            .fetch_optional(&state.db)
+            .fetch_optional(db)
             .await?
             .map(|row| row.try_get("total_tokens"))
             .transpose()?
             .unwrap_or(0);
-    let used = stored + state.request_log.pending_tokens(&caller.key_id, &day);
+    let used = stored + log.pending_tokens(&caller.key_id, &day);
     if used < limit {
         return Ok(());
     }

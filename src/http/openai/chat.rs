@@ -106,7 +106,7 @@ fn data_event(value: &Value) -> Bytes {
 
 /// A stored picture, with long cache headers: the bytes behind an id never change.
 async fn image(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {
-    let (kind, bytes) = draw::image(&state, &file).await?;
+    let (kind, bytes) = draw::image(&state.blobs, &file).await?;
     Ok((
         [
             (header::CONTENT_TYPE, kind),
