@@ -4,6 +4,7 @@
 # knowledge base, so no retrieval), in alternating rounds of one run.
 #
 #   bench/chat_overhead.sh [rate=200] [seconds=10] [rounds=3]
+#   CHAT_OTHER_BIN=/tmp/ragway-old bench/chat_overhead.sh   # another build, in the same rounds
 #
 # Prints a markdown table for BENCHMARKS.md. Needs release builds (the script
 # makes them; the first one takes a while).
@@ -25,25 +26,55 @@ run() { # name url model stream
 }
 DIRECT="http://127.0.0.1:$UP_PORT/v1/chat/completions"
 VIA="http://127.0.0.1:$RW_PORT/v1/chat/completions"
+# Another build of ragway (CHAT_OTHER_BIN), beside this one with its own
+# data: each round then runs it too, after this build's turn.
+OTHER_KEY=
+if [ -n "${CHAT_OTHER_BIN:-}" ]; then
+  OTHER_PORT=$((RW_PORT + 1))
+  OTHER_KEY=$(RAGWAY_DATA_DIR="$WORK/other" "$CHAT_OTHER_BIN" keys create --name bench | tail -1)
+  RAGWAY_DATA_DIR="$WORK/other" RAGWAY_LISTEN="127.0.0.1:$OTHER_PORT" "$CHAT_OTHER_BIN" serve 2> "$WORK/other.log" &
+  wait_for "http://127.0.0.1:$OTHER_PORT/health"
+  OTHER="http://127.0.0.1:$OTHER_PORT/v1/chat/completions"
+fi
+other() { # stream: the other build's result, or {} without one
+  if [ -n "$OTHER_KEY" ]; then
+    "$BIN/examples/loadgen" --url "$OTHER" --key "$OTHER_KEY" --rate "$RATE" --seconds "$SECONDS_PER_ROUND" --body "$(body ragway "$1")"
+  else
+    echo '{}'
+  fi
+}
 
 # Warm both paths (connection pools, SQLite page cache).
 for stream in false true; do
   "$BIN/examples/loadgen" --url "$DIRECT" --rate 100 --seconds 1 --body "$(body fake-chat $stream)" > /dev/null
   "$BIN/examples/loadgen" --url "$VIA" --key "$KEY" --rate 100 --seconds 1 --body "$(body ragway $stream)" > /dev/null
+  [ -z "$OTHER_KEY" ] || "$BIN/examples/loadgen" --url "$OTHER" --key "$OTHER_KEY" --rate 100 --seconds 1 --body "$(body ragway $stream)" > /dev/null
 done
 
-echo "| mode | round | direct p50 ms | direct p99 ms | ragway p50 ms | ragway p99 ms | added p50 ms | added p99 ms | errors |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+if [ -n "$OTHER_KEY" ]; then
+  echo "| mode | round | direct p50 ms | direct p99 ms | ragway p50 ms | ragway p99 ms | added p50 ms | added p99 ms | other build: added p50 ms | added p99 ms | errors |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+else
+  echo "| mode | round | direct p50 ms | direct p99 ms | ragway p50 ms | ragway p99 ms | added p50 ms | added p99 ms | errors |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+fi
 for stream in false true; do
   for round in $(seq "$ROUNDS"); do
     d=$(run direct "$DIRECT" fake-chat "$stream")
     r=$(run ragway "$VIA" ragway "$stream")
-    python3 - "$stream" "$round" "$d" "$r" <<'PY'
+    o=$(other "$stream")
+    python3 - "$stream" "$round" "$d" "$r" "$o" <<'PY'
 import json, sys
-stream, rnd, d, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+stream, rnd = sys.argv[1], sys.argv[2]
+d, r, o = (json.loads(a) for a in sys.argv[3:6])
 mode = "stream" if stream == "true" else "non-stream"
-print(f"| {mode} | {rnd} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-      f"{r['p50_ms']-d['p50_ms']:+.2f} | {r['p99_ms']-d['p99_ms']:+.2f} | {d['errors']}/{r['errors']} |")
+row = (f"| {mode} | {rnd} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+       f"{r['p50_ms']-d['p50_ms']:+.2f} | {r['p99_ms']-d['p99_ms']:+.2f} | ")
+errors = f"{d['errors']}/{r['errors']}"
+if o:
+    row += f"{o['p50_ms']-d['p50_ms']:+.2f} | {o['p99_ms']-d['p99_ms']:+.2f} | "
+    errors += f"/{o['errors']}"
+print(row + errors + " |")
 PY
   done
 done
