@@ -28,6 +28,20 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
     let max = if is_sqlite { 8 } else { 16 };
     let pool = AnyPoolOptions::new()
         .max_connections(max)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if is_sqlite {
+                    // In WAL mode, NORMAL syncs at checkpoints rather than at every
+                    // commit: a crash of ragway loses nothing, a power cut or an OS
+                    // crash may lose the last commits but never corrupts the file
+                    // (docs/deploy.md). FULL cost an fsync per chat request.
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
         .with_context(|| format!("connecting to the database ({})", redact(url)))?;
@@ -71,6 +85,29 @@ mod tests {
             Some("data/ragway.db".into())
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+
+    #[tokio::test]
+    async fn sqlite_commits_sync_at_checkpoints_not_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let pool = connect(&url).await.unwrap();
+        // Every connection of the pool, not only the first: hold them all.
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = pool.acquire().await.unwrap();
+            let (mode,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(mode, 1, "synchronous is NORMAL (1)");
+            let (journal,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(journal, "wal");
+            held.push(conn);
+        }
     }
 
     #[test]
