@@ -4,7 +4,8 @@
 #   docker run -p 8080:8080 -v ragway-data:/data -e RAGWAY_CHAT_BASE_URL=… -e RAGWAY_CHAT_API_KEY=… ragway
 #
 # The build stage compiles the LanceDB stack (20–35 minutes on two cores the
-# first time; the cache mounts keep later builds incremental).
+# first time; the cache mounts keep later builds incremental). The image is
+# about 370 MB: the stripped binary (about 290 MB) on Debian slim.
 
 FROM rust:1-bookworm AS build
 # LanceDB's build needs protoc.
