@@ -16,6 +16,7 @@
 #   RELAY_STREAM=true bench/relay_throughput.sh          # streamed answers
 #   RELAY_PROFILE=/tmp/prof bench/relay_throughput.sh    # also `perf record` ragway in one round
 #   RELAY_SQL=1 bench/relay_throughput.sh                # and time each SQL statement (one connection)
+#   RELAY_OTHER_BIN=/tmp/ragway-old bench/relay_throughput.sh   # another build's default model, each round
 #
 # Prints a markdown table (req/s, p50, p99, saved/answered).
 set -euo pipefail
@@ -68,8 +69,8 @@ print(f"{rps:.0f} {p50:.2f} {p99:.2f} {total} {int(bad.group(1)) if bad else 0}"
 }
 
 # Conversations ragway has saved so far.
-saved() {
-  python3 - "$WORK/data/ragway.db" <<'PY'
+saved() { # [data dir]
+  python3 - "${1:-$WORK/data}/ragway.db" <<'PY'
 import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
 PY
@@ -77,9 +78,20 @@ PY
 
 DIRECT="http://127.0.0.1:$UP_PORT/v1/chat/completions"
 VIA="$BASE/v1/chat/completions"
+# Another build (RELAY_OTHER_BIN) beside this one, with its own data.
+kinds="default no-rag one-conn"
+if [ -n "${RELAY_OTHER_BIN:-}" ]; then
+  OTHER_PORT=$((RW_PORT + 1))
+  OTHER_KEY=$(RAGWAY_DATA_DIR="$WORK/other" "$RELAY_OTHER_BIN" keys create --name bench | tail -1)
+  RAGWAY_DATA_DIR="$WORK/other" RAGWAY_LISTEN="127.0.0.1:$OTHER_PORT" "$RELAY_OTHER_BIN" serve 2> "$WORK/other.log" &
+  wait_for "http://127.0.0.1:$OTHER_PORT/health"
+  OTHER="http://127.0.0.1:$OTHER_PORT/v1/chat/completions"
+  kinds="default other-default no-rag one-conn other-one-conn"
+fi
 # Warm both paths (connection pools, SQLite page cache).
 SECONDS_PER_ROUND=1 run "$DIRECT" fake-chat none "$CONNECTIONS" > /dev/null
 SECONDS_PER_ROUND=1 run "$VIA" ragway "$KEY" "$CONNECTIONS" > /dev/null
+[ -z "${OTHER_KEY:-}" ] || SECONDS_PER_ROUND=1 run "$OTHER" ragway "$OTHER_KEY" "$CONNECTIONS" > /dev/null
 
 echo "| path | round | req/s | p50 ms | p99 ms | non-2xx | conversations saved / answered |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
@@ -91,19 +103,20 @@ row() { # path round figures [saved]
 }
 for round in $(seq "$ROUNDS"); do
   row direct "$round" "$(run "$DIRECT" fake-chat none "$CONNECTIONS")"
-  for kind in default no-rag one-conn; do
-    model=ragway conns=$CONNECTIONS
+  for kind in $kinds; do
+    model=ragway conns=$CONNECTIONS url=$VIA key=$KEY data=$WORK/data
     [ "$kind" = no-rag ] && model=plain
-    [ "$kind" = one-conn ] && conns=1
-    before=$(saved)
+    case $kind in *one-conn) conns=1 ;; esac
+    case $kind in other-*) url=$OTHER key=$OTHER_KEY data=$WORK/other ;; esac
+    before=$(saved "$data")
     if [ -n "${RELAY_PROFILE:-}" ] && [ "$round" = 1 ] && [ "$kind" = default ]; then
       mkdir -p "$RELAY_PROFILE"
       perf record -F 999 -o "$RELAY_PROFILE/perf.data" -p "$RW_PID" -- sleep "$SECONDS_PER_ROUND" 2> /dev/null &
       PERF_PID=$!
     fi
-    figures=$(run "$VIA" "$model" "$KEY" "$conns")
+    figures=$(run "$url" "$model" "$key" "$conns")
     [ -z "${PERF_PID:-}" ] || { wait "$PERF_PID" || true; PERF_PID=; }
-    row "$kind" "$round" "$figures" "$(( $(saved) - before ))"
+    row "$kind" "$round" "$figures" "$(( $(saved "$data") - before ))"
   done
 done
 if [ -n "${RELAY_PROFILE:-}" ]; then
