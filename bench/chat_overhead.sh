@@ -29,13 +29,7 @@ VIA="http://127.0.0.1:$RW_PORT/v1/chat/completions"
 # Another build of ragway (CHAT_OTHER_BIN), beside this one with its own
 # data: each round then runs it too, after this build's turn.
 OTHER_KEY=
-if [ -n "${CHAT_OTHER_BIN:-}" ]; then
-  OTHER_PORT=$((RW_PORT + 1))
-  OTHER_KEY=$(RAGWAY_DATA_DIR="$WORK/other" "$CHAT_OTHER_BIN" keys create --name bench | tail -1)
-  RAGWAY_DATA_DIR="$WORK/other" RAGWAY_LISTEN="127.0.0.1:$OTHER_PORT" "$CHAT_OTHER_BIN" serve 2> "$WORK/other.log" &
-  wait_for "http://127.0.0.1:$OTHER_PORT/health"
-  OTHER="http://127.0.0.1:$OTHER_PORT/v1/chat/completions"
-fi
+[ -z "${CHAT_OTHER_BIN:-}" ] || start_other "$CHAT_OTHER_BIN" $((RW_PORT + 1))
 other() { # stream: the other build's result, or {} without one
   if [ -n "$OTHER_KEY" ]; then
     "$BIN/examples/loadgen" --url "$OTHER" --key "$OTHER_KEY" --rate "$RATE" --seconds "$SECONDS_PER_ROUND" --body "$(body ragway "$1")"

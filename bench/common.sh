@@ -51,6 +51,17 @@ start_ragway() {
   wait_for "http://127.0.0.1:$port/health"
 }
 
+# start_other BIN PORT: another build of ragway (BIN) serving in the
+# background on PORT with data of its own under WORK/other, ready; its key
+# in OTHER_KEY, its chat URL in OTHER (for benches that time two builds in
+# the same rounds).
+start_other() {
+  OTHER_KEY=$(RAGWAY_DATA_DIR="$WORK/other" "$1" keys create --name bench | tail -1)
+  RAGWAY_DATA_DIR="$WORK/other" RAGWAY_LISTEN="127.0.0.1:$2" "$1" serve 2> "$WORK/other.log" &
+  wait_for "http://127.0.0.1:$2/health"
+  OTHER="http://127.0.0.1:$2/v1/chat/completions"
+}
+
 # The settings of the RAG benches' knowledge base (rag_overhead.sh builds
 # it, rag_instructions.sh reuses it): the fake upstream's 1024-wide
 # embeddings, 60-token chunks, and ragway's upkeep logged (its "vector index

@@ -4,7 +4,7 @@
 # the fake upstream answered straight (the provider's own ceiling), in
 # alternating rounds of one run:
 #
-#   direct:     the fake upstream itself
+#   direct:     the fake upstream itself (and over one connection)
 #   default:    ragway's default model (retrieval on, the knowledge base empty)
 #   no-rag:     a model with retrieval off
 #   one-conn:   the default model over one connection (latency added, not load)
@@ -81,11 +81,7 @@ VIA="$BASE/v1/chat/completions"
 # Another build (RELAY_OTHER_BIN) beside this one, with its own data.
 kinds="default no-rag one-conn"
 if [ -n "${RELAY_OTHER_BIN:-}" ]; then
-  OTHER_PORT=$((RW_PORT + 1))
-  OTHER_KEY=$(RAGWAY_DATA_DIR="$WORK/other" "$RELAY_OTHER_BIN" keys create --name bench | tail -1)
-  RAGWAY_DATA_DIR="$WORK/other" RAGWAY_LISTEN="127.0.0.1:$OTHER_PORT" "$RELAY_OTHER_BIN" serve 2> "$WORK/other.log" &
-  wait_for "http://127.0.0.1:$OTHER_PORT/health"
-  OTHER="http://127.0.0.1:$OTHER_PORT/v1/chat/completions"
+  start_other "$RELAY_OTHER_BIN" $((RW_PORT + 1))
   kinds="default other-default no-rag one-conn other-one-conn"
 fi
 # Warm both paths (connection pools, SQLite page cache).
@@ -103,6 +99,7 @@ row() { # path round figures [saved]
 }
 for round in $(seq "$ROUNDS"); do
   row direct "$round" "$(run "$DIRECT" fake-chat none "$CONNECTIONS")"
+  row direct-one-conn "$round" "$(run "$DIRECT" fake-chat none 1)"
   for kind in $kinds; do
     model=ragway conns=$CONNECTIONS url=$VIA key=$KEY data=$WORK/data
     [ "$kind" = no-rag ] && model=plain
