@@ -64,7 +64,6 @@ impl Application {
         ingest::worker::start(&state).await?;
         keep_admin_changes_loaded(&state);
         sweep_orphans_now_and_then(&state);
-        checkpoint_now_and_then(&state);
         hold_upkeep_lease(&state);
         crate::usage::start_writer(&state);
         let token = state.shutdown.clone();
@@ -171,31 +170,6 @@ fn keep_admin_changes_loaded(state: &AppState) {
                     }
                     if let Err(err) = runtime::load(&state).await {
                         tracing::warn!(error = %err, "could not read the saved settings");
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Checkpoint SQLite's write-ahead log every [`sql::CHECKPOINT_EVERY`]
-/// until shutdown, so that no request's commit pays for the disk flush a
-/// checkpoint makes (`synchronous=NORMAL`). Nothing on PostgreSQL.
-fn checkpoint_now_and_then(state: &AppState) {
-    if !sql::is_sqlite(&state.db) {
-        return;
-    }
-    let state = state.clone();
-    let tracker = state.tasks.clone();
-    tracker.spawn(async move {
-        let mut tick = tokio::time::interval(sql::CHECKPOINT_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = state.shutdown.cancelled() => return,
-                _ = tick.tick() => {
-                    if let Err(err) = sql::checkpoint(&state.db).await {
-                        tracing::warn!(error = %err, "checkpointing the database's write-ahead log failed");
                     }
                 }
             }

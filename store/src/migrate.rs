@@ -109,7 +109,7 @@ pub async fn copy(from: &str, to: &str, replace: bool) -> anyhow::Result<Copied>
 /// (PostgreSQL's catalog names are of type `name`, which sqlx's `Any`
 /// driver cannot read: hence the casts.)
 async fn tables(db: &AnyPool) -> anyhow::Result<Vec<String>> {
-    let sql = if crate::sql::is_sqlite(db) {
+    let sql = if is_sqlite(db).await {
         "SELECT name FROM sqlite_master WHERE type = 'table' \
          AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name"
     } else {
@@ -121,7 +121,7 @@ async fn tables(db: &AnyPool) -> anyhow::Result<Vec<String>> {
 
 /// The columns of `table` in `db` with how their values travel.
 async fn columns(db: &AnyPool, table: &str) -> anyhow::Result<Vec<(String, Kind)>> {
-    let sql = if crate::sql::is_sqlite(db) {
+    let sql = if is_sqlite(db).await {
         "SELECT name, type FROM pragma_table_info($1) ORDER BY cid"
     } else {
         "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) FROM information_schema.columns \
@@ -146,4 +146,8 @@ async fn columns(db: &AnyPool, table: &str) -> anyhow::Result<Vec<(String, Kind)
             (name, kind)
         })
         .collect())
+}
+
+async fn is_sqlite(db: &AnyPool) -> bool {
+    db.connect_options().database_url.scheme() == "sqlite"
 }

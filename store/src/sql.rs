@@ -36,16 +36,8 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
                     // crash may lose the last commits but never corrupts the file
                     // (docs/deploy.md). FULL cost an fsync per chat request.
                     sqlx::query("PRAGMA synchronous = NORMAL")
-                        .execute(&mut *conn)
+                        .execute(conn)
                         .await?;
-                    // Checkpoints are the server's background work (see
-                    // [`checkpoint`]); a writer checkpoints only when the log
-                    // has grown this far without one.
-                    sqlx::query(&format!(
-                        "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}"
-                    ))
-                    .execute(&mut *conn)
-                    .await?;
                 }
                 Ok(())
             })
@@ -61,35 +53,6 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
     }
     MIGRATOR.run(&pool).await.context("applying migrations")?;
     Ok(pool)
-}
-
-/// Pages the write-ahead log may hold before the commit that passes them
-/// checkpoints it itself (about 40 MB at 4 KiB pages). The server
-/// checkpoints in the background long before ([`checkpoint`]); this is
-/// the bound when that falls behind.
-const AUTOCHECKPOINT_PAGES: u32 = 10_000;
-
-/// How often a server checkpoints its SQLite write-ahead log.
-pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Copy what the SQLite write-ahead log holds into the database file, as
-/// far as readers allow, without waiting on any reader or writer
-/// (`PASSIVE`). With `synchronous=NORMAL` this is where the disk is
-/// flushed: done here, in the background, no request's commit pays for
-/// it. Nothing for PostgreSQL. Returns the log's pages and those copied.
-pub async fn checkpoint(db: &AnyPool) -> anyhow::Result<Option<(i64, i64)>> {
-    if !is_sqlite(db) {
-        return Ok(None);
-    }
-    let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(db)
-        .await?;
-    Ok(Some((log, copied)))
-}
-
-/// Whether `db` is SQLite (by the URL it was opened with).
-pub fn is_sqlite(db: &AnyPool) -> bool {
-    db.connect_options().database_url.scheme() == "sqlite"
 }
 
 fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
@@ -145,34 +108,6 @@ mod tests {
             assert_eq!(journal, "wal");
             held.push(conn);
         }
-    }
-
-    #[tokio::test]
-    async fn a_checkpoint_copies_the_log_and_writers_leave_it_to_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let pool = connect(&url).await.unwrap();
-        let (pages,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(pages, i64::from(AUTOCHECKPOINT_PAGES));
-        sqlx::query("CREATE TABLE t (x TEXT)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        for _ in 0..20 {
-            sqlx::query("INSERT INTO t VALUES ('a row to log')")
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        let (log, copied) = checkpoint(&pool).await.unwrap().unwrap();
-        assert!(log > 0, "the commits are in the log");
-        assert_eq!(
-            copied, log,
-            "nothing holds the log back: all of it is copied"
-        );
     }
 
     #[test]
