@@ -150,6 +150,8 @@ pub struct Pool {
     next: AtomicUsize,
     /// Rest after a 429 without `Retry-After`.
     cooldown: Duration,
+    /// Held while the blocks are synced with SQL ([`Pool::syncing`]).
+    syncing: tokio::sync::Mutex<()>,
 }
 
 /// A key as `GET /api/admin/upstreams` shows it.
@@ -195,6 +197,7 @@ impl Pool {
             inner: Mutex::default(),
             next: AtomicUsize::new(0),
             cooldown,
+            syncing: tokio::sync::Mutex::new(()),
         };
         pool.sync(keys);
         pool
@@ -363,18 +366,39 @@ impl Pool {
         }
     }
 
-    /// Blocks not yet written to SQL, marked written.
+    /// One sync of the blocks with SQL at a time: two interleaved (the
+    /// periodic reload and an admin's listing) could read SQL before the
+    /// other's new block was written, and lift it.
+    pub async fn syncing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.syncing.lock().await
+    }
+
+    /// Blocks not yet written to SQL.
     pub fn unpersisted_blocks(&self) -> Vec<(String, Block)> {
-        let mut inner = self.lock();
+        let inner = self.lock();
         inner
             .slots
-            .iter_mut()
+            .iter()
             .filter_map(|slot| {
-                let block = slot.blocked.as_mut().filter(|b| !b.persisted)?;
-                block.persisted = true;
+                let block = slot.blocked.as_ref().filter(|b| !b.persisted)?;
                 Some((slot.fingerprint.clone(), block.clone()))
             })
             .collect()
+    }
+
+    /// The block of `fingerprint` made at `since_ms` is now in SQL (a block
+    /// lifted or made again meanwhile is left as it is).
+    pub fn mark_persisted(&self, fingerprint: &str, since_ms: i64) {
+        let mut inner = self.lock();
+        if let Some(block) = inner
+            .slots
+            .iter_mut()
+            .find(|s| s.fingerprint == fingerprint)
+            .and_then(|s| s.blocked.as_mut())
+            .filter(|b| b.since_ms == since_ms)
+        {
+            block.persisted = true;
+        }
     }
 
     /// Put the blocks SQL holds (`fingerprint → (reason, since)`) in force:

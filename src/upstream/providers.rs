@@ -190,6 +190,7 @@ pub async fn load(state: &AppState) -> AppResult<()> {
 /// the truth: blocks made on other replicas apply here, and a key an admin
 /// enabled anywhere is unblocked here.
 async fn sync_blocks(db: &AnyPool, role: Role, pool: &Pool) -> AppResult<()> {
+    let _one_at_a_time = pool.syncing().await;
     for (fingerprint, block) in pool.unpersisted_blocks() {
         sqlx::query(
             "INSERT INTO upstream_key_blocks (role, fingerprint, reason, blocked_at) \
@@ -201,6 +202,7 @@ async fn sync_blocks(db: &AnyPool, role: Role, pool: &Pool) -> AppResult<()> {
         .bind(block.since_ms)
         .execute(db)
         .await?;
+        pool.mark_persisted(&fingerprint, block.since_ms);
     }
     let rows = sqlx::query(
         "SELECT fingerprint, reason, blocked_at FROM upstream_key_blocks WHERE role = $1",
