@@ -100,12 +100,13 @@ fn error_type(status: StatusCode) -> &'static str {
 /// An error in Anthropic's shape (its status and `Retry-After` as for
 /// every protocol: [`AppError::into_response_shaped`]).
 pub fn error_response(err: AppError) -> Response {
-    err.into_response_shaped(|err| {
-        json!({
-            "type": "error",
-            "error": {"type": error_type(err.status()), "message": err.public_message()},
-        })
-    })
+    err.into_response_shaped(|err| error_body(error_type(err.status()), &err.public_message()))
+}
+
+/// Anthropic's error object, as a response's body and as a stream's
+/// `error` event.
+fn error_body(kind: &str, message: &str) -> Value {
+    json!({"type": "error", "error": {"type": kind, "message": message}})
 }
 
 /// An answer of the chat pipeline as the Messages API gives it.
@@ -188,10 +189,7 @@ impl StreamState {
             }
             Event::Failed { message, .. } => {
                 self.ended = true;
-                vec![event(
-                    "error",
-                    &json!({"type": "error", "error": {"type": "api_error", "message": message}}),
-                )]
+                vec![event("error", &error_body("api_error", &message))]
             }
         }
     }
