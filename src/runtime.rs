@@ -7,12 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sqlx::Row;
+use sqlx::{AnyPool, Row};
 
 use crate::config::Settings;
 use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 
 /// The settings in force.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,9 +147,9 @@ pub const NAMES: [&str; 8] = [
 ];
 
 /// The saved values, by name.
-async fn saved(state: &AppState) -> AppResult<Vec<(String, Value)>> {
+async fn saved(db: &AnyPool) -> AppResult<Vec<(String, Value)>> {
     let rows = sqlx::query("SELECT name, value FROM settings ORDER BY name")
-        .fetch_all(&state.db)
+        .fetch_all(db)
         .await?;
     let mut values = Vec::new();
     for row in rows {
@@ -164,11 +163,11 @@ async fn saved(state: &AppState) -> AppResult<Vec<(String, Value)>> {
     Ok(values)
 }
 
-/// The bootstrap settings with the saved values on top.
-async fn resolve(state: &AppState) -> AppResult<Runtime> {
-    let mut runtime = Runtime::from_settings(&state.settings);
-    for (name, value) in saved(state).await? {
-        match runtime.clone().with(&name, &value, &state.settings) {
+/// The bootstrap `settings` with the values saved in `db` on top.
+pub async fn resolve(db: &AnyPool, settings: &Settings) -> AppResult<Runtime> {
+    let mut runtime = Runtime::from_settings(settings);
+    for (name, value) in saved(db).await? {
+        match runtime.clone().with(&name, &value, settings) {
             Ok(next) => runtime = next,
             // Written by a newer version, or out of range after the body limit changed.
             Err(why) => tracing::warn!(%name, %why, "a saved setting does not apply; ignored"),
@@ -177,40 +176,37 @@ async fn resolve(state: &AppState) -> AppResult<Runtime> {
     Ok(runtime)
 }
 
-/// Read the saved settings again and use them.
-pub async fn load(state: &AppState) -> AppResult<()> {
-    let runtime = resolve(state).await?;
-    state.set_runtime(runtime);
-    Ok(())
-}
-
 /// The settings as the admin sees them: the values in force, and which of
-/// them were saved through the admin.
-pub async fn view(state: &AppState) -> AppResult<Value> {
-    let runtime = state.runtime();
-    let mut body = serde_json::to_value(&*runtime).map_err(anyhow::Error::from)?;
-    let saved: Vec<Value> = saved(state)
+/// them were saved through the admin (`runtime` is the one in force).
+pub async fn view(db: &AnyPool, settings: &Settings, runtime: &Runtime) -> AppResult<Value> {
+    let mut body = serde_json::to_value(runtime).map_err(anyhow::Error::from)?;
+    let saved: Vec<Value> = saved(db)
         .await?
         .into_iter()
         .map(|(name, _)| Value::String(name))
         .collect();
-    let defaults = serde_json::to_value(Runtime::from_settings(&state.settings))
-        .map_err(anyhow::Error::from)?;
+    let defaults =
+        serde_json::to_value(Runtime::from_settings(settings)).map_err(anyhow::Error::from)?;
     body["saved"] = Value::Array(saved);
     body["defaults"] = defaults;
     Ok(body)
 }
 
-/// Apply `changes` (`null` sets one back to its default): all are checked
-/// before any is saved.
-pub async fn update(state: &AppState, changes: &Map<String, Value>) -> AppResult<()> {
-    let mut next = (*state.runtime()).clone();
+/// Apply `changes` to `current` (`null` sets one back to its default): all
+/// are checked before any is saved. The runtime settings to use from now on.
+pub async fn update(
+    db: &AnyPool,
+    settings: &Settings,
+    current: &Runtime,
+    changes: &Map<String, Value>,
+) -> AppResult<Runtime> {
+    let mut next = current.clone();
     for (name, value) in changes {
         next = next
-            .with(name, value, &state.settings)
+            .with(name, value, settings)
             .map_err(AppError::BadRequest)?;
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     for (name, value) in changes {
         if value.is_null() {
             sqlx::query("DELETE FROM settings WHERE name = $1")
@@ -231,8 +227,7 @@ pub async fn update(state: &AppState, changes: &Map<String, Value>) -> AppResult
     }
     tx.commit().await?;
     tracing::info!(settings = ?changes.keys().collect::<Vec<_>>(), "settings saved");
-    state.set_runtime(next);
-    Ok(())
+    Ok(next)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::auth::client_ip::ClientIps;
 use crate::auth::secrets::Secrets;
 use crate::config::Settings;
 use crate::ingest;
-use crate::runtime::{self, Runtime};
+use crate::runtime::Runtime;
 use crate::state::{App, AppState};
 use crate::store::blobs::BlobStore;
 use crate::store::s3::S3Options;
@@ -65,7 +65,11 @@ impl Application {
         keep_admin_changes_loaded(&state);
         sweep_orphans_now_and_then(&state);
         hold_upkeep_lease(&state);
-        crate::usage::start_writer(&state);
+        crate::usage::start_writer(
+            &state.request_log,
+            &state.db,
+            state.settings.log_retention_days,
+        );
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -143,10 +147,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     }));
-    providers::load(&state)
+    providers::load(state.providers())
         .await
         .context("reading the providers saved through the admin")?;
-    runtime::load(&state)
+    state
+        .reload_runtime()
         .await
         .context("reading the settings saved through the admin")?;
     Ok(state)
@@ -165,10 +170,10 @@ fn keep_admin_changes_loaded(state: &AppState) {
             tokio::select! {
                 _ = state.shutdown.cancelled() => return,
                 _ = tick.tick() => {
-                    if let Err(err) = providers::load(&state).await {
+                    if let Err(err) = providers::load(state.providers()).await {
                         tracing::warn!(error = %err, "could not read the saved providers");
                     }
-                    if let Err(err) = runtime::load(&state).await {
+                    if let Err(err) = state.reload_runtime().await {
                         tracing::warn!(error = %err, "could not read the saved settings");
                     }
                 }
@@ -191,7 +196,7 @@ fn sweep_orphans_now_and_then(state: &AppState) {
             tokio::select! {
                 _ = state.shutdown.cancelled() => return,
                 _ = tick.tick() => {
-                    if let Err(err) = ingest::documents::sweep_orphans(&state).await {
+                    if let Err(err) = ingest::documents::sweep_orphans(state.stores()).await {
                         tracing::warn!(error = %err, "looking for chunks of deleted documents failed");
                     }
                 }

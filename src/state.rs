@@ -65,6 +65,58 @@ impl App {
         self.runtime.read().expect("runtime lock").clone()
     }
 
+    /// The parts retrieval uses.
+    pub fn retriever(&self) -> crate::retrieval::Retriever<'_> {
+        crate::retrieval::Retriever {
+            vectors: &self.vectors,
+            upstreams: &self.upstreams,
+            settings: &self.settings,
+        }
+    }
+
+    /// The parts the model functions use.
+    pub fn models(&self) -> crate::chat::models::Models<'_> {
+        crate::chat::models::Models {
+            db: &self.db,
+            public_model: &self.settings.public_model,
+            upstreams: &self.upstreams,
+        }
+    }
+
+    /// Read the settings saved through the admin again and use them.
+    pub async fn reload_runtime(&self) -> crate::error::AppResult<()> {
+        let runtime = crate::runtime::resolve(&self.db, &self.settings).await?;
+        self.set_runtime(runtime);
+        Ok(())
+    }
+
+    /// The parts the provider functions use.
+    pub fn providers(&self) -> crate::upstream::providers::Providers<'_> {
+        crate::upstream::providers::Providers {
+            db: &self.db,
+            secrets: &self.secrets,
+            upstreams: &self.upstreams,
+        }
+    }
+
+    /// The three stores together.
+    pub fn stores(&self) -> crate::store::Stores<'_> {
+        crate::store::Stores {
+            db: &self.db,
+            vectors: &self.vectors,
+            blobs: &self.blobs,
+        }
+    }
+
+    /// The parts that embed and index chunks.
+    pub fn indexer(&self) -> crate::ingest::worker::Indexer<'_> {
+        crate::ingest::worker::Indexer {
+            stores: self.stores(),
+            embeddings: &self.upstreams.embeddings,
+            settings: &self.settings,
+        }
+    }
+
     /// Use `runtime` from now on.
     pub fn set_runtime(&self, runtime: Runtime) {
         *self.runtime.write().expect("runtime lock") = Arc::new(runtime);

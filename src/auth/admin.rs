@@ -30,8 +30,8 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use super::error::{AuthError, AuthResult};
 use crate::domain::clock::now_ms;
-use crate::error::{AppError, AppResult};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "ragway_session";
@@ -44,7 +44,7 @@ pub const IDLE: Duration = Duration::from_secs(12 * 3600);
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// Whether the admin password has been set.
-pub async fn exists(db: &AnyPool) -> AppResult<bool> {
+pub async fn exists(db: &AnyPool) -> AuthResult<bool> {
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM admin_account WHERE id = 1")
         .fetch_optional(db)
         .await?;
@@ -52,15 +52,15 @@ pub async fn exists(db: &AnyPool) -> AppResult<bool> {
 }
 
 /// Refuse a password the admin account may not have, saying why.
-pub fn check_password_rules(password: &str) -> AppResult<()> {
+pub fn check_password_rules(password: &str) -> AuthResult<()> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(AppError::BadRequest(format!(
+        return Err(AuthError::WeakPassword(format!(
             "The password must be at least {MIN_PASSWORD_CHARS} characters long (this one has {chars})."
         )));
     }
     if password.trim().is_empty() {
-        return Err(AppError::BadRequest(
+        return Err(AuthError::WeakPassword(
             "The password must not be only spaces.".into(),
         ));
     }
@@ -69,7 +69,7 @@ pub fn check_password_rules(password: &str) -> AppResult<()> {
 
 /// Set the admin password if none is set yet: `false` when one exists
 /// already (the first visitor won; setup cannot be replayed).
-pub async fn init(db: &AnyPool, password: &str) -> AppResult<bool> {
+pub async fn init(db: &AnyPool, password: &str) -> AuthResult<bool> {
     check_password_rules(password)?;
     let hash = hash_password(password.to_string()).await?;
     let now = now_ms();
@@ -85,7 +85,7 @@ pub async fn init(db: &AnyPool, password: &str) -> AppResult<bool> {
 }
 
 /// Whether `password` is the admin password (`false` while none is set).
-pub async fn verify(db: &AnyPool, password: &str) -> AppResult<bool> {
+pub async fn verify(db: &AnyPool, password: &str) -> AuthResult<bool> {
     let stored: Option<String> =
         sqlx::query_scalar("SELECT password_hash FROM admin_account WHERE id = 1")
             .fetch_optional(db)
@@ -103,18 +103,18 @@ pub async fn verify(db: &AnyPool, password: &str) -> AppResult<bool> {
                     .is_ok()
             })
             .map_err(|e| {
-                AppError::Internal(anyhow::anyhow!(
+                AuthError::Store(anyhow::anyhow!(
                     "the stored password hash is unreadable: {e}"
                 ))
             })
     })
     .await
-    .map_err(|e| AppError::Internal(e.into()))?
+    .map_err(|e| AuthError::Store(e.into()))?
 }
 
 /// Replace the admin password after checking the current one; every
 /// session ends. Answers a new session for the caller.
-pub async fn change_password(db: &AnyPool, current: &str, new: &str) -> AppResult<String> {
+pub async fn change_password(db: &AnyPool, current: &str, new: &str) -> AuthResult<String> {
     if !verify(db, current).await? {
         return Err(wrong_current_password());
     }
@@ -122,13 +122,13 @@ pub async fn change_password(db: &AnyPool, current: &str, new: &str) -> AppResul
 }
 
 /// The error for a password change whose current password is wrong.
-pub fn wrong_current_password() -> AppError {
-    AppError::WrongPassword("The current password is not correct.".into())
+pub fn wrong_current_password() -> AuthError {
+    AuthError::WrongPassword("The current password is not correct.".into())
 }
 
 /// Replace the admin password (the caller has checked the current one);
 /// every session ends. Answers a new session for the caller.
-pub async fn replace_password(db: &AnyPool, new: &str) -> AppResult<String> {
+pub async fn replace_password(db: &AnyPool, new: &str) -> AuthResult<String> {
     check_password_rules(new)?;
     let hash = hash_password(new.to_string()).await?;
     let mut tx = db.begin().await?;
@@ -145,7 +145,7 @@ pub async fn replace_password(db: &AnyPool, new: &str) -> AppResult<String> {
 }
 
 /// A new session: the token for the cookie (only its hash is stored).
-pub async fn start_session(db: &AnyPool) -> AppResult<String> {
+pub async fn start_session(db: &AnyPool) -> AuthResult<String> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
@@ -163,7 +163,7 @@ pub async fn start_session(db: &AnyPool) -> AppResult<String> {
 /// Whether `token` is a live session: used within [`IDLE`] and begun at most
 /// `max_age` ago (however active: a stolen cookie does not last forever).
 /// Keeps it alive; expired rows go.
-pub async fn check_session(db: &AnyPool, token: &str, max_age: Duration) -> AppResult<bool> {
+pub async fn check_session(db: &AnyPool, token: &str, max_age: Duration) -> AuthResult<bool> {
     let hash = token_hash(token);
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT created_at, last_seen_at FROM admin_sessions WHERE token_hash = $1")
@@ -195,7 +195,7 @@ pub async fn check_session(db: &AnyPool, token: &str, max_age: Duration) -> AppR
 }
 
 /// End the session with this token (nothing if there is none).
-pub async fn end_session(db: &AnyPool, token: &str) -> AppResult<()> {
+pub async fn end_session(db: &AnyPool, token: &str) -> AuthResult<()> {
     sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1")
         .bind(token_hash(token))
         .execute(db)
@@ -209,7 +209,7 @@ fn token_hash(token: &str) -> String {
 
 /// argon2id (the crate's defaults: 19 MiB, 2 passes, the OWASP baseline),
 /// with a random salt, as a PHC string.
-async fn hash_password(password: String) -> AppResult<String> {
+async fn hash_password(password: String) -> AuthResult<String> {
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
@@ -220,8 +220,8 @@ async fn hash_password(password: String) -> AppResult<String> {
             .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
     })
     .await
-    .map_err(|e| AppError::Internal(e.into()))?
-    .map_err(AppError::Internal)
+    .map_err(|e| AuthError::Store(e.into()))?
+    .map_err(AuthError::Store)
 }
 
 /// Password attempts per client address, and how long each must now wait;
@@ -307,11 +307,11 @@ impl LoginGuard {
     /// Admit a password attempt from `ip`, counting it as a failure now:
     /// `429` (with how long to wait) when the address must wait, or when
     /// every verification slot is taken. Nothing is hashed for a refusal.
-    pub fn admit(&self, ip: IpAddr) -> AppResult<Admission<'_>> {
+    pub fn admit(&self, ip: IpAddr) -> AuthResult<Admission<'_>> {
         let slot = self
             .verifying
             .try_acquire()
-            .map_err(|_| AppError::TooManyRequests {
+            .map_err(|_| AuthError::TooManyAttempts {
                 message: format!(
                     "Too many password checks are running; try again in {BUSY_RETRY_SECS} s."
                 ),
@@ -320,7 +320,7 @@ impl LoginGuard {
         let key = throttle_key(ip);
         if let Err(wait) = self.reserve(key) {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            return Err(AppError::TooManyRequests {
+            return Err(AuthError::TooManyAttempts {
                 message: format!(
                     "Too many failed logins from this address; try again in {secs} s."
                 ),
@@ -395,9 +395,9 @@ mod tests {
         assert_eq!(waits, [0, 0, 5, 10, 20, 40, 80, 160, 320, 640, 900, 900]);
     }
 
-    fn waits(result: AppResult<Admission<'_>>) -> u64 {
+    fn waits(result: AuthResult<Admission<'_>>) -> u64 {
         match result {
-            Err(AppError::TooManyRequests {
+            Err(AuthError::TooManyAttempts {
                 retry_after_secs, ..
             }) => retry_after_secs,
             other => panic!("expected a 429, got {other:?}"),

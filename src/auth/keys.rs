@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
+use super::error::{AuthError, AuthResult};
 use super::Caller;
 use crate::domain::clock::now_ms;
-use crate::error::{AppError, AppResult};
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,7 +260,7 @@ pub async fn id_of(db: &AnyPool, secret: &str) -> sqlx::Result<Option<String>> {
 }
 
 /// The caller holding `secret`, or 401 (unknown, revoked or expired).
-pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
+pub async fn authenticate(db: &AnyPool, secret: &str) -> AuthResult<Caller> {
     let row = sqlx::query(
         "SELECT id, role, revoked_at, expires_at, last_used_at, requests_per_minute, tokens_per_day \
          FROM api_keys WHERE key_hash = $1",
@@ -269,19 +269,17 @@ pub async fn authenticate(db: &AnyPool, secret: &str) -> AppResult<Caller> {
     .fetch_optional(db)
     .await?;
     let Some(row) = row else {
-        return Err(AppError::Unauthorized("Incorrect API key provided.".into()));
+        return Err(AuthError::BadKey("Incorrect API key provided.".into()));
     };
     if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
-        return Err(AppError::Unauthorized(
-            "This API key has been revoked.".into(),
-        ));
+        return Err(AuthError::BadKey("This API key has been revoked.".into()));
     }
     let now = now_ms();
     if row
         .try_get::<Option<i64>, _>("expires_at")?
         .is_some_and(|at| at <= now)
     {
-        return Err(AppError::Unauthorized("This API key has expired.".into()));
+        return Err(AuthError::BadKey("This API key has expired.".into()));
     }
     let id: String = row.try_get("id")?;
     let last_used: Option<i64> = row.try_get("last_used_at")?;

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod client_ip;
+pub mod error;
 pub mod keys;
 pub mod origin;
 pub mod secrets;
@@ -52,7 +53,7 @@ impl FromRequestParts<AppState> for Caller {
                     if let (Some(log), Ok(Some(id))) = (log, keys::id_of(&state.db, token).await) {
                         log.set_key(&id);
                     }
-                    return Err(err);
+                    return Err(err.into());
                 }
             };
             if let Some(log) = log {

@@ -11,9 +11,9 @@ use ragway_protocol::Caps;
 use sqlx::{AnyPool, Row};
 
 use super::conversations::Thread;
+use super::error::{ChatError, ChatResult};
 use super::Message;
 use crate::config::Settings;
-use crate::error::{AppError, AppResult};
 
 /// The per-request caps from the settings of the same names.
 impl From<&Settings> for Caps {
@@ -27,19 +27,19 @@ impl From<&Settings> for Caps {
 
 /// Refuse a request with more messages than `RAGWAY_MAX_REQUEST_MESSAGES`.
 /// Constant time: the first thing done with a request's messages.
-pub fn check_count(count: usize, settings: &Settings) -> AppResult<()> {
+pub fn check_count(count: usize, settings: &Settings) -> ChatResult<()> {
     Ok(Caps::from(settings).check_count(count)?)
 }
 
 /// Refuse a request over `RAGWAY_MAX_REQUEST_MESSAGES`, or with a message
 /// whose text is over `RAGWAY_MAX_MESSAGE_BYTES`.
-pub fn check_request(messages: &[Message], settings: &Settings) -> AppResult<()> {
+pub fn check_request(messages: &[Message], settings: &Settings) -> ChatResult<()> {
     Ok(Caps::from(settings).check_request(messages)?)
 }
 
 /// Bytes of conversation messages `key_id` has stored (the running total
 /// `conversations::save` and `delete` keep; one read by primary key).
-pub async fn key_stored_bytes(db: &AnyPool, key_id: &str) -> AppResult<u64> {
+pub async fn key_stored_bytes(db: &AnyPool, key_id: &str) -> ChatResult<u64> {
     let bytes: Option<i64> = sqlx::query("SELECT bytes FROM key_stored_bytes WHERE key_id = $1")
         .bind(key_id)
         .fetch_optional(db)
@@ -54,11 +54,11 @@ pub async fn key_stored_bytes(db: &AnyPool, key_id: &str) -> AppResult<u64> {
 /// request's new messages would take past `RAGWAY_MAX_KEY_STORED_BYTES`
 /// (`stored`: what the key has now). Nothing is ever dropped from a stored
 /// conversation to make room: the client is told to start a new one.
-pub fn check_stored(thread: &Thread, stored: u64, settings: &Settings) -> AppResult<()> {
+pub fn check_stored(thread: &Thread, stored: u64, settings: &Settings) -> ChatResult<()> {
     let max = settings.max_conversation_messages;
     let after = thread.stored_after();
     if after > max {
-        return Err(AppError::BadRequest(format!(
+        return Err(ChatError::OverCap(format!(
             "Conversation {} would hold {after} messages with this exchange; at most {max} are \
              stored in one conversation (RAGWAY_MAX_CONVERSATION_MESSAGES={max}). Start a new \
              conversation (no `X-Conversation-Id`), or delete old ones.",
@@ -68,7 +68,7 @@ pub fn check_stored(thread: &Thread, stored: u64, settings: &Settings) -> AppRes
     let max = settings.max_key_stored_bytes;
     let adding = thread.added_bytes();
     if stored.saturating_add(adding) > max {
-        return Err(AppError::BadRequest(format!(
+        return Err(ChatError::OverCap(format!(
             "This key has {stored} bytes of conversations stored and this request would add \
              {adding}; at most {max} are stored per key (RAGWAY_MAX_KEY_STORED_BYTES={max}). \
              Delete old conversations (`DELETE /v1/conversations/{{id}}`) to make room."
@@ -114,13 +114,17 @@ mod tests {
         let m = |text: &str| Message::new("user", json!(text));
         assert!(check_request(&[m("a"), m("b"), m("c")], &settings()).is_ok());
         let err = check_request(&[m("a"), m("b"), m("c"), m("d")], &settings()).unwrap_err();
-        assert!(matches!(err, AppError::BadRequest(_)));
+        assert!(matches!(err, ChatError::Invalid(_)));
         assert!(
             err.to_string().contains("RAGWAY_MAX_REQUEST_MESSAGES=3"),
             "{err}"
         );
         let err = check_request(&[m("ab"), m("一二")], &settings()).unwrap_err();
-        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(
+            crate::error::AppError::from(err).status(),
+            http::StatusCode::BAD_REQUEST
+        );
+        let err = check_request(&[m("ab"), m("一二")], &settings()).unwrap_err();
         assert!(
             err.to_string().contains("RAGWAY_MAX_MESSAGE_BYTES=4"),
             "{err}"

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::models::Model;
 use super::query::search_queries;
 use crate::error::AppResult;
-use crate::state::AppState;
+use crate::upstream::Upstream;
 use crate::usage::LogHandle;
 use ragway_protocol::chat::Message;
 
@@ -38,9 +38,9 @@ already stands alone, repeat it. Reply with the query only: no answer, no quotes
 /// second (the follow-up after the exchange before it) rewritten by the
 /// model's `condense_model` when it names one. The rewrite's tokens count
 /// in the request's usage; when it fails or times out, the rule's text is
-/// searched instead and the failure logged.
+/// searched instead and the failure logged. `chat` is the chat upstream.
 pub async fn queries(
-    state: &AppState,
+    chat: &Upstream,
     model: &Model,
     messages: &[Message],
     log: &LogHandle,
@@ -53,11 +53,7 @@ pub async fn queries(
         return Ok(queries);
     }
     let body = request(condenser, messages);
-    let asked =
-        state
-            .upstreams
-            .chat
-            .send_json::<Value, _>("/chat/completions", condenser, &body, log);
+    let asked = chat.send_json::<Value, _>("/chat/completions", condenser, &body, log);
     match tokio::time::timeout(TIMEOUT, asked).await {
         Ok(Ok(answer)) => {
             log.set_usage(answer.get("usage"));

@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use super::error::{ChatError, ChatResult};
 use super::Message;
 use crate::domain::clock::now_ms;
-use crate::error::{AppError, AppResult};
 use crate::retrieval::Source;
 
 mod listing;
@@ -151,7 +151,7 @@ struct Stored {
 }
 
 /// The caller's conversation `id`, or a 404 (also for another key's id).
-async fn stored(db: &AnyPool, key_id: &str, id: &str) -> AppResult<Stored> {
+async fn stored(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored> {
     let row = sqlx::query(
         "SELECT history_hash, message_count, system FROM conversations WHERE id = $1 AND key_id = $2",
     )
@@ -159,7 +159,7 @@ async fn stored(db: &AnyPool, key_id: &str, id: &str) -> AppResult<Stored> {
     .bind(key_id)
     .fetch_optional(db)
     .await?
-    .ok_or_else(|| AppError::not_found("conversation", id))?;
+    .ok_or_else(|| ChatError::not_found("conversation", id))?;
     Ok(Stored {
         hash: row.try_get("history_hash")?,
         count: row.try_get::<i64, _>("message_count")? as usize,
@@ -167,10 +167,10 @@ async fn stored(db: &AnyPool, key_id: &str, id: &str) -> AppResult<Stored> {
     })
 }
 
-fn parse_body(row: &AnyRow) -> AppResult<Message> {
+fn parse_body(row: &AnyRow) -> ChatResult<Message> {
     let body: String = row.try_get("body")?;
     serde_json::from_str(&body)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored message: {e}")))
+        .map_err(|e| ChatError::Store(anyhow::anyhow!("stored message: {e}")))
 }
 
 /// Messages of the last stored exchange read for a follow-up's search.
@@ -184,7 +184,11 @@ const MAX_EXCHANGE: usize = 8;
 /// no user message (a follow-up is searched for after the exchange before
 /// it; trimming drops it again, as the oldest). The rest of the history is
 /// never read.
-pub async fn load_history(db: &AnyPool, thread: &mut Thread, max_messages: usize) -> AppResult<()> {
+pub async fn load_history(
+    db: &AnyPool,
+    thread: &mut Thread,
+    max_messages: usize,
+) -> ChatResult<()> {
     if thread.unloaded == 0 {
         return Ok(());
     }
@@ -204,7 +208,7 @@ pub async fn load_history(db: &AnyPool, thread: &mut Thread, max_messages: usize
         .iter()
         .rev()
         .map(parse_body)
-        .collect::<AppResult<Vec<_>>>()?;
+        .collect::<ChatResult<Vec<_>>>()?;
     if rows.len() < thread.unloaded && !loaded.iter().any(|m| m.role == "user") {
         let before = match rows.last() {
             Some(oldest) => oldest.try_get::<i64, _>("seq")?,
@@ -224,7 +228,7 @@ pub async fn load_history(db: &AnyPool, thread: &mut Thread, max_messages: usize
         let exchange = exchange
             .iter()
             .map(parse_body)
-            .collect::<AppResult<Vec<_>>>()?;
+            .collect::<ChatResult<Vec<_>>>()?;
         loaded.splice(0..0, exchange);
     }
     let at = thread.system.len();
@@ -244,7 +248,7 @@ pub async fn find(
     key_id: &str,
     explicit: Option<&str>,
     messages: Vec<Message>,
-) -> AppResult<Thread> {
+) -> ChatResult<Thread> {
     let (system, others): (Vec<Message>, Vec<Message>) = messages.into_iter().partition(is_system);
     let hashes = chain_of("", &others);
     if let Some(id) = explicit {
@@ -350,7 +354,7 @@ pub async fn save(
     model: &str,
     thread: &Thread,
     answer: Answer,
-) -> AppResult<()> {
+) -> ChatResult<()> {
     let now = now_ms();
     let hash = chain(&thread.hash, &answer.message);
     let count = (thread.added.len() + 1) as i64;
@@ -359,7 +363,7 @@ pub async fn save(
         .added
         .iter()
         .map(|message| StoredRow::new(message, None))
-        .collect::<AppResult<Vec<_>>>()?;
+        .collect::<ChatResult<Vec<_>>>()?;
     rows.push(StoredRow::new(&answer.message, Some(&answer))?);
     let bytes: i64 = rows.iter().map(StoredRow::bytes).sum();
     let mut tx = db.begin().await?;
@@ -437,7 +441,7 @@ async fn add_key_bytes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     key_id: &str,
     bytes: i64,
-) -> AppResult<()> {
+) -> ChatResult<()> {
     sqlx::query(
         "INSERT INTO key_stored_bytes (key_id, bytes) VALUES ($1, $2) \
          ON CONFLICT (key_id) DO UPDATE SET bytes = key_stored_bytes.bytes + excluded.bytes",
@@ -460,7 +464,7 @@ struct StoredRow {
 
 impl StoredRow {
     /// `message` as a row; `answer` for the answer that ends the exchange.
-    fn new(message: &Message, answer: Option<&Answer>) -> AppResult<StoredRow> {
+    fn new(message: &Message, answer: Option<&Answer>) -> ChatResult<StoredRow> {
         let body = serde_json::to_string(message).map_err(anyhow::Error::from)?;
         let sources = answer
             .map(|a| serde_json::to_string(&a.sources))
@@ -492,7 +496,7 @@ impl StoredRow {
         conversation_id: &str,
         seq: i64,
         now: i64,
-    ) -> AppResult<()> {
+    ) -> ChatResult<()> {
         sqlx::query(
             "INSERT INTO messages (conversation_id, seq, role, body, sources, prompt_tokens, completion_tokens, total_tokens, incomplete, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

@@ -7,11 +7,11 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::answer::{Answer, Event, Reply};
+use super::error::{ChatError, ChatResult};
 use super::{Exchange, Message};
 use crate::domain::clock::now_ms;
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store::blobs::BlobStore;
+use crate::upstream::Upstream;
 use crate::usage::LogHandle;
 
 /// The prompt of a drawing request: `text` without its trigger, when it
@@ -36,17 +36,20 @@ fn blob_key(id: &str) -> String {
 
 /// Draw `prompt`, store the picture and return the answer's text: the
 /// markdown image, or a readable failure (never an error response).
-async fn draw(state: &AppState, origin: &str, prompt: &str, log: &LogHandle) -> String {
+/// `images` draws it at `size`; `blobs` keeps it.
+async fn draw(
+    images: &Upstream,
+    size: &str,
+    blobs: &BlobStore,
+    (origin, prompt): (&str, &str),
+    log: &LogHandle,
+) -> String {
     if prompt.is_empty() {
         return "请在触发词后描述想要的画面，例如「画 一只在雪地里的橘猫」。\n\
                 (Describe the picture after the trigger, e.g. \"画 an orange cat in the snow\".)"
             .into();
     }
-    let generated = state
-        .upstreams
-        .images
-        .generate_image(prompt, &state.settings.image_size, log)
-        .await;
+    let generated = images.generate_image(prompt, size, log).await;
     let bytes = match generated {
         Ok(bytes) => bytes,
         Err(err) => {
@@ -60,7 +63,7 @@ async fn draw(state: &AppState, origin: &str, prompt: &str, log: &LogHandle) -> 
     }
     // 122 random bits: the link is the only key to the picture.
     let id = uuid::Uuid::new_v4().simple().to_string();
-    if let Err(err) = state.blobs.put(&blob_key(&id), bytes).await {
+    if let Err(err) = blobs.put(&blob_key(&id), bytes).await {
         tracing::error!(error = %err, "storing a generated image failed");
         return "图片生成失败 (image generation failed): the picture could not be stored.".into();
     }
@@ -80,7 +83,15 @@ pub(crate) async fn answer(
     if let Ok(ready) = exchange.state.upstreams.images.ready() {
         exchange.log.set_model(&exchange.model, Some(ready.model()));
     }
-    let content = draw(&exchange.state, origin, prompt, &exchange.log).await;
+    let state = &exchange.state;
+    let content = draw(
+        &state.upstreams.images,
+        &state.settings.image_size,
+        &state.blobs,
+        (origin, prompt),
+        &exchange.log,
+    )
+    .await;
     let message = Message::new("assistant", Value::String(content.clone()));
     let usage = json!({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0});
     exchange.save(message, Some(usage.clone()), false).await;
@@ -122,9 +133,9 @@ pub(crate) async fn answer(
 
 /// The stored picture `file` (`{id}.png`) and its content type; a 404
 /// for any id that was not generated here.
-pub async fn image(blobs: &BlobStore, file: &str) -> AppResult<(&'static str, Bytes)> {
+pub async fn image(blobs: &BlobStore, file: &str) -> ChatResult<(&'static str, Bytes)> {
     let id = file.strip_suffix(".png").unwrap_or(file);
-    let not_found = || AppError::not_found("image", file);
+    let not_found = || ChatError::not_found("image", file);
     if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(not_found());
     }

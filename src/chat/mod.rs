@@ -10,6 +10,7 @@ pub mod caps;
 pub mod condense;
 pub mod conversations;
 pub mod draw;
+pub mod error;
 pub mod models;
 mod query;
 mod stream;
@@ -55,7 +56,7 @@ pub async fn complete(
     // The lookups before the answer are independent reads: at once.
     let (quota, model, thread, catalog, stored) = tokio::join!(
         crate::usage::quota::check_tokens(&state.db, &state.request_log, caller),
-        models::resolve(state, &request.model),
+        models::resolve(state.models(), &request.model),
         conversations::find(
             &state.db,
             &caller.key_id,
@@ -99,7 +100,13 @@ pub async fn complete(
         .clone()
         .unwrap_or_else(|| ready.model().to_string());
     log.set_model(&model.id, Some(&upstream_model));
-    let queries = condense::queries(state, &model, &exchange.thread.messages, log).await?;
+    let queries = condense::queries(
+        &state.upstreams.chat,
+        &model,
+        &exchange.thread.messages,
+        log,
+    )
+    .await?;
     // Saving needs only what the request adds, not the whole history.
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
@@ -188,8 +195,14 @@ async fn ground(
     exchange: &mut Exchange,
 ) -> AppResult<Grounding> {
     let started = std::time::Instant::now();
-    exchange.sources =
-        retrieval::retrieve(&exchange.state, caller, catalog, queries, options).await?;
+    exchange.sources = retrieval::retrieve(
+        exchange.state.retriever(),
+        caller,
+        catalog,
+        queries,
+        options,
+    )
+    .await?;
     exchange.log.set_retrieval(started.elapsed());
     Ok(if exchange.sources.is_empty() && catalog.searchable() {
         Grounding::NothingFound

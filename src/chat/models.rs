@@ -9,11 +9,11 @@ use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use super::error::{ChatError, ChatResult};
 use crate::config::Settings;
 use crate::domain::clock::now_ms;
-use crate::error::{AppError, AppResult};
 use crate::ingest::collections;
-use crate::state::AppState;
+use crate::upstream::Upstreams;
 
 /// A public model as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,20 +93,20 @@ impl Model {
     /// The model `RAGWAY_PUBLIC_MODEL` names, from the global settings: it
     /// draws when an image upstream is configured, and reranks when a
     /// rerank upstream is (in the settings or through the admin).
-    pub fn builtin(state: &AppState) -> Self {
+    pub fn builtin(parts: Models<'_>) -> Self {
         Self {
             builtin: true,
-            drawing: state.upstreams.images.endpoint().base_url.is_some(),
-            rerank: state.upstreams.rerank.endpoint().base_url.is_some(),
-            ..Self::new(state.settings.public_model.clone(), 0)
+            drawing: parts.upstreams.images.endpoint().base_url.is_some(),
+            rerank: parts.upstreams.rerank.endpoint().base_url.is_some(),
+            ..Self::new(parts.public_model.to_string(), 0)
         }
     }
 
-    fn from_row(row: &AnyRow) -> AppResult<Self> {
-        let flag = |name: &str| -> AppResult<bool> { Ok(row.try_get::<i64, _>(name)? != 0) };
-        let list = |text: &str| -> AppResult<Vec<String>> {
+    fn from_row(row: &AnyRow) -> ChatResult<Self> {
+        let flag = |name: &str| -> ChatResult<bool> { Ok(row.try_get::<i64, _>(name)? != 0) };
+        let list = |text: &str| -> ChatResult<Vec<String>> {
             serde_json::from_str(text).map_err(|e| {
-                AppError::Internal(anyhow::anyhow!("a stored model list is corrupt: {e}"))
+                ChatError::Store(anyhow::anyhow!("a stored model list is corrupt: {e}"))
             })
         };
         let triggers: Option<String> = row.try_get("draw_triggers")?;
@@ -134,12 +134,12 @@ impl Model {
     /// The fields of `patch` over this model's (a JSON object, to tell absent
     /// from null: `null` resets a field to its default). Creating a model is
     /// the same merge over [`Model::new`].
-    fn patched(&self, patch: &Map<String, Value>) -> AppResult<Self> {
+    fn patched(&self, patch: &Map<String, Value>) -> ChatResult<Self> {
         let mut merged = serde_json::to_value(self).map_err(anyhow::Error::from)?;
         let object = merged.as_object_mut().expect("a model is an object");
         for (key, value) in patch {
             if READ_ONLY.contains(&key.as_str()) {
-                return Err(AppError::BadRequest(format!("`{key}` cannot be set.")));
+                return Err(ChatError::Invalid(format!("`{key}` cannot be set.")));
             }
             let key = if key == "name" { "id" } else { key.as_str() };
             if !object.contains_key(key) {
@@ -148,7 +148,7 @@ impl Model {
                     .map(String::as_str)
                     .filter(|k| !READ_ONLY.contains(k))
                     .collect();
-                return Err(AppError::BadRequest(format!(
+                return Err(ChatError::Invalid(format!(
                     "unknown field `{key}`; a model's fields are: {}.",
                     fields.join(", ")
                 )));
@@ -163,12 +163,12 @@ impl Model {
             object.insert(key.to_string(), value);
         }
         serde_path_to_error::deserialize(merged).map_err(|e| {
-            AppError::BadRequest(format!("Invalid model: `{}`: {}", e.path(), e.inner()))
+            ChatError::Invalid(format!("Invalid model: `{}`: {}", e.path(), e.inner()))
         })
     }
 
     /// Check every field; names, triggers and collections are trimmed.
-    async fn validated(mut self, db: &AnyPool) -> AppResult<Self> {
+    async fn validated(mut self, db: &AnyPool) -> ChatResult<Self> {
         self.id = validate_name(&self.id)?;
         self.upstream_model = self
             .upstream_model
@@ -183,9 +183,11 @@ impl Model {
             .filter(|s| !s.is_empty());
         let mut names = Vec::new();
         for name in &self.collections {
-            let name = collections::validate_name(name)?;
-            if !collections::exists(db, &name).await? {
-                return Err(AppError::BadRequest(format!(
+            let name = collections::validate_name(name)
+                .map_err(|err| ChatError::Invalid(err.to_string()))?;
+            let exists = collections::exists(db, &name).await;
+            if !exists.map_err(|err| ChatError::Store(err.into()))? {
+                return Err(ChatError::Invalid(format!(
                     "No collection named {name:?}: create it first (POST /v1/collections)."
                 )));
             }
@@ -196,19 +198,19 @@ impl Model {
         self.collections = names;
         if let Some(k) = self.top_k {
             if !(1..=50).contains(&k) {
-                return Err(AppError::BadRequest("`top_k` must be from 1 to 50.".into()));
+                return Err(ChatError::Invalid("`top_k` must be from 1 to 50.".into()));
             }
         }
         if let Some(t) = self.score_threshold {
             if !(-1.0..=1.0).contains(&t) {
-                return Err(AppError::BadRequest(
+                return Err(ChatError::Invalid(
                     "`score_threshold` must be from -1 to 1 (cosine similarity).".into(),
                 ));
             }
         }
         if let Some(t) = self.rerank_threshold {
             if !t.is_finite() || t.abs() > 1e6 {
-                return Err(AppError::BadRequest(
+                return Err(ChatError::Invalid(
                     "`rerank_threshold` must be a number (the rerank model's relevance score, \
                      from 0 to 1 for most)."
                         .into(),
@@ -220,13 +222,13 @@ impl Model {
             .as_ref()
             .is_some_and(|m| m.chars().count() > 200 || m.chars().any(char::is_control))
         {
-            return Err(AppError::BadRequest(
+            return Err(ChatError::Invalid(
                 "`condense_model` must be an upstream model name of at most 200 characters.".into(),
             ));
         }
         if let Some(n) = self.max_messages {
             if !(1..=1000).contains(&n) {
-                return Err(AppError::BadRequest(
+                return Err(ChatError::Invalid(
                     "`max_messages` must be from 1 to 1000.".into(),
                 ));
             }
@@ -238,7 +240,7 @@ impl Model {
                 .filter(|t| !t.is_empty())
                 .collect();
             if triggers.is_empty() {
-                return Err(AppError::BadRequest(
+                return Err(ChatError::Invalid(
                     "`draw_triggers` needs at least one non-empty prefix (or null for the global ones)."
                         .into(),
                 ));
@@ -251,7 +253,7 @@ impl Model {
 
 /// Model names: 1 to 64 characters without spaces or control characters
 /// (`gpt-4o`, `qwen/qwen2.5-72b`, `handbook:v2`, `知识库` are all fine).
-pub fn validate_name(name: &str) -> AppResult<String> {
+pub fn validate_name(name: &str) -> ChatResult<String> {
     let name = name.trim();
     let valid = !name.is_empty()
         && name.chars().count() <= 64
@@ -259,31 +261,40 @@ pub fn validate_name(name: &str) -> AppResult<String> {
     if valid {
         Ok(name.to_string())
     } else {
-        Err(AppError::BadRequest(format!(
+        Err(ChatError::Invalid(format!(
             "Invalid model name {name:?}: use 1 to 64 characters without spaces."
         )))
     }
 }
 
+/// What the model functions read: the models table, and for the built-in
+/// model its name (`RAGWAY_PUBLIC_MODEL`) and the upstreams it may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Models<'a> {
+    pub db: &'a AnyPool,
+    pub public_model: &'a str,
+    pub upstreams: &'a Upstreams,
+}
+
 /// Every model clients may use: the stored ones and the built-in default,
 /// sorted by name.
-pub async fn list(state: &AppState) -> AppResult<Vec<Model>> {
+pub async fn list(parts: Models<'_>) -> ChatResult<Vec<Model>> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM models ORDER BY name"))
-        .fetch_all(&state.db)
+        .fetch_all(parts.db)
         .await?;
     let mut models = rows
         .iter()
         .map(Model::from_row)
-        .collect::<AppResult<Vec<_>>>()?;
-    if !models.iter().any(|m| m.id == state.settings.public_model) {
-        models.push(Model::builtin(state));
+        .collect::<ChatResult<Vec<_>>>()?;
+    if !models.iter().any(|m| m.id == parts.public_model) {
+        models.push(Model::builtin(parts));
         models.sort_by(|a, b| a.id.cmp(&b.id));
     }
     Ok(models)
 }
 
 /// The stored model `name`, if any.
-async fn stored(db: &AnyPool, name: &str) -> AppResult<Option<Model>> {
+async fn stored(db: &AnyPool, name: &str) -> ChatResult<Option<Model>> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM models WHERE name = $1"))
         .bind(name)
         .fetch_optional(db)
@@ -292,19 +303,19 @@ async fn stored(db: &AnyPool, name: &str) -> AppResult<Option<Model>> {
 }
 
 /// The model a chat request names; 404 `model_not_found` for an unknown one.
-pub async fn resolve(state: &AppState, name: &str) -> AppResult<Model> {
-    match stored(&state.db, name).await? {
+pub async fn resolve(parts: Models<'_>, name: &str) -> ChatResult<Model> {
+    match stored(parts.db, name).await? {
         Some(model) => Ok(model),
-        None if name == state.settings.public_model => Ok(Model::builtin(state)),
-        None => Err(AppError::ModelNotFound(name.to_string())),
+        None if name == parts.public_model => Ok(Model::builtin(parts)),
+        None => Err(ChatError::ModelNotFound(name.to_string())),
     }
 }
 
 /// Create a model from the fields of `input` (an `id` at least); 409 if the
 /// name is taken by a stored one.
-pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> AppResult<Model> {
+pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> ChatResult<Model> {
     let Some(id) = input.get("id").or_else(|| input.get("name")) else {
-        return Err(AppError::BadRequest(
+        return Err(ChatError::Invalid(
             "A model needs an `id` (the name clients send).".into(),
         ));
     };
@@ -323,7 +334,7 @@ pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> AppResult<Model
     .execute(db)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(AppError::Conflict(format!(
+        return Err(ChatError::Taken(format!(
             "A model named {:?} exists already; PATCH /api/admin/models/{} changes it.",
             model.id, model.id
         )));
@@ -332,9 +343,13 @@ pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> AppResult<Model
 }
 
 /// Change some fields of a model (the built-in one becomes a stored row).
-pub async fn update(state: &AppState, name: &str, patch: &Map<String, Value>) -> AppResult<Model> {
-    let db = &state.db;
-    let current = resolve(state, name).await?;
+pub async fn update(
+    parts: Models<'_>,
+    name: &str,
+    patch: &Map<String, Value>,
+) -> ChatResult<Model> {
+    let db = parts.db;
+    let current = resolve(parts, name).await?;
     let mut model = current.patched(patch)?.validated(db).await?;
     model.builtin = false;
     model.updated_at = now_ms();
@@ -342,7 +357,7 @@ pub async fn update(state: &AppState, name: &str, patch: &Map<String, Value>) ->
         model.created_at = model.updated_at;
     }
     if model.id != name && stored(db, &model.id).await?.is_some() {
-        return Err(AppError::Conflict(format!(
+        return Err(ChatError::Taken(format!(
             "A model named {:?} exists already.",
             model.id
         )));
@@ -366,18 +381,18 @@ pub async fn update(state: &AppState, name: &str, patch: &Map<String, Value>) ->
 
 /// Delete a stored model. The built-in one cannot be deleted (change
 /// `RAGWAY_PUBLIC_MODEL` instead); a stored override of it reverts to it.
-pub async fn delete(db: &AnyPool, settings: &Settings, name: &str) -> AppResult<()> {
+pub async fn delete(db: &AnyPool, settings: &Settings, name: &str) -> ChatResult<()> {
     let deleted = sqlx::query("DELETE FROM models WHERE name = $1")
         .bind(name)
         .execute(db)
         .await?;
     if deleted.rows_affected() == 0 {
         if name == settings.public_model {
-            return Err(AppError::BadRequest(format!(
+            return Err(ChatError::Invalid(format!(
                 "{name:?} is the built-in model named by RAGWAY_PUBLIC_MODEL; it cannot be deleted."
             )));
         }
-        return Err(AppError::ModelNotFound(name.to_string()));
+        return Err(ChatError::ModelNotFound(name.to_string()));
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! What retrieval searches for, from the conversation a request ends.
 
-use crate::error::{AppError, AppResult};
+use super::error::{ChatError, ChatResult};
 use ragway_protocol::chat::Message;
 
 /// Characters of a search text embedded and searched for: embedding models
@@ -21,11 +21,11 @@ const MAX_ANSWER_CHARS: usize = 300;
 /// finds its own documents through the text as asked. Measured on the
 /// retrieval quality benchmark's follow-ups and on every question asked
 /// after an unrelated exchange (BENCHMARKS.md, "Retrieval quality").
-pub fn search_queries(messages: &[Message]) -> AppResult<Vec<String>> {
+pub fn search_queries(messages: &[Message]) -> ChatResult<Vec<String>> {
     let last_user = messages
         .iter()
         .rposition(|m| m.role == "user")
-        .ok_or_else(|| AppError::BadRequest("`messages` must contain a user message.".into()))?;
+        .ok_or_else(|| ChatError::Invalid("`messages` must contain a user message.".into()))?;
     let question = messages[last_user].text();
     let mut queries = vec![cut(&question, MAX_QUESTION_CHARS)];
     let before = &messages[..last_user];

@@ -76,7 +76,7 @@ async fn setup(
     }
     tracing::info!("the admin password was set through the setup page");
     for (role, update) in &updates {
-        providers::save(&state, *role, update).await?;
+        providers::save(state.providers(), *role, update).await?;
     }
     let key = keys::create(&state.db, "first key", Role::User).await?;
     let token = admin::start_session(&state.db).await?;
@@ -165,7 +165,7 @@ async fn change_password(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> AppResult<Response> {
     if !verify_guarded(&state, ip, &body.current_password).await? {
-        return Err(admin::wrong_current_password());
+        return Err(admin::wrong_current_password().into());
     }
     let token = admin::replace_password(&state.db, &body.new_password).await?;
     tracing::info!("the admin password was changed; all sessions ended");
@@ -396,7 +396,9 @@ fn refuse_foreign(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
 }
 
 async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<IndexStatus>> {
-    Ok(Json(reindex::status(&state).await?))
+    Ok(Json(
+        reindex::status(&state.db, &state.upstreams, &state.settings).await?,
+    ))
 }
 
 /// `202` with the status when a reindex was started (or is already running),
@@ -411,5 +413,8 @@ async fn begin(
     } else {
         StatusCode::OK
     };
-    Ok((code, Json(reindex::status(&state).await?)))
+    Ok((
+        code,
+        Json(reindex::status(&state.db, &state.upstreams, &state.settings).await?),
+    ))
 }

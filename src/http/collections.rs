@@ -53,7 +53,7 @@ async fn remove(
     query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<Value>> {
     let Query(query) = query?;
-    let documents = collections::delete(&state, &name, query.force).await?;
+    let documents = collections::delete(state.stores(), &name, query.force).await?;
     Ok(Json(json!({
         "name": name, "object": "collection", "deleted": true, "documents_deleted": documents,
     })))

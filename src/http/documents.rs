@@ -288,7 +288,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> AppResult<Json<serde_json::Value>> {
     documents::get_for(&state.db, &caller, &id).await?;
-    documents::delete(&state, &id).await?;
+    documents::delete(state.stores(), &id).await?;
     Ok(Json(
         serde_json::json!({ "id": id, "object": "document", "deleted": true }),
     ))

@@ -177,7 +177,7 @@ async fn health(
     );
     let (database, vectors, blobs) = (database.is_ok(), stores.vectors, stores.blobs);
     let ok = database && vectors && blobs;
-    let index = reindex::status(&state)
+    let index = reindex::status(&state.db, &state.upstreams, &state.settings)
         .await
         .ok()
         .map(|s| index_summary(&s));

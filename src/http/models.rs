@@ -36,7 +36,11 @@ fn public(model: &Model) -> Value {
 }
 
 async fn list_public(State(state): State<AppState>, _caller: Caller) -> AppResult<Json<Value>> {
-    let data: Vec<Value> = models::list(&state).await?.iter().map(public).collect();
+    let data: Vec<Value> = models::list(state.models())
+        .await?
+        .iter()
+        .map(public)
+        .collect();
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
@@ -45,7 +49,7 @@ async fn show_public(
     _caller: Caller,
     Path(name): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let model = models::resolve(&state, &name).await?;
+    let model = models::resolve(state.models(), &name).await?;
     Ok(Json(public(&model)))
 }
 
@@ -58,7 +62,7 @@ fn admin_view(model: Model) -> Value {
 }
 
 async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
-    let data: Vec<Value> = models::list(&state)
+    let data: Vec<Value> = models::list(state.models())
         .await?
         .into_iter()
         .map(admin_view)
@@ -80,7 +84,7 @@ async fn show(
     _admin: AdminCaller,
     Path(name): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let model = models::resolve(&state, &name).await?;
+    let model = models::resolve(state.models(), &name).await?;
     Ok(Json(admin_view(model)))
 }
 
@@ -90,7 +94,7 @@ async fn update(
     Path(name): Path<String>,
     ApiJson(patch): ApiJson<Map<String, Value>>,
 ) -> AppResult<Json<Value>> {
-    let model = models::update(&state, &name, &patch).await?;
+    let model = models::update(state.models(), &name, &patch).await?;
     Ok(Json(admin_view(model)))
 }
 

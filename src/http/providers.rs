@@ -73,7 +73,7 @@ pub fn checked_updates(
 }
 
 async fn all(state: &AppState) -> AppResult<Json<Value>> {
-    let views = providers::list(state).await?;
+    let views = providers::list(state.providers()).await?;
     let map: Map<String, Value> = views
         .into_iter()
         .map(|v| (v.role.to_string(), json!(v)))
@@ -92,7 +92,7 @@ async fn update_all(
 ) -> AppResult<Json<Value>> {
     let updates = checked_updates(&state, body)?;
     for (role, update) in &updates {
-        providers::save(&state, *role, update).await?;
+        providers::save(state.providers(), *role, update).await?;
     }
     all(&state).await
 }
@@ -104,8 +104,8 @@ async fn update_one(
     ApiJson(update): ApiJson<ProviderUpdate>,
 ) -> AppResult<Json<Value>> {
     let role = role_named(&role)?;
-    providers::save(&state, role, &update).await?;
-    Ok(Json(json!(providers::view(&state, role).await?)))
+    providers::save(state.providers(), role, &update).await?;
+    Ok(Json(json!(providers::view(state.providers(), role).await?)))
 }
 
 async fn remove(
@@ -114,8 +114,8 @@ async fn remove(
     Path(role): Path<String>,
 ) -> AppResult<Json<Value>> {
     let role = role_named(&role)?;
-    providers::remove(&state, role).await?;
-    Ok(Json(json!(providers::view(&state, role).await?)))
+    providers::remove(state.providers(), role).await?;
+    Ok(Json(json!(providers::view(state.providers(), role).await?)))
 }
 
 /// `200` with the report whether the provider worked or not (`ok` says).
@@ -136,7 +136,7 @@ async fn test(
             ))
         })?)
     };
-    let report = providers::test(&state, role, update.as_ref()).await?;
+    let report = providers::test(state.upstreams.get(role), update.as_ref()).await?;
     if !report.ok {
         tracing::warn!(role = role.name(), error = ?report.error, "provider test failed");
     }
@@ -149,7 +149,7 @@ async fn models(
     Path(role): Path<String>,
 ) -> AppResult<Json<Value>> {
     let role = role_named(&role)?;
-    model_list(providers::models(&state, role, None).await?)
+    model_list(providers::models(state.upstreams.get(role), None).await?)
 }
 
 async fn models_for(
@@ -159,7 +159,7 @@ async fn models_for(
     ApiJson(update): ApiJson<ProviderUpdate>,
 ) -> AppResult<Json<Value>> {
     let role = role_named(&role)?;
-    model_list(providers::models(&state, role, Some(&update)).await?)
+    model_list(providers::models(state.upstreams.get(role), Some(&update)).await?)
 }
 
 fn model_list(ids: Vec<String>) -> AppResult<Json<Value>> {

@@ -87,10 +87,15 @@ async fn test(
     let name = request
         .model
         .unwrap_or_else(|| state.settings.public_model.clone());
-    let model = models::resolve(&state, &name).await?;
+    let model = models::resolve(state.models(), &name).await?;
     // As the chat pipeline searches: a follow-up rewritten when the model says so.
-    let queries =
-        chat::condense::queries(&state, &model, &messages, &LogHandle::detached()).await?;
+    let queries = chat::condense::queries(
+        &state.upstreams.chat,
+        &model,
+        &messages,
+        &LogHandle::detached(),
+    )
+    .await?;
     let mut options = chat::retrieval_options(&model, state.runtime().top_k);
     if let Some(top_k) = request.top_k {
         if !(1..=MAX_TOP_K).contains(&top_k) {
@@ -131,7 +136,8 @@ async fn test(
     });
     let catalog = retrieval::Catalog::read(&state.db).await?;
     let started = std::time::Instant::now();
-    let sources = retrieval::retrieve(&state, &caller, &catalog, &queries, options).await?;
+    let sources =
+        retrieval::retrieve(state.retriever(), &caller, &catalog, &queries, options).await?;
     Ok(Json(json!({
         "object": "retrieval.test",
         "model": model.id,

@@ -21,7 +21,8 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
-    Ok(Json(runtime::view(&state).await?))
+    let view = runtime::view(&state.db, &state.settings, &state.runtime()).await?;
+    Ok(Json(view))
 }
 
 async fn change(
@@ -29,6 +30,8 @@ async fn change(
     _admin: AdminCaller,
     ApiJson(changes): ApiJson<Map<String, Value>>,
 ) -> AppResult<Json<Value>> {
-    runtime::update(&state, &changes).await?;
-    Ok(Json(runtime::view(&state).await?))
+    let next = runtime::update(&state.db, &state.settings, &state.runtime(), &changes).await?;
+    let view = runtime::view(&state.db, &state.settings, &next).await?;
+    state.set_runtime(next);
+    Ok(Json(view))
 }

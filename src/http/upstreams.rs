@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
-    let pools = providers::pools(&state).await?;
+    let pools = providers::pools(state.providers()).await?;
     Ok(Json(json!({ "object": "list", "data": pools })))
 }
 
@@ -56,7 +56,7 @@ async fn add(
     ApiJson(body): ApiJson<NewKeys>,
 ) -> AppResult<(StatusCode, Json<PoolView>)> {
     let role = role_named(&role)?;
-    let view = providers::add_keys(&state, role, &body.key).await?;
+    let view = providers::add_keys(state.providers(), role, &body.key).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -67,7 +67,7 @@ async fn remove(
 ) -> AppResult<Json<PoolView>> {
     let role = role_named(&role)?;
     Ok(Json(
-        providers::remove_key(&state, role, &fingerprint).await?,
+        providers::remove_key(state.providers(), role, &fingerprint).await?,
     ))
 }
 
@@ -78,6 +78,6 @@ async fn enable(
 ) -> AppResult<Json<PoolView>> {
     let role = role_named(&role)?;
     Ok(Json(
-        providers::enable_key(&state, role, &fingerprint).await?,
+        providers::enable_key(state.providers(), role, &fingerprint).await?,
     ))
 }

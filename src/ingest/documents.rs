@@ -5,13 +5,13 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use super::error::{IngestError, IngestResult};
 use crate::auth::{Caller, Role};
 use crate::domain::collections::{is_private, PRIVATE_PREFIX};
 use crate::domain::page::{page_limit, Page};
 use crate::domain::DocumentStatus;
-use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::store::indexes;
+use crate::store::Stores;
 
 /// A document as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -81,24 +81,24 @@ const COLUMNS: &str = "id, title, collection, filename, content_type, size_bytes
 /// One document by id, if `caller` may see it: admins see every document,
 /// user keys their own private ones. Anything else is "not found", never
 /// "forbidden", so ids of others' documents reveal nothing.
-pub async fn get_for(db: &AnyPool, caller: &Caller, id: &str) -> AppResult<Document> {
+pub async fn get_for(db: &AnyPool, caller: &Caller, id: &str) -> IngestResult<Document> {
     let document = get(db, id).await?;
     if caller.role == Role::Admin
         || document.collection == crate::domain::collections::private_space(&caller.key_id)
     {
         Ok(document)
     } else {
-        Err(AppError::not_found("document", id))
+        Err(IngestError::not_found("document", id))
     }
 }
 
 /// One document by id.
-pub async fn get(db: &AnyPool, id: &str) -> AppResult<Document> {
+pub async fn get(db: &AnyPool, id: &str) -> IngestResult<Document> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM documents WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| AppError::not_found("document", id))?;
+        .ok_or_else(|| IngestError::not_found("document", id))?;
     Ok(Document::from_row(&row)?)
 }
 
@@ -107,7 +107,7 @@ pub async fn find_by_hash(
     db: &AnyPool,
     collection: &str,
     sha256: &str,
-) -> AppResult<Option<Document>> {
+) -> IngestResult<Option<Document>> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM documents WHERE collection = $1 AND sha256 = $2 ORDER BY id LIMIT 1"
     ))
@@ -137,7 +137,7 @@ pub struct ListQuery {
 ///
 /// Ids are UUIDv7, which sort by creation time, so the cursor is simply the
 /// last id seen and pages stay stable while new documents arrive.
-pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page<Document>> {
+pub async fn list(db: &AnyPool, query: &ListQuery) -> IngestResult<Page<Document>> {
     let limit = page_limit(query.limit)?;
     let mut conditions = Vec::new();
     let mut binds: Vec<String> = Vec::new();
@@ -151,7 +151,7 @@ pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page<Document>> 
     if let Some(status) = query.status.as_deref().filter(|s| !s.is_empty()) {
         if status.parse::<DocumentStatus>().is_err() {
             let names: Vec<&str> = DocumentStatus::ALL.iter().map(|s| s.as_str()).collect();
-            return Err(AppError::BadRequest(format!(
+            return Err(IngestError::Invalid(format!(
                 "`status` must be one of {}.",
                 names.join(", ")
             )));
@@ -164,7 +164,7 @@ pub async fn list(db: &AnyPool, query: &ListQuery) -> AppResult<Page<Document>> 
         Some("private") => bind("collection LIKE ?", private_like),
         Some("shared") => bind("collection NOT LIKE ?", private_like),
         Some(other) => {
-            return Err(AppError::BadRequest(format!(
+            return Err(IngestError::Invalid(format!(
                 "`visibility` must be \"shared\" or \"private\", not {other:?}."
             )))
         }
@@ -206,7 +206,7 @@ pub async fn lookup(
     db: &AnyPool,
     hashes: &[String],
     collection: Option<&str>,
-) -> AppResult<Vec<Document>> {
+) -> IngestResult<Vec<Document>> {
     if hashes.is_empty() {
         return Ok(Vec::new());
     }
@@ -243,35 +243,38 @@ pub async fn lookup(
 /// them back itself when it finds the row gone, and a second pass here
 /// covers a worker that finished in between. [`sweep_orphans`] removes
 /// whatever a crash left.
-pub async fn delete(state: &AppState, id: &str) -> AppResult<()> {
+pub async fn delete(stores: Stores<'_>, id: &str) -> IngestResult<()> {
     let status: Option<String> = sqlx::query_scalar("SELECT status FROM documents WHERE id = $1")
         .bind(id)
-        .fetch_optional(&state.db)
+        .fetch_optional(stores.db)
         .await?;
     let Some(status) = status else {
-        return Err(AppError::not_found("document", id));
+        return Err(IngestError::not_found("document", id));
     };
-    delete_chunks(state, id).await?;
+    delete_chunks(stores, id).await?;
     let removed = sqlx::query("DELETE FROM documents WHERE id = $1")
         .bind(id)
-        .execute(&state.db)
+        .execute(stores.db)
         .await?;
     if removed.rows_affected() == 0 {
-        return Err(AppError::not_found("document", id));
+        return Err(IngestError::not_found("document", id));
     }
-    super::jobs::cancel_pending(&state.db, id).await?;
+    super::jobs::cancel_pending(stores.db, id).await?;
     if stored_status(&status)?.in_progress() {
-        if let Err(err) = delete_chunks(state, id).await {
+        if let Err(err) = delete_chunks(stores, id).await {
             tracing::warn!(document = %id, error = ?err, "removing chunks written during the delete failed; the sweep will");
         }
     }
-    state.blobs.delete(&super::original_key(id)).await?;
+    stores.blobs.delete(&super::original_key(id)).await?;
     Ok(())
 }
 
-async fn delete_chunks(state: &AppState, id: &str) -> AppResult<()> {
-    for index in indexes::live(&state.db).await? {
-        state.vectors.delete_document(&index.table_name, id).await?;
+async fn delete_chunks(stores: Stores<'_>, id: &str) -> IngestResult<()> {
+    for index in indexes::live(stores.db).await? {
+        stores
+            .vectors
+            .delete_document(&index.table_name, id)
+            .await?;
     }
     Ok(())
 }
@@ -282,19 +285,22 @@ async fn delete_chunks(state: &AppState, id: &str) -> AppResult<()> {
 ///
 /// The vector store is read before the rows: a document created in between
 /// has its row written before any chunk, so it can never look orphaned.
-pub async fn sweep_orphans(state: &AppState) -> anyhow::Result<usize> {
+pub async fn sweep_orphans(stores: Stores<'_>) -> anyhow::Result<usize> {
     let mut swept = 0;
-    for index in indexes::live(&state.db).await? {
-        let in_vectors = state.vectors.document_ids(&index.table_name).await?;
+    for index in indexes::live(stores.db).await? {
+        let in_vectors = stores.vectors.document_ids(&index.table_name).await?;
         if in_vectors.is_empty() {
             continue;
         }
         let rows: Vec<String> = sqlx::query_scalar("SELECT id FROM documents")
-            .fetch_all(&state.db)
+            .fetch_all(stores.db)
             .await?;
         let rows: std::collections::HashSet<String> = rows.into_iter().collect();
         for id in in_vectors.difference(&rows) {
-            state.vectors.delete_document(&index.table_name, id).await?;
+            stores
+                .vectors
+                .delete_document(&index.table_name, id)
+                .await?;
             tracing::info!(document = %id, table = %index.table_name, "removed the chunks of a deleted document");
             swept += 1;
         }

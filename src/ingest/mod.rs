@@ -4,6 +4,7 @@
 pub mod collections;
 pub mod context;
 pub mod documents;
+pub mod error;
 pub mod extract;
 pub mod jobs;
 pub mod reindex;
@@ -12,11 +13,13 @@ pub mod worker;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use sqlx::AnyPool;
+use tokio::sync::Notify;
 
+pub use self::error::{IngestError, IngestResult};
 use crate::auth::{Caller, Role};
 use crate::domain::clock::now_ms;
 use crate::domain::DocumentStatus;
-use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 pub use documents::Document;
 use extract::Format;
@@ -24,9 +27,9 @@ use extract::Format;
 pub use collections::DEFAULT_COLLECTION;
 
 /// 413 when `upload` is over the upload limit the admin set.
-fn check_size(limit: usize, upload: &Upload) -> AppResult<()> {
+fn check_size(limit: usize, upload: &Upload) -> IngestResult<()> {
     if upload.bytes.len() > limit {
-        return Err(AppError::PayloadTooLarge(format!(
+        return Err(IngestError::TooLarge(format!(
             "The document is {} bytes; the upload limit is {limit} bytes.",
             upload.bytes.len()
         )));
@@ -55,20 +58,20 @@ pub fn original_key(document_id: &str) -> String {
 /// The same bytes into the same collection answer the existing document with
 /// `duplicate` set instead of a second copy; a duplicate of a document that
 /// failed queues it again.
-pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppResult<Document> {
+pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> IngestResult<Document> {
     state.upstreams.embeddings.ready()?;
     check_size(state.runtime().upload_max_bytes, &upload)?;
     let private = match upload.visibility.as_deref().map(str::trim) {
         None | Some("" | "shared") => false,
         Some("private") => true,
         Some(other) => {
-            return Err(AppError::BadRequest(format!(
+            return Err(IngestError::Invalid(format!(
                 "`visibility` must be \"shared\" or \"private\", not {other:?}."
             )))
         }
     };
     if !private && caller.role != Role::Admin {
-        return Err(AppError::Forbidden(
+        return Err(IngestError::NotAllowed(
             "User keys may upload private documents only: send \"visibility\": \"private\".".into(),
         ));
     }
@@ -80,7 +83,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     let collection = match (private, named) {
         (true, None) => crate::domain::collections::private_space(&caller.key_id),
         (true, Some(_)) => {
-            return Err(AppError::BadRequest(
+            return Err(IngestError::Invalid(
                 "Private documents live in the key's own space: leave out `collection`.".into(),
             ))
         }
@@ -95,7 +98,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     if let Some(mut existing) = documents::find_by_hash(&state.db, &collection, &sha256).await? {
         existing.duplicate = true;
         if existing.status == DocumentStatus::Failed {
-            requeue(state, &existing.id).await?;
+            requeue(&state.db, &state.ingest_wakeup, &existing.id).await?;
             existing.status = DocumentStatus::Pending;
             existing.error = None;
         }
@@ -144,20 +147,20 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> AppRes
     .bind(now)
     .execute(&state.db)
     .await?;
-    queue(state, &document.id).await?;
+    queue(&state.db, &state.ingest_wakeup, &document.id).await?;
     Ok(document)
 }
 
 /// The upload's type, or why it cannot be indexed (415 unreadable, 422 empty).
-fn check_content(upload: &Upload) -> AppResult<Format> {
+fn check_content(upload: &Upload) -> IngestResult<Format> {
     let format = extract::detect(&upload.bytes, upload.filename.as_deref())
-        .map_err(AppError::UnsupportedMediaType)?;
+        .map_err(IngestError::Unreadable)?;
     let plain_text = matches!(
         format,
         Format::Text | Format::Markdown | Format::Csv | Format::Json
     );
     if plain_text && extract::decode_text(&upload.bytes).trim().is_empty() {
-        return Err(AppError::Unprocessable(
+        return Err(IngestError::Empty(
             "The document is empty: there is no text to index.".into(),
         ));
     }
@@ -181,7 +184,7 @@ pub async fn replace(
     caller: &Caller,
     id: &str,
     upload: Upload,
-) -> AppResult<Document> {
+) -> IngestResult<Document> {
     state.upstreams.embeddings.ready()?;
     check_size(state.runtime().upload_max_bytes, &upload)?;
     let current = documents::get_for(&state.db, caller, id).await?;
@@ -196,7 +199,7 @@ pub async fn replace(
         .map(str::trim)
         .is_some_and(|v| !v.is_empty() && v != current.visibility);
     if moving || revisibling {
-        return Err(AppError::BadRequest(
+        return Err(IngestError::Invalid(
             "Replacing keeps a document's collection and visibility; upload a new document to put it elsewhere."
                 .into(),
         ));
@@ -229,7 +232,7 @@ pub async fn replace(
     .await?;
     // Read before it is queued, as `reingest` does.
     let queued = documents::get(&state.db, id).await?;
-    queue(state, id).await?;
+    queue(&state.db, &state.ingest_wakeup, id).await?;
     Ok(queued)
 }
 
@@ -237,11 +240,11 @@ pub async fn replace(
 /// extraction settings changed, or after it failed. Like a replacement, its
 /// current chunks keep answering until the new ones are all indexed.
 /// 409 while it is still being ingested.
-pub async fn reingest(state: &AppState, caller: &Caller, id: &str) -> AppResult<Document> {
+pub async fn reingest(state: &AppState, caller: &Caller, id: &str) -> IngestResult<Document> {
     state.upstreams.embeddings.ready()?;
     let current = documents::get_for(&state.db, caller, id).await?;
     if current.status.in_progress() {
-        return Err(AppError::Conflict(format!(
+        return Err(IngestError::Busy(format!(
             "The document is being ingested already (status \"{}\"); wait until it is ready or failed.",
             current.status
         )));
@@ -255,34 +258,34 @@ pub async fn reingest(state: &AppState, caller: &Caller, id: &str) -> AppResult<
     .execute(&state.db)
     .await?;
     if started.rows_affected() == 0 {
-        return Err(AppError::Conflict(
+        return Err(IngestError::Busy(
             "The document is being ingested already; wait until it is ready or failed.".into(),
         ));
     }
     // Read before it is queued: a worker may claim it at once, and the
     // answer says what this call did (queued it), not how far a worker got.
     let queued = documents::get(&state.db, id).await?;
-    queue(state, id).await?;
+    queue(&state.db, &state.ingest_wakeup, id).await?;
     Ok(queued)
 }
 
 /// Queue an ingest job for document `id` and wake an idle worker.
-async fn queue(state: &AppState, id: &str) -> AppResult<()> {
-    jobs::enqueue_ingest(&state.db, id).await?;
-    state.ingest_wakeup.notify_one();
+async fn queue(db: &AnyPool, wakeup: &Notify, id: &str) -> IngestResult<()> {
+    jobs::enqueue_ingest(db, id).await?;
+    wakeup.notify_one();
     Ok(())
 }
 
 /// Queue a document again from its stored original.
-async fn requeue(state: &AppState, id: &str) -> AppResult<()> {
+async fn requeue(db: &AnyPool, wakeup: &Notify, id: &str) -> IngestResult<()> {
     sqlx::query(
         "UPDATE documents SET status = 'pending', error = NULL, updated_at = $1 WHERE id = $2",
     )
     .bind(now_ms())
     .bind(id)
-    .execute(&state.db)
+    .execute(db)
     .await?;
-    queue(state, id).await?;
+    queue(db, wakeup, id).await?;
     Ok(())
 }
 

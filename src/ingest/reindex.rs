@@ -11,14 +11,17 @@
 
 use crate::domain::{DocumentStatus, IngestEvent};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyPool, Row};
 
 use super::context;
 use super::jobs::{self, Job};
-use super::worker::embed_into;
+use super::worker::{embed_into, Indexer};
+use crate::config::Settings;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::store::indexes::{self, VectorIndex};
+use crate::store::Stores;
+use crate::upstream::Upstreams;
 
 /// Documents read from SQL per step.
 const PAGE: i64 = 100;
@@ -38,17 +41,21 @@ pub struct IndexStatus {
 }
 
 /// The index status for `/health` and the admin API.
-pub async fn status(state: &AppState) -> AppResult<IndexStatus> {
+pub async fn status(
+    db: &AnyPool,
+    embeddings: &Upstreams,
+    settings: &Settings,
+) -> AppResult<IndexStatus> {
     let (mut active, mut building) = (None, None);
-    for index in indexes::live(&state.db).await? {
+    for index in indexes::live(db).await? {
         if index.state == "active" {
             active = Some(index);
         } else {
             building = Some(index);
         }
     }
-    let configured = &state.upstreams.embed_model();
-    let recipe = context::recipe(&state.settings);
+    let configured = &embeddings.embed_model();
+    let recipe = context::recipe(settings);
     let status = match (&active, &building) {
         (_, Some(_)) => "reindexing",
         (None, None) => "empty",
@@ -87,7 +94,7 @@ async fn register(state: &AppState) -> AppResult<Option<VectorIndex>> {
         Some(building) if &building.model == model && &building.recipe == recipe => building,
         Some(stale) => {
             // The model changed again mid-way: start over for the newest one.
-            discard(state, &stale).await?;
+            discard(state.stores(), &stale).await?;
             return Box::pin(register(state)).await;
         }
         None if &active.model == model && &active.recipe == recipe => return Ok(None),
@@ -102,9 +109,9 @@ async fn register(state: &AppState) -> AppResult<Option<VectorIndex>> {
 }
 
 /// Throw away an index under construction.
-async fn discard(state: &AppState, index: &VectorIndex) -> AppResult<()> {
-    state.vectors.drop_table(&index.table_name).await?;
-    indexes::remove(&state.db, &index.id).await?;
+async fn discard(stores: Stores<'_>, index: &VectorIndex) -> AppResult<()> {
+    stores.vectors.drop_table(&index.table_name).await?;
+    indexes::remove(stores.db, &index.id).await?;
     Ok(())
 }
 
@@ -153,7 +160,7 @@ pub async fn run(state: &AppState, building: &VectorIndex) -> Result<(), String>
             break;
         };
         for id in &ids {
-            copy_document(state, &active, &mut index, id).await?;
+            copy_document(state.indexer(), &active, &mut index, id).await?;
             index.documents_done += 1;
         }
         index.resume_after = last;
@@ -182,7 +189,7 @@ pub async fn run(state: &AppState, building: &VectorIndex) -> Result<(), String>
             break;
         }
         for id in missing {
-            copy_document(state, &active, &mut index, id).await?;
+            copy_document(state.indexer(), &active, &mut index, id).await?;
         }
     }
     let retired = indexes::switch_to(db, &index).await.map_err(sql_error)?;
@@ -214,13 +221,14 @@ async fn ready_ids(db: &sqlx::AnyPool, after: &str, limit: i64) -> sqlx::Result<
 
 /// Copy one document's chunks into `to`, embedded with its model, unless they are there.
 async fn copy_document(
-    state: &AppState,
+    parts: Indexer<'_>,
     from: &VectorIndex,
     to: &mut VectorIndex,
     document_id: &str,
 ) -> Result<(), String> {
     let store_error = |e: anyhow::Error| format!("the vector store failed: {e}");
-    let present = state
+    let present = parts
+        .stores
         .vectors
         .count_document(&to.table_name, document_id)
         .await
@@ -228,12 +236,13 @@ async fn copy_document(
     if present > 0 {
         return Ok(()); // written there by its ingest worker
     }
-    let chunks = state
+    let chunks = parts
+        .stores
         .vectors
         .chunks_of(&from.table_name, document_id)
         .await
         .map_err(store_error)?;
-    embed_into(state, to, chunks, |_| async {}).await
+    embed_into(parts, to, chunks, |_| async {}).await
 }
 
 /// How `ragway reindex` ended.

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sqlx::Row;
+use sqlx::{AnyPool, Row};
+use tokio::sync::broadcast;
 
 use super::extract::Format;
 use super::jobs::{self, Job};
@@ -17,8 +18,9 @@ use crate::domain::{DocumentStatus, IngestEvent};
 use crate::state::AppState;
 use crate::store::indexes::{self, VectorIndex};
 use crate::store::vectors::NewChunk;
+use crate::store::Stores;
 use crate::upstream::InputType;
-use crate::upstream::RetryPolicy;
+use crate::upstream::{RetryPolicy, Upstream};
 
 /// How long an idle worker waits before looking for work nobody announced
 /// (another replica's uploads, a lease that ran out).
@@ -112,21 +114,20 @@ pub async fn work_on(state: &AppState, job: &Job) {
                 tracing::error!(job = %job.id, error = ?err, "removing a finished job failed");
             }
             if let Some(event) = outcome {
-                announce(state, event);
+                announce(&state.ingest_events, event);
             }
         }
-        _ = keep_lease(state, job) => {
+        _ = keep_lease(&state.db, &state.instance, lease(&state.settings), job) => {
             tracing::warn!(job = %job.id, "lost the lease on a job; another worker has it now");
         }
     }
 }
 
 /// Renew the lease at a third of its length; returns when it is lost.
-async fn keep_lease(state: &AppState, job: &Job) {
-    let lease = lease(&state.settings);
+async fn keep_lease(db: &AnyPool, instance: &str, lease: Duration, job: &Job) {
     loop {
         tokio::time::sleep(lease / 3).await;
-        match jobs::renew(&state.db, job, &state.instance, lease).await {
+        match jobs::renew(db, job, instance, lease).await {
             Ok(true) => {}
             Ok(false) => return,
             // The database may be back before the lease runs out.
@@ -143,7 +144,7 @@ struct Doc {
 }
 
 /// Mark the document `processing` by `job`; `None` if it was deleted meanwhile.
-async fn start_document(state: &AppState, job: &Job, id: &str) -> sqlx::Result<Option<Doc>> {
+async fn start_document(db: &AnyPool, job: &Job, id: &str) -> sqlx::Result<Option<Doc>> {
     let started = sqlx::query(
         "UPDATE documents SET status = 'processing', job_id = $1, updated_at = $2 \
          WHERE id = $3 AND status IN ('pending', 'processing')",
@@ -151,14 +152,14 @@ async fn start_document(state: &AppState, job: &Job, id: &str) -> sqlx::Result<O
     .bind(&job.id)
     .bind(now_ms())
     .bind(id)
-    .execute(&state.db)
+    .execute(db)
     .await?;
     if started.rows_affected() == 0 {
         return Ok(None);
     }
     let row = sqlx::query("SELECT title, collection, content_type FROM documents WHERE id = $1")
         .bind(id)
-        .fetch_optional(&state.db)
+        .fetch_optional(db)
         .await?;
     row.map(|row| {
         Ok(Doc {
@@ -173,7 +174,7 @@ async fn start_document(state: &AppState, job: &Job, id: &str) -> sqlx::Result<O
 
 /// Ingest one document; answers the status to announce, if it changed.
 async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<DocumentStatus> {
-    let doc = match start_document(state, job, document_id).await {
+    let doc = match start_document(&state.db, job, document_id).await {
         Ok(Some(doc)) => doc,
         Ok(None) => return None, // deleted, or finished by an earlier claim
         Err(err) => {
@@ -186,11 +187,11 @@ async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<Docum
             "processing this file was interrupted {} times (the server stopped or crashed while reading it)",
             job.attempts - 1
         );
-        return record_failure(state, job, &doc.id, &reason).await;
+        return record_failure(&state.db, job, &doc.id, &reason).await;
     }
     let started = std::time::Instant::now();
     announce(
-        state,
+        &state.ingest_events,
         IngestEvent::document(&doc.id, DocumentStatus::Processing),
     );
     let generation = uuid::Uuid::new_v4().simple().to_string();
@@ -240,17 +241,12 @@ async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<Docum
         }
         Err(reason) => {
             tracing::warn!(document = %doc.id, %reason, "document failed");
-            record_failure(state, job, &doc.id, &reason).await
+            record_failure(&state.db, job, &doc.id, &reason).await
         }
     }
 }
 
-async fn record_failure(
-    state: &AppState,
-    job: &Job,
-    id: &str,
-    reason: &str,
-) -> Option<DocumentStatus> {
+async fn record_failure(db: &AnyPool, job: &Job, id: &str, reason: &str) -> Option<DocumentStatus> {
     let result = sqlx::query(
         "UPDATE documents SET status = 'failed', error = $1, updated_at = $2 \
          WHERE id = $3 AND status = 'processing' AND job_id = $4",
@@ -259,7 +255,7 @@ async fn record_failure(
     .bind(now_ms())
     .bind(id)
     .bind(&job.id)
-    .execute(&state.db)
+    .execute(db)
     .await;
     match result {
         Ok(done) if done.rows_affected() == 1 => Some(DocumentStatus::Failed),
@@ -272,7 +268,7 @@ async fn record_failure(
 }
 
 /// Store how far the embedding of a document has come; a failure here only costs the display.
-async fn record_progress(state: &AppState, id: &str, done: usize, total: usize) {
+async fn record_progress(db: &AnyPool, id: &str, done: usize, total: usize) {
     let result = sqlx::query(
         "UPDATE documents SET chunks_done = $1, chunks_total = $2, updated_at = $3 WHERE id = $4",
     )
@@ -280,16 +276,16 @@ async fn record_progress(state: &AppState, id: &str, done: usize, total: usize) 
     .bind(total as i64)
     .bind(now_ms())
     .bind(id)
-    .execute(&state.db)
+    .execute(db)
     .await;
     if let Err(err) = result {
         tracing::warn!(document = %id, error = ?err, "recording ingest progress failed");
     }
 }
 
-fn announce(state: &AppState, event: IngestEvent) {
+fn announce(events: &broadcast::Sender<IngestEvent>, event: IngestEvent) {
     // Nobody listening is fine.
-    let _ = state.ingest_events.send(event);
+    let _ = events.send(event);
 }
 
 /// Extract, split, embed and index one document into every index that takes
@@ -345,7 +341,7 @@ async fn ingest(
         .map_err(|e| format!("the index registry could not be read: {e}"))?;
     let count = chunks.len();
     let total = count * targets.len();
-    record_progress(state, &doc.id, 0, total).await;
+    record_progress(&state.db, &doc.id, 0, total).await;
     let last = targets.len() - 1;
     let mut chunks = Some(chunks);
     for (n, index) in targets.iter_mut().enumerate() {
@@ -355,12 +351,22 @@ async fn ingest(
         } else {
             chunks.clone()
         };
-        embed_into(state, index, these.unwrap_or_default(), |done| {
-            record_progress(state, &doc.id, n * count + done, total)
+        embed_into(state.indexer(), index, these.unwrap_or_default(), |done| {
+            record_progress(&state.db, &doc.id, n * count + done, total)
         })
         .await?;
     }
     Ok((count, targets))
+}
+
+/// The parts that embed chunks and index them: the stores, the embeddings
+/// upstream, and the settings that say how (prefix, input type, batch
+/// size, concurrency, retries).
+#[derive(Debug, Clone, Copy)]
+pub struct Indexer<'a> {
+    pub stores: Stores<'a>,
+    pub embeddings: &'a Upstream,
+    pub settings: &'a Settings,
 }
 
 /// Embed `chunks` with `index`'s model in batches, with retries, and write
@@ -369,7 +375,7 @@ async fn ingest(
 /// [`PROGRESS_EVERY`] and after the last batch. The
 /// first write records the index's vector width, in SQL and in `index`.
 pub async fn embed_into<F, Fut>(
-    state: &AppState,
+    parts: Indexer<'_>,
     index: &mut VectorIndex,
     mut chunks: Vec<NewChunk>,
     progress: F,
@@ -378,14 +384,15 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let retry = RetryPolicy::for_embeddings(&state.settings);
-    let embeddings = &state.upstreams.embeddings;
+    let Indexer {
+        stores,
+        embeddings,
+        settings,
+    } = parts;
+    let retry = RetryPolicy::for_embeddings(settings);
     let model = index.model.as_str();
-    let prefix = state.settings.embed_document_prefix.as_str();
-    let input_type = state
-        .settings
-        .embed_input_type
-        .then_some(InputType::Document);
+    let prefix = settings.embed_document_prefix.as_str();
+    let input_type = settings.embed_input_type.then_some(InputType::Document);
     // Each document's lede (its first line of prose, in its first chunk)
     // goes with every chunk of it.
     let mut firsts: HashMap<&str, &NewChunk> = HashMap::new();
@@ -404,7 +411,7 @@ where
     // (The futures are made up front, each building its inputs when first
     // polled: a closure in the stream would not be `Send` for every lifetime.)
     let calls: Vec<_> = chunks
-        .chunks(state.settings.embed_batch_size)
+        .chunks(settings.embed_batch_size)
         .map(|batch| async move {
             let inputs: Vec<String> = batch
                 .iter()
@@ -418,7 +425,7 @@ where
                 .await
         })
         .collect();
-    let mut batches = futures::stream::iter(calls).buffered(state.settings.embed_concurrency);
+    let mut batches = futures::stream::iter(calls).buffered(settings.embed_concurrency);
     let mut vectors = Vec::with_capacity(chunks.len());
     let mut reported = Instant::now();
     while let Some(batch) = batches.next().await {
@@ -435,13 +442,13 @@ where
     }
     if let Some(first) = chunks.first() {
         if index.dimension.is_none() {
-            indexes::set_dimension(&state.db, &index.id, first.vector.len())
+            indexes::set_dimension(stores.db, &index.id, first.vector.len())
                 .await
                 .map_err(|e| format!("the index registry could not be updated: {e}"))?;
             index.dimension = Some(first.vector.len() as i64);
         }
     }
-    state
+    stores
         .vectors
         .add(&index.table_name, chunks)
         .await

@@ -13,12 +13,23 @@ use search::{search, Found, Narrowing};
 
 use crate::auth::Caller;
 use crate::config::Fusion;
+use crate::config::Settings;
 use crate::domain::collections::private_space;
 use crate::error::AppResult;
 use crate::ingest::collections;
-use crate::state::AppState;
 use crate::store::indexes;
+use crate::store::vectors::VectorStore;
 use crate::store::vectors::{cosine, ChunkHit, Scope};
+use crate::upstream::Upstreams;
+
+/// The parts of the server retrieval uses: the vector store, the upstreams
+/// (embeddings, rerank) and the settings (query prefix, fusion, source window).
+#[derive(Debug, Clone, Copy)]
+pub struct Retriever<'a> {
+    pub vectors: &'a VectorStore,
+    pub upstreams: &'a Upstreams,
+    pub settings: &'a Settings,
+}
 
 /// A retrieved chunk as clients see it in `sources`.
 #[derive(Debug, Clone, Serialize)]
@@ -163,7 +174,7 @@ impl Catalog {
 ///
 /// The caller's own private documents are searched along with the shared ones.
 pub async fn retrieve(
-    state: &AppState,
+    parts: Retriever<'_>,
     caller: &Caller,
     catalog: &Catalog,
     queries: &[String],
@@ -198,7 +209,7 @@ pub async fn retrieve(
         .candidates
         .unwrap_or_else(|| candidates(options.top_k));
     let narrowing = if catalog.leaves_out(collections, &private) {
-        let share = match state.vectors.scope_share(&index.table_name, scope).await {
+        let share = match parts.vectors.scope_share(&index.table_name, scope).await {
             Ok(share) => share,
             Err(err) => {
                 tracing::warn!(error = %err, "counting the rows out of scope failed");
@@ -217,7 +228,7 @@ pub async fn retrieve(
     let mut embedded = None;
     for attempt in 1..=2 {
         let searched = search(
-            state,
+            parts,
             index,
             &queries,
             embedded.take(),
@@ -228,8 +239,8 @@ pub async fn retrieve(
         let Some(found) = searched.await? else {
             return Ok(Vec::new());
         };
-        let fusion = state.settings.fusion;
-        match read(state, &index.table_name, &found, &options, fusion, scope).await? {
+        let fusion = parts.settings.fusion;
+        match read(parts, &index.table_name, &found, &options, fusion, scope).await? {
             Some(hits) => {
                 fused = hits;
                 break;
@@ -249,7 +260,7 @@ pub async fn retrieve(
         && (hits.len() > 1 || (options.rerank_threshold.is_some() && !hits.is_empty()))
     {
         // The last query says the most (the question with its conversation).
-        hits = rerank(state, last, hits, options.top_k).await;
+        hits = rerank(parts, last, hits, options.top_k).await;
         if let Some(floor) = options.rerank_threshold {
             hits.retain(|c| c.rerank_score.is_none_or(|score| f64::from(score) >= floor));
         }
@@ -257,9 +268,9 @@ pub async fn retrieve(
     hits.truncate(options.top_k);
     let rows: Vec<u64> = hits.iter().map(|c| c.fused.row).collect();
     let mut sources = numbered(hits, options.explain);
-    let window = state.settings.source_window;
+    let window = parts.settings.source_window;
     passage::widen(
-        &state.vectors,
+        parts.vectors,
         window,
         &index.table_name,
         &mut sources,
@@ -281,7 +292,7 @@ pub async fn retrieve(
 /// convex combination needs every candidate's cosine first: the rows only
 /// full text found have theirs from their stored vectors, read alone.
 async fn read(
-    state: &AppState,
+    parts: Retriever<'_>,
     table: &str,
     found: &Found,
     options: &Options<'_>,
@@ -293,7 +304,7 @@ async fn read(
         .map(|f| (f, f.similarity))
         .collect();
     if fusion == Fusion::Convex {
-        if !cosines(state, table, found, &mut fused).await? {
+        if !cosines(parts, table, found, &mut fused).await? {
             return Ok(None);
         }
         let scores: Vec<(f32, Option<f32>)> = fused
@@ -332,7 +343,7 @@ async fn read(
         let page = &fused[next..end];
         let rows: Vec<u64> = page.iter().map(|(f, _)| f.row).collect();
         let vectors = page.iter().any(|(_, cos)| cos.is_none());
-        let Some(read) = state
+        let Some(read) = parts
             .vectors
             .read_rows(table, &rows, vectors, scope)
             .await?
@@ -374,14 +385,14 @@ async fn read(
 /// its stored vector (its best over the queries' embeddings). `false` when
 /// a row went away before it was read.
 async fn cosines(
-    state: &AppState,
+    parts: Retriever<'_>,
     table: &str,
     found: &Found,
     fused: &mut [(Fused, Option<f32>)],
 ) -> AppResult<bool> {
     let missing: Vec<usize> = (0..fused.len()).filter(|&i| fused[i].1.is_none()).collect();
     let rows: Vec<u64> = missing.iter().map(|&i| fused[i].0.row).collect();
-    let Some(stored) = state.vectors.read_vectors(table, &rows).await? else {
+    let Some(stored) = parts.vectors.read_vectors(table, &rows).await? else {
         return Ok(false);
     };
     for (i, stored) in missing.into_iter().zip(stored) {
@@ -401,17 +412,17 @@ fn best_cosine(queries: &[Vec<f32>], stored: &[f32]) -> f32 {
 /// The hits in the rerank model's order, best `top_k`; on any rerank
 /// failure, the fused order (retrieval still works without the reranker).
 async fn rerank(
-    state: &AppState,
+    parts: Retriever<'_>,
     question: &str,
     hits: Vec<Candidate>,
     top_k: usize,
 ) -> Vec<Candidate> {
-    if !state.upstreams.rerank.is_configured() {
+    if !parts.upstreams.rerank.is_configured() {
         tracing::warn!("the model asks for rerank, but RAGWAY_RERANK_BASE_URL is not set; keeping the fused order");
         return hits;
     }
     let texts: Vec<&str> = hits.iter().map(|c| c.hit.text.as_str()).collect();
-    match state.upstreams.rerank.rerank(question, &texts, top_k).await {
+    match parts.upstreams.rerank.rerank(question, &texts, top_k).await {
         Ok(order) => {
             let mut slots: Vec<Option<Candidate>> = hits.into_iter().map(Some).collect();
             order

@@ -2,10 +2,11 @@
 //! search side by side, each kept to the caller's scope.
 
 use crate::error::AppResult;
-use crate::state::AppState;
 use crate::store::indexes;
 use crate::store::vectors::{FoundRow, Scope, ScopeShare};
 use crate::upstream::InputType;
+
+use super::Retriever;
 
 /// A narrowed search is screened while at most one row in this many is out
 /// of scope (or no more than it searches deeper), else filtered.
@@ -64,7 +65,7 @@ pub(super) struct Found {
 /// the index's old embedding model is gone (answer without sources until
 /// the reindex is done).
 pub(super) async fn search(
-    state: &AppState,
+    parts: Retriever<'_>,
     index: &indexes::VectorIndex,
     queries: &[String],
     embedded: Option<Vec<Vec<f32>>>,
@@ -82,13 +83,13 @@ pub(super) async fn search(
         let embedded = match embedded {
             Some(vectors) => Ok(vectors),
             None => {
-                let settings = &state.settings;
+                let settings = &parts.settings;
                 let inputs: Vec<String> = queries
                     .iter()
                     .map(|query| format!("{}{query}", settings.embed_query_prefix))
                     .collect();
                 let input_type = settings.embed_input_type.then_some(InputType::Query);
-                state
+                parts
                     .upstreams
                     .embeddings
                     .embed_with(model, &inputs, input_type)
@@ -97,7 +98,7 @@ pub(super) async fn search(
         };
         let vectors = match embedded {
             Ok(vectors) => vectors,
-            Err(err) if model != state.upstreams.embed_model() => {
+            Err(err) if model != parts.upstreams.embed_model() => {
                 // The old model may be gone with the old provider: answer without
                 // sources rather than not at all until the reindex is done.
                 tracing::warn!(%model, error = %err, "the index's embedding model failed; answering without sources until `ragway reindex` finishes");
@@ -107,8 +108,8 @@ pub(super) async fn search(
         };
         let embedded_at = started.elapsed();
         let searches = vectors.iter().map(|vector| {
-            within_scope(state, table, wanted, narrowing, scope, move |k, scope| {
-                state.vectors.search_rows(table, vector, k, scope)
+            within_scope(parts, table, wanted, narrowing, scope, move |k, scope| {
+                parts.vectors.search_rows(table, vector, k, scope)
             })
         });
         let rows = futures::future::try_join_all(searches).await?;
@@ -120,8 +121,8 @@ pub(super) async fn search(
     // (BENCHMARKS.md, "Follow-ups").
     let by_text = async {
         let question = queries.first().map_or("", String::as_str);
-        let rows = within_scope(state, table, wanted, narrowing, scope, |k, scope| {
-            state.vectors.text_search_rows(table, question, k, scope)
+        let rows = within_scope(parts, table, wanted, narrowing, scope, |k, scope| {
+            parts.vectors.text_search_rows(table, question, k, scope)
         });
         (rows.await, started.elapsed())
     };
@@ -153,7 +154,7 @@ pub(super) async fn search(
 /// as `narrowing` says: screened (see [`Narrowing::Screen`]), or searched
 /// with `scope` as it is.
 async fn within_scope<'a, F, Fut>(
-    state: &AppState,
+    parts: Retriever<'_>,
     table: &str,
     wanted: usize,
     narrowing: Narrowing,
@@ -168,7 +169,7 @@ where
         return search(wanted, scope).await;
     };
     let rows = search(deeper, scope).await?;
-    match screened(state, table, rows, wanted, deeper, scope).await? {
+    match screened(parts, table, rows, wanted, deeper, scope).await? {
         Some(rows) => Ok(rows),
         None => {
             let filtered = Scope {
@@ -185,14 +186,14 @@ where
 /// stand for the filtered search's `wanted` (or which are out cannot be
 /// told): search again with the filter.
 async fn screened(
-    state: &AppState,
+    parts: Retriever<'_>,
     table: &str,
     rows: Vec<FoundRow>,
     wanted: usize,
     asked: usize,
     scope: Scope<'_>,
 ) -> anyhow::Result<Option<Vec<FoundRow>>> {
-    let Some(admitted) = state.vectors.in_scope(table, &rows, scope).await? else {
+    let Some(admitted) = parts.vectors.in_scope(table, &rows, scope).await? else {
         tracing::debug!("which searched rows are in scope is not known; searching with the filter");
         return Ok(None);
     };

@@ -11,6 +11,9 @@ use crate::error::AppError;
 /// One failed upstream call. `role` is `chat`, `embeddings`, `images` or `rerank`.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
+    /// No base URL or no model: the message names the setting to make.
+    #[error("{0}")]
+    NotConfigured(String),
     /// Every key was refused by the provider (401/403) and is blocked.
     #[error("Every key of the {role} upstream was refused by the provider and is blocked; fix or replace them, then enable them in the admin (GET /api/admin/upstreams).")]
     KeysBlocked { role: &'static str },
@@ -59,7 +62,9 @@ impl UpstreamError {
     pub fn status(&self) -> StatusCode {
         match self {
             UpstreamError::KeysResting { .. } => StatusCode::TOO_MANY_REQUESTS,
-            UpstreamError::NoKeyFree { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            UpstreamError::NoKeyFree { .. } | UpstreamError::NotConfigured(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             UpstreamError::TimedOut { .. }
             | UpstreamError::Unreachable {
                 timed_out: true, ..
@@ -78,6 +83,7 @@ impl UpstreamError {
     pub fn transient(&self) -> bool {
         match self {
             UpstreamError::KeysBlocked { .. }
+            | UpstreamError::NotConfigured(_)
             | UpstreamError::TooLarge { .. }
             | UpstreamError::Unusable(_) => false,
             UpstreamError::Status { upstream, .. } => {
@@ -105,6 +111,9 @@ impl UpstreamError {
 
 impl From<UpstreamError> for AppError {
     fn from(err: UpstreamError) -> Self {
+        if let UpstreamError::NotConfigured(message) = err {
+            return AppError::NotConfigured(message);
+        }
         AppError::Upstream {
             status: err.status(),
             retry_after: err.retry_after(),

@@ -23,7 +23,7 @@ pub mod providers;
 mod rerank;
 mod retry;
 
-use self::error::UpstreamError;
+pub use self::error::UpstreamError;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -408,19 +408,19 @@ impl Upstream {
     }
 
     /// The endpoint, or a 503 naming what is missing.
-    pub fn ready(&self) -> AppResult<Ready> {
+    pub fn ready(&self) -> Result<Ready, UpstreamError> {
         Self::ready_at(self.role, self.endpoint())
     }
 
-    fn ready_at(role: Role, endpoint: Arc<Endpoint>) -> AppResult<Ready> {
+    fn ready_at(role: Role, endpoint: Arc<Endpoint>) -> Result<Ready, UpstreamError> {
         let prefix = role.env_prefix();
         let name = role.name();
         match (&endpoint.base_url, &endpoint.model) {
             (Some(_), Some(_)) => Ok(Ready(endpoint)),
-            (None, _) => Err(AppError::NotConfigured(format!(
+            (None, _) => Err(UpstreamError::NotConfigured(format!(
                 "The {name} upstream is not configured: set its base URL in the admin (Providers), or {prefix}_BASE_URL (and {prefix}_API_KEY)."
             ))),
-            (_, None) => Err(AppError::NotConfigured(format!(
+            (_, None) => Err(UpstreamError::NotConfigured(format!(
                 "The {name} upstream is not configured: set its model in the admin (Providers), or {prefix}_MODEL."
             ))),
         }

@@ -14,12 +14,20 @@ use serde_json::{json, Value};
 use sqlx::{AnyPool, Row};
 
 use super::pool::{KeyView, Pool, Summary};
-use super::{normalize_base_url, split_keys, Endpoint, Role, Upstream};
+use super::{normalize_base_url, split_keys, Endpoint, Role, Upstream, Upstreams};
 use crate::auth::secrets::{mask, Secrets};
 use crate::domain::clock::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
 use crate::usage::LogHandle;
+
+/// The parts the provider functions use: the providers and key-block
+/// tables, the key sealer, and the upstreams they point.
+#[derive(Debug, Clone, Copy)]
+pub struct Providers<'a> {
+    pub db: &'a AnyPool,
+    pub secrets: &'a Secrets,
+    pub upstreams: &'a Upstreams,
+}
 
 /// How often every process reads the saved providers again.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
@@ -163,17 +171,17 @@ fn endpoint_of(secrets: &Secrets, role: Role, saved: &Saved) -> (Endpoint, Optio
 }
 
 /// Point every upstream at its saved provider, or back at the settings.
-pub async fn load(state: &AppState) -> AppResult<()> {
+pub async fn load(parts: Providers<'_>) -> AppResult<()> {
     // One load at a time: two that overlap (the periodic reload and one
     // asked for) could otherwise end out of order, the one that read SQL
     // first applying its older view last (an unblocked key, say).
     static LOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one_at_a_time = LOADING.lock().await;
     for role in Role::ALL {
-        let upstream = state.upstreams.get(role);
-        match saved(&state.db, role).await? {
+        let upstream = parts.upstreams.get(role);
+        match saved(parts.db, role).await? {
             Some(saved) => {
-                let (endpoint, error) = endpoint_of(&state.secrets, role, &saved);
+                let (endpoint, error) = endpoint_of(parts.secrets, role, &saved);
                 if let Some(error) = error {
                     tracing::error!(role = role.name(), %error, "the saved provider's API key cannot be used");
                 }
@@ -181,7 +189,7 @@ pub async fn load(state: &AppState) -> AppResult<()> {
             }
             None => upstream.set_endpoint(upstream.configured()),
         }
-        sync_blocks(&state.db, role, upstream.pool()).await?;
+        sync_blocks(parts.db, role, upstream.pool()).await?;
     }
     Ok(())
 }
@@ -238,11 +246,11 @@ pub struct PoolView {
 }
 
 /// Every role's key pool (this process's counters; blocks as all replicas see them).
-pub async fn pools(state: &AppState) -> AppResult<Vec<PoolView>> {
+pub async fn pools(parts: Providers<'_>) -> AppResult<Vec<PoolView>> {
     let mut views = Vec::new();
     for role in Role::ALL {
-        let upstream = state.upstreams.get(role);
-        sync_blocks(&state.db, role, upstream.pool()).await?;
+        let upstream = parts.upstreams.get(role);
+        sync_blocks(parts.db, role, upstream.pool()).await?;
         views.push(pool_view(upstream));
     }
     Ok(views)
@@ -263,12 +271,16 @@ fn pool_view(upstream: &Upstream) -> PoolView {
 }
 
 /// Enable `role`'s key `fingerprint` again (unblock it and end its cooling), on every replica.
-pub async fn enable_key(state: &AppState, role: Role, fingerprint: &str) -> AppResult<PoolView> {
-    let upstream = state.upstreams.get(role);
+pub async fn enable_key(
+    parts: Providers<'_>,
+    role: Role,
+    fingerprint: &str,
+) -> AppResult<PoolView> {
+    let upstream = parts.upstreams.get(role);
     sqlx::query("DELETE FROM upstream_key_blocks WHERE role = $1 AND fingerprint = $2")
         .bind(role.name())
         .bind(fingerprint)
-        .execute(&state.db)
+        .execute(parts.db)
         .await?;
     if !upstream.pool().enable(fingerprint) {
         return Err(no_such_key(role, fingerprint));
@@ -283,44 +295,48 @@ pub async fn enable_key(state: &AppState, role: Role, fingerprint: &str) -> AppR
 
 /// Add `keys` (one, or several separated by commas) to `role`'s pool, saved
 /// as the role's provider.
-pub async fn add_keys(state: &AppState, role: Role, keys: &str) -> AppResult<PoolView> {
+pub async fn add_keys(parts: Providers<'_>, role: Role, keys: &str) -> AppResult<PoolView> {
     let added = split_keys(keys);
     if added.is_empty() {
         return Err(AppError::BadRequest(
             "`key` must hold an API key (several may be separated by commas).".into(),
         ));
     }
-    let upstream = state.upstreams.get(role);
+    let upstream = parts.upstreams.get(role);
     let mut all = upstream.endpoint().keys();
     all.extend(added);
-    save_keys(state, role, all).await?;
+    save_keys(parts, role, all).await?;
     Ok(pool_view(upstream))
 }
 
 /// Take the key `fingerprint` out of `role`'s pool, saved as the role's provider.
-pub async fn remove_key(state: &AppState, role: Role, fingerprint: &str) -> AppResult<PoolView> {
-    let upstream = state.upstreams.get(role);
+pub async fn remove_key(
+    parts: Providers<'_>,
+    role: Role,
+    fingerprint: &str,
+) -> AppResult<PoolView> {
+    let upstream = parts.upstreams.get(role);
     let mut all = upstream.endpoint().keys();
     let before = all.len();
     all.retain(|k| super::pool::fingerprint(Some(k)) != fingerprint);
     if all.len() == before {
         return Err(no_such_key(role, fingerprint));
     }
-    save_keys(state, role, all).await?;
+    save_keys(parts, role, all).await?;
     sqlx::query("DELETE FROM upstream_key_blocks WHERE role = $1 AND fingerprint = $2")
         .bind(role.name())
         .bind(fingerprint)
-        .execute(&state.db)
+        .execute(parts.db)
         .await?;
     Ok(pool_view(upstream))
 }
 
-async fn save_keys(state: &AppState, role: Role, keys: Vec<String>) -> AppResult<()> {
+async fn save_keys(parts: Providers<'_>, role: Role, keys: Vec<String>) -> AppResult<()> {
     let update = ProviderUpdate {
         api_key: Some((!keys.is_empty()).then(|| keys.join(","))),
         ..ProviderUpdate::default()
     };
-    save(state, role, &update).await
+    save(parts, role, &update).await
 }
 
 fn no_such_key(role: Role, fingerprint: &str) -> AppError {
@@ -334,24 +350,24 @@ fn no_such_key(role: Role, fingerprint: &str) -> AppError {
 }
 
 /// Every provider as the admin sees it.
-pub async fn list(state: &AppState) -> AppResult<Vec<ProviderView>> {
+pub async fn list(parts: Providers<'_>) -> AppResult<Vec<ProviderView>> {
     let mut views = Vec::new();
     for role in Role::ALL {
-        views.push(view(state, role).await?);
+        views.push(view(parts, role).await?);
     }
     Ok(views)
 }
 
 /// One provider as the admin sees it.
-pub async fn view(state: &AppState, role: Role) -> AppResult<ProviderView> {
-    let saved = saved(&state.db, role).await?;
+pub async fn view(parts: Providers<'_>, role: Role) -> AppResult<ProviderView> {
+    let saved = saved(parts.db, role).await?;
     let (endpoint, error, updated_at) = match &saved {
         Some(saved) => {
-            let (endpoint, error) = endpoint_of(&state.secrets, role, saved);
+            let (endpoint, error) = endpoint_of(parts.secrets, role, saved);
             (endpoint, error, Some(saved.updated_at))
         }
         None => (
-            (*state.upstreams.get(role).configured()).clone(),
+            (*parts.upstreams.get(role).configured()).clone(),
             None,
             None,
         ),
@@ -377,14 +393,14 @@ pub async fn view(state: &AppState, role: Role) -> AppResult<ProviderView> {
 }
 
 /// Save `update` to `role`'s provider and use it at once.
-pub async fn save(state: &AppState, role: Role, update: &ProviderUpdate) -> AppResult<()> {
-    let current = state.upstreams.get(role).endpoint();
+pub async fn save(parts: Providers<'_>, role: Role, update: &ProviderUpdate) -> AppResult<()> {
+    let current = parts.upstreams.get(role).endpoint();
     // Saved, every later call would carry the saved key to the new address.
     refuse_saved_key_elsewhere(&current, update)?;
     let next = update.applied_to(&current)?;
     let sealed = match &next.api_key {
         Some(key) => Some(
-            state
+            parts
                 .secrets
                 .seal(&purpose(role), key)
                 .map_err(|e| AppError::NotConfigured(e.to_string()))?,
@@ -401,20 +417,20 @@ pub async fn save(state: &AppState, role: Role, update: &ProviderUpdate) -> AppR
     .bind(next.model.clone())
     .bind(sealed)
     .bind(now_ms())
-    .execute(&state.db)
+    .execute(parts.db)
     .await?;
     tracing::info!(role = role.name(), base_url = ?next.base_url, model = ?next.model, "provider saved");
-    state.upstreams.get(role).set_endpoint(Arc::new(next));
+    parts.upstreams.get(role).set_endpoint(Arc::new(next));
     Ok(())
 }
 
 /// Forget `role`'s saved provider: the settings apply again.
-pub async fn remove(state: &AppState, role: Role) -> AppResult<()> {
+pub async fn remove(parts: Providers<'_>, role: Role) -> AppResult<()> {
     sqlx::query("DELETE FROM providers WHERE role = $1")
         .bind(role.name())
-        .execute(&state.db)
+        .execute(parts.db)
         .await?;
-    let upstream = state.upstreams.get(role);
+    let upstream = parts.upstreams.get(role);
     upstream.set_endpoint(upstream.configured());
     Ok(())
 }
@@ -442,12 +458,9 @@ pub struct TestReport {
 /// 1-token chat answer, one embedding, a rerank of two texts, and (as
 /// drawing costs) the model list for images. `update`, when given, is
 /// tried instead of what is saved, without saving it.
-pub async fn test(
-    state: &AppState,
-    role: Role,
-    update: Option<&ProviderUpdate>,
-) -> AppResult<TestReport> {
-    let upstream = candidate(state.upstreams.get(role), update)?;
+pub async fn test(current: &Upstream, update: Option<&ProviderUpdate>) -> AppResult<TestReport> {
+    let role = current.role();
+    let upstream = candidate(current, update)?;
     let model = upstream.model();
     let started = Instant::now();
     let outcome: AppResult<Option<Value>> = async {
@@ -514,12 +527,8 @@ pub async fn test(
 }
 
 /// The models `role`'s provider (or `update`, unsaved) offers, by id.
-pub async fn models(
-    state: &AppState,
-    role: Role,
-    update: Option<&ProviderUpdate>,
-) -> AppResult<Vec<String>> {
-    let upstream = candidate(state.upstreams.get(role), update)?;
+pub async fn models(current: &Upstream, update: Option<&ProviderUpdate>) -> AppResult<Vec<String>> {
+    let upstream = candidate(current, update)?;
     upstream.list_models().await
 }
 

@@ -14,6 +14,7 @@
 //! a request cannot make its row large (a 40 MB model name, a 64 KB path).
 
 pub mod daily;
+pub mod error;
 pub mod metrics;
 pub mod query;
 pub mod quota;
@@ -27,7 +28,6 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::domain::clock::now_ms;
-use crate::state::AppState;
 use daily::Daily;
 pub use daily::Sum;
 
@@ -325,20 +325,13 @@ impl Recorder {
 }
 
 /// Start the writer that stores queued entries, and the periodic cleanup of
-/// rows older than the retention. Only a serving process starts it.
-pub fn start_writer(state: &AppState) {
-    let Some(mut receiver) = state
-        .request_log
-        .receiver
-        .lock()
-        .expect("log receiver lock")
-        .take()
-    else {
+/// rows older than `retention_days`. Only a serving process starts it.
+pub fn start_writer(log: &Recorder, db: &AnyPool, retention_days: u64) {
+    let Some(mut receiver) = log.receiver.lock().expect("log receiver lock").take() else {
         return;
     };
-    let db = state.db.clone();
-    let daily = state.request_log.daily.clone();
-    let retention_days = state.settings.log_retention_days;
+    let db = db.clone();
+    let daily = log.daily.clone();
     // A bare spawn on purpose: the writer runs until the queue closes, which is after shutdown
     // waits for the tracker; shutdown stores the last rows with `request_log.flush()` instead.
     #[allow(clippy::disallowed_methods)]

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
+use super::error::{UsageError, UsageResult};
 use super::{day_of, Entry};
 use crate::domain::clock::now_ms;
 use crate::domain::page::{page_limit, Page};
-use crate::error::{AppError, AppResult};
 
 /// A stored request log row: the entry as it was written.
 #[derive(Debug, Clone, Serialize)]
@@ -68,7 +68,7 @@ pub struct LogQuery {
 }
 
 /// Log rows matching `query`, newest first (ids are UUIDv7: time order).
-pub async fn logs(db: &AnyPool, query: &LogQuery) -> AppResult<Page<LogRow>> {
+pub async fn logs(db: &AnyPool, query: &LogQuery) -> UsageResult<Page<LogRow>> {
     let limit = page_limit(query.limit)?;
     enum Bind {
         Text(String),
@@ -115,7 +115,7 @@ pub async fn logs(db: &AnyPool, query: &LogQuery) -> AppResult<Page<LogRow>> {
                 .ok()
                 .filter(|c| (100..600).contains(c))
                 .ok_or_else(|| {
-                    AppError::BadRequest(
+                    UsageError::Invalid(
                         "`status` must be an HTTP status code, `ok` or `error`.".into(),
                     )
                 })?;
@@ -177,12 +177,12 @@ pub struct UsageQuery {
 pub async fn usage(
     db: &AnyPool,
     query: &UsageQuery,
-) -> AppResult<(Vec<UsageRow>, super::Sum, String, String)> {
-    let day = |name: &str, value: &Option<String>, default: String| -> AppResult<String> {
+) -> UsageResult<(Vec<UsageRow>, super::Sum, String, String)> {
+    let day = |name: &str, value: &Option<String>, default: String| -> UsageResult<String> {
         match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             None => Ok(default),
             Some(text) => parse_day(text).ok_or_else(|| {
-                AppError::BadRequest(format!("`{name}` must be a day such as 2026-12-31."))
+                UsageError::Invalid(format!("`{name}` must be a day such as 2026-12-31."))
             }),
         }
     };
@@ -190,9 +190,7 @@ pub async fn usage(
     let to = day("to", &query.to, day_of(now))?;
     let from = day("from", &query.from, day_of(now - 6 * 86_400_000))?;
     if from > to {
-        return Err(AppError::BadRequest(
-            "`from` must not be after `to`.".into(),
-        ));
+        return Err(UsageError::Invalid("`from` must not be after `to`.".into()));
     }
     let mut sql = String::from(
         "SELECT u.key_id, k.name AS key_name, u.day, u.requests, u.prompt_tokens, u.completion_tokens, \

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use sqlx::Row;
 
+use super::error::{UsageError, UsageResult};
 use super::{day_of, Recorder};
 use crate::auth::Caller;
 use crate::domain::clock::now_ms;
-use crate::error::{AppError, AppResult};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -25,11 +25,11 @@ pub struct Quotas {
 
 impl Quotas {
     /// Count a request of `caller` against its per-minute limit, or refuse it.
-    pub fn admit(&self, caller: &Caller) -> AppResult<()> {
+    pub fn admit(&self, caller: &Caller) -> UsageResult<()> {
         self.admit_at(caller, Instant::now())
     }
 
-    fn admit_at(&self, caller: &Caller, now: Instant) -> AppResult<()> {
+    fn admit_at(&self, caller: &Caller, now: Instant) -> UsageResult<()> {
         let Some(limit) = caller.limits.requests_per_minute else {
             return Ok(());
         };
@@ -46,7 +46,7 @@ impl Quotas {
             let wait = window.front().map_or(MINUTE, |oldest| {
                 MINUTE.saturating_sub(now.duration_since(*oldest))
             });
-            return Err(AppError::TooManyRequests {
+            return Err(UsageError::RateLimited {
                 message: format!(
                     "Rate limit reached for this key: {limit} requests per minute. Try again in {} s.",
                     wait.as_secs().max(1)
@@ -60,7 +60,7 @@ impl Quotas {
 }
 
 /// Refuse a chat request from a key that has used its tokens for today.
-pub async fn check_tokens(db: &sqlx::AnyPool, log: &Recorder, caller: &Caller) -> AppResult<()> {
+pub async fn check_tokens(db: &sqlx::AnyPool, log: &Recorder, caller: &Caller) -> UsageResult<()> {
     let Some(limit) = caller.limits.tokens_per_day else {
         return Ok(());
     };
@@ -81,7 +81,7 @@ pub async fn check_tokens(db: &sqlx::AnyPool, log: &Recorder, caller: &Caller) -
     }
     let midnight = (now / 86_400_000 + 1) * 86_400_000;
     let wait = ((midnight - now) / 1000).max(1) as u64;
-    Err(AppError::QuotaExceeded {
+    Err(UsageError::QuotaUsed {
         message: format!(
             "This key has used its {limit} tokens for today ({used} so far); the quota renews at 00:00 UTC, in {wait} s."
         ),
@@ -115,7 +115,7 @@ mod tests {
         quotas
             .admit_at(&two, start + Duration::from_secs(20))
             .unwrap();
-        let Err(AppError::TooManyRequests {
+        let Err(UsageError::RateLimited {
             retry_after_secs, ..
         }) = quotas.admit_at(&two, start + Duration::from_secs(30))
         else {

@@ -7,3 +7,12 @@ pub mod migrate;
 pub mod s3;
 pub mod sql;
 pub mod vectors;
+
+/// The three stores together, borrowed: what a function that keeps rows,
+/// chunks and files in step (a document's delete, say) takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Stores<'a> {
+    pub db: &'a sqlx::AnyPool,
+    pub vectors: &'a vectors::VectorStore,
+    pub blobs: &'a blobs::BlobStore,
+}

@@ -228,9 +228,13 @@ impl TestApp {
         for role in ragway::upstream::Role::ALL {
             let keys = self.state.upstreams.get(role).pool().views();
             for key in keys.iter().filter(|k| k.state != "active") {
-                ragway::upstream::providers::enable_key(&self.state, role, &key.fingerprint)
-                    .await
-                    .unwrap();
+                ragway::upstream::providers::enable_key(
+                    self.state.providers(),
+                    role,
+                    &key.fingerprint,
+                )
+                .await
+                .unwrap();
             }
         }
     }

@@ -293,7 +293,7 @@ async fn chunks_whose_document_row_is_gone_are_swept() {
         .unwrap();
     assert_eq!(app.stored_chunks(&orphan).await, 1);
 
-    let swept = ragway::ingest::documents::sweep_orphans(&app.state)
+    let swept = ragway::ingest::documents::sweep_orphans(app.state.stores())
         .await
         .unwrap();
     assert_eq!(swept, 1);
@@ -311,7 +311,7 @@ async fn chunks_whose_document_row_is_gone_are_swept() {
         "{sources:?}"
     );
     // Nothing left to sweep.
-    let swept = ragway::ingest::documents::sweep_orphans(&app.state)
+    let swept = ragway::ingest::documents::sweep_orphans(app.state.stores())
         .await
         .unwrap();
     assert_eq!(swept, 0);

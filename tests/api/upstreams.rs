@@ -219,7 +219,9 @@ async fn a_block_made_on_another_replica_applies_here() {
     .await
     .unwrap();
     // What every replica does every few seconds.
-    ragway::upstream::providers::load(&app.state).await.unwrap();
+    ragway::upstream::providers::load(app.state.providers())
+        .await
+        .unwrap();
     for i in 0..3 {
         assert_eq!(
             ask(&app, &format!("q{i}"), false).await.status(),
@@ -232,7 +234,9 @@ async fn a_block_made_on_another_replica_applies_here() {
         .execute(&app.state.db)
         .await
         .unwrap();
-    ragway::upstream::providers::load(&app.state).await.unwrap();
+    ragway::upstream::providers::load(app.state.providers())
+        .await
+        .unwrap();
     assert_eq!(chat_pool(&app).await["summary"]["active"], 2);
 }
 

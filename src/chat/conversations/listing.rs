@@ -7,8 +7,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use super::{add_key_bytes, Message};
+use crate::chat::error::{ChatError, ChatResult};
 use crate::domain::page::{page_limit, Page};
-use crate::error::{AppError, AppResult};
 
 /// A conversation in a listing.
 #[derive(Debug, Serialize)]
@@ -49,7 +49,7 @@ pub async fn list(
     owner: Option<&str>,
     limit: Option<i64>,
     after: Option<&str>,
-) -> AppResult<Page<Summary>> {
+) -> ChatResult<Page<Summary>> {
     let limit = page_limit(limit)?;
     let cursor = match after.filter(|a| !a.is_empty()) {
         Some(after) => Some(
@@ -57,7 +57,7 @@ pub async fn list(
                 .split_once('_')
                 .and_then(|(time, id)| Some((time.parse::<i64>().ok()?, id.to_string())))
                 .ok_or_else(|| {
-                    AppError::BadRequest(
+                    ChatError::Invalid(
                         "`after` is not a cursor from this listing (pass `next_cursor`).".into(),
                     )
                 })?,
@@ -108,7 +108,7 @@ fn one(owner: Option<&str>) -> &'static str {
 /// Conversation `id` of `owner` (`None`: whoever's, for the admin) with its
 /// messages: the system messages first, then every turn with its time and,
 /// for answers, usage and sources.
-pub async fn get(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<Value> {
+pub async fn get(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<Value> {
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS}, system FROM conversations WHERE {}",
         one(owner)
@@ -120,7 +120,7 @@ pub async fn get(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<Value
     let row = query
         .fetch_optional(db)
         .await?
-        .ok_or_else(|| AppError::not_found("conversation", id))?;
+        .ok_or_else(|| ChatError::not_found("conversation", id))?;
     let summary = Summary::from_row(&row)?;
     let system: Vec<Message> =
         serde_json::from_str(&row.try_get::<String, _>("system")?).unwrap_or_default();
@@ -138,7 +138,7 @@ pub async fn get(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<Value
     for row in &rows {
         let body: String = row.try_get("body")?;
         let message: Message = serde_json::from_str(&body)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored message: {e}")))?;
+            .map_err(|e| ChatError::Store(anyhow::anyhow!("stored message: {e}")))?;
         let mut value = message_json(&message, row.try_get("created_at")?);
         if let Some(sources) = row.try_get::<Option<String>, _>("sources")? {
             value["sources"] = serde_json::from_str(&sources).unwrap_or_else(|_| json!([]));
@@ -173,7 +173,7 @@ fn message_json(message: &Message, created_at: i64) -> Value {
 
 /// Delete conversation `id` of `owner` (`None`: whoever's, for the admin)
 /// and its messages.
-pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<()> {
+pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<()> {
     let mut tx = db.begin().await?;
     let sql = format!(
         "DELETE FROM conversations WHERE {} RETURNING key_id, stored_bytes",
@@ -184,7 +184,7 @@ pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> AppResult<()
         query = query.bind(owner);
     }
     let Some(deleted) = query.fetch_optional(&mut *tx).await? else {
-        return Err(AppError::not_found("conversation", id));
+        return Err(ChatError::not_found("conversation", id));
     };
     let (key_id, bytes): (String, i64) =
         (deleted.try_get("key_id")?, deleted.try_get("stored_bytes")?);
