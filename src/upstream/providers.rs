@@ -277,11 +277,7 @@ pub async fn enable_key(
     fingerprint: &str,
 ) -> AppResult<PoolView> {
     let upstream = parts.upstreams.get(role);
-    sqlx::query("DELETE FROM upstream_key_blocks WHERE role = $1 AND fingerprint = $2")
-        .bind(role.name())
-        .bind(fingerprint)
-        .execute(parts.db)
-        .await?;
+    forget_block(parts.db, role, fingerprint).await?;
     if !upstream.pool().enable(fingerprint) {
         return Err(no_such_key(role, fingerprint));
     }
@@ -291,6 +287,17 @@ pub async fn enable_key(
         "upstream key enabled"
     );
     Ok(pool_view(upstream))
+}
+
+/// Lift the stored block of `role`'s key `fingerprint` (every replica
+/// takes SQL's blocks as the truth at its next sync).
+async fn forget_block(db: &AnyPool, role: Role, fingerprint: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM upstream_key_blocks WHERE role = $1 AND fingerprint = $2")
+        .bind(role.name())
+        .bind(fingerprint)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Add `keys` (one, or several separated by commas) to `role`'s pool, saved
@@ -323,11 +330,7 @@ pub async fn remove_key(
         return Err(no_such_key(role, fingerprint));
     }
     save_keys(parts, role, all).await?;
-    sqlx::query("DELETE FROM upstream_key_blocks WHERE role = $1 AND fingerprint = $2")
-        .bind(role.name())
-        .bind(fingerprint)
-        .execute(parts.db)
-        .await?;
+    forget_block(parts.db, role, fingerprint).await?;
     Ok(pool_view(upstream))
 }
 
