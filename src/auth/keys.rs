@@ -186,6 +186,7 @@ pub async fn revoke(db: &AnyPool, id_or_prefix: &str) -> anyhow::Result<KeyInfo>
             .await?;
         key.revoked_at = Some(now);
     }
+    forget_known();
     Ok(key)
 }
 
@@ -200,6 +201,7 @@ pub async fn revoke_by_id(db: &AnyPool, id: &str) -> anyhow::Result<Option<KeyIn
         .bind(id)
         .execute(db)
         .await?;
+    forget_known();
     let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -248,6 +250,7 @@ pub async fn update(db: &AnyPool, id: &str, change: KeyChange) -> anyhow::Result
     .bind(id)
     .execute(db)
     .await?;
+    forget_known();
     Ok(Some(key))
 }
 
@@ -259,41 +262,87 @@ pub async fn id_of(db: &AnyPool, secret: &str) -> sqlx::Result<Option<String>> {
         .await
 }
 
-/// The caller holding `secret`, or 401 (unknown, revoked or expired).
-pub async fn authenticate(db: &AnyPool, secret: &str) -> AuthResult<Caller> {
+/// A key as `authenticate` keeps it between requests (see [`crate::known`]).
+#[derive(Debug, Clone)]
+struct KnownKey {
+    id: String,
+    role: Role,
+    revoked: bool,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    limits: KeyLimits,
+}
+
+/// Keys found by `authenticate`, by their secret's hash. Unknown keys are
+/// not kept: a key made on another replica works there and here at once.
+static KNOWN: std::sync::LazyLock<moka::sync::Cache<String, KnownKey>> =
+    std::sync::LazyLock::new(|| crate::known::cache(100_000));
+
+/// Forget every key kept by `authenticate`: called by every change to a
+/// key made in this process, so it applies here at once. (Changes made
+/// elsewhere apply within [`crate::known::FRESH_FOR`].)
+pub fn forget_known() {
+    KNOWN.invalidate_all();
+}
+
+/// The key whose secret hashes to `hash`, from [`KNOWN`] or SQL.
+async fn known(db: &AnyPool, hash: &str) -> AuthResult<Option<KnownKey>> {
+    if let Some(key) = KNOWN.get(hash) {
+        return Ok(Some(key));
+    }
     let row = sqlx::query(
         "SELECT id, role, revoked_at, expires_at, last_used_at, requests_per_minute, tokens_per_day \
          FROM api_keys WHERE key_hash = $1",
     )
-    .bind(hash(secret))
+    .bind(hash)
     .fetch_optional(db)
     .await?;
     let Some(row) = row else {
+        return Ok(None);
+    };
+    let key = KnownKey {
+        id: row.try_get("id")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?),
+        revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        limits: limits(&row)?,
+    };
+    KNOWN.insert(hash.to_string(), key.clone());
+    Ok(Some(key))
+}
+
+/// The caller holding `secret`, or 401 (unknown, revoked or expired). The
+/// key is read from SQL at most once a [`crate::known::FRESH_FOR`] per
+/// process (and again after any change to a key made in this process).
+pub async fn authenticate(db: &AnyPool, secret: &str) -> AuthResult<Caller> {
+    let hash = hash(secret);
+    let Some(mut key) = known(db, &hash).await? else {
         return Err(AuthError::BadKey("Incorrect API key provided.".into()));
     };
-    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+    if key.revoked {
         return Err(AuthError::BadKey("This API key has been revoked.".into()));
     }
     let now = now_ms();
-    if row
-        .try_get::<Option<i64>, _>("expires_at")?
-        .is_some_and(|at| at <= now)
-    {
+    if key.expires_at.is_some_and(|at| at <= now) {
         return Err(AuthError::BadKey("This API key has expired.".into()));
     }
-    let id: String = row.try_get("id")?;
-    let last_used: Option<i64> = row.try_get("last_used_at")?;
-    if last_used.is_none_or(|at| now - at >= LAST_USED_EVERY_MS) {
+    if key
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_EVERY_MS)
+    {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now)
-            .bind(&id)
+            .bind(&key.id)
             .execute(db)
             .await?;
+        key.last_used_at = Some(now);
+        KNOWN.insert(hash, key.clone());
     }
     Ok(Caller {
-        key_id: id,
-        role: Role::parse(&row.try_get::<String, _>("role")?),
-        limits: limits(&row)?,
+        key_id: key.id,
+        role: key.role,
+        limits: key.limits,
     })
 }
 

@@ -302,9 +302,29 @@ async fn stored(db: &AnyPool, name: &str) -> ChatResult<Option<Model>> {
     row.as_ref().map(Model::from_row).transpose()
 }
 
+/// Stored models (or their absence) read by [`resolve`], by name, for at
+/// most [`crate::known::FRESH_FOR`]; forgotten on every change made here.
+static KNOWN: std::sync::LazyLock<moka::sync::Cache<String, Option<Model>>> =
+    std::sync::LazyLock::new(|| crate::known::cache(10_000));
+
+/// Forget the models [`resolve`] keeps: every change to a model made in
+/// this process calls it, so the change applies here at once.
+pub fn forget_known() {
+    KNOWN.invalidate_all();
+}
+
 /// The model a chat request names; 404 `model_not_found` for an unknown one.
+/// Its row is read from SQL at most once a [`crate::known::FRESH_FOR`].
 pub async fn resolve(parts: Models<'_>, name: &str) -> ChatResult<Model> {
-    match stored(parts.db, name).await? {
+    let known = match KNOWN.get(name) {
+        Some(known) => known,
+        None => {
+            let row = stored(parts.db, name).await?;
+            KNOWN.insert(name.to_string(), row.clone());
+            row
+        }
+    };
+    match known {
         Some(model) => Ok(model),
         None if name == parts.public_model => Ok(Model::builtin(parts)),
         None => Err(ChatError::ModelNotFound(name.to_string())),
@@ -333,6 +353,7 @@ pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> ChatResult<Mode
     )
     .execute(db)
     .await?;
+    forget_known();
     if inserted.rows_affected() == 0 {
         return Err(ChatError::Taken(format!(
             "A model named {:?} exists already; PATCH /api/admin/models/{} changes it.",
@@ -349,6 +370,8 @@ pub async fn update(
     patch: &Map<String, Value>,
 ) -> ChatResult<Model> {
     let db = parts.db;
+    // What SQL holds now, not what was kept: the patch applies to it.
+    forget_known();
     let current = resolve(parts, name).await?;
     let mut model = current.patched(patch)?.validated(db).await?;
     model.builtin = false;
@@ -376,6 +399,7 @@ pub async fn update(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    forget_known();
     Ok(model)
 }
 
@@ -386,6 +410,7 @@ pub async fn delete(db: &AnyPool, settings: &Settings, name: &str) -> ChatResult
         .bind(name)
         .execute(db)
         .await?;
+    forget_known();
     if deleted.rows_affected() == 0 {
         if name == settings.public_model {
             return Err(ChatError::Invalid(format!(
