@@ -1,7 +1,7 @@
 //! Where clients reach this server, for the links it hands out and the
 //! admin's Origin check.
 
-use axum::http::{header, HeaderMap};
+use http::{header, HeaderMap};
 
 use crate::config::Settings;
 

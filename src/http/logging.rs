@@ -18,7 +18,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use crate::error::ErrorNote;
+use super::error::ErrorNote;
 use crate::state::AppState;
 use crate::usage::{Entry, LogHandle};
 

@@ -5,6 +5,7 @@ mod anthropic;
 mod collections;
 mod conversations;
 mod documents;
+pub mod error;
 mod health;
 mod logging;
 mod logs;
