@@ -144,6 +144,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         quotas: Default::default(),
         metrics: Default::default(),
         started: std::time::Instant::now(),
+        known_models: Default::default(),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     }));

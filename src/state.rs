@@ -53,6 +53,8 @@ pub struct App {
     pub metrics: crate::usage::metrics::Metrics,
     /// When this process started (for `/health`'s uptime).
     pub started: std::time::Instant,
+    /// The models read lately (see [`crate::known`]).
+    pub known_models: crate::chat::models::KnownModels,
     /// Background work; shutdown waits for it.
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down.
@@ -80,6 +82,7 @@ impl App {
             db: &self.db,
             public_model: &self.settings.public_model,
             upstreams: &self.upstreams,
+            known: &self.known_models,
         }
     }
 

@@ -10,7 +10,6 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use super::error::{ChatError, ChatResult};
-use crate::config::Settings;
 use crate::domain::clock::now_ms;
 use crate::ingest::collections;
 use crate::upstream::Upstreams;
@@ -274,6 +273,35 @@ pub struct Models<'a> {
     pub db: &'a AnyPool,
     pub public_model: &'a str,
     pub upstreams: &'a Upstreams,
+    /// The rows [`resolve`] read lately.
+    pub known: &'a KnownModels,
+}
+
+/// Stored models (or their absence) read by [`resolve`], by name, kept for
+/// at most [`crate::known::FRESH_FOR`]; every change to a model made
+/// through this server's functions forgets them, so it applies here at once.
+#[derive(Clone)]
+pub struct KnownModels(moka::sync::Cache<String, Option<Model>>);
+
+impl Default for KnownModels {
+    fn default() -> Self {
+        Self(crate::known::cache(10_000))
+    }
+}
+
+impl std::fmt::Debug for KnownModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownModels")
+            .field("entries", &self.0.entry_count())
+            .finish()
+    }
+}
+
+impl KnownModels {
+    /// Forget every model kept.
+    pub fn forget(&self) {
+        self.0.invalidate_all();
+    }
 }
 
 /// Every model clients may use: the stored ones and the built-in default,
@@ -302,25 +330,14 @@ async fn stored(db: &AnyPool, name: &str) -> ChatResult<Option<Model>> {
     row.as_ref().map(Model::from_row).transpose()
 }
 
-/// Stored models (or their absence) read by [`resolve`], by name, for at
-/// most [`crate::known::FRESH_FOR`]; forgotten on every change made here.
-static KNOWN: std::sync::LazyLock<moka::sync::Cache<String, Option<Model>>> =
-    std::sync::LazyLock::new(|| crate::known::cache(10_000));
-
-/// Forget the models [`resolve`] keeps: every change to a model made in
-/// this process calls it, so the change applies here at once.
-pub fn forget_known() {
-    KNOWN.invalidate_all();
-}
-
 /// The model a chat request names; 404 `model_not_found` for an unknown one.
 /// Its row is read from SQL at most once a [`crate::known::FRESH_FOR`].
 pub async fn resolve(parts: Models<'_>, name: &str) -> ChatResult<Model> {
-    let known = match KNOWN.get(name) {
+    let known = match parts.known.0.get(name) {
         Some(known) => known,
         None => {
             let row = stored(parts.db, name).await?;
-            KNOWN.insert(name.to_string(), row.clone());
+            parts.known.0.insert(name.to_string(), row.clone());
             row
         }
     };
@@ -333,7 +350,8 @@ pub async fn resolve(parts: Models<'_>, name: &str) -> ChatResult<Model> {
 
 /// Create a model from the fields of `input` (an `id` at least); 409 if the
 /// name is taken by a stored one.
-pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> ChatResult<Model> {
+pub async fn create(parts: Models<'_>, input: &Map<String, Value>) -> ChatResult<Model> {
+    let db = parts.db;
     let Some(id) = input.get("id").or_else(|| input.get("name")) else {
         return Err(ChatError::Invalid(
             "A model needs an `id` (the name clients send).".into(),
@@ -353,7 +371,7 @@ pub async fn create(db: &AnyPool, input: &Map<String, Value>) -> ChatResult<Mode
     )
     .execute(db)
     .await?;
-    forget_known();
+    parts.known.forget();
     if inserted.rows_affected() == 0 {
         return Err(ChatError::Taken(format!(
             "A model named {:?} exists already; PATCH /api/admin/models/{} changes it.",
@@ -371,7 +389,7 @@ pub async fn update(
 ) -> ChatResult<Model> {
     let db = parts.db;
     // What SQL holds now, not what was kept: the patch applies to it.
-    forget_known();
+    parts.known.forget();
     let current = resolve(parts, name).await?;
     let mut model = current.patched(patch)?.validated(db).await?;
     model.builtin = false;
@@ -399,20 +417,21 @@ pub async fn update(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    forget_known();
+    parts.known.forget();
     Ok(model)
 }
 
 /// Delete a stored model. The built-in one cannot be deleted (change
 /// `RAGWAY_PUBLIC_MODEL` instead); a stored override of it reverts to it.
-pub async fn delete(db: &AnyPool, settings: &Settings, name: &str) -> ChatResult<()> {
+pub async fn delete(parts: Models<'_>, name: &str) -> ChatResult<()> {
+    let db = parts.db;
     let deleted = sqlx::query("DELETE FROM models WHERE name = $1")
         .bind(name)
         .execute(db)
         .await?;
-    forget_known();
+    parts.known.forget();
     if deleted.rows_affected() == 0 {
-        if name == settings.public_model {
+        if name == parts.public_model {
             return Err(ChatError::Invalid(format!(
                 "{name:?} is the built-in model named by RAGWAY_PUBLIC_MODEL; it cannot be deleted."
             )));

@@ -75,7 +75,7 @@ async fn create(
     _admin: AdminCaller,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
-    let model = models::create(&state.db, &input).await?;
+    let model = models::create(state.models(), &input).await?;
     Ok((StatusCode::CREATED, Json(admin_view(model))))
 }
 
@@ -103,7 +103,7 @@ async fn remove(
     _admin: AdminCaller,
     Path(name): Path<String>,
 ) -> AppResult<Json<Value>> {
-    models::delete(&state.db, &state.settings, &name).await?;
+    models::delete(state.models(), &name).await?;
     Ok(Json(
         json!({ "id": name, "object": "model", "deleted": true }),
     ))
