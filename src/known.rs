@@ -14,11 +14,42 @@ use moka::sync::Cache;
 /// The longest a kept row answers for SQL's.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// A cache of up to `capacity` entries, each kept for [`FRESH_FOR`] from
-/// when it was read.
-pub fn cache<V: Clone + Send + Sync + 'static>(capacity: u64) -> Cache<String, V> {
-    Cache::builder()
-        .max_capacity(capacity)
-        .time_to_live(FRESH_FOR)
-        .build()
+/// Up to a bounded number of values by name, each kept for [`FRESH_FOR`]
+/// from when it was read (moka's cache, which Lance builds in the tree).
+#[derive(Clone)]
+pub struct Known<V: Clone + Send + Sync + 'static>(Cache<String, V>);
+
+impl<V: Clone + Send + Sync + 'static> Known<V> {
+    /// Room for `capacity` values.
+    pub fn new(capacity: u64) -> Self {
+        Self(
+            Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(FRESH_FOR)
+                .build(),
+        )
+    }
+
+    /// The value kept for `name`, if it is fresh.
+    pub fn get(&self, name: &str) -> Option<V> {
+        self.0.get(name)
+    }
+
+    /// Keep `value` for `name`, fresh from now.
+    pub fn keep(&self, name: String, value: V) {
+        self.0.insert(name, value);
+    }
+
+    /// Forget every value: the next read of each goes to SQL.
+    pub fn forget(&self) {
+        self.0.invalidate_all();
+    }
+}
+
+impl<V: Clone + Send + Sync + 'static> std::fmt::Debug for Known<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Known")
+            .field("entries", &self.0.entry_count())
+            .finish()
+    }
 }

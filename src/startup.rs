@@ -144,7 +144,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         quotas: Default::default(),
         metrics: Default::default(),
         started: std::time::Instant::now(),
-        known_models: Default::default(),
+        known_models: crate::chat::models::KnownModels::new(crate::chat::models::MODELS_KEPT),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     }));

@@ -11,6 +11,7 @@ use sqlx::{AnyPool, Row};
 use super::error::{AuthError, AuthResult};
 use super::Caller;
 use crate::domain::clock::now_ms;
+use crate::known::Known;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,14 +276,17 @@ struct KnownKey {
 
 /// Keys found by `authenticate`, by their secret's hash. Unknown keys are
 /// not kept: a key made on another replica works there and here at once.
-static KNOWN: std::sync::LazyLock<moka::sync::Cache<String, KnownKey>> =
-    std::sync::LazyLock::new(|| crate::known::cache(100_000));
+/// Process-wide (not one per app) because it is keyed by the secret's hash,
+/// which no two apps share, and so that every change made through this
+/// module, the CLI's included, forgets it.
+static KNOWN: std::sync::LazyLock<Known<KnownKey>> =
+    std::sync::LazyLock::new(|| Known::new(100_000));
 
 /// Forget every key kept by `authenticate`: called by every change to a
 /// key made in this process, so it applies here at once. (Changes made
 /// elsewhere apply within [`crate::known::FRESH_FOR`].)
 pub fn forget_known() {
-    KNOWN.invalidate_all();
+    KNOWN.forget();
 }
 
 /// The key whose secret hashes to `hash`, from [`KNOWN`] or SQL.
@@ -308,7 +312,7 @@ async fn known(db: &AnyPool, hash: &str) -> AuthResult<Option<KnownKey>> {
         last_used_at: row.try_get("last_used_at")?,
         limits: limits(&row)?,
     };
-    KNOWN.insert(hash.to_string(), key.clone());
+    KNOWN.keep(hash.to_string(), key.clone());
     Ok(Some(key))
 }
 
@@ -337,7 +341,7 @@ pub async fn authenticate(db: &AnyPool, secret: &str) -> AuthResult<Caller> {
             .execute(db)
             .await?;
         key.last_used_at = Some(now);
-        KNOWN.insert(hash, key.clone());
+        KNOWN.keep(hash, key.clone());
     }
     Ok(Caller {
         key_id: key.id,

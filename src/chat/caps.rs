@@ -119,12 +119,10 @@ mod tests {
             err.to_string().contains("RAGWAY_MAX_REQUEST_MESSAGES=3"),
             "{err}"
         );
-        let err = check_request(&[m("ab"), m("一二")], &settings()).unwrap_err();
-        assert_eq!(
-            crate::error::AppError::from(err).status(),
-            http::StatusCode::BAD_REQUEST
+        let err = crate::error::AppError::from(
+            check_request(&[m("ab"), m("一二")], &settings()).unwrap_err(),
         );
-        let err = check_request(&[m("ab"), m("一二")], &settings()).unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
         assert!(
             err.to_string().contains("RAGWAY_MAX_MESSAGE_BYTES=4"),
             "{err}"

@@ -41,7 +41,8 @@ async fn draw(
     images: &Upstream,
     size: &str,
     blobs: &BlobStore,
-    (origin, prompt): (&str, &str),
+    origin: &str,
+    prompt: &str,
     log: &LogHandle,
 ) -> String {
     if prompt.is_empty() {
@@ -88,7 +89,8 @@ pub(crate) async fn answer(
         &state.upstreams.images,
         &state.settings.image_size,
         &state.blobs,
-        (origin, prompt),
+        origin,
+        prompt,
         &exchange.log,
     )
     .await;

@@ -12,8 +12,9 @@ pub enum ChatError {
     /// setting, no user message).
     #[error("{0}")]
     Invalid(String),
-    /// The request, the conversation or the key's stored bytes would go
-    /// over a cap; the message names the setting.
+    /// The conversation or the key's stored bytes would go over a cap; the
+    /// message names the setting. (A request over its own caps is
+    /// `Invalid`: the protocol crate's checks say so.)
     #[error("{0}")]
     OverCap(String),
     /// The model asked for is not served here.
@@ -78,10 +79,7 @@ impl From<ChatError> for AppError {
         match err {
             ChatError::Invalid(_) | ChatError::OverCap(_) => AppError::BadRequest(message),
             ChatError::ModelNotFound(name) => AppError::ModelNotFound(name),
-            ChatError::NotFound { .. } => AppError::NotFound {
-                message,
-                code: "not_found",
-            },
+            ChatError::NotFound { what, id } => AppError::not_found(what, &id),
             ChatError::Taken(_) => AppError::Conflict(message),
             ChatError::Store(err) => AppError::Internal(err),
         }

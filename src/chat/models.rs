@@ -12,6 +12,7 @@ use sqlx::{AnyPool, Row};
 use super::error::{ChatError, ChatResult};
 use crate::domain::clock::now_ms;
 use crate::ingest::collections;
+use crate::known::Known;
 use crate::upstream::Upstreams;
 
 /// A public model as the admin API shows it.
@@ -279,30 +280,12 @@ pub struct Models<'a> {
 
 /// Stored models (or their absence) read by [`resolve`], by name, kept for
 /// at most [`crate::known::FRESH_FOR`]; every change to a model made
-/// through this server's functions forgets them, so it applies here at once.
-#[derive(Clone)]
-pub struct KnownModels(moka::sync::Cache<String, Option<Model>>);
+/// through this module forgets them, so it applies here at once. One per
+/// app: names, unlike key hashes, repeat across apps in one process.
+pub type KnownModels = Known<Option<Model>>;
 
-impl Default for KnownModels {
-    fn default() -> Self {
-        Self(crate::known::cache(10_000))
-    }
-}
-
-impl std::fmt::Debug for KnownModels {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KnownModels")
-            .field("entries", &self.0.entry_count())
-            .finish()
-    }
-}
-
-impl KnownModels {
-    /// Forget every model kept.
-    pub fn forget(&self) {
-        self.0.invalidate_all();
-    }
-}
+/// How many model names [`KnownModels`] holds at most.
+pub const MODELS_KEPT: u64 = 10_000;
 
 /// Every model clients may use: the stored ones and the built-in default,
 /// sorted by name.
@@ -333,15 +316,21 @@ async fn stored(db: &AnyPool, name: &str) -> ChatResult<Option<Model>> {
 /// The model a chat request names; 404 `model_not_found` for an unknown one.
 /// Its row is read from SQL at most once a [`crate::known::FRESH_FOR`].
 pub async fn resolve(parts: Models<'_>, name: &str) -> ChatResult<Model> {
-    let known = match parts.known.0.get(name) {
-        Some(known) => known,
+    let row = match parts.known.get(name) {
+        Some(row) => row,
         None => {
             let row = stored(parts.db, name).await?;
-            parts.known.0.insert(name.to_string(), row.clone());
+            parts.known.keep(name.to_string(), row.clone());
             row
         }
     };
-    match known {
+    or_builtin(parts, name, row)
+}
+
+/// The stored model `row` named `name`, or without one the built-in model
+/// if `name` is its name; else 404.
+fn or_builtin(parts: Models<'_>, name: &str, row: Option<Model>) -> ChatResult<Model> {
+    match row {
         Some(model) => Ok(model),
         None if name == parts.public_model => Ok(Model::builtin(parts)),
         None => Err(ChatError::ModelNotFound(name.to_string())),
@@ -371,13 +360,13 @@ pub async fn create(parts: Models<'_>, input: &Map<String, Value>) -> ChatResult
     )
     .execute(db)
     .await?;
-    parts.known.forget();
     if inserted.rows_affected() == 0 {
         return Err(ChatError::Taken(format!(
             "A model named {:?} exists already; PATCH /api/admin/models/{} changes it.",
             model.id, model.id
         )));
     }
+    parts.known.forget();
     Ok(model)
 }
 
@@ -389,8 +378,7 @@ pub async fn update(
 ) -> ChatResult<Model> {
     let db = parts.db;
     // What SQL holds now, not what was kept: the patch applies to it.
-    parts.known.forget();
-    let current = resolve(parts, name).await?;
+    let current = or_builtin(parts, name, stored(db, name).await?)?;
     let mut model = current.patched(patch)?.validated(db).await?;
     model.builtin = false;
     model.updated_at = now_ms();
@@ -429,7 +417,6 @@ pub async fn delete(parts: Models<'_>, name: &str) -> ChatResult<()> {
         .bind(name)
         .execute(db)
         .await?;
-    parts.known.forget();
     if deleted.rows_affected() == 0 {
         if name == parts.public_model {
             return Err(ChatError::Invalid(format!(
@@ -438,6 +425,7 @@ pub async fn delete(parts: Models<'_>, name: &str) -> ChatResult<()> {
         }
         return Err(ChatError::ModelNotFound(name.to_string()));
     }
+    parts.known.forget();
     Ok(())
 }
 

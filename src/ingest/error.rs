@@ -82,10 +82,7 @@ impl From<IngestError> for AppError {
         match err {
             IngestError::Invalid(_) => AppError::BadRequest(message),
             IngestError::NotAllowed(_) => AppError::Forbidden(message),
-            IngestError::NotFound { .. } => AppError::NotFound {
-                message,
-                code: "not_found",
-            },
+            IngestError::NotFound { what, id } => AppError::not_found(what, &id),
             IngestError::Busy(_) => AppError::Conflict(message),
             IngestError::TooLarge(_) => AppError::PayloadTooLarge(message),
             IngestError::Unreadable(_) => AppError::UnsupportedMediaType(message),

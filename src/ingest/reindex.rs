@@ -43,7 +43,7 @@ pub struct IndexStatus {
 /// The index status for `/health` and the admin API.
 pub async fn status(
     db: &AnyPool,
-    embeddings: &Upstreams,
+    upstreams: &Upstreams,
     settings: &Settings,
 ) -> AppResult<IndexStatus> {
     let (mut active, mut building) = (None, None);
@@ -54,7 +54,7 @@ pub async fn status(
             building = Some(index);
         }
     }
-    let configured = &embeddings.embed_model();
+    let configured = &upstreams.embed_model();
     let recipe = context::recipe(settings);
     let status = match (&active, &building) {
         (_, Some(_)) => "reindexing",
