@@ -17,6 +17,10 @@
 #   RELAY_PROFILE=/tmp/prof bench/relay_throughput.sh    # also `perf record` ragway in one round
 #   RELAY_SQL=1 bench/relay_throughput.sh                # and time each SQL statement (one connection)
 #   RELAY_OTHER_BIN=/tmp/ragway-old bench/relay_throughput.sh   # another build's default model, each round
+#   RELAY_POSTGRES=postgres://postgres@127.0.0.1:5432/test bench/relay_throughput.sh
+#       # PostgreSQL instead of SQLite (a database of its own per build, dropped after)
+#   RELAY_POSTGRES=… RELAY_REPLICAS=2 bench/relay_throughput.sh
+#       # and a second replica on the same database: half the connections to each
 #
 # Prints a markdown table (req/s, p50, p99, saved/answered).
 set -euo pipefail
@@ -30,8 +34,24 @@ command -v wrk > /dev/null || { apt-get install -y -q wrk > /dev/null 2>&1 || { 
 
 UP_PORT=19140
 RW_PORT=19141
+PG=${RELAY_POSTGRES:-}
+if [ -n "$PG" ]; then
+  DB="ragway_relay_$$"
+  for db in "$DB" "${DB}_other"; do psql "$PG" -qc "CREATE DATABASE $db" > /dev/null; done
+  export DATABASE_URL="${PG%/*}/$DB"
+  OTHER_DATABASE_URL="${PG%/*}/${DB}_other"
+  export RAGWAY_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
+  export RAGWAY_BLOB_URL="file://$WORK/blobs" RAGWAY_VECTOR_URL="$WORK/lancedb"
+  trap 'cleanup; for db in "$DB" "${DB}_other"; do psql "$PG" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" > /dev/null 2>&1 || true; done' EXIT
+fi
 start_upstream "$UP_PORT"
 start_ragway "$RW_PORT" "$WORK/data" --admin
+if [ "${RELAY_REPLICAS:-1}" = 2 ]; then
+  # Replica B: the same database, its own LanceDB handle and port; A's key works on both.
+  RAGWAY_DATA_DIR="$WORK/b" RAGWAY_LISTEN="127.0.0.1:$((RW_PORT + 2))" "$BIN/ragway" serve 2> "$WORK/b.log" &
+  wait_for "http://127.0.0.1:$((RW_PORT + 2))/health"
+  VIA_B="http://127.0.0.1:$((RW_PORT + 2))/v1/chat/completions"
+fi
 BASE="http://127.0.0.1:$RW_PORT"
 curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
   -d '{"id":"plain","retrieval":false}' "$BASE/api/admin/models" > /dev/null
@@ -70,10 +90,29 @@ print(f"{rps:.0f} {p50:.2f} {p99:.2f} {total} {int(bad.group(1)) if bad else 0}"
 
 # Conversations ragway has saved so far.
 saved() { # [data dir]
-  python3 - "${1:-$WORK/data}/ragway.db" <<'PY'
+  local data=${1:-$WORK/data}
+  if [ -n "$PG" ]; then
+    local url=$DATABASE_URL
+    [ "$data" = "$WORK/other" ] && url=$OTHER_DATABASE_URL
+    psql "$url" -tAc "SELECT COUNT(*) FROM conversations"
+    return
+  fi
+  python3 - "$data/ragway.db" <<'PY'
 import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
 PY
+}
+
+# Two replicas at once, half the connections each: summed req/s and
+# requests, the worse p50 and p99.
+run_two() { # model key connections
+  run "$VIA" "$1" "$2" $(($3 / 2)) > "$WORK/two-a" &
+  run "$VIA_B" "$1" "$2" $(($3 - $3 / 2)) > "$WORK/two-b"
+  wait %%
+  read -r ra pa qa ta ba < "$WORK/two-a"
+  read -r rb pb qb tb bb < "$WORK/two-b"
+  python3 -c "import sys; a=sys.argv[1:]; print(f'{float(a[0])+float(a[5]):.0f} {max(float(a[1]),float(a[6])):.2f} {max(float(a[2]),float(a[7])):.2f} {int(a[3])+int(a[8])} {int(a[4])+int(a[9])}')" \
+    "$ra" "$pa" "$qa" "$ta" "$ba" "$rb" "$pb" "$qb" "$tb" "$bb"
 }
 
 DIRECT="http://127.0.0.1:$UP_PORT/v1/chat/completions"
@@ -81,9 +120,15 @@ VIA="$BASE/v1/chat/completions"
 # Another build (RELAY_OTHER_BIN) beside this one, with its own data.
 kinds="default no-rag one-conn"
 if [ -n "${RELAY_OTHER_BIN:-}" ]; then
-  start_other "$RELAY_OTHER_BIN" $((RW_PORT + 1))
+  if [ -n "$PG" ]; then
+    DATABASE_URL=$OTHER_DATABASE_URL RAGWAY_VECTOR_URL="$WORK/other-lancedb" \
+      RAGWAY_BLOB_URL="file://$WORK/other-blobs" start_other "$RELAY_OTHER_BIN" $((RW_PORT + 1))
+  else
+    start_other "$RELAY_OTHER_BIN" $((RW_PORT + 1))
+  fi
   kinds="default other-default no-rag one-conn other-one-conn"
 fi
+[ -z "${VIA_B:-}" ] || kinds="$kinds two-replicas"
 # Warm both paths (connection pools, SQLite page cache).
 SECONDS_PER_ROUND=1 run "$DIRECT" fake-chat none "$CONNECTIONS" > /dev/null
 SECONDS_PER_ROUND=1 run "$VIA" ragway "$KEY" "$CONNECTIONS" > /dev/null
@@ -111,7 +156,11 @@ for round in $(seq "$ROUNDS"); do
       perf record -F 999 -o "$RELAY_PROFILE/perf.data" -p "$RW_PID" -- sleep "$SECONDS_PER_ROUND" 2> /dev/null &
       PERF_PID=$!
     fi
-    figures=$(run "$url" "$model" "$key" "$conns")
+    if [ "$kind" = two-replicas ]; then
+      figures=$(run_two "$model" "$key" "$conns")
+    else
+      figures=$(run "$url" "$model" "$key" "$conns")
+    fi
     [ -z "${PERF_PID:-}" ] || { wait "$PERF_PID" || true; PERF_PID=; }
     row "$kind" "$round" "$figures" "$(( $(saved "$data") - before ))"
   done

@@ -40,6 +40,11 @@ impl<V: Clone + Send + Sync + 'static> Known<V> {
         self.0.insert(name, value);
     }
 
+    /// Forget the value kept for `name`.
+    pub fn forget_one(&self, name: &str) {
+        self.0.invalidate(name);
+    }
+
     /// Forget every value: the next read of each goes to SQL.
     pub fn forget(&self) {
         self.0.invalidate_all();

@@ -70,6 +70,7 @@ impl Application {
             &state.db,
             state.settings.log_retention_days,
         );
+        state.saver.start_writer(&state.db);
         let token = state.shutdown.clone();
         let router = crate::http::router(state.clone());
         let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -145,6 +146,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         metrics: Default::default(),
         started: std::time::Instant::now(),
         known_models: crate::chat::models::KnownModels::new(crate::chat::models::MODELS_KEPT),
+        known_catalog: Default::default(),
+        saver: Default::default(),
         tasks: TaskTracker::new(),
         shutdown: CancellationToken::new(),
     }));

@@ -55,6 +55,11 @@ pub struct App {
     pub started: std::time::Instant,
     /// The models read lately (see [`crate::known`]).
     pub known_models: crate::chat::models::KnownModels,
+    /// The retrieval catalog read lately (see [`crate::retrieval::KnownCatalog`]).
+    pub known_catalog: crate::retrieval::KnownCatalog,
+    /// Stores the exchanges, group-committed, and keeps the keys' stored
+    /// bytes (see [`crate::chat::conversations::Saver`]).
+    pub saver: crate::chat::conversations::Saver,
     /// Background work; shutdown waits for it.
     pub tasks: TaskTracker,
     /// Cancelled when the server shuts down.

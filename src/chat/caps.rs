@@ -8,7 +8,6 @@
 //! stored are here.
 
 use ragway_protocol::Caps;
-use sqlx::{AnyPool, Row};
 
 use super::conversations::Thread;
 use super::error::{ChatError, ChatResult};
@@ -35,18 +34,6 @@ pub fn check_count(count: usize, settings: &Settings) -> ChatResult<()> {
 /// whose text is over `RAGWAY_MAX_MESSAGE_BYTES`.
 pub fn check_request(messages: &[Message], settings: &Settings) -> ChatResult<()> {
     Ok(Caps::from(settings).check_request(messages)?)
-}
-
-/// Bytes of conversation messages `key_id` has stored (the running total
-/// `conversations::save` and `delete` keep; one read by primary key).
-pub async fn key_stored_bytes(db: &AnyPool, key_id: &str) -> ChatResult<u64> {
-    let bytes: Option<i64> = sqlx::query("SELECT bytes FROM key_stored_bytes WHERE key_id = $1")
-        .bind(key_id)
-        .fetch_optional(db)
-        .await?
-        .map(|row| row.try_get("bytes"))
-        .transpose()?;
-    Ok(bytes.unwrap_or(0).max(0) as u64)
 }
 
 /// Refuse an exchange that would make `thread`'s stored conversation hold

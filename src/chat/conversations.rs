@@ -17,11 +17,14 @@ use sqlx::{AnyPool, Row};
 
 use super::error::{ChatError, ChatResult};
 use super::Message;
-use crate::domain::clock::now_ms;
 use crate::retrieval::Source;
 
 mod listing;
+mod save;
+mod saver;
 pub use listing::{delete, get, list, Summary};
+pub use save::{check_replacement, Save, Written, CHUNK_BYTES};
+pub use saver::Saver;
 
 /// Most earlier prefixes of a request tried when looking for its conversation.
 const MAX_CANDIDATES: usize = 100;
@@ -198,9 +201,10 @@ pub async fn load_history(
         Vec::new()
     } else {
         sqlx::query(&format!(
-            "SELECT seq, body FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT {want}"
+            "SELECT seq, body FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT {want}"
         ))
         .bind(&thread.id)
+        .bind(thread.unloaded as i64)
         .fetch_all(db)
         .await?
     };
@@ -212,7 +216,7 @@ pub async fn load_history(
     if rows.len() < thread.unloaded && !loaded.iter().any(|m| m.role == "user") {
         let before = match rows.last() {
             Some(oldest) => oldest.try_get::<i64, _>("seq")?,
-            None => i64::MAX,
+            None => thread.unloaded as i64,
         };
         // The last stored question and what followed it (its answer), a
         // few messages at most.
@@ -343,177 +347,6 @@ fn thread(
         hash: hashes.last().cloned().unwrap_or_default(),
         title,
         messages,
-    }
-}
-
-/// Store the exchange: the request's new messages and the answer, adding
-/// their bytes to the conversation's and the key's running totals.
-pub async fn save(
-    db: &AnyPool,
-    key_id: &str,
-    model: &str,
-    thread: &Thread,
-    answer: Answer,
-) -> ChatResult<()> {
-    let now = now_ms();
-    let hash = chain(&thread.hash, &answer.message);
-    let count = (thread.added.len() + 1) as i64;
-    let system = serde_json::to_string(&thread.system).map_err(anyhow::Error::from)?;
-    let mut rows = thread
-        .added
-        .iter()
-        .map(|message| StoredRow::new(message, None))
-        .collect::<ChatResult<Vec<_>>>()?;
-    rows.push(StoredRow::new(&answer.message, Some(&answer))?);
-    let bytes: i64 = rows.iter().map(StoredRow::bytes).sum();
-    let mut tx = db.begin().await?;
-    let first_seq = if !thread.existing {
-        sqlx::query(
-            "INSERT INTO conversations (id, key_id, model, title, system, history_hash, message_count, stored_bytes, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        )
-        .bind(&thread.id)
-        .bind(key_id)
-        .bind(model)
-        .bind(&thread.title)
-        .bind(&system)
-        .bind(&hash)
-        .bind(count)
-        .bind(bytes)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        add_key_bytes(&mut tx, key_id, bytes).await?;
-        0
-    } else {
-        if thread.replace {
-            sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
-                .bind(&thread.id)
-                .execute(&mut *tx)
-                .await?;
-            // The replaced history's bytes leave the key's total (read
-            // before the conversation's own total starts again below).
-            sqlx::query(
-                "INSERT INTO key_stored_bytes (key_id, bytes) \
-                 VALUES ($1, $2 - COALESCE((SELECT stored_bytes FROM conversations WHERE id = $3 AND key_id = $1), 0)) \
-                 ON CONFLICT (key_id) DO UPDATE SET bytes = key_stored_bytes.bytes + excluded.bytes",
-            )
-            .bind(key_id)
-            .bind(bytes)
-            .bind(&thread.id)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            add_key_bytes(&mut tx, key_id, bytes).await?;
-        }
-        // A replaced history starts counting again from 0.
-        let row = sqlx::query(
-            "UPDATE conversations SET model = $1, system = $2, history_hash = $3, \
-             message_count = CASE WHEN $8 = 1 THEN 0 ELSE message_count END + $4, \
-             stored_bytes = CASE WHEN $8 = 1 THEN 0 ELSE stored_bytes END + $9, updated_at = $5 \
-             WHERE id = $6 AND key_id = $7 RETURNING message_count",
-        )
-        .bind(model)
-        .bind(&system)
-        .bind(&hash)
-        .bind(count)
-        .bind(now)
-        .bind(&thread.id)
-        .bind(key_id)
-        .bind(i64::from(thread.replace))
-        .bind(bytes)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(()); // deleted meanwhile: nothing to add to (and the total rolls back)
-        };
-        row.try_get::<i64, _>("message_count")? - count
-    };
-    for (seq, row) in (first_seq..).zip(&rows) {
-        row.insert(&mut tx, &thread.id, seq, now).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Add `bytes` (negative: take away) to `key_id`'s stored total.
-async fn add_key_bytes(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    key_id: &str,
-    bytes: i64,
-) -> ChatResult<()> {
-    sqlx::query(
-        "INSERT INTO key_stored_bytes (key_id, bytes) VALUES ($1, $2) \
-         ON CONFLICT (key_id) DO UPDATE SET bytes = key_stored_bytes.bytes + excluded.bytes",
-    )
-    .bind(key_id)
-    .bind(bytes)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// One message as it is stored.
-struct StoredRow {
-    role: String,
-    body: String,
-    sources: Option<String>,
-    tokens: [Option<i64>; 3],
-    incomplete: bool,
-}
-
-impl StoredRow {
-    /// `message` as a row; `answer` for the answer that ends the exchange.
-    fn new(message: &Message, answer: Option<&Answer>) -> ChatResult<StoredRow> {
-        let body = serde_json::to_string(message).map_err(anyhow::Error::from)?;
-        let sources = answer
-            .map(|a| serde_json::to_string(&a.sources))
-            .transpose()
-            .map_err(anyhow::Error::from)?;
-        let usage = answer.and_then(|a| a.usage.as_ref());
-        let tokens = |field: &str| usage.and_then(|u| u[field].as_i64());
-        Ok(StoredRow {
-            role: message.role.clone(),
-            body,
-            sources,
-            tokens: [
-                tokens("prompt_tokens"),
-                tokens("completion_tokens"),
-                tokens("total_tokens"),
-            ],
-            incomplete: answer.is_some_and(|a| a.incomplete),
-        })
-    }
-
-    /// What the row adds to the stored totals: its body and sources.
-    fn bytes(&self) -> i64 {
-        (self.body.len() + self.sources.as_ref().map_or(0, String::len)) as i64
-    }
-
-    async fn insert(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        conversation_id: &str,
-        seq: i64,
-        now: i64,
-    ) -> ChatResult<()> {
-        sqlx::query(
-            "INSERT INTO messages (conversation_id, seq, role, body, sources, prompt_tokens, completion_tokens, total_tokens, incomplete, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(conversation_id)
-        .bind(seq)
-        .bind(&self.role)
-        .bind(&self.body)
-        .bind(&self.sources)
-        .bind(self.tokens[0])
-        .bind(self.tokens[1])
-        .bind(self.tokens[2])
-        .bind(i64::from(self.incomplete))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
     }
 }
 

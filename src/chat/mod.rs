@@ -63,14 +63,15 @@ pub async fn complete(
             explicit.as_deref().map(str::trim),
             request.messages,
         ),
-        retrieval::Catalog::read(&state.db),
-        caps::key_stored_bytes(&state.db, &caller.key_id),
+        state.known_catalog.read(&state.db),
+        state.saver.stored_bytes(&state.db, &caller.key_id),
     );
     quota?;
     let model = model?;
     log.set_model(&model.id, model.upstream_model.as_deref());
     let mut thread = thread?;
     caps::check_stored(&thread, stored?, &state.settings)?;
+    conversations::check_replacement(&thread)?;
     let runtime = state.runtime();
     let limits = trim::Limits {
         max_messages: model
@@ -113,7 +114,7 @@ pub async fn complete(
     let prepared_at = started.elapsed();
     let grounding = if model.retrieval {
         let options = retrieval_options(&model, runtime.top_k);
-        ground(caller, &catalog?, &queries, options, &mut exchange).await?
+        ground(caller, catalog?, &queries, options, &mut exchange).await?
     } else {
         Grounding::Sources
     };
@@ -189,20 +190,29 @@ fn drawing_prompt(model: &models::Model, global: &[String], exchange: &Exchange)
 /// the system prompt is to say of them.
 async fn ground(
     caller: &Caller,
-    catalog: &retrieval::Catalog,
+    mut catalog: std::sync::Arc<retrieval::Catalog>,
     queries: &[String],
     options: retrieval::Options<'_>,
     exchange: &mut Exchange,
 ) -> AppResult<Grounding> {
     let started = std::time::Instant::now();
-    exchange.sources = retrieval::retrieve(
-        exchange.state.retriever(),
-        caller,
-        catalog,
-        queries,
-        options,
-    )
-    .await?;
+    let state = exchange.state.clone();
+    let retriever = state.retriever();
+    let found = retrieval::retrieve(retriever, caller, &catalog, queries, options).await;
+    exchange.sources = match found {
+        Ok(sources) => sources,
+        Err(err) => {
+            // The catalog kept may name an index another replica has just
+            // replaced (and dropped): read it again, and search again if so.
+            state.known_catalog.forget();
+            let fresh = state.known_catalog.read(&state.db).await?;
+            if fresh.table() == catalog.table() {
+                return Err(err);
+            }
+            catalog = fresh;
+            retrieval::retrieve(retriever, caller, &catalog, queries, options).await?
+        }
+    };
     exchange.log.set_retrieval(started.elapsed());
     Ok(if exchange.sources.is_empty() && catalog.searchable() {
         Grounding::NothingFound
@@ -326,15 +336,12 @@ impl Exchange {
             usage,
             incomplete,
         };
-        if let Err(err) = conversations::save(
-            &self.state.db,
-            &self.key_id,
-            &self.model,
-            &self.thread,
-            answer,
-        )
-        .await
+        let saved = match conversations::Save::new(&self.key_id, &self.model, &self.thread, answer)
         {
+            Ok(save) => self.state.saver.save(&self.state.db, save).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = saved {
             tracing::error!(conversation = %self.thread.id, error = %err, "could not save the exchange");
         }
     }

@@ -65,7 +65,8 @@ async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    conversations::delete(&state.db, Some(&caller.key_id), &id).await?;
+    let owner = conversations::delete(&state.db, Some(&caller.key_id), &id).await?;
+    state.saver.forget(Some(&owner));
     Ok(Json(
         json!({ "id": id, "object": "conversation.deleted", "deleted": true }),
     ))
@@ -103,7 +104,8 @@ async fn admin_delete(
     _admin: AdminCaller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    conversations::delete(&state.db, None, &id).await?;
+    let owner = conversations::delete(&state.db, None, &id).await?;
+    state.saver.forget(Some(&owner));
     Ok(Json(
         json!({ "id": id, "object": "conversation.deleted", "deleted": true }),
     ))

@@ -193,6 +193,7 @@ pub async fn run(state: &AppState, building: &VectorIndex) -> Result<(), String>
         }
     }
     let retired = indexes::switch_to(db, &index).await.map_err(sql_error)?;
+    state.known_catalog.forget();
     tracing::info!(model = %index.model, table = %index.table_name, "reindex done; the new index is active");
     for old in retired
         .into_iter()

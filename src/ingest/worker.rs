@@ -198,6 +198,10 @@ async fn process(state: &AppState, job: &Job, document_id: &str) -> Option<Docum
     match ingest(state, &doc, &generation).await {
         Ok((chunks, targets)) => {
             tracing::info!(document = %doc.id, chunks, elapsed_ms = started.elapsed().as_millis() as u64, "document ready");
+            // An index may have its first vectors now, a collection its
+            // first document: chat reads the catalog again before the
+            // document is announced ready.
+            state.known_catalog.forget();
             let updated = sqlx::query(
                 "UPDATE documents SET status = 'ready', chunk_count = $1, error = NULL, updated_at = $2 \
                  WHERE id = $3 AND status = 'processing' AND job_id = $4",

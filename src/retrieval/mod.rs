@@ -4,10 +4,12 @@
 
 use serde::Serialize;
 
+mod catalog;
 mod fusion;
 mod passage;
 mod search;
 
+pub use catalog::{Catalog, KnownCatalog};
 use fusion::{convex, fuse_lists, Fused};
 use search::{search, Found, Narrowing};
 
@@ -16,8 +18,6 @@ use crate::config::Fusion;
 use crate::config::Settings;
 use crate::domain::collections::private_space;
 use crate::error::AppResult;
-use crate::ingest::collections;
-use crate::store::indexes;
 use crate::store::vectors::VectorStore;
 use crate::store::vectors::{cosine, ChunkHit, Scope};
 use crate::upstream::Upstreams;
@@ -125,46 +125,6 @@ const CONVEX_VECTOR_WEIGHT: f32 = 0.5;
 /// ranked low by one search but high by the other still meets the cut.
 fn candidates(top_k: usize) -> usize {
     (top_k * 4).clamp(20, 200)
-}
-
-/// What retrieval reads from SQL before it searches: the active index,
-/// every shared collection's name, and the collections that hold documents.
-/// Chat reads it beside its own lookups (model, conversation), not after them.
-#[derive(Debug, Clone)]
-pub struct Catalog {
-    index: Option<indexes::VectorIndex>,
-    collections: Vec<String>,
-    /// Collections with at least one document (private spaces among them).
-    stored: Vec<String>,
-}
-
-impl Catalog {
-    /// Read it.
-    pub async fn read(db: &sqlx::AnyPool) -> AppResult<Self> {
-        let stored = sqlx::query_scalar("SELECT DISTINCT collection FROM documents").fetch_all(db);
-        let (index, collections, stored) =
-            tokio::join!(indexes::active(db), collections::names(db), stored);
-        Ok(Self {
-            index: index?,
-            collections: collections?,
-            stored: stored?,
-        })
-    }
-
-    /// Whether there is anything to search: an index with vectors in it.
-    pub fn searchable(&self) -> bool {
-        self.index
-            .as_ref()
-            .is_some_and(|index| index.dimension.is_some())
-    }
-
-    /// Whether a stored collection lies outside `collections` and the
-    /// private space `private`.
-    fn leaves_out(&self, collections: &[String], private: &str) -> bool {
-        self.stored
-            .iter()
-            .any(|stored| stored != private && !collections.contains(stored))
-    }
 }
 
 /// The top-k chunks for `queries`: the question as asked first, searched

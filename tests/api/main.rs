@@ -36,5 +36,6 @@ mod python;
 mod replicas;
 mod retrieval;
 mod retrieval_test;
+mod saves;
 mod settings;
 mod upstreams;

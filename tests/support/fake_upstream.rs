@@ -154,6 +154,8 @@ impl FakeUpstream {
             .route("/v1/models", get(models))
             .route("/files/image.png", get(image_file))
             .route("/files/linked.png", get(linked_file))
+            // Providers take long contexts: ragway's own caps are what is tested.
+            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
         tokio::spawn(async move {
             axum::serve(listener, app)

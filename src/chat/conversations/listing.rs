@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use super::{add_key_bytes, Message};
+use super::save::add_keys_bytes;
+use super::Message;
 use crate::chat::error::{ChatError, ChatResult};
 use crate::domain::page::{page_limit, Page};
 
@@ -126,9 +127,10 @@ pub async fn get(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<Valu
         serde_json::from_str(&row.try_get::<String, _>("system")?).unwrap_or_default();
     let rows = sqlx::query(
         "SELECT body, sources, prompt_tokens, completion_tokens, total_tokens, incomplete, created_at \
-         FROM messages WHERE conversation_id = $1 ORDER BY seq",
+         FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq",
     )
     .bind(id)
+    .bind(summary.message_count)
     .fetch_all(db)
     .await?;
     let mut messages: Vec<Value> = system
@@ -172,8 +174,8 @@ fn message_json(message: &Message, created_at: i64) -> Value {
 }
 
 /// Delete conversation `id` of `owner` (`None`: whoever's, for the admin)
-/// and its messages.
-pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<()> {
+/// and its messages; answers whose it was (the key id).
+pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<String> {
     let mut tx = db.begin().await?;
     let sql = format!(
         "DELETE FROM conversations WHERE {} RETURNING key_id, stored_bytes",
@@ -188,11 +190,11 @@ pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<(
     };
     let (key_id, bytes): (String, i64) =
         (deleted.try_get("key_id")?, deleted.try_get("stored_bytes")?);
-    add_key_bytes(&mut tx, &key_id, -bytes).await?;
+    add_keys_bytes(&mut tx, &[(&key_id, -bytes)]).await?;
     sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(key_id)
 }
