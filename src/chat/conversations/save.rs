@@ -294,9 +294,10 @@ async fn replace_history(tx: &mut Tx<'_>, save: &Save) -> ChatResult<()> {
         .bind(&save.conversation)
         .execute(&mut **tx)
         .await?;
+    // Nothing when the conversation is gone (its save then stores nothing).
     sqlx::query(
         "INSERT INTO key_stored_bytes (key_id, bytes) \
-         VALUES ($1, $2 - COALESCE((SELECT stored_bytes FROM conversations WHERE id = $3 AND key_id = $1), 0)) \
+         SELECT $1, $2 - stored_bytes FROM conversations WHERE id = $3 AND key_id = $1 \
          ON CONFLICT (key_id) DO UPDATE SET bytes = key_stored_bytes.bytes + excluded.bytes",
     )
     .bind(&save.key_id)
