@@ -50,6 +50,19 @@ async fn totals(app: &TestApp, key: &str) -> (i64, i64) {
     (total, summed)
 }
 
+/// A conversation of one exchange, by the user key: its id.
+async fn first_exchange(app: &TestApp) -> String {
+    let first = app
+        .chat(
+            &app.user_key,
+            None,
+            &app.chat_body("Where is the pier?", false),
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    conversation_id(&first)
+}
+
 #[tokio::test]
 async fn a_large_request_is_saved_beside_ordinary_ones() {
     let app = &spawn_app().await;
@@ -114,14 +127,7 @@ async fn a_large_request_is_saved_beside_ordinary_ones() {
 #[tokio::test]
 async fn messages_left_past_the_stored_count_are_hidden_and_written_over() {
     let app = spawn_app().await;
-    let first = app
-        .chat(
-            &app.user_key,
-            None,
-            &app.chat_body("Where is the pier?", false),
-        )
-        .await;
-    let id = conversation_id(&first);
+    let id = first_exchange(&app).await;
     // What a large save leaves when the process stops before it counts its messages.
     sqlx::query(
         "INSERT INTO messages (conversation_id, seq, role, body, incomplete, created_at) \
@@ -153,14 +159,7 @@ async fn messages_left_past_the_stored_count_are_hidden_and_written_over() {
 #[tokio::test]
 async fn a_large_history_is_not_put_in_place_of_a_stored_one() {
     let app = spawn_app().await;
-    let first = app
-        .chat(
-            &app.user_key,
-            None,
-            &app.chat_body("Where is the pier?", false),
-        )
-        .await;
-    let id = conversation_id(&first);
+    let id = first_exchange(&app).await;
     let asked = app.upstream.chat_requests().len();
     // A different history with the same id, over a megabyte.
     let other = app.chat_messages(large_history(3, 600_000));
