@@ -408,22 +408,14 @@ const COLUMNS: &[&str] = &[
 
 /// Store `rows` and add `sums` to the daily usage, in one transaction.
 async fn store(db: &AnyPool, rows: &[Entry], sums: &daily::Sums) -> sqlx::Result<()> {
+    let style = crate::store::sql::Placeholders::of(db);
     let mut tx = db.begin().await?;
     for chunk in rows.chunks(BATCH) {
-        let mut sql = format!("INSERT INTO request_logs ({}) VALUES ", COLUMNS.join(", "));
-        for (r, _) in chunk.iter().enumerate() {
-            if r > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 0..COLUMNS.len() {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", r * COLUMNS.len() + c + 1));
-            }
-            sql.push(')');
-        }
+        let sql = format!(
+            "INSERT INTO request_logs ({}) VALUES {}",
+            COLUMNS.join(", "),
+            style.values(chunk.len(), COLUMNS.len())
+        );
         let mut query = sqlx::query(&sql);
         for e in chunk {
             query = query

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use super::save::add_keys_bytes;
+use crate::store::sql::Placeholders;
 use super::Message;
 use crate::chat::error::{ChatError, ChatResult};
 use crate::domain::page::{page_limit, Page};
@@ -190,7 +191,7 @@ pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<S
     };
     let (key_id, bytes): (String, i64) =
         (deleted.try_get("key_id")?, deleted.try_get("stored_bytes")?);
-    add_keys_bytes(&mut tx, &[(&key_id, -bytes)]).await?;
+    add_keys_bytes(&mut tx, Placeholders::of(db), &[(&key_id, -bytes)]).await?;
     sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
         .bind(id)
         .execute(&mut *tx)

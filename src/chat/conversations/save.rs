@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 use sqlx::{AnyPool, Row};
 
+use crate::store::sql::Placeholders;
+
 use super::{chain, Answer, Thread};
 use crate::chat::error::{ChatError, ChatResult};
 use crate::chat::Message;
@@ -107,10 +109,11 @@ pub fn check_replacement(thread: &Thread) -> ChatResult<()> {
 
 /// Store `saves` in one transaction; what each did, in order.
 pub async fn write_batch(db: &AnyPool, saves: &[&Save], now: i64) -> ChatResult<Vec<Written>> {
+    let style = Placeholders::of(db);
     let mut tx = db.begin().await?;
     let new: Vec<&Save> = saves.iter().copied().filter(|s| !s.existing).collect();
     for chunk in new.chunks(ROWS_PER_INSERT / 3) {
-        insert_conversations(&mut tx, chunk, now).await?;
+        insert_conversations(&mut tx, style, chunk, now).await?;
     }
     let mut written = Vec::with_capacity(saves.len());
     let mut first_seqs = Vec::with_capacity(saves.len());
@@ -143,7 +146,7 @@ pub async fn write_batch(db: &AnyPool, saves: &[&Save], now: i64) -> ChatResult<
     }
     let added: Vec<(&str, i64)> = added.into_iter().collect();
     for chunk in added.chunks(ROWS_PER_INSERT) {
-        add_keys_bytes(&mut tx, chunk).await?;
+        add_keys_bytes(&mut tx, style, chunk).await?;
     }
     let mut rows = Vec::new();
     for (save, first) in saves.iter().zip(first_seqs) {
@@ -156,7 +159,7 @@ pub async fn write_batch(db: &AnyPool, saves: &[&Save], now: i64) -> ChatResult<
         }
     }
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        insert_messages(&mut tx, chunk, now, true).await?;
+        insert_messages(&mut tx, style, chunk, now, true).await?;
     }
     tx.commit().await?;
     Ok(written)
@@ -167,6 +170,7 @@ pub async fn write_batch(db: &AnyPool, saves: &[&Save], now: i64) -> ChatResult<
 /// before a failure (or before finding the conversation changed by
 /// another save meanwhile) are taken back.
 pub async fn write_large(db: &AnyPool, save: &Save, now: i64) -> ChatResult<Written> {
+    let style = Placeholders::of(db);
     let first = if save.existing { save.stored_count } else { 0 };
     let mut written = 0usize;
     let outcome = async {
@@ -188,7 +192,7 @@ pub async fn write_large(db: &AnyPool, save: &Save, now: i64) -> ChatResult<Writ
                 .map(|(i, row)| (save, first + (written + i) as i64, row))
                 .collect();
             let mut tx = db.begin().await?;
-            insert_messages(&mut tx, &rows, now, false).await?;
+            insert_messages(&mut tx, style, &rows, now, false).await?;
             tx.commit().await?;
             written += chunk.len();
         }
@@ -201,9 +205,9 @@ pub async fn write_large(db: &AnyPool, save: &Save, now: i64) -> ChatResult<Writ
                 return Ok(Written::Gone);
             }
         } else {
-            insert_conversations(&mut tx, &[save], now).await?;
+            insert_conversations(&mut tx, style, &[save], now).await?;
         }
-        add_keys_bytes(&mut tx, &[(&save.key_id, save.bytes)]).await?;
+        add_keys_bytes(&mut tx, style, &[(&save.key_id, save.bytes)]).await?;
         tx.commit().await?;
         Ok(Written::Added(save.bytes))
     }
@@ -246,28 +250,19 @@ fn chunks_by_bytes(rows: &[StoredRow]) -> Vec<&[StoredRow]> {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-/// `$a, $b, …` for `count` values from `$first`, in parentheses.
-fn placeholders(first: usize, count: usize) -> String {
-    let list: Vec<String> = (first..first + count).map(|n| format!("${n}")).collect();
-    format!("({})", list.join(", "))
-}
-
-/// `rows` groups of `width` placeholders, numbered on from `$1`.
-fn values(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| placeholders(r * width + 1, width))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-async fn insert_conversations(tx: &mut Tx<'_>, saves: &[&Save], now: i64) -> ChatResult<()> {
+async fn insert_conversations(
+    tx: &mut Tx<'_>,
+    style: Placeholders,
+    saves: &[&Save],
+    now: i64,
+) -> ChatResult<()> {
     if saves.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO conversations (id, key_id, model, title, system, history_hash, message_count, \
          stored_bytes, created_at, updated_at) VALUES {}",
-        values(saves.len(), 10)
+        style.values(saves.len(), 10)
     );
     let mut query = sqlx::query(&sql);
     for save in saves {
@@ -340,14 +335,18 @@ async fn update_conversation(
 
 /// Add each key's bytes (negative: take away) to its stored total; each
 /// key once.
-pub(super) async fn add_keys_bytes(tx: &mut Tx<'_>, added: &[(&str, i64)]) -> ChatResult<()> {
+pub(super) async fn add_keys_bytes(
+    tx: &mut Tx<'_>,
+    style: Placeholders,
+    added: &[(&str, i64)],
+) -> ChatResult<()> {
     if added.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO key_stored_bytes (key_id, bytes) VALUES {} \
          ON CONFLICT (key_id) DO UPDATE SET bytes = key_stored_bytes.bytes + excluded.bytes",
-        values(added.len(), 2)
+        style.values(added.len(), 2)
     );
     let mut query = sqlx::query(&sql);
     for (key_id, bytes) in added {
@@ -362,6 +361,7 @@ pub(super) async fn add_keys_bytes(tx: &mut Tx<'_>, added: &[(&str, i64)]) -> Ch
 /// a batch's places come from the count it has just moved on).
 async fn insert_messages(
     tx: &mut Tx<'_>,
+    style: Placeholders,
     rows: &[(&Save, i64, &StoredRow)],
     now: i64,
     overwrite: bool,
@@ -372,7 +372,7 @@ async fn insert_messages(
     let mut sql = format!(
         "INSERT INTO messages (conversation_id, seq, role, body, sources, prompt_tokens, \
          completion_tokens, total_tokens, incomplete, created_at) VALUES {}",
-        values(rows.len(), 10)
+        style.values(rows.len(), 10)
     );
     if overwrite {
         sql.push_str(
@@ -461,8 +461,4 @@ mod tests {
         assert!(chunks_by_bytes(&[]).is_empty());
     }
 
-    #[test]
-    fn placeholders_number_on_across_rows() {
-        assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
-    }
 }
