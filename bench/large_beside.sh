@@ -22,6 +22,8 @@ UP_PORT=19150
 RW_PORT=19151
 start_upstream "$UP_PORT"
 export RAGWAY_MAX_BODY_BYTES=$((50 * 1024 * 1024))
+# Every large exchange is saved: the per-key total must not refuse them.
+export RAGWAY_MAX_KEY_STORED_BYTES=$((1 << 40))
 start_ragway "$RW_PORT" "$WORK/data"
 VIA="http://127.0.0.1:$RW_PORT/v1/chat/completions"
 targets="this"

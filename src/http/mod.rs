@@ -76,14 +76,53 @@ async fn fallback(method: Method, uri: axum::http::Uri) -> impl IntoResponse {
     (StatusCode::NOT_FOUND, axum::Json(error.to_json()))
 }
 
-/// `axum::Json`, with rejections in OpenAI's error shape.
+/// `axum::Json`, with rejections in OpenAI's error shape. A body of
+/// [`PARSE_APART_BYTES`] or more is parsed on the blocking pool: parsing
+/// tens of megabytes takes a core for a tenth of a second or more, which
+/// on a request-serving thread would stall every other request on it.
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+/// Bodies at least this large are parsed apart from the request threads.
+const PARSE_APART_BYTES: usize = 256 * 1024;
+
+impl<T: DeserializeOwned + Send + 'static, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(ApiJson(value))
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(is_json);
+        if !json {
+            return Err(AppError::UnsupportedMediaType(
+                "Expected request with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError::from(axum::extract::rejection::JsonRejection::from(e)))?;
+        let large = bytes.len() >= PARSE_APART_BYTES;
+        let parse = move || axum::Json::<T>::from_bytes(&bytes).map(|axum::Json(value)| value);
+        let value = if large {
+            tokio::task::spawn_blocking(parse)
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?
+        } else {
+            parse()
+        };
+        Ok(ApiJson(value?))
     }
+}
+
+/// Whether a `Content-Type` is JSON's: `application/json` or
+/// `application/…+json`, with any parameters (as axum's `Json` takes).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

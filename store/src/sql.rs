@@ -148,6 +148,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let pool = connect(&url).await.unwrap();
+        assert_eq!(Placeholders::of(&pool), Placeholders::Anonymous);
         // Every connection of the pool, not only the first: hold them all.
         let mut held = Vec::new();
         for _ in 0..3 {
