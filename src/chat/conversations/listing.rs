@@ -7,10 +7,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use super::save::add_keys_bytes;
-use crate::store::sql::Placeholders;
 use super::Message;
 use crate::chat::error::{ChatError, ChatResult};
 use crate::domain::page::{page_limit, Page};
+use crate::store::sql::Placeholders;
 
 /// A conversation in a listing.
 #[derive(Debug, Serialize)]

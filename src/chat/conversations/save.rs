@@ -460,5 +460,4 @@ mod tests {
         assert_eq!(lens, [ROWS_PER_INSERT, ROWS_PER_INSERT, 100]);
         assert!(chunks_by_bytes(&[]).is_empty());
     }
-
 }
