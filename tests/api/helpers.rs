@@ -485,3 +485,23 @@ pub fn sse_data(body: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The running total of stored bytes of key `key_id`, and the bytes its
+/// stored messages really take (their JSON bodies and sources, in bytes).
+pub async fn stored_totals(app: &TestApp, key_id: &str) -> (i64, i64) {
+    let total: Option<i64> =
+        sqlx::query_scalar("SELECT bytes FROM key_stored_bytes WHERE key_id = $1")
+            .bind(key_id)
+            .fetch_optional(&app.state.db)
+            .await
+            .unwrap();
+    let summed: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(OCTET_LENGTH(m.body) + COALESCE(OCTET_LENGTH(m.sources), 0)), 0) \
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.key_id = $1",
+    )
+    .bind(key_id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    (total.unwrap_or(0), summed)
+}

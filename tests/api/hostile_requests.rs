@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, conversation_id, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{
+    assert_error, conversation_id, spawn_app, spawn_app_with, stored_totals, TestApp,
+};
 
 /// `/health` still answers 200.
 async fn assert_healthy(app: &TestApp) {
@@ -211,25 +213,6 @@ async fn a_key_at_its_stored_bytes_cap_is_refused_until_it_deletes() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_healthy(&app).await;
-}
-
-/// The key's running total, and the bytes its stored messages really take.
-async fn stored_totals(app: &TestApp, key_id: &str) -> (i64, i64) {
-    let total: Option<i64> =
-        sqlx::query_scalar("SELECT bytes FROM key_stored_bytes WHERE key_id = $1")
-            .bind(key_id)
-            .fetch_optional(&app.state.db)
-            .await
-            .unwrap();
-    let summed: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(LENGTH(m.body) + COALESCE(LENGTH(m.sources), 0)), 0) \
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.key_id = $1",
-    )
-    .bind(key_id)
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
-    (total.unwrap_or(0), summed)
 }
 
 #[tokio::test]

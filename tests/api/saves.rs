@@ -5,7 +5,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, conversation_id, spawn_app, TestApp};
+use crate::helpers::{assert_error, conversation_id, spawn_app, stored_totals, TestApp};
 
 /// `count` messages of about `bytes` each, users and assistants in turn
 /// (a user's last), each its own text.
@@ -28,26 +28,13 @@ async fn read(app: &TestApp, key: &str, id: &str) -> Value {
     app.get_json(&format!("/v1/conversations/{id}"), key).await
 }
 
-/// The key's stored total, and the bytes its stored messages really take.
+/// The stored totals of the key whose secret is `key` (see [`stored_totals`]).
 async fn totals(app: &TestApp, key: &str) -> (i64, i64) {
     let key_id = ragway::auth::keys::id_of(&app.state.db, key)
         .await
         .unwrap()
         .unwrap();
-    let total: i64 = sqlx::query_scalar("SELECT bytes FROM key_stored_bytes WHERE key_id = $1")
-        .bind(&key_id)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
-    let summed: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(OCTET_LENGTH(m.body) + COALESCE(OCTET_LENGTH(m.sources), 0)), 0) \
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.key_id = $1",
-    )
-    .bind(&key_id)
-    .fetch_one(&app.state.db)
-    .await
-    .unwrap();
-    (total, summed)
+    stored_totals(app, &key_id).await
 }
 
 /// A conversation of one exchange, by the user key: its id.
