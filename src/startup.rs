@@ -69,7 +69,6 @@ impl Application {
             &state.request_log,
             &state.db,
             state.settings.log_retention_days,
-            state.saver.gate(),
         );
         state.saver.start_writer(&state.db);
         let token = state.shutdown.clone();

@@ -326,17 +326,7 @@ impl Recorder {
 
 /// Start the writer that stores queued entries, and the periodic cleanup of
 /// rows older than `retention_days`. Only a serving process starts it.
-///
-/// `gate` is held around each batch's transaction: the conversation
-/// writer holds it too, so the two take turns in this process instead of
-/// meeting in SQLite's lock, whose busy handler sleeps a millisecond or
-/// more each time.
-pub fn start_writer(
-    log: &Recorder,
-    db: &AnyPool,
-    retention_days: u64,
-    gate: Arc<tokio::sync::Mutex<()>>,
-) {
+pub fn start_writer(log: &Recorder, db: &AnyPool, retention_days: u64) {
     let Some(mut receiver) = log.receiver.lock().expect("log receiver lock").take() else {
         return;
     };
@@ -370,11 +360,7 @@ pub fn start_writer(
             // before a row (or a flush) was queued is in it.
             let sums = daily.take();
             if !rows.is_empty() || !sums.is_empty() {
-                let stored = {
-                    let _turn = gate.lock().await;
-                    store(&db, &rows, &sums).await
-                };
-                if let Err(err) = stored {
+                if let Err(err) = store(&db, &rows, &sums).await {
                     tracing::error!(error = %err, rows = rows.len(), "could not store request log rows and usage");
                     // The rows are let go; the usage waits for the next batch.
                     daily.restore(sums);

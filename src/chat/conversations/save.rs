@@ -169,13 +169,7 @@ pub async fn write_batch(db: &AnyPool, saves: &[&Save], now: i64) -> ChatResult<
 /// messages each, then count them in the conversation. Messages written
 /// before a failure (or before finding the conversation changed by
 /// another save meanwhile) are taken back.
-/// Each transaction holds `gate` (the writers' turn) while it runs.
-pub async fn write_large(
-    db: &AnyPool,
-    save: &Save,
-    now: i64,
-    gate: &tokio::sync::Mutex<()>,
-) -> ChatResult<Written> {
+pub async fn write_large(db: &AnyPool, save: &Save, now: i64) -> ChatResult<Written> {
     let style = Placeholders::of(db);
     let first = if save.existing { save.stored_count } else { 0 };
     let mut written = 0usize;
@@ -197,13 +191,11 @@ pub async fn write_large(
                 .enumerate()
                 .map(|(i, row)| (save, first + (written + i) as i64, row))
                 .collect();
-            let _turn = gate.lock().await;
             let mut tx = db.begin().await?;
             insert_messages(&mut tx, style, &rows, now, false).await?;
             tx.commit().await?;
             written += chunk.len();
         }
-        let _turn = gate.lock().await;
         let mut tx = db.begin().await?;
         if save.existing {
             if update_conversation(&mut tx, save, now, Some(save.stored_count))

@@ -42,10 +42,6 @@ pub struct Saver {
     /// are written by their own requests.
     receiver: Mutex<Option<mpsc::Receiver<Job>>>,
     stored: Known<Arc<AtomicI64>>,
-    /// Held around each transaction of saves, and by the request log's
-    /// writer around its own: the process's two busy writers take turns
-    /// here rather than in SQLite's lock (whose busy handler sleeps).
-    gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Saver {
@@ -64,7 +60,6 @@ impl Default for Saver {
             sender,
             receiver: Mutex::new(Some(receiver)),
             stored: Known::new(KEYS_KEPT),
-            gate: Arc::default(),
         }
     }
 }
@@ -78,9 +73,8 @@ impl Saver {
             .unwrap_or_else(PoisonError::into_inner)
             .is_none();
         let written = if save.is_large() {
-            write_large(db, &save, now_ms(), &self.gate).await?
+            write_large(db, &save, now_ms()).await?
         } else if !running {
-            let _turn = self.gate.lock().await;
             write_batch(db, &[&save], now_ms()).await?.remove(0)
         } else {
             let (done, stored) = oneshot::channel();
@@ -89,7 +83,6 @@ impl Saver {
                 Ok(()) => {}
                 // The writer has stopped (the process is ending): write it here.
                 Err(mpsc::error::SendError(job)) => {
-                    let _turn = self.gate.lock().await;
                     let written = write_batch(db, &[&job.save], now_ms()).await?.remove(0);
                     self.count(&job.save.key_id, written);
                     return Ok(written);
@@ -146,11 +139,6 @@ impl Saver {
         }
     }
 
-    /// The turn the busy writers take (see the `gate` field).
-    pub fn gate(&self) -> Arc<tokio::sync::Mutex<()>> {
-        self.gate.clone()
-    }
-
     /// Start the writer. Only a serving process starts it; it runs until
     /// the last sender is gone (after the requests have drained).
     pub fn start_writer(&self, db: &AnyPool) {
@@ -165,16 +153,12 @@ impl Saver {
         // A bare spawn on purpose, as the request log's writer: requests
         // still draining at shutdown wait on it.
         #[allow(clippy::disallowed_methods)]
-        tokio::spawn(write_all(receiver, db.clone(), self.gate.clone()));
+        tokio::spawn(write_all(receiver, db.clone()));
     }
 }
 
 /// Store every save received, in batches, until the queue closes.
-async fn write_all(
-    mut receiver: mpsc::Receiver<Job>,
-    db: AnyPool,
-    gate: Arc<tokio::sync::Mutex<()>>,
-) {
+async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool) {
     let mut next: Option<Job> = None;
     loop {
         let first = match next.take() {
@@ -196,7 +180,6 @@ async fn write_all(
             batch.push(job);
         }
         let saves: Vec<&Save> = batch.iter().map(|job| &job.save).collect();
-        let _turn = gate.lock().await;
         match write_batch(&db, &saves, now_ms()).await {
             Ok(written) => {
                 for (job, written) in batch.into_iter().zip(written) {
