@@ -10,7 +10,7 @@
 //! every request) for at most [`crate::known::FRESH_FOR`], adding what this
 //! process stores; another replica's saves show within that time.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::{AnyPool, Row};
@@ -38,9 +38,10 @@ struct Job {
 /// The sending side of the conversation writer, and the keys' stored bytes.
 pub struct Saver {
     sender: mpsc::Sender<Job>,
-    /// Taken by the writer when the server starts; while it is here, saves
-    /// are written by their own requests.
+    /// Taken by the writer when the server starts.
     receiver: Mutex<Option<mpsc::Receiver<Job>>>,
+    /// The writer runs; until then saves are written by their own requests.
+    running: AtomicBool,
     stored: Known<Arc<AtomicI64>>,
 }
 
@@ -59,6 +60,7 @@ impl Default for Saver {
         Self {
             sender,
             receiver: Mutex::new(Some(receiver)),
+            running: AtomicBool::new(false),
             stored: Known::new(KEYS_KEPT),
         }
     }
@@ -67,35 +69,33 @@ impl Default for Saver {
 impl Saver {
     /// Store `save`; answers once it is committed.
     pub async fn save(&self, db: &AnyPool, save: Save) -> ChatResult<Written> {
-        let running = self
-            .receiver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_none();
+        let key_id = save.key_id.clone();
         let written = if save.is_large() {
             write_large(db, &save, now_ms()).await?
-        } else if !running {
-            write_batch(db, &[&save], now_ms()).await?.remove(0)
         } else {
-            let (done, stored) = oneshot::channel();
-            let key_id = save.key_id.clone();
-            match self.sender.send(Job { save, done }).await {
-                Ok(()) => {}
-                // The writer has stopped (the process is ending): write it here.
-                Err(mpsc::error::SendError(job)) => {
-                    let written = write_batch(db, &[&job.save], now_ms()).await?.remove(0);
-                    self.count(&job.save.key_id, written);
-                    return Ok(written);
-                }
+            match self.hand_over(save).await {
+                Ok(stored) => stored
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the conversation writer stopped"))??,
+                // No writer runs (a CLI process, or the server is ending): write it here.
+                Err(save) => write_batch(db, &[&save], now_ms()).await?.remove(0),
             }
-            let written = stored
-                .await
-                .map_err(|_| anyhow::anyhow!("the conversation writer stopped"))??;
-            self.count(&key_id, written);
-            return Ok(written);
         };
-        self.count(&save.key_id, written);
+        self.count(&key_id, written);
         Ok(written)
+    }
+
+    /// Queue `save` for the writer (waiting for room); where no writer
+    /// runs, `save` comes back.
+    async fn hand_over(&self, save: Save) -> Result<oneshot::Receiver<ChatResult<Written>>, Save> {
+        if !self.running.load(Ordering::Acquire) {
+            return Err(save);
+        }
+        let (done, stored) = oneshot::channel();
+        match self.sender.send(Job { save, done }).await {
+            Ok(()) => Ok(stored),
+            Err(mpsc::error::SendError(job)) => Err(job.save),
+        }
     }
 
     /// What `written` did to `key_id`'s kept total.
@@ -154,6 +154,7 @@ impl Saver {
         // still draining at shutdown wait on it.
         #[allow(clippy::disallowed_methods)]
         tokio::spawn(write_all(receiver, db.clone()));
+        self.running.store(true, Ordering::Release);
     }
 }
 
