@@ -126,7 +126,7 @@ pub async fn complete(
         .as_deref()
         .or(runtime.system_prompt.as_deref());
     let messages = with_system(outgoing, prompt, &exchange.sources, grounding);
-    let body = upstream_body(request.rest, &upstream_model, &messages, request.stream)?;
+    let body = upstream_body(request.rest, &upstream_model, &messages, request.stream);
 
     if !request.stream {
         return ask_whole(exchange, &upstream_model, &body).await;
@@ -224,32 +224,51 @@ async fn ground(
 /// The request to the chat upstream: the client's parameters as they came,
 /// with the upstream model, the prepared messages and, when streaming, usage
 /// asked for (to be saved with the answer; the client sees the usage chunk
-/// only if it asked for it).
-fn upstream_body(
-    mut body: Map<String, Value>,
-    upstream_model: &str,
-    messages: &[Message],
+/// only if it asked for it). It borrows the messages: they are written
+/// straight into the request's bytes, never copied into a JSON tree.
+#[derive(serde::Serialize)]
+struct UpstreamBody<'a> {
+    model: &'a str,
+    messages: &'a [Message],
     stream: bool,
-) -> AppResult<Value> {
-    body.insert("model".into(), Value::String(upstream_model.to_string()));
-    body.insert(
-        "messages".into(),
-        serde_json::to_value(messages).map_err(anyhow::Error::from)?,
-    );
-    body.insert("stream".into(), Value::Bool(stream));
-    if stream {
-        let mut options = match body.remove("stream_options") {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<Map<String, Value>>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+fn upstream_body<'a>(
+    mut rest: Map<String, Value>,
+    model: &'a str,
+    messages: &'a [Message],
+    stream: bool,
+) -> UpstreamBody<'a> {
+    for field in ["model", "messages", "stream"] {
+        rest.remove(field);
+    }
+    let stream_options = stream.then(|| {
+        let mut options = match rest.remove("stream_options") {
             Some(Value::Object(options)) => options,
             _ => Map::new(),
         };
         options.insert("include_usage".into(), Value::Bool(true));
-        body.insert("stream_options".into(), Value::Object(options));
+        options
+    });
+    UpstreamBody {
+        model,
+        messages,
+        stream,
+        stream_options,
+        rest,
     }
-    Ok(Value::Object(body))
 }
 
 /// Ask the chat upstream for a whole answer, save it, and answer with it.
-async fn ask_whole(exchange: Exchange, upstream_model: &str, body: &Value) -> AppResult<Answer> {
+async fn ask_whole(
+    exchange: Exchange,
+    upstream_model: &str,
+    body: &UpstreamBody<'_>,
+) -> AppResult<Answer> {
     let mut completion: Value = exchange
         .state
         .upstreams
@@ -508,6 +527,34 @@ mod tests {
         );
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].text(), format!("P\n\n{}", retrieval::NOTHING_FOUND));
+    }
+
+    #[test]
+    fn the_upstream_body_is_the_clients_with_the_prepared_messages() {
+        let mut rest = Map::new();
+        rest.insert("temperature".into(), json!(0.2));
+        rest.insert("stream_options".into(), json!({"x": 1}));
+        let messages = [msg("user", json!("q"))];
+        let streamed = serde_json::to_value(upstream_body(rest.clone(), "up", &messages, true))
+            .expect("serialises");
+        assert_eq!(
+            streamed,
+            json!({
+                "model": "up",
+                "messages": [{"role": "user", "content": "q"}],
+                "stream": true,
+                "stream_options": {"x": 1, "include_usage": true},
+                "temperature": 0.2,
+            })
+        );
+        let whole =
+            serde_json::to_value(upstream_body(rest, "up", &messages, false)).expect("serialises");
+        assert_eq!(whole["stream"], json!(false));
+        assert_eq!(
+            whole["stream_options"],
+            json!({"x": 1}),
+            "passed on as it came"
+        );
     }
 
     #[test]
