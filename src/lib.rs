@@ -26,6 +26,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod known;
+pub mod relay;
 pub mod retrieval;
 pub mod runtime;
 pub mod startup;

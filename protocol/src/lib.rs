@@ -1,14 +1,15 @@
 //! The request side of each client protocol ragway speaks: OpenAI's chat
-//! completions ([`chat`]) and Anthropic's Messages API ([`anthropic`],
-//! translated into a chat request), with the caps on what one request may
-//! carry ([`caps`]). Pure functions over parsed JSON, no I/O: the server
-//! (the `ragway` crate) runs them on every request body, and `fuzz/` links
-//! this crate alone, without the server's LanceDB stack, to throw arbitrary
-//! bytes at them.
+//! completions ([`chat`]), Anthropic's Messages API ([`anthropic`],
+//! translated into a chat request), embeddings and rerank ([`embeddings`]),
+//! with the caps on what one request may carry ([`caps`]). Pure functions
+//! over parsed JSON, no I/O: the server (the `ragway` crate) runs them on
+//! every request body, and `fuzz/` links this crate alone, without the
+//! server's LanceDB stack, to throw arbitrary bytes at them.
 
 pub mod anthropic;
 pub mod caps;
 pub mod chat;
+pub mod embeddings;
 
 pub use caps::Caps;
 pub use chat::{ChatRequest, Message};

@@ -64,6 +64,9 @@ super::declare::settings! {
     /// Embeddings model [default: BAAI/bge-large-zh-v1.5].
     [env = "RAGWAY_EMBED_MODEL"]
     embed_model: String = DEFAULT_EMBED_MODEL.into(); flag String;
+    /// Other model names `POST /v1/embeddings` answers to with the embeddings model, comma-separated (for clients that ask for text-embedding-3-small, say) [default: none].
+    [env = "RAGWAY_EMBED_ALIASES", value_delimiter = ',']
+    embed_aliases: Vec<String> = Vec::new(); flag Vec<String>;
 
     /// Image upstream base URL, with or without /v1.
     [env = "RAGWAY_IMAGE_BASE_URL"]
@@ -92,6 +95,9 @@ super::declare::settings! {
     /// Rerank model [default: BAAI/bge-reranker-v2-m3].
     [env = "RAGWAY_RERANK_MODEL"]
     rerank_model: String = DEFAULT_RERANK_MODEL.into(); flag String;
+    /// Other model names `POST /v1/rerank` answers to with the rerank model, comma-separated [default: none].
+    [env = "RAGWAY_RERANK_ALIASES", value_delimiter = ',']
+    rerank_aliases: Vec<String> = Vec::new(); flag Vec<String>;
 
     /// The address clients reach ragway at, for image links (e.g. https://kb.example.com) [default: from each request's Host and X-Forwarded-* headers].
     [env = "RAGWAY_PUBLIC_URL"]

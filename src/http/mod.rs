@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router())
         .merge(collections::router())
         .merge(openai::chat::router())
+        .merge(openai::embeddings::router())
         .merge(anthropic::messages::router())
         .merge(conversations::router())
         .merge(admin::router())

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use base64::Engine as _;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::Upstream;
 use http::StatusCode;
@@ -38,23 +39,38 @@ impl Upstream {
         inputs: &[String],
         input_type: Option<InputType>,
     ) -> AppResult<Vec<Vec<f32>>> {
+        let options = EmbedOptions {
+            input_type,
+            ..EmbedOptions::default()
+        };
+        Ok(self.embed(model, inputs, &options).await?.vectors)
+    }
+
+    /// Embed `inputs` with `model` as `options` say, with the upstream's
+    /// usage (what `POST /v1/embeddings` answers a client with).
+    pub async fn embed(
+        &self,
+        model: &str,
+        inputs: &[String],
+        options: &EmbedOptions,
+    ) -> AppResult<Embedded> {
         self.ready()?;
         if inputs.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Embedded::default());
         }
         if self.floats_only.load(Ordering::Relaxed) {
-            return self.embed_as(model, inputs, "float", input_type).await;
+            return self.embed_as(model, inputs, "float", options).await;
         }
-        match self.embed_as(model, inputs, "base64", input_type).await {
+        match self.embed_as(model, inputs, "base64", options).await {
             Err(AppError::Upstream {
                 status: StatusCode::BAD_REQUEST,
                 message,
                 ..
             }) => {
-                let vectors = self.embed_as(model, inputs, "float", input_type).await?;
+                let embedded = self.embed_as(model, inputs, "float", options).await?;
                 tracing::warn!(refusal = %message, "the embeddings upstream refused base64 vectors; asking for floats from now on");
                 self.floats_only.store(true, Ordering::Relaxed);
-                Ok(vectors)
+                Ok(embedded)
             }
             other => other,
         }
@@ -65,8 +81,8 @@ impl Upstream {
         model: &str,
         inputs: &[String],
         encoding_format: &str,
-        input_type: Option<InputType>,
-    ) -> AppResult<Vec<Vec<f32>>> {
+        options: &EmbedOptions,
+    ) -> AppResult<Embedded> {
         // Borrowed, not a `json!` tree: the batch's texts are written straight
         // into the request body instead of being copied into one first.
         #[derive(Serialize)]
@@ -76,12 +92,15 @@ impl Upstream {
             encoding_format: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             input_type: Option<InputType>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            dimensions: Option<u32>,
         }
         let body = Request {
             model,
             input: inputs,
             encoding_format,
-            input_type,
+            input_type: options.input_type,
+            dimensions: options.dimensions,
         };
         #[derive(Deserialize)]
         struct Item {
@@ -92,9 +111,11 @@ impl Upstream {
         #[derive(Deserialize)]
         struct Answer {
             data: Vec<Item>,
+            #[serde(default)]
+            usage: Option<Value>,
         }
         let mut parsed: Answer = self
-            .send_json("/embeddings", model, &body, &LogHandle::detached())
+            .send_json("/embeddings", model, &body, &options.log)
             .await?;
         if parsed.data.len() != inputs.len() {
             return Err(UpstreamError::Unusable(format!(
@@ -107,8 +128,30 @@ impl Upstream {
         parsed
             .data
             .sort_by_key(|item| item.index.unwrap_or(usize::MAX));
-        Ok(parsed.data.into_iter().map(|item| item.embedding).collect())
+        Ok(Embedded {
+            vectors: parsed.data.into_iter().map(|item| item.embedding).collect(),
+            usage: parsed.usage.filter(Value::is_object),
+        })
     }
+}
+
+/// How to embed, beyond the model and the texts.
+#[derive(Debug, Clone, Default)]
+pub struct EmbedOptions {
+    /// Sent as `input_type`, for upstreams that embed questions and passages differently.
+    pub input_type: Option<InputType>,
+    /// The width asked for (`dimensions`, for models that can shorten their vectors).
+    pub dimensions: Option<u32>,
+    /// The request's log entry (the key the upstream answered with, retries).
+    pub log: LogHandle,
+}
+
+/// Vectors, in the order of the inputs, and what the upstream said they used.
+#[derive(Debug, Clone, Default)]
+pub struct Embedded {
+    pub vectors: Vec<Vec<f32>>,
+    /// The upstream's `usage` object, when it sent one.
+    pub usage: Option<Value>,
 }
 
 /// An embedding as the upstream sent it: a base64 string of little-endian

@@ -16,11 +16,12 @@ mod attempts;
 pub mod bounded;
 mod embeddings;
 pub mod error;
-pub use embeddings::InputType;
+pub use embeddings::{EmbedOptions, Embedded, InputType};
 mod images;
 pub mod pool;
 pub mod providers;
 mod rerank;
+pub use rerank::Ranked;
 mod retry;
 
 pub use self::error::UpstreamError;

@@ -189,7 +189,8 @@ impl LogHandle {
     /// request's earlier upstream calls (a follow-up's rewrite, say).
     pub fn set_usage(&self, usage: Option<&Value>) {
         let Some(usage) = usage else { return };
-        let count = |name: &str| usage.get(name).and_then(Value::as_i64);
+        // A negative count (a broken or hostile upstream) would give tokens back.
+        let count = |name: &str| usage.get(name).and_then(Value::as_i64).map(|n| n.max(0));
         let (prompt, completion) = (count("prompt_tokens"), count("completion_tokens"));
         let total = count("total_tokens").or(match (prompt, completion) {
             (Some(p), Some(c)) => Some(p.saturating_add(c)),

@@ -19,6 +19,7 @@ mod conversations;
 mod crash_recovery;
 mod documents;
 mod drawing;
+mod embeddings;
 mod errors;
 mod grounding;
 mod hostile_extract;

@@ -82,4 +82,17 @@ try:
 except openai.AuthenticationError:
     pass
 
+# Embeddings for the client's own texts: the SDK asks for base64 and decodes it.
+texts = ["The lighthouse keeper logs the tide.", "When is the tide logged?", "Apple pie."]
+embedded = client.embeddings.create(model=os.environ.get("RAGWAY_EMBED_MODEL", "BAAI/bge-large-zh-v1.5"), input=texts)
+vectors = [item.embedding for item in embedded.data]
+assert len(vectors) == 3 and all(len(v) == len(vectors[0]) > 0 for v in vectors), [len(v) for v in vectors]
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
+assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2]), "related texts are closer"
+assert embedded.usage.prompt_tokens > 0, embedded.usage
+floats = client.embeddings.create(model=embedded.model, input=texts[0], encoding_format="float")
+assert max(abs(x - y) for x, y in zip(floats.data[0].embedding, vectors[0])) < 1e-6
+
 print("openai sdk: all checks passed")

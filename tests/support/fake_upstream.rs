@@ -484,7 +484,11 @@ async fn embeddings(
                 .into_response()
         }
     };
-    let width = width_for(request["model"].as_str().unwrap_or_default());
+    // `dimensions` shortens the vectors, as models that can do it do.
+    let width = match request["dimensions"].as_u64() {
+        Some(d) => (d as usize).min(width_for(request["model"].as_str().unwrap_or_default())),
+        None => width_for(request["model"].as_str().unwrap_or_default()),
+    };
     let blind = *shared.blind.lock().unwrap();
     let formats = *shared.formats.lock().unwrap();
     let base64 = match (request["encoding_format"].as_str(), formats) {
@@ -516,7 +520,12 @@ async fn embeddings(
             json!({"object": "embedding", "index": i, "embedding": embedding})
         })
         .collect();
-    Json(json!({"object": "list", "data": data, "model": request["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
+    // A token a word, at least one a text.
+    let tokens: usize = inputs
+        .iter()
+        .map(|t| t.split_whitespace().count().max(1))
+        .sum();
+    Json(json!({"object": "list", "data": data, "model": request["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
         .into_response()
 }
 
@@ -566,7 +575,10 @@ async fn rerank(
         .take(top_n)
         .map(|(index, score)| json!({"index": index, "relevance_score": score}))
         .collect();
-    Json(json!({"results": results})).into_response()
+    // A token a word of the query and of every document.
+    let words = |v: &Value| v.as_str().unwrap_or_default().split_whitespace().count();
+    let tokens = words(&request["query"]) + docs.iter().map(words).sum::<usize>();
+    Json(json!({"results": results, "usage": {"total_tokens": tokens}})).into_response()
 }
 
 async fn models(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Json<Value> {
