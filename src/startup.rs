@@ -96,7 +96,8 @@ impl Application {
                 "requests still running after the {grace:?} shutdown grace period were cut off"
             ),
         }
-        // Every request has ended: store the last log rows.
+        // Every request has ended: store the last saves and log rows.
+        state.saver.flush().await;
         state.request_log.flush().await;
         state.shutdown.cancel();
         state.tasks.close();

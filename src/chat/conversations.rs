@@ -241,6 +241,36 @@ pub async fn load_history(
     Ok(())
 }
 
+/// Whether [`find`] reads stored conversations for this request (it names
+/// one, or resends a history with answers in it): then the key's saves
+/// still queued are waited for first.
+pub fn reads_stored(explicit: Option<&str>, messages: &[Message]) -> bool {
+    explicit.is_some() || messages.iter().any(|m| m.role == "assistant")
+}
+
+/// How long a conversation named by id is looked for on a database other
+/// replicas share before it is reported missing: another replica answers
+/// once the save is queued, and stores it a few milliseconds later.
+const SHARED_SAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// [`stored`], looked for again for up to [`SHARED_SAVE_WAIT`] on a shared
+/// database (the client may have been answered by another replica whose
+/// save is still on its way).
+async fn stored_soon(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored> {
+    let shared = crate::store::sql::shared_by_replicas(db);
+    let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match stored(db, key_id, id).await {
+            Err(ChatError::NotFound { .. }) if shared && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Find (or begin) the conversation of a request from `key_id`.
 ///
 /// `explicit` is the id the client named. With it, the client may send the
@@ -256,7 +286,7 @@ pub async fn find(
     let (system, others): (Vec<Message>, Vec<Message>) = messages.into_iter().partition(is_system);
     let hashes = chain_of("", &others);
     if let Some(id) = explicit {
-        let stored = stored(db, key_id, id).await?;
+        let stored = stored_soon(db, key_id, id).await?;
         let system = if system.is_empty() {
             stored.system
         } else {

@@ -57,12 +57,19 @@ pub async fn complete(
     let (quota, model, thread, catalog, stored) = tokio::join!(
         crate::usage::quota::check_tokens(&state.db, &state.request_log, caller),
         models::resolve(state.models(), &request.model),
-        conversations::find(
-            &state.db,
-            &caller.key_id,
-            explicit.as_deref().map(str::trim),
-            request.messages,
-        ),
+        async {
+            // A conversation this process was just answered in may still be queued.
+            if conversations::reads_stored(explicit.as_deref(), &request.messages) {
+                state.saver.settle(&caller.key_id).await;
+            }
+            conversations::find(
+                &state.db,
+                &caller.key_id,
+                explicit.as_deref().map(str::trim),
+                request.messages,
+            )
+            .await
+        },
         state.known_catalog.read(&state.db),
         state.saver.stored_bytes(&state.db, &caller.key_id),
     );

@@ -3,6 +3,9 @@
 //!
 //! `GET /api/admin/conversations` (every key's, or `?key_id=` one key's),
 //! `GET/DELETE /api/admin/conversations/{id}`: the admin's view.
+//!
+//! Each first waits for the saves of this process still queued (the key's,
+//! or for the admin every key's): an exchange just answered is there.
 
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
@@ -39,6 +42,7 @@ async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<Json<Page<Summary>>> {
     let Query(query) = query?;
+    state.saver.settle(&caller.key_id).await;
     Ok(Json(
         conversations::list(
             &state.db,
@@ -55,6 +59,7 @@ async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
+    state.saver.settle(&caller.key_id).await;
     Ok(Json(
         conversations::get(&state.db, Some(&caller.key_id), &id).await?,
     ))
@@ -65,6 +70,7 @@ async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
+    state.saver.settle(&caller.key_id).await;
     let owner = conversations::delete(&state.db, Some(&caller.key_id), &id).await?;
     state.saver.forget(Some(&owner));
     Ok(Json(
@@ -86,6 +92,7 @@ async fn admin_list(
 ) -> AppResult<Json<Page<Summary>>> {
     let Query(query) = query?;
     let owner = query.key_id.as_deref().filter(|k| !k.is_empty());
+    state.saver.flush().await;
     Ok(Json(
         conversations::list(&state.db, owner, query.limit, query.after.as_deref()).await?,
     ))
@@ -96,6 +103,7 @@ async fn admin_read(
     _admin: AdminCaller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
+    state.saver.flush().await;
     Ok(Json(conversations::get(&state.db, None, &id).await?))
 }
 
@@ -104,6 +112,7 @@ async fn admin_delete(
     _admin: AdminCaller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
+    state.saver.flush().await;
     let owner = conversations::delete(&state.db, None, &id).await?;
     state.saver.forget(Some(&owner));
     Ok(Json(

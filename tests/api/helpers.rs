@@ -489,6 +489,7 @@ pub fn sse_data(body: &str) -> Vec<String> {
 /// The running total of stored bytes of key `key_id`, and the bytes its
 /// stored messages really take (their JSON bodies and sources, in bytes).
 pub async fn stored_totals(app: &TestApp, key_id: &str) -> (i64, i64) {
+    app.state.saver.flush().await;
     let total: Option<i64> =
         sqlx::query_scalar("SELECT bytes FROM key_stored_bytes WHERE key_id = $1")
             .bind(key_id)

@@ -83,6 +83,17 @@ impl Save {
         })
     }
 
+    /// The conversation it is saved in.
+    pub fn conversation(&self) -> &str {
+        &self.conversation
+    }
+
+    /// The bytes it adds to its key's stored total, unless it replaces a
+    /// history (which changes the total by what the old one took).
+    pub fn adds(&self) -> Option<i64> {
+        (!self.replace).then_some(self.bytes)
+    }
+
     /// Whether it is written in several transactions ([`write_large`]).
     /// A replaced history is not: it is written whole, in one.
     pub fn is_large(&self) -> bool {

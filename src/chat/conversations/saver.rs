@@ -1,20 +1,29 @@
 //! The one writer that stores this process's exchanges, group-committed:
-//! a request hands its [`Save`] over and waits until it is stored, and the
-//! writer stores whatever has gathered meanwhile in one transaction (at
-//! most [`BATCH_SAVES`] saves, [`CHUNK_BYTES`] of messages). The queue is
-//! bounded: when it is full a request waits for room, nothing is dropped.
-//! A large save does not queue: its own request writes it in short
-//! transactions ([`write_large`]), between the writer's.
+//! a request hands its [`Save`] over and answers at once, and the writer
+//! stores whatever has gathered meanwhile in one transaction (at most
+//! [`BATCH_SAVES`] saves, [`CHUNK_BYTES`] of messages), usually within a
+//! millisecond or two. The queue is bounded, in saves and in bytes
+//! ([`QUEUE`], [`QUEUE_BYTES`]): when it is full a request waits for room
+//! before it answers; nothing is dropped. A large save does not queue: its
+//! own request writes it in short transactions ([`write_large`]), between
+//! the writer's, before it answers.
+//!
+//! What this process reads of a key's conversations waits first for that
+//! key's saves still queued ([`Saver::settle`]), so a client that goes on
+//! with the conversation it was just answered in finds it; the admin's
+//! reads wait for every queued save ([`Saver::flush`]), and so does
+//! shutdown.
 //!
 //! It also keeps each key's stored bytes (what the per-key cap reads on
 //! every request) for at most [`crate::known::FRESH_FOR`], adding what this
 //! process stores; another replica's saves show within that time.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::{AnyPool, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::save::{write_batch, write_large, Save, Written, CHUNK_BYTES};
 use crate::chat::error::ChatResult;
@@ -27,12 +36,85 @@ pub const BATCH_SAVES: usize = 256;
 /// Saves waiting for the writer at most (then requests wait for room).
 const QUEUE: usize = 4096;
 
+/// Bytes of messages waiting for the writer at most (then requests wait
+/// for room): what the queue may hold in memory.
+pub const QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The queue's room is counted in units of this many bytes.
+const UNIT: usize = 1024;
+
 /// Keys whose stored bytes are kept at most.
 const KEYS_KEPT: u64 = 100_000;
 
 struct Job {
     save: Save,
-    done: oneshot::Sender<ChatResult<Written>>,
+    /// The save's room in the queue, given back once it is stored.
+    _room: OwnedSemaphorePermit,
+}
+
+/// What the requests and the writer share.
+struct Shared {
+    stored: Known<Arc<AtomicI64>>,
+    /// Saves queued and not yet stored, per key.
+    pending: Mutex<HashMap<String, usize>>,
+    /// Counts the writer's batches: whoever waits for queued saves looks
+    /// again after each.
+    batches: watch::Sender<u64>,
+    /// Room in the queue, in [`UNIT`]s of messages.
+    room: Arc<Semaphore>,
+}
+
+impl Shared {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What `written` did to `key_id`'s kept total.
+    fn count(&self, key_id: &str, written: Written) {
+        match written {
+            Written::Added(bytes) => self.add(key_id, bytes),
+            Written::Replaced => self.stored.forget_one(key_id),
+            Written::Gone => {}
+        }
+    }
+
+    /// Add `bytes` to `key_id`'s kept total, if it is kept.
+    fn add(&self, key_id: &str, bytes: i64) {
+        if let Some(total) = self.stored.get(key_id) {
+            total.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// What a queued save (counted in its key's total when queued) turned
+    /// out to do.
+    fn stored(&self, save: &Save, result: &ChatResult<Written>) {
+        match result {
+            Ok(Written::Added(bytes)) => self.add(&save.key_id, bytes - save.adds().unwrap_or(0)),
+            Ok(Written::Replaced) => self.stored.forget_one(&save.key_id),
+            Ok(Written::Gone) | Err(_) => self.add(&save.key_id, -save.adds().unwrap_or(0)),
+        }
+    }
+
+    /// `key_id`'s queued save is stored (or failed): one fewer to wait for.
+    fn done(&self, key_id: &str) {
+        let mut pending = self.pending();
+        if let Some(count) = pending.get_mut(key_id) {
+            *count -= 1;
+            if *count == 0 {
+                pending.remove(key_id);
+            }
+        }
+    }
+
+    /// Wait until `queued` says no save is waiting any more.
+    async fn wait_until(&self, queued: impl Fn(&HashMap<String, usize>) -> bool) {
+        let mut batches = self.batches.subscribe();
+        while queued(&self.pending()) {
+            if batches.changed().await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// The sending side of the conversation writer, and the keys' stored bytes.
@@ -42,14 +124,14 @@ pub struct Saver {
     receiver: Mutex<Option<mpsc::Receiver<Job>>>,
     /// The writer runs; until then saves are written by their own requests.
     running: AtomicBool,
-    stored: Known<Arc<AtomicI64>>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Saver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Saver")
             .field("queued", &(QUEUE - self.sender.capacity()))
-            .field("stored", &self.stored)
+            .field("stored", &self.shared.stored)
             .finish()
     }
 }
@@ -61,60 +143,84 @@ impl Default for Saver {
             sender,
             receiver: Mutex::new(Some(receiver)),
             running: AtomicBool::new(false),
-            stored: Known::new(KEYS_KEPT),
+            shared: Arc::new(Shared {
+                stored: Known::new(KEYS_KEPT),
+                pending: Mutex::new(HashMap::new()),
+                batches: watch::Sender::new(0),
+                room: Arc::new(Semaphore::new(QUEUE_BYTES / UNIT)),
+            }),
         }
     }
 }
 
 impl Saver {
-    /// Store `save`; answers once it is committed.
-    pub async fn save(&self, db: &AnyPool, save: Save) -> ChatResult<Written> {
-        let key_id = save.key_id.clone();
-        let written = if save.is_large() {
-            write_large(db, &save, now_ms()).await?
-        } else {
-            match self.hand_over(save).await {
-                Ok(stored) => stored
-                    .await
-                    .map_err(|_| anyhow::anyhow!("the conversation writer stopped"))??,
-                // No writer runs (a CLI process, or the server is ending): write it here.
-                Err(save) => write_batch(db, &[&save], now_ms()).await?.remove(0),
+    /// Store `save`: queued for the writer (waiting for room when the queue
+    /// is full), or written here when it is large or no writer runs.
+    pub async fn save(&self, db: &AnyPool, save: Save) -> ChatResult<()> {
+        if save.is_large() {
+            let written = write_large(db, &save, now_ms()).await?;
+            self.shared.count(&save.key_id, written);
+            return Ok(());
+        }
+        match self.hand_over(save).await {
+            Ok(()) => Ok(()),
+            // No writer runs (a CLI process, or the server is ending): write it here.
+            Err(save) => {
+                let written = write_batch(db, &[&save], now_ms()).await?.remove(0);
+                self.shared.count(&save.key_id, written);
+                Ok(())
             }
-        };
-        self.count(&key_id, written);
-        Ok(written)
+        }
     }
 
     /// Queue `save` for the writer (waiting for room); where no writer
     /// runs, `save` comes back.
-    async fn hand_over(&self, save: Save) -> Result<oneshot::Receiver<ChatResult<Written>>, Save> {
+    async fn hand_over(&self, save: Save) -> Result<(), Save> {
         if !self.running.load(Ordering::Acquire) {
             return Err(save);
         }
-        let (done, stored) = oneshot::channel();
-        match self.sender.send(Job { save, done }).await {
-            Ok(()) => Ok(stored),
-            Err(mpsc::error::SendError(job)) => Err(job.save),
+        let units = (save.bytes.max(0) as usize)
+            .div_ceil(UNIT)
+            .clamp(1, QUEUE_BYTES / UNIT);
+        let Ok(room) = Arc::clone(&self.shared.room)
+            .acquire_many_owned(units as u32)
+            .await
+        else {
+            return Err(save);
+        };
+        let key_id = save.key_id.clone();
+        let adds = save.adds().unwrap_or(0);
+        *self.shared.pending().entry(key_id.clone()).or_default() += 1;
+        // Counted at once, so that the key's next request meets its cap
+        // with this save in it; the writer corrects it if the save fails.
+        self.shared.add(&key_id, adds);
+        match self.sender.send(Job { save, _room: room }).await {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendError(job)) => {
+                self.shared.add(&key_id, -adds);
+                self.shared.done(&key_id);
+                Err(job.save)
+            }
         }
     }
 
-    /// What `written` did to `key_id`'s kept total.
-    fn count(&self, key_id: &str, written: Written) {
-        match written {
-            Written::Added(bytes) => {
-                if let Some(total) = self.stored.get(key_id) {
-                    total.fetch_add(bytes, Ordering::Relaxed);
-                }
-            }
-            Written::Replaced => self.stored.forget_one(key_id),
-            Written::Gone => {}
-        }
+    /// Wait until `key_id`'s queued saves are stored: before reading that
+    /// key's conversations, so that it finds what it was just answered in.
+    pub async fn settle(&self, key_id: &str) {
+        self.shared
+            .wait_until(|pending| pending.contains_key(key_id))
+            .await;
+    }
+
+    /// Wait until every queued save is stored (the admin's reads, shutdown, tests).
+    pub async fn flush(&self) {
+        self.shared.wait_until(|pending| !pending.is_empty()).await;
     }
 
     /// Bytes of conversation messages `key_id` has stored (the running
     /// total saves and deletes keep; one read by primary key, kept).
     pub async fn stored_bytes(&self, db: &AnyPool, key_id: &str) -> ChatResult<u64> {
-        if let Some(total) = self.stored.get(key_id) {
+        if let Some(total) = self.shared.stored.get(key_id) {
             return Ok(total.load(Ordering::Relaxed).max(0) as u64);
         }
         let bytes: Option<i64> =
@@ -125,7 +231,8 @@ impl Saver {
                 .map(|row| row.try_get("bytes"))
                 .transpose()?;
         let bytes = bytes.unwrap_or(0);
-        self.stored
+        self.shared
+            .stored
             .keep(key_id.to_string(), Arc::new(AtomicI64::new(bytes)));
         Ok(bytes.max(0) as u64)
     }
@@ -134,8 +241,8 @@ impl Saver {
     /// after deleting conversations.
     pub fn forget(&self, key_id: Option<&str>) {
         match key_id {
-            Some(key_id) => self.stored.forget_one(key_id),
-            None => self.stored.forget(),
+            Some(key_id) => self.shared.stored.forget_one(key_id),
+            None => self.shared.stored.forget(),
         }
     }
 
@@ -153,13 +260,13 @@ impl Saver {
         // A bare spawn on purpose, as the request log's writer: requests
         // still draining at shutdown wait on it.
         #[allow(clippy::disallowed_methods)]
-        tokio::spawn(write_all(receiver, db.clone()));
+        tokio::spawn(write_all(receiver, db.clone(), Arc::clone(&self.shared)));
         self.running.store(true, Ordering::Release);
     }
 }
 
 /// Store every save received, in batches, until the queue closes.
-async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool) {
+async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool, shared: Arc<Shared>) {
     let mut next: Option<Job> = None;
     loop {
         let first = match next.take() {
@@ -181,25 +288,33 @@ async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool) {
             batch.push(job);
         }
         let saves: Vec<&Save> = batch.iter().map(|job| &job.save).collect();
-        match write_batch(&db, &saves, now_ms()).await {
-            Ok(written) => {
-                for (job, written) in batch.into_iter().zip(written) {
-                    let _ = job.done.send(Ok(written));
-                }
-            }
+        let results = match write_batch(&db, &saves, now_ms()).await {
+            Ok(written) => written.into_iter().map(Ok).collect(),
             // One save's failure is its own: the others are stored one by one.
             Err(err) if batch.len() > 1 => {
                 tracing::warn!(error = %err, saves = batch.len(), "a batch of saves failed; storing them one by one");
-                for job in batch {
+                let mut results = Vec::with_capacity(batch.len());
+                for job in &batch {
                     let written = write_batch(&db, &[&job.save], now_ms()).await;
-                    let _ = job.done.send(written.map(|mut w| w.remove(0)));
+                    results.push(written.map(|mut w| w.remove(0)));
                 }
+                results
             }
-            Err(err) => {
-                if let Some(job) = batch.pop() {
-                    let _ = job.done.send(Err(err));
-                }
+            Err(err) => vec![Err(err)],
+        };
+        for (job, result) in batch.iter().zip(results) {
+            shared.stored(&job.save, &result);
+            if let Err(err) = result {
+                tracing::error!(
+                    conversation = job.save.conversation(),
+                    error = %err,
+                    "could not save the exchange"
+                );
             }
+            shared.done(&job.save.key_id);
         }
+        // The batch's room goes back, and whoever waits for its saves looks again.
+        drop(batch);
+        shared.batches.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
