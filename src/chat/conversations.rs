@@ -68,6 +68,11 @@ impl Thread {
         kept + self.added.len() + 1
     }
 
+    /// Bytes of text in the messages the request adds (cheap: no serialising).
+    pub fn added_text_bytes(&self) -> usize {
+        self.added.iter().map(Message::text_bytes).sum()
+    }
+
     /// Bytes the request's new messages take stored (the answer's come on top).
     pub fn added_bytes(&self) -> u64 {
         self.added.iter().map(super::caps::stored_size).sum()
@@ -284,7 +289,8 @@ pub async fn find(
     messages: Vec<Message>,
 ) -> ChatResult<Thread> {
     let (system, others): (Vec<Message>, Vec<Message>) = messages.into_iter().partition(is_system);
-    let hashes = chain_of("", &others);
+    let bytes: usize = others.iter().map(Message::text_bytes).sum();
+    let hashes = super::apart(bytes, || chain_of("", &others));
     if let Some(id) = explicit {
         let stored = stored_soon(db, key_id, id).await?;
         let system = if system.is_empty() {
@@ -302,7 +308,7 @@ pub async fn find(
         if !others.iter().any(|m| m.role == "assistant") {
             // Only the new turn: the stored history goes before it, read
             // by `load_history` once the model says how much is sent.
-            let hashes = chain_of(&stored.hash, &others);
+            let hashes = super::apart(bytes, || chain_of(&stored.hash, &others));
             let added = others.clone();
             let mut found = thread(id, true, false, system, others, added, hashes);
             (found.stored_count, found.unloaded) = (stored.count, stored.count);

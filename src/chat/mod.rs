@@ -77,7 +77,11 @@ pub async fn complete(
     let model = model?;
     log.set_model(&model.id, model.upstream_model.as_deref());
     let mut thread = thread?;
-    caps::check_stored(&thread, stored?, &state.settings)?;
+    let stored = stored?;
+    let bytes = thread.added_text_bytes();
+    apart(bytes, || {
+        caps::check_stored(&thread, stored, &state.settings)
+    })?;
     conversations::check_replacement(&thread)?;
     let runtime = state.runtime();
     let limits = trim::Limits {
@@ -362,14 +366,36 @@ impl Exchange {
             usage,
             incomplete,
         };
-        let saved = match conversations::Save::new(&self.key_id, &self.model, &self.thread, answer)
-        {
+        let bytes = self.thread.added_text_bytes();
+        let save = apart(bytes, || {
+            conversations::Save::new(&self.key_id, &self.model, &self.thread, answer)
+        });
+        let saved = match save {
             Ok(save) => self.state.saver.save(&self.state.db, save).await,
             Err(err) => Err(err),
         };
         if let Err(err) = saved {
             tracing::error!(conversation = %self.thread.id, error = %err, "could not save the exchange");
         }
+    }
+}
+
+/// Text (in bytes) from which a request's own CPU work (hashing its
+/// history, measuring and serialising what it stores) is done apart from
+/// the async workers' queues: as `http::ApiJson` parses such bodies.
+const APART_BYTES: usize = 256 * 1024;
+
+/// Run `work`, which takes a while for `bytes` of text. When `bytes` is
+/// large, the worker thread first hands its queued tasks to the others
+/// (tokio's `block_in_place`), so that ordinary requests are not held up
+/// behind a large one's tens of milliseconds of hashing or serialising.
+pub(crate) fn apart<T>(bytes: usize, work: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if bytes >= APART_BYTES && multi_thread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
     }
 }
 
