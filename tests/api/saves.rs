@@ -50,7 +50,9 @@ async fn first_exchange(app: &TestApp) -> String {
     conversation_id(&first)
 }
 
-#[tokio::test]
+// On worker threads, as the server runs: a large request's hashing and
+// serialising leave the workers' queues (`block_in_place`) there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_request_is_saved_beside_ordinary_ones() {
     let app = &spawn_app().await;
     let other = app.new_user_key("other").await;
