@@ -253,21 +253,20 @@ pub fn reads_stored(explicit: Option<&str>, messages: &[Message]) -> bool {
     explicit.is_some() || messages.iter().any(|m| m.role == "assistant")
 }
 
-/// How long a conversation named by id is looked for on a database other
-/// replicas share before it is reported missing: another replica answers
-/// once the save is queued, and stores it a few milliseconds later.
+/// How long a conversation named by id is looked for before it is
+/// reported missing: another replica (or process on the same database)
+/// answers once the save is queued, and stores it a few milliseconds later.
 const SHARED_SAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// [`stored`], looked for again for up to [`SHARED_SAVE_WAIT`] on a shared
-/// database (the client may have been answered by another replica whose
-/// save is still on its way).
+/// [`stored`], looked for again for up to [`SHARED_SAVE_WAIT`] (the client
+/// may have been answered by another replica whose save is still on its
+/// way; this process's own saves are settled before).
 async fn stored_soon(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored> {
-    let shared = crate::store::sql::shared_by_replicas(db);
     let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
     let mut pause = std::time::Duration::from_millis(5);
     loop {
         match stored(db, key_id, id).await {
-            Err(ChatError::NotFound { .. }) if shared && tokio::time::Instant::now() < deadline => {
+            Err(ChatError::NotFound { .. }) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
                 pause = (pause * 2).min(std::time::Duration::from_millis(200));
             }

@@ -55,12 +55,6 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
     Ok(pool)
 }
 
-/// Whether other replicas may write `db` too (PostgreSQL); an SQLite file
-/// is this process's alone.
-pub fn shared_by_replicas(db: &AnyPool) -> bool {
-    db.connect_options().database_url.scheme() != "sqlite"
-}
-
 /// How a multi-row `VALUES` list writes its bind parameters for the pool's
 /// database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
