@@ -36,6 +36,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .map_or("unmatched", |m| m.as_str())
         .to_string();
     let mut entry = Entry::new(parts.method.as_str(), parts.uri.path());
+    entry.request_id = parts
+        .extensions
+        .get::<super::request_id::RequestId>()
+        .map(|super::request_id::RequestId(id)| id.to_string());
     if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
         let ip = state.client_ips.resolve(peer.ip(), &parts.headers);
         entry.client_ip = Some(ip.to_string());

@@ -13,6 +13,7 @@ mod models;
 mod openai;
 mod providers;
 mod reply;
+pub mod request_id;
 mod retrieval;
 pub mod server;
 mod settings;
@@ -65,7 +66,9 @@ pub fn router(state: AppState) -> Router {
                 .allow_headers(Any)
                 .expose_headers(Any),
         )
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        // Outermost: the id is there for the span, the log and every response.
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 

@@ -64,6 +64,8 @@ pub struct Entry {
     pub upstream_key: Option<String>,
     pub retries: i64,
     pub conversation_id: Option<String>,
+    /// The request's `X-Request-Id` (the caller's, or ragway's).
+    pub request_id: Option<String>,
 }
 
 /// Bytes each text field of a stored row keeps at most (a longer value is
@@ -77,7 +79,7 @@ pub mod field_bytes {
     pub const USER_AGENT: usize = 512;
     /// `model` and `upstream_model`.
     pub const MODEL: usize = 256;
-    /// `id`, `key_id`, `conversation_id`, `upstream_key`, `client_ip`, `method`.
+    /// `id`, `key_id`, `conversation_id`, `request_id`, `upstream_key`, `client_ip`, `method`.
     pub const SHORT: usize = 128;
 }
 
@@ -119,6 +121,7 @@ impl Entry {
             (&mut self.client_ip, SHORT),
             (&mut self.upstream_key, SHORT),
             (&mut self.conversation_id, SHORT),
+            (&mut self.request_id, SHORT),
         ] {
             if let Some(text) = field {
                 bound(text, max);
@@ -405,6 +408,7 @@ const COLUMNS: &[&str] = &[
     "upstream_key",
     "retries",
     "conversation_id",
+    "request_id",
 ];
 
 /// Store `rows` and add `sums` to the daily usage, in one transaction.
@@ -442,7 +446,8 @@ async fn store(db: &AnyPool, rows: &[Entry], sums: &daily::Sums) -> sqlx::Result
                 .bind(e.retrieval_ms)
                 .bind(&e.upstream_key)
                 .bind(e.retries)
-                .bind(&e.conversation_id);
+                .bind(&e.conversation_id)
+                .bind(&e.request_id);
         }
         query.execute(&mut *tx).await?;
     }

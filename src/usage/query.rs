@@ -43,6 +43,7 @@ fn log_row(row: &sqlx::any::AnyRow) -> sqlx::Result<LogRow> {
         upstream_key: row.try_get("upstream_key")?,
         retries: row.try_get("retries")?,
         conversation_id: row.try_get("conversation_id")?,
+        request_id: row.try_get("request_id")?,
     };
     Ok(LogRow {
         object: "request_log",
@@ -59,6 +60,8 @@ pub struct LogQuery {
     pub status: Option<String>,
     /// Endpoints that start with this (`/v1/chat`).
     pub endpoint: Option<String>,
+    /// The request with this `X-Request-Id`.
+    pub request_id: Option<String>,
     /// Only rows from (inclusive) and before (exclusive) these times, ms since the epoch.
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -94,6 +97,9 @@ pub async fn logs(db: &AnyPool, query: &LogQuery) -> UsageResult<Page<LogRow>> {
     }
     if let Some(model) = nonempty(&query.model) {
         add("model = ?", Some(Bind::Text(model)));
+    }
+    if let Some(id) = nonempty(&query.request_id) {
+        add("request_id = ?", Some(Bind::Text(id)));
     }
     if let Some(endpoint) = nonempty(&query.endpoint) {
         let escaped = endpoint

@@ -35,6 +35,7 @@ mod models;
 mod providers;
 mod python;
 mod replicas;
+mod request_ids;
 mod retrieval;
 mod retrieval_test;
 mod saves;
