@@ -73,6 +73,13 @@ fn kill_9(replica: &mut Replica) {
 /// Every document is settled and its chunks in the active index are exactly
 /// the ones its row counts.
 async fn every_document_settled_and_whole(shared: &Shared, ids: &[String]) {
+    // A job row goes a moment after its document turns ready, once the
+    // worker has removed the chunks of the document's earlier runs (a run
+    // cut off by the kill): none stays, and only then are chunks counted.
+    until("no job left", Duration::from_secs(30), || async {
+        count(&shared.db, "SELECT COUNT(*) FROM jobs").await == 0
+    })
+    .await;
     let (store, table) = shared.vectors().await;
     for id in ids {
         let row: (String, i64) =
@@ -91,11 +98,6 @@ async fn every_document_settled_and_whole(shared: &Shared, ids: &[String]) {
             other => panic!("document {id} is stuck in {other}"),
         }
     }
-    // A job row goes a moment after its document turns ready; none stays.
-    until("no job left", Duration::from_secs(30), || async {
-        count(&shared.db, "SELECT COUNT(*) FROM jobs").await == 0
-    })
-    .await;
 }
 
 #[tokio::test]
