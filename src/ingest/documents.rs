@@ -210,13 +210,18 @@ pub async fn lookup(
     if hashes.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=hashes.len()).map(|i| format!("${i}")).collect();
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM documents WHERE sha256 IN ({})",
-        placeholders.join(", ")
-    );
+    // SQLite's anonymous `?`: its numbered parameters are found by name, a
+    // linear search each, quadratic over a list of up to 1,000 hashes.
+    let style = crate::store::sql::Placeholders::of(db);
+    let listed = style.values(hashes.len(), 1);
+    let mut sql = format!("SELECT {COLUMNS} FROM documents WHERE sha256 IN ({listed})");
     if collection.is_some() {
-        sql.push_str(&format!(" AND collection = ${}", hashes.len() + 1));
+        match style {
+            crate::store::sql::Placeholders::Anonymous => sql.push_str(" AND collection = ?"),
+            crate::store::sql::Placeholders::Numbered => {
+                sql.push_str(&format!(" AND collection = ${}", hashes.len() + 1));
+            }
+        }
     }
     sql.push_str(" ORDER BY id");
     let mut statement = sqlx::query(&sql);
