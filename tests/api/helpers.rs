@@ -506,3 +506,30 @@ pub async fn stored_totals(app: &TestApp, key_id: &str) -> (i64, i64) {
     .unwrap();
     (total.unwrap_or(0), summed)
 }
+
+/// A real `ragway serve` process on port 0 in `data`, against `upstream`
+/// for chat and embeddings, with a clean environment: `PATH`, `RUST_LOG`
+/// and `extra`; its log (stderr) piped for the test to read.
+pub fn serve_process(
+    upstream: &FakeUpstream,
+    data: &std::path::Path,
+    rust_log: &str,
+    extra: &[(&str, &str)],
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_ragway"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", rust_log)
+        .env("RAGWAY_LISTEN", "127.0.0.1:0")
+        .env("RAGWAY_DATA_DIR", data)
+        .env("RAGWAY_CHAT_BASE_URL", &upstream.base_url)
+        .env("RAGWAY_CHAT_MODEL", "fake-chat")
+        .env("RAGWAY_EMBED_BASE_URL", &upstream.base_url)
+        .envs(extra.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ragway serve starts")
+}

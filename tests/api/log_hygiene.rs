@@ -3,7 +3,6 @@
 //! setup, failed and good logins, a password change, keys, providers and
 //! chat, and its whole log is searched for every secret it saw.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -23,26 +22,15 @@ const SETUP_KEY: &str = "sk-upstream-secret-rerank-2112";
 async fn secrets_never_reach_the_log() {
     let upstream = FakeUpstream::start().await;
     let data = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "RUST_LOG",
-            "debug,ragway=trace,lance=warn,lancedb=warn,lance_core=warn",
-        )
-        .env("RAGWAY_LISTEN", "127.0.0.1:0")
-        .env("RAGWAY_DATA_DIR", data.path())
-        .env("RAGWAY_CHAT_BASE_URL", &upstream.base_url)
-        .env("RAGWAY_CHAT_MODEL", "fake-chat")
-        .env("RAGWAY_CHAT_API_KEY", "sk-upstream-env-chat-7777")
-        .env("RAGWAY_EMBED_BASE_URL", &upstream.base_url)
-        .env("RAGWAY_EMBED_API_KEY", "sk-upstream-env-embed-8888")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ragway serve starts");
+    let mut child = crate::helpers::serve_process(
+        &upstream,
+        data.path(),
+        "debug,ragway=trace,lance=warn,lancedb=warn,lance_core=warn",
+        &[
+            ("RAGWAY_CHAT_API_KEY", "sk-upstream-env-chat-7777"),
+            ("RAGWAY_EMBED_API_KEY", "sk-upstream-env-embed-8888"),
+        ],
+    );
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let (address_tx, address_rx) = tokio::sync::oneshot::channel::<String>();
     let reader = {

@@ -2,8 +2,6 @@
 //! in the request's log row, and in the server's log lines (as JSON with
 //! `RAGWAY_LOG_FORMAT=json`).
 
-use std::process::Stdio;
-
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -67,22 +65,12 @@ async fn every_response_carries_a_request_id_that_finds_its_log_row() {
 async fn json_logs_carry_the_request_id_in_each_line_of_the_request() {
     let upstream = FakeUpstream::start().await;
     let data = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ragway"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info,tower_http=debug,lance=warn,lancedb=warn")
-        .env("RAGWAY_LOG_FORMAT", "json")
-        .env("RAGWAY_LISTEN", "127.0.0.1:0")
-        .env("RAGWAY_DATA_DIR", data.path())
-        .env("RAGWAY_CHAT_BASE_URL", &upstream.base_url)
-        .env("RAGWAY_CHAT_MODEL", "fake-chat")
-        .env("RAGWAY_EMBED_BASE_URL", &upstream.base_url)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ragway serve starts");
+    let mut child = crate::helpers::serve_process(
+        &upstream,
+        data.path(),
+        "info,tower_http=debug,lance=warn,lancedb=warn",
+        &[("RAGWAY_LOG_FORMAT", "json")],
+    );
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // Every line is a JSON object; the first one that matters says where it listens.
     let address = loop {
