@@ -246,13 +246,6 @@ pub async fn load_history(
     Ok(())
 }
 
-/// Whether [`find`] reads stored conversations for this request (it names
-/// one, or resends a history with answers in it): then the key's saves
-/// still queued are waited for first.
-pub fn reads_stored(explicit: Option<&str>, messages: &[Message]) -> bool {
-    explicit.is_some() || messages.iter().any(|m| m.role == "assistant")
-}
-
 /// How long a conversation named by id is looked for before it is
 /// reported missing: another replica (or process on the same database)
 /// answers once the save is queued, and stores it a few milliseconds later.
@@ -281,8 +274,13 @@ async fn stored_soon(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored>
 /// whole history (checked against the stored one), or only what is new
 /// (the stored history is put before it); a history that differs from the
 /// stored one replaces it.
+///
+/// Before it reads stored conversations, the key's saves still queued in
+/// `saver` are waited for: the conversation this process has just answered
+/// in may be among them.
 pub async fn find(
     db: &AnyPool,
+    saver: &Saver,
     key_id: &str,
     explicit: Option<&str>,
     messages: Vec<Message>,
@@ -291,6 +289,7 @@ pub async fn find(
     let bytes: usize = others.iter().map(Message::text_bytes).sum();
     let hashes = super::apart(bytes, || chain_of("", &others));
     if let Some(id) = explicit {
+        saver.settle(key_id).await;
         let stored = stored_soon(db, key_id, id).await?;
         let system = if system.is_empty() {
             stored.system
@@ -325,6 +324,7 @@ pub async fn find(
         .take(MAX_CANDIDATES)
         .collect();
     if !candidates.is_empty() {
+        saver.settle(key_id).await;
         let placeholders: Vec<String> = (0..candidates.len())
             .map(|i| format!("${}", i + 2))
             .collect();

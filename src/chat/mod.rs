@@ -57,19 +57,13 @@ pub async fn complete(
     let (quota, model, thread, catalog, stored) = tokio::join!(
         crate::usage::quota::check_tokens(&state.db, &state.request_log, caller),
         models::resolve(state.models(), &request.model),
-        async {
-            // A conversation this process was just answered in may still be queued.
-            if conversations::reads_stored(explicit.as_deref(), &request.messages) {
-                state.saver.settle(&caller.key_id).await;
-            }
-            conversations::find(
-                &state.db,
-                &caller.key_id,
-                explicit.as_deref().map(str::trim),
-                request.messages,
-            )
-            .await
-        },
+        conversations::find(
+            &state.db,
+            &state.saver,
+            &caller.key_id,
+            explicit.as_deref().map(str::trim),
+            request.messages,
+        ),
         state.known_catalog.read(&state.db),
         state.saver.stored_bytes(&state.db, &caller.key_id),
     );
@@ -254,9 +248,6 @@ fn upstream_body<'a>(
     messages: &'a [Message],
     stream: bool,
 ) -> UpstreamBody<'a> {
-    for field in ["model", "messages", "stream"] {
-        rest.remove(field);
-    }
     let stream_options = stream.then(|| {
         let mut options = match rest.remove("stream_options") {
             Some(Value::Object(options)) => options,
@@ -390,9 +381,11 @@ const APART_BYTES: usize = 256 * 1024;
 /// (tokio's `block_in_place`), so that ordinary requests are not held up
 /// behind a large one's tens of milliseconds of hashing or serialising.
 pub(crate) fn apart<T>(bytes: usize, work: impl FnOnce() -> T) -> T {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if bytes >= APART_BYTES && multi_thread {
+    let multi_thread = || {
+        tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    };
+    if bytes >= APART_BYTES && multi_thread() {
         tokio::task::block_in_place(work)
     } else {
         work()

@@ -69,15 +69,6 @@ impl Shared {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What `written` did to `key_id`'s kept total.
-    fn count(&self, key_id: &str, written: Written) {
-        match written {
-            Written::Added(bytes) => self.add(key_id, bytes),
-            Written::Replaced => self.stored.forget_one(key_id),
-            Written::Gone => {}
-        }
-    }
-
     /// Add `bytes` to `key_id`'s kept total, if it is kept.
     fn add(&self, key_id: &str, bytes: i64) {
         if let Some(total) = self.stored.get(key_id) {
@@ -85,13 +76,13 @@ impl Shared {
         }
     }
 
-    /// What a queued save (counted in its key's total when queued) turned
-    /// out to do.
-    fn stored(&self, save: &Save, result: &ChatResult<Written>) {
+    /// What a save did to `key_id`'s kept total, of which `counted` bytes
+    /// were added when it was queued (0 for a save written in place).
+    fn account(&self, key_id: &str, result: &ChatResult<Written>, counted: i64) {
         match result {
-            Ok(Written::Added(bytes)) => self.add(&save.key_id, bytes - save.adds().unwrap_or(0)),
-            Ok(Written::Replaced) => self.stored.forget_one(&save.key_id),
-            Ok(Written::Gone) | Err(_) => self.add(&save.key_id, -save.adds().unwrap_or(0)),
+            Ok(Written::Added(bytes)) => self.add(key_id, bytes - counted),
+            Ok(Written::Replaced) => self.stored.forget_one(key_id),
+            Ok(Written::Gone) | Err(_) => self.add(key_id, -counted),
         }
     }
 
@@ -158,17 +149,19 @@ impl Saver {
     /// is full), or written here when it is large or no writer runs.
     pub async fn save(&self, db: &AnyPool, save: Save) -> ChatResult<()> {
         if save.is_large() {
-            let written = write_large(db, &save, now_ms()).await?;
-            self.shared.count(&save.key_id, written);
-            return Ok(());
+            let written = write_large(db, &save, now_ms()).await;
+            self.shared.account(&save.key_id, &written, 0);
+            return written.map(|_| ());
         }
         match self.hand_over(save).await {
             Ok(()) => Ok(()),
             // No writer runs (a CLI process, or the server is ending): write it here.
             Err(save) => {
-                let written = write_batch(db, &[&save], now_ms()).await?.remove(0);
-                self.shared.count(&save.key_id, written);
-                Ok(())
+                let written = write_batch(db, &[&save], now_ms())
+                    .await
+                    .map(|mut w| w.remove(0));
+                self.shared.account(&save.key_id, &written, 0);
+                written.map(|_| ())
             }
         }
     }
@@ -303,7 +296,7 @@ async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool, shared: Arc<S
             Err(err) => vec![Err(err)],
         };
         for (job, result) in batch.iter().zip(results) {
-            shared.stored(&job.save, &result);
+            shared.account(&job.save.key_id, &result, job.save.adds().unwrap_or(0));
             if let Err(err) = result {
                 tracing::error!(
                     conversation = job.save.conversation(),
