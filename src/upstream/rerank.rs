@@ -60,9 +60,6 @@ impl Upstream {
             results: Vec<Item>,
             #[serde(default)]
             usage: Option<Value>,
-            /// Cohere's usage: `meta.billed_units`.
-            #[serde(default)]
-            meta: Option<Value>,
         }
         let answer: Answer = self.send_json("/rerank", ready.model(), &body, log).await?;
         if let Some(bad) = answer.results.iter().find(|r| r.index >= documents.len()) {
@@ -84,11 +81,10 @@ impl Upstream {
         let mut seen = vec![false; documents.len()];
         ranked.retain(|r| !std::mem::replace(&mut seen[r.0], true));
         ranked.truncate(top_n);
-        let usage = answer.usage.filter(Value::is_object).or_else(|| {
-            let billed = answer.meta?.get("billed_units")?.clone();
-            billed.is_object().then_some(billed)
-        });
-        Ok(Ranked { ranked, usage })
+        Ok(Ranked {
+            ranked,
+            usage: answer.usage.filter(Value::is_object),
+        })
     }
 }
 
@@ -97,6 +93,6 @@ impl Upstream {
 pub struct Ranked {
     /// `(index into the documents, relevance score)`.
     pub ranked: Vec<(usize, f32)>,
-    /// The upstream's `usage` (Jina's, SiliconFlow's) or Cohere's `meta.billed_units`.
+    /// The upstream's `usage` (Jina's, SiliconFlow's: `total_tokens`).
     pub usage: Option<Value>,
 }
