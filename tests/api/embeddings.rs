@@ -110,67 +110,47 @@ async fn a_key_embeds_its_texts_with_the_configured_model() {
 #[tokio::test]
 async fn bad_embeddings_requests_are_refused_by_name() {
     let app = app().await;
+    // Each refusal in OpenAI's shape, its message naming what is wrong.
     let cases = [
         (
             json!({"model": "gpt-4o", "input": "a"}),
             StatusCode::NOT_FOUND,
             "model_not_found",
+            "gpt-4o",
         ),
         (
             json!({"input": [[1, 2]]}),
             StatusCode::BAD_REQUEST,
             "invalid_request",
+            "token ids",
         ),
         (
             json!({"input": ""}),
             StatusCode::BAD_REQUEST,
             "invalid_request",
+            "empty",
         ),
         (
             json!({"input": "a", "encoding_format": "int8"}),
             StatusCode::BAD_REQUEST,
             "invalid_request",
+            "encoding_format",
         ),
         (
             json!({"input": "a", "late_chunking": true}),
             StatusCode::BAD_REQUEST,
             "invalid_request",
+            "late_chunking",
         ),
     ];
-    for (body, status, code) in cases {
+    for (body, status, code, named) in cases {
         let response = app.post_json("/v1/embeddings", &app.user_key, &body).await;
         let error = assert_error(response, status, code).await;
         assert!(
-            !error["error"]["message"].as_str().unwrap().is_empty(),
-            "{body}"
+            error["error"]["message"].as_str().unwrap().contains(named),
+            "{body}: {error}"
         );
     }
-    let token_ids = app
-        .post_json("/v1/embeddings", &app.user_key, &json!({"input": [[1, 2]]}))
-        .await;
-    let error: Value = token_ids.json().await.unwrap();
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("token ids"),
-        "{error}"
-    );
-    let unknown = app
-        .post_json(
-            "/v1/embeddings",
-            &app.user_key,
-            &json!({"input": "a", "late_chunking": true}),
-        )
-        .await;
-    let error: Value = unknown.json().await.unwrap();
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("late_chunking"),
-        "{error}"
-    );
     let anonymous = app
         .client
         .post(app.url("/v1/embeddings"))

@@ -73,17 +73,11 @@ async fn json_logs_carry_the_request_id_in_each_line_of_the_request() {
     );
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // Every line is a JSON object; the first one that matters says where it listens.
-    let address = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("ragway logs its address");
-        let entry: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        if entry["fields"]["message"] == "ragway listening" {
-            break entry["fields"]["address"].as_str().unwrap().to_string();
-        }
-    };
+    let listening = next_where(&mut lines, |entry| {
+        entry["fields"]["message"] == "ragway listening"
+    })
+    .await;
+    let address = listening["fields"]["address"].as_str().unwrap();
     let response = reqwest::Client::new()
         .get(format!("http://{address}/health"))
         .header("x-request-id", "follow-me-42")
@@ -92,17 +86,30 @@ async fn json_logs_carry_the_request_id_in_each_line_of_the_request() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "follow-me-42");
     // tower-http's debug line for the request, in the request's span.
-    loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("the request is logged");
-        let entry: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        if entry["span"]["id"] == "follow-me-42" {
-            assert_eq!(entry["span"]["method"], "GET", "{entry}");
-            assert_eq!(entry["span"]["path"], "/health", "{entry}");
-            break;
+    let entry = next_where(&mut lines, |entry| entry["span"]["id"] == "follow-me-42").await;
+    let span = &entry["span"];
+    assert_eq!(span["method"], "GET", "{span}");
+    assert_eq!(span["path"], "/health", "{span}");
+}
+
+/// The first of the next JSON log lines that is `wanted`:
+/// a line that is not JSON fails the test, and so does waiting more than
+/// 60 s (the server runs on: its log never ends by itself).
+async fn next_where<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let search = async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("ragway logs on");
+            let entry: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            if wanted(&entry) {
+                return entry;
+            }
         }
-    }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), search)
+        .await
+        .expect("the log line came")
 }
