@@ -13,11 +13,15 @@ need_protoc() {
 
 need_python_openai() {
   local pkg
+  # `openai.resources.responses`: the Responses API (openai >= 1.66); an
+  # older package is upgraded.
   for pkg in openai anthropic; do
-    if ! python3 -c "import $pkg" >/dev/null 2>&1; then
+    local probe="import $pkg"
+    [ "$pkg" = openai ] && probe="import openai.resources.responses"
+    if ! python3 -c "$probe" >/dev/null 2>&1; then
       echo "installing the $pkg Python package (used by the client compatibility tests)" >&2
-      python3 -m pip install -q "$pkg" >/dev/null 2>&1 \
-        || python3 -m pip install -q --break-system-packages "$pkg"
+      python3 -m pip install -q -U "$pkg" >/dev/null 2>&1 \
+        || python3 -m pip install -q -U --break-system-packages "$pkg"
     fi
   done
 }

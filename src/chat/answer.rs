@@ -21,6 +21,9 @@ use crate::retrieval::Source;
 pub struct Answer {
     /// The conversation the exchange was saved in.
     pub conversation_id: String,
+    /// Messages the conversation holds once this exchange is saved (its
+    /// answer the last of them).
+    pub stored_messages: usize,
     /// The public model name the client asked for.
     pub model: String,
     /// The sources the answer was grounded in (numbered as the prompt cites them).

@@ -268,12 +268,22 @@ async fn stored_soon(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored>
     }
 }
 
-/// Find (or begin) the conversation of a request from `key_id`.
-///
-/// `explicit` is the id the client named. With it, the client may send the
-/// whole history (checked against the stored one), or only what is new
-/// (the stored history is put before it); a history that differs from the
-/// stored one replaces it.
+/// The conversation a request names, and how its messages relate to the
+/// stored ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// `X-Conversation-Id` or a `conversation_id` field: the messages may
+    /// resend the stored history (checked against it), or bring only what
+    /// is new (the stored history is put before it); a history that differs
+    /// from the stored one replaces it.
+    Id(String),
+    /// The messages follow the stored history, whatever they hold (the
+    /// Responses API's `previous_response_id` and `conversation`).
+    After(String),
+}
+
+/// Find (or begin) the conversation of a request from `key_id`, the one
+/// `explicit` names if it names one ([`Named`]).
 ///
 /// Before it reads stored conversations, the key's saves still queued in
 /// `saver` are waited for: the conversation this process has just answered
@@ -282,13 +292,17 @@ pub async fn find(
     db: &AnyPool,
     saver: &Saver,
     key_id: &str,
-    explicit: Option<&str>,
+    explicit: Option<&Named>,
     messages: Vec<Message>,
 ) -> ChatResult<Thread> {
     let (system, others): (Vec<Message>, Vec<Message>) = messages.into_iter().partition(is_system);
     let bytes: usize = others.iter().map(Message::text_bytes).sum();
     let hashes = super::apart(bytes, || chain_of("", &others));
-    if let Some(id) = explicit {
+    if let Some(named) = explicit {
+        let (id, after) = match named {
+            Named::Id(id) => (id.trim(), false),
+            Named::After(id) => (id.trim(), true),
+        };
         saver.settle(key_id).await;
         let stored = stored_soon(db, key_id, id).await?;
         let system = if system.is_empty() {
@@ -296,14 +310,14 @@ pub async fn find(
         } else {
             system
         };
-        if stored.count <= others.len() && hashes[stored.count] == stored.hash {
+        if !after && stored.count <= others.len() && hashes[stored.count] == stored.hash {
             // The client resent the stored history (and something new).
             let added = others[stored.count..].to_vec();
             let mut found = thread(id, true, false, system, others, added, hashes);
             found.stored_count = stored.count;
             return Ok(found);
         }
-        if !others.iter().any(|m| m.role == "assistant") {
+        if after || !others.iter().any(|m| m.role == "assistant") {
             // Only the new turn: the stored history goes before it, read
             // by `load_history` once the model says how much is sent.
             let hashes = super::apart(bytes, || chain_of(&stored.hash, &others));

@@ -13,6 +13,7 @@ pub mod draw;
 pub mod error;
 pub mod models;
 mod query;
+pub mod responses;
 mod stream;
 mod trim;
 
@@ -24,6 +25,7 @@ use crate::retrieval::{self, Source};
 use crate::state::AppState;
 use crate::usage::LogHandle;
 pub use answer::{Answer, Event, Events, Reply};
+pub use conversations::Named;
 pub use query::search_queries;
 
 // The request types and their checks are `ragway-protocol`'s (pure, fuzzed
@@ -32,13 +34,13 @@ use ragway_protocol::chat::validate;
 pub use ragway_protocol::chat::{ChatRequest, Message};
 
 /// Answer one chat completion request from `caller`, in the conversation
-/// `conversation` names (the `X-Conversation-Id` header) if it names one:
+/// `conversation` names (the `X-Conversation-Id` header, say) if it names one:
 /// check it, read what it needs, answer a drawing request by drawing, else
 /// ground the question in the knowledge base and ask the chat upstream.
 pub async fn complete(
     state: &AppState,
     caller: &Caller,
-    conversation: Option<String>,
+    conversation: Option<Named>,
     origin: &str,
     log: &LogHandle,
     mut request: ChatRequest,
@@ -61,7 +63,7 @@ pub async fn complete(
             &state.db,
             &state.saver,
             &caller.key_id,
-            explicit.as_deref().map(str::trim),
+            explicit.as_ref(),
             request.messages,
         ),
         state.known_catalog.read(&state.db),
@@ -160,16 +162,16 @@ pub async fn complete(
     Ok(answer)
 }
 
-/// The conversation a request names: the header's, else the body's
-/// `conversation_id` (taken out of what goes upstream).
+/// The conversation a request names: the face's (the header's, say), else
+/// the body's `conversation_id` (taken out of what goes upstream).
 fn conversation_named(
-    header: Option<String>,
+    named: Option<Named>,
     rest: &mut Map<String, Value>,
-) -> AppResult<Option<String>> {
-    match (header, rest.remove("conversation_id")) {
-        (Some(id), _) => Ok(Some(id)),
+) -> AppResult<Option<Named>> {
+    match (named, rest.remove("conversation_id")) {
+        (Some(named), _) => Ok(Some(named)),
         (None, None | Some(Value::Null)) => Ok(None),
-        (None, Some(Value::String(id))) => Ok(Some(id)),
+        (None, Some(Value::String(id))) => Ok(Some(Named::Id(id))),
         (None, Some(_)) => Err(AppError::BadRequest(
             "`conversation_id` must be a string.".into(),
         )),
@@ -337,6 +339,7 @@ impl Exchange {
     fn answer(&self, reply: Reply) -> Answer {
         Answer {
             conversation_id: self.thread.id.clone(),
+            stored_messages: self.thread.stored_after(),
             model: self.model.clone(),
             sources: self.sources.clone(),
             reply,

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(collections::router())
         .merge(openai::chat::router())
         .merge(openai::embeddings::router())
+        .merge(openai::responses::router())
         .merge(anthropic::messages::router())
         .merge(conversations::router())
         .merge(admin::router())

@@ -29,6 +29,9 @@ async fn a_backup_taken_while_serving_restores_into_a_new_data_directory() {
         )
         .await;
     let conversation = answer["conversation_id"].as_str().unwrap().to_string();
+    // An answer is returned once its save is queued: a backup holds what
+    // is stored when it begins.
+    app.state.saver.flush().await;
     // Vector index upkeep may be running: the backup does not wait for it.
     ragway::backup::backup(&app.settings, &into).await.unwrap();
     let later = app.ingest_text("Later", "Written after the backup.").await;

@@ -36,6 +36,7 @@ mod providers;
 mod python;
 mod replicas;
 mod request_ids;
+mod responses;
 mod retrieval;
 mod retrieval_test;
 mod saves;

@@ -1,4 +1,5 @@
-//! The official `openai` and `anthropic` Python packages against a running ragway.
+//! The official `openai` (chat and Responses) and `anthropic` Python packages
+//! against a running ragway.
 
 use std::process::Command;
 
@@ -79,4 +80,25 @@ async fn the_anthropic_python_sdk_works_unchanged() {
     app.logged(1).await;
     let rows = app.logs("endpoint=/v1/messages").await;
     assert!(rows["data"].as_array().unwrap().len() >= 8, "{rows}");
+}
+
+#[tokio::test]
+async fn the_openai_python_sdk_speaks_responses() {
+    let app = run_script(
+        "openai_responses.py",
+        "/v1",
+        "openai responses: all checks passed",
+    )
+    .await;
+    // The instructions came first, the retrieved chunk after them.
+    let sent = app.upstream.chat_requests();
+    let first = sent[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(first.starts_with("Be brief."), "{first}");
+    assert!(first.contains("every morning at six"), "{first}");
+    // The function's output went upstream as a `tool` message.
+    assert!(sent.iter().any(|r| r["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["role"] == "tool" && m["content"] == "six o'clock")));
 }

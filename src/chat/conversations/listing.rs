@@ -192,10 +192,13 @@ pub async fn delete(db: &AnyPool, owner: Option<&str>, id: &str) -> ChatResult<S
     let (key_id, bytes): (String, i64) =
         (deleted.try_get("key_id")?, deleted.try_get("stored_bytes")?);
     add_keys_bytes(&mut tx, Placeholders::of(db), &[(&key_id, -bytes)]).await?;
-    sqlx::query("DELETE FROM messages WHERE conversation_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    // Its messages, and the stored responses whose exchanges they were.
+    for sql in [
+        "DELETE FROM messages WHERE conversation_id = $1",
+        "DELETE FROM responses WHERE conversation_id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(key_id)
 }

@@ -36,7 +36,8 @@ async fn messages(
         // Before the translation, which grows with the request.
         crate::chat::caps::check_count(request.messages.len(), &state.settings)?;
         let chat = request.into_chat()?;
-        let conversation = crate::http::reply::conversation_header(&headers)?;
+        let conversation =
+            crate::http::reply::conversation_header(&headers)?.map(crate::chat::Named::Id);
         let origin = crate::http::server_origin(&state.settings, &headers);
         crate::chat::complete(&state, &caller, conversation, &origin, &log, chat).await
     }

@@ -39,7 +39,7 @@ async fn complete(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> AppResult<Response> {
-    let conversation = conversation_header(&headers)?;
+    let conversation = conversation_header(&headers)?.map(chat::Named::Id);
     let origin = crate::http::server_origin(&state.settings, &headers);
     let log = log.map(|Extension(log)| log).unwrap_or_default();
     let answer = chat::complete(&state, &caller, conversation, &origin, &log, request).await?;

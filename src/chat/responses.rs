@@ -1,0 +1,210 @@
+//! Stored responses of the Responses API, each one key's: the response
+//! object as it was returned, and where its exchange sits in its
+//! conversation. Continuing from a response (`previous_response_id`) is
+//! continuing its conversation; its input items are read back from the
+//! conversation's messages, never stored twice.
+//!
+//! A conversation is one line of messages. Continuing from its latest
+//! response adds to it; continuing from an earlier one (the conversation
+//! has moved on since) forks: the history up to that response is sent
+//! with the new input and saved as a new conversation.
+
+use serde_json::Value;
+use sqlx::{AnyPool, Row};
+
+use super::conversations::{Named, Saver};
+use super::error::{ChatError, ChatResult};
+use super::Message;
+use crate::domain::clock::now_ms;
+
+/// One response to keep.
+pub struct NewResponse<'a> {
+    pub id: &'a str,
+    pub key_id: &'a str,
+    pub conversation_id: &'a str,
+    /// The conversation's messages once the exchange is saved.
+    pub message_count: usize,
+    /// The chat messages the request's input items became (they come last
+    /// before the answer).
+    pub input_messages: usize,
+    /// The response object as returned.
+    pub body: &'a Value,
+}
+
+/// Keep `response`, to be read back by its key and continued from.
+pub async fn save(db: &AnyPool, response: NewResponse<'_>) -> ChatResult<()> {
+    let body = serde_json::to_string(response.body).map_err(anyhow::Error::from)?;
+    let input_from = response
+        .message_count
+        .saturating_sub(1 + response.input_messages);
+    sqlx::query(
+        "INSERT INTO responses (id, key_id, conversation_id, input_from, message_count, created_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(response.id)
+    .bind(response.key_id)
+    .bind(response.conversation_id)
+    .bind(input_from as i64)
+    .bind(response.message_count as i64)
+    .bind(now_ms())
+    .bind(body)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Where a stored response sits.
+struct Place {
+    conversation_id: String,
+    input_from: i64,
+    message_count: i64,
+}
+
+async fn place(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Place> {
+    let row = sqlx::query(
+        "SELECT conversation_id, input_from, message_count FROM responses WHERE id = $1 AND key_id = $2",
+    )
+    .bind(id)
+    .bind(key_id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| ChatError::not_found("response", id))?;
+    Ok(Place {
+        conversation_id: row.try_get("conversation_id")?,
+        input_from: row.try_get("input_from")?,
+        message_count: row.try_get("message_count")?,
+    })
+}
+
+/// The response object `id` of `key_id` (404 for another key's).
+pub async fn get(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Value> {
+    let body: String = sqlx::query("SELECT body FROM responses WHERE id = $1 AND key_id = $2")
+        .bind(id)
+        .bind(key_id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| ChatError::not_found("response", id))?
+        .try_get("body")?;
+    serde_json::from_str(&body)
+        .map_err(|e| ChatError::Store(anyhow::anyhow!("stored response: {e}")))
+}
+
+/// Forget response `id` of `key_id` (its conversation stays).
+pub async fn delete(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<()> {
+    let done = sqlx::query("DELETE FROM responses WHERE id = $1 AND key_id = $2")
+        .bind(id)
+        .bind(key_id)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ChatError::not_found("response", id));
+    }
+    Ok(())
+}
+
+/// The chat messages the input items of response `id` became, in order
+/// (as its conversation stores them; system and developer messages are the
+/// conversation's instructions, not among them).
+pub async fn input(
+    db: &AnyPool,
+    saver: &Saver,
+    key_id: &str,
+    id: &str,
+) -> ChatResult<Vec<Message>> {
+    saver.settle(key_id).await;
+    let place = place(db, key_id, id).await?;
+    messages(
+        db,
+        &place.conversation_id,
+        place.input_from,
+        place.message_count - 1,
+    )
+    .await
+}
+
+/// Messages `from..to` (by `seq`) of a conversation.
+async fn messages(
+    db: &AnyPool,
+    conversation: &str,
+    from: i64,
+    to: i64,
+) -> ChatResult<Vec<Message>> {
+    let rows = sqlx::query(
+        "SELECT body FROM messages WHERE conversation_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
+    )
+    .bind(conversation)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let body: String = row.try_get("body")?;
+            serde_json::from_str(&body)
+                .map_err(|e| ChatError::Store(anyhow::anyhow!("stored message: {e}")))
+        })
+        .collect()
+}
+
+/// How a request goes on from a stored response.
+#[derive(Debug)]
+pub enum Continuation {
+    /// Its conversation, which the response ends: the new input follows.
+    After(Named),
+    /// The conversation has moved on since (or was cut back): the history
+    /// up to the response (its newest `room` messages at most), to send
+    /// before the new input in a new conversation.
+    Fork(Vec<Message>),
+}
+
+/// How to continue from response `id` of `key_id`; `room` is how many
+/// messages a fork may bring (the request's cap less its own messages).
+pub async fn continuing(
+    db: &AnyPool,
+    saver: &Saver,
+    key_id: &str,
+    id: &str,
+    room: usize,
+) -> ChatResult<Continuation> {
+    saver.settle(key_id).await;
+    let place = place(db, key_id, id).await?;
+    // The response may come from another replica, which keeps it before
+    // its conversation's save (queued) is stored: wait for that a little.
+    let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
+    let mut pause = std::time::Duration::from_millis(5);
+    let count = loop {
+        let count = stored_count(db, key_id, &place.conversation_id).await?;
+        let behind = count.is_none_or(|c| c < place.message_count);
+        if !behind || tokio::time::Instant::now() >= deadline {
+            break count;
+        }
+        tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+    };
+    match count {
+        None => Err(ChatError::not_found("response", id)),
+        Some(count) if count > place.message_count => {
+            let from = (place.message_count - room as i64).max(0);
+            let history = messages(db, &place.conversation_id, from, place.message_count).await?;
+            Ok(Continuation::Fork(history))
+        }
+        // Its latest (or its save never came: the new input follows what is stored).
+        Some(_) => Ok(Continuation::After(Named::After(place.conversation_id))),
+    }
+}
+
+/// How long a response's conversation is waited for (see [`continuing`]).
+const SHARED_SAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The messages conversation `id` of `key_id` holds; `None` when it is not there.
+async fn stored_count(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Option<i64>> {
+    Ok(
+        sqlx::query("SELECT message_count FROM conversations WHERE id = $1 AND key_id = $2")
+            .bind(id)
+            .bind(key_id)
+            .fetch_optional(db)
+            .await?
+            .map(|row| row.try_get("message_count"))
+            .transpose()?,
+    )
+}
