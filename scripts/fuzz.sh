@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the document extractors (crate `extract/`) and the chat request
-# parsing (crate `protocol/`), targets in `fuzz/`, with libFuzzer through
+# Fuzz the document extractors (crate `extract/`) and the request parsing
+# of every client protocol (crate `protocol/`), targets in `fuzz/`, with libFuzzer through
 # cargo fuzz, each target for a bounded time. Not part of CI's time budget;
 # results go in BENCHMARKS.md's reliability notes.
 #
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(extract_pdf extract_html extract_docx detect_decode chat_request messages_request)
+[ ${#targets[@]} -gt 0 ] || targets=(extract_pdf extract_html extract_docx detect_decode chat_request messages_request responses_request gemini_request)
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo fuzz passes -Z flags (sanitizers, coverage); this lets the stable toolchain take them.
@@ -82,7 +82,39 @@ messages = {
     "system_role": {"model": "ragway", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]},
     "over_count": {"model": "ragway", "max_tokens": 5, "messages": [user("a")] * 9},
 }
-for target, bodies in (("chat_request", chat), ("messages_request", messages)):
+responses = {
+    "plain": {"model": "ragway", "input": "Which ferries go to the island?", "instructions": "Be brief."},
+    "items": {"model": "ragway", "stream": True, "previous_response_id": "resp_1", "store": False,
+              "metadata": {"team": "docs"}, "max_output_tokens": 64, "tool_choice": {"type": "function", "name": "lookup"},
+              "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}],
+              "text": {"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}}},
+              "input": [
+                  {"role": "developer", "content": "Use tools."},
+                  {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "那第二个呢？"},
+                      {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]},
+                  {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Looking."}]},
+                  {"type": "function_call", "call_id": "call_1", "name": "lookup", "arguments": "{\"q\":\"Oslo\"}"},
+                  {"type": "reasoning", "summary": []},
+                  {"type": "function_call_output", "call_id": "call_1", "output": "12 degrees"}]},
+    "over_count": {"model": "ragway", "input": [user("a")] * 9},
+    "bad_tool": {"model": "ragway", "input": "x", "tools": [{"type": "web_search"}]},
+}
+gemini = {
+    "plain": {"contents": [{"role": "user", "parts": [{"text": "Which ferries go to the island?"}]}]},
+    "full": {"systemInstruction": {"parts": [{"text": "Be brief."}]},
+             "generationConfig": {"temperature": 0.2, "maxOutputTokens": 64, "stopSequences": ["END"],
+                                  "responseMimeType": "application/json", "responseSchema": {"type": "OBJECT"}},
+             "tools": [{"functionDeclarations": [{"name": "lookup", "parameters": {"type": "OBJECT"}}]}],
+             "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["lookup"]}},
+             "contents": [
+                 {"role": "user", "parts": [{"text": "weather "}, {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]},
+                 {"role": "model", "parts": [{"text": "hm", "thought": True}, {"functionCall": {"name": "lookup", "args": {"q": "Oslo"}}}]},
+                 {"role": "user", "parts": [{"functionResponse": {"name": "lookup", "response": {"temp": 12}}}, {"text": "那第二个呢？"}]}]},
+    "over_count": {"contents": [{"parts": [{"text": "a"}]}] * 9},
+    "system_role": {"contents": [{"role": "system", "parts": [{"text": "x"}]}]},
+}
+for target, bodies in (("chat_request", chat), ("messages_request", messages),
+                       ("responses_request", responses), ("gemini_request", gemini)):
     os.makedirs(os.path.join(out, target))
     for name, body in bodies.items():
         with open(os.path.join(out, target, name + ".json"), "w") as f:
@@ -98,7 +130,7 @@ for target in "${targets[@]}"; do
     extract_html) cp fixtures/*.html "$seeds/nested.html" "$corpus/" ;;
     extract_docx) cp fixtures/*.docx fixtures/bad/*.docx "$corpus/" ;;
     detect_decode) cp fixtures/*.txt fixtures/*.md fixtures/bad/*.txt "$corpus/" ;;
-    chat_request | messages_request)
+    chat_request | messages_request | responses_request | gemini_request)
       cp "$seeds/$target"/*.json "$corpus/"
       extra=(-dict=request.dict -max_len=65536) ;;
   esac

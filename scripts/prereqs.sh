@@ -15,9 +15,10 @@ need_python_openai() {
   local pkg
   # `openai.resources.responses`: the Responses API (openai >= 1.66); an
   # older package is upgraded.
-  for pkg in openai anthropic; do
+  for pkg in openai anthropic google-genai; do
     local probe="import $pkg"
     [ "$pkg" = openai ] && probe="import openai.resources.responses"
+    [ "$pkg" = google-genai ] && probe="from google import genai"
     if ! python3 -c "$probe" >/dev/null 2>&1; then
       echo "installing the $pkg Python package (used by the client compatibility tests)" >&2
       python3 -m pip install -q -U "$pkg" >/dev/null 2>&1 \

@@ -1,7 +1,8 @@
 //! The request side of each client protocol ragway speaks: OpenAI's chat
 //! completions ([`chat`]), Anthropic's Messages API ([`anthropic`],
 //! translated into a chat request), OpenAI's Responses API ([`responses`],
-//! translated too), embeddings and rerank ([`embeddings`]),
+//! translated too), Google's Gemini API ([`gemini`], translated too),
+//! embeddings and rerank ([`embeddings`]),
 //! with the caps on what one request may carry ([`caps`]). Pure functions
 //! over parsed JSON, no I/O: the server (the `ragway` crate) runs them on
 //! every request body, and `fuzz/` links this crate alone, without the
@@ -11,6 +12,7 @@ pub mod anthropic;
 pub mod caps;
 pub mod chat;
 pub mod embeddings;
+pub mod gemini;
 pub mod responses;
 
 pub use caps::Caps;

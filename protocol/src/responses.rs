@@ -66,6 +66,42 @@ pub struct ResponsesRequest {
     /// ragway's own, as on chat completions: continue this conversation.
     #[serde(default)]
     pub conversation_id: Option<Value>,
+    /// Every other field: refused, naming it, unless it is one that does
+    /// not change the answer ([`IGNORED`]).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// Fields taken and not used, because they do not change what is answered
+/// here: `truncation` (ragway trims the history to its own limits either
+/// way), routing and caching hints, and `stream_options` (the events carry
+/// no obfuscation padding).
+pub const IGNORED: &[&str] = &[
+    "truncation",
+    "service_tier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "safety_identifier",
+    "stream_options",
+    "max_tool_calls",
+];
+
+/// The first field of `other` that is neither ignorable nor empty, as a refusal.
+fn refuse_unknown(other: &Map<String, Value>) -> RequestResult<()> {
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    };
+    match other
+        .iter()
+        .find(|(name, value)| !IGNORED.contains(&name.as_str()) && !empty(value))
+    {
+        Some((name, _)) => Err(bad(format!(
+            "`{name}` is not supported here (see the protocol table in the README)."
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// How a Responses request continues earlier work.
@@ -111,6 +147,7 @@ impl ResponsesRequest {
                 "`background` responses are not supported: stream the response, or wait for it.",
             ));
         }
+        refuse_unknown(&self.other)?;
         let continues = self.continues()?;
         let metadata = check_metadata(self.metadata)?;
         let mut messages = Vec::new();

@@ -201,7 +201,22 @@ fn bad_requests_are_named() {
             json!({"model": "m", "input": "x", "metadata": {"n": 1}}),
             "metadata.n must be a string.",
         ),
+        (
+            json!({"model": "m", "input": "x", "include": ["message.output_text.logprobs"]}),
+            "`include` is not supported here (see the protocol table in the README).",
+        ),
+        (
+            json!({"model": "m", "input": "x", "prompt": {"id": "pmpt_1"}}),
+            "`prompt` is not supported here (see the protocol table in the README).",
+        ),
     ];
+    // Hints that change nothing, and empty lists, pass.
+    let t = parse(
+        json!({"model": "m", "input": "x", "truncation": "auto", "include": [],
+                         "service_tier": "auto", "prompt_cache_key": "k", "top_logprobs": null}),
+    )
+    .unwrap();
+    assert_eq!(t.chat.messages.len(), 1);
     for (body, expected) in cases {
         assert_eq!(refused(body.clone()), expected, "{body}");
     }

@@ -22,9 +22,10 @@ use super::error::ErrorNote;
 use crate::state::AppState;
 use crate::usage::{Entry, LogHandle};
 
-/// Log `/v1/*` requests (everything else passes untouched).
+/// Log `/v1/*` requests, and Gemini's `/v1beta/*` (everything else passes untouched).
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with("/v1/") {
+    let path = request.uri().path();
+    if !path.starts_with("/v1/") && !path.starts_with("/v1beta/") {
         return next.run(request).await;
     }
     let started = Instant::now();

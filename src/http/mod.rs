@@ -6,6 +6,7 @@ mod collections;
 mod conversations;
 mod documents;
 pub mod error;
+mod gemini;
 mod health;
 mod logging;
 mod logs;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openai::embeddings::router())
         .merge(openai::responses::router())
         .merge(anthropic::messages::router())
+        .merge(gemini::router())
         .merge(conversations::router())
         .merge(admin::router())
         .merge(providers::router())

@@ -1,23 +1,30 @@
-//! `GET /v1/models`: the public model names, as OpenAI lists models; and
+//! `GET /v1/models`: the public model names, as OpenAI lists models (or as
+//! Gemini does, for a caller whose key comes as Gemini's: its SDKs share the
+//! path, and `POST /v1/models/{model}:generateContent` is Gemini's); and
 //! `GET/POST /api/admin/models`, `GET/PATCH/DELETE /api/admin/models/{name}`
 //! to manage them (admin key).
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::ApiJson;
+use super::{gemini, ApiJson};
 use crate::auth::{AdminCaller, Caller};
 use crate::chat::models::{self, Model};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/models", get(list_public))
-        .route("/v1/models/{*name}", get(show_public))
+        .route(
+            "/v1/models/{*name}",
+            get(show_public).post(super::gemini::generate),
+        )
+        .route_layer(axum::middleware::map_request(super::gemini::google_key))
         .route("/api/admin/models", get(list).post(create))
         .route(
             "/api/admin/models/{*name}",
@@ -35,22 +42,46 @@ fn public(model: &Model) -> Value {
     })
 }
 
-async fn list_public(State(state): State<AppState>, _caller: Caller) -> AppResult<Json<Value>> {
-    let data: Vec<Value> = models::list(state.models())
-        .await?
-        .iter()
-        .map(public)
-        .collect();
-    Ok(Json(json!({ "object": "list", "data": data })))
+async fn list_public(
+    State(state): State<AppState>,
+    caller: Result<Caller, AppError>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if gemini::flavoured(&headers, query.as_deref()) {
+        return gemini::list(State(state), caller).await;
+    }
+    let listed = async {
+        caller?;
+        Ok::<_, AppError>(models::list(state.models()).await?)
+    };
+    match listed.await {
+        Ok(listed) => {
+            let data: Vec<Value> = listed.iter().map(public).collect();
+            Json(json!({ "object": "list", "data": data })).into_response()
+        }
+        Err(err) => err.into_response(),
+    }
 }
 
 async fn show_public(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Result<Caller, AppError>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
     Path(name): Path<String>,
-) -> AppResult<Json<Value>> {
-    let model = models::resolve(state.models(), &name).await?;
-    Ok(Json(public(&model)))
+) -> Response {
+    if gemini::flavoured(&headers, query.as_deref()) {
+        return gemini::show(State(state), caller, Path(name)).await;
+    }
+    let shown = async {
+        caller?;
+        Ok::<_, AppError>(models::resolve(state.models(), &name).await?)
+    };
+    match shown.await {
+        Ok(model) => Json(public(&model)).into_response(),
+        Err(err) => err.into_response(),
+    }
 }
 
 fn admin_view(model: Model) -> Value {

@@ -1,7 +1,8 @@
 //! No password, session, API key or upstream key is ever written to the
 //! log: a real `ragway serve` process logging at debug level goes through
 //! setup, failed and good logins, a password change, keys, providers and
-//! chat, and its whole log is searched for every secret it saw.
+//! chat (a Gemini client's with its key in the query string too), and its
+//! whole log is searched for every secret it saw.
 
 use std::sync::{Arc, Mutex};
 
@@ -147,6 +148,22 @@ async fn secrets_never_reach_the_log() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // Gemini's clients may put the key in the query string.
+    let gemini = client
+        .post(url(&format!(
+            "/v1beta/models/ragway:generateContent?key={first_key}"
+        )))
+        .json(&json!({"contents": [{"parts": [{"text": "hello"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gemini.status(), StatusCode::OK);
+    let refused = client
+        .get(url("/v1beta/models?key=sk-not-a-key-in-a-query-4444"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
     // Stop the server; its log is complete once stderr closes.
     #[cfg(unix)]
@@ -177,6 +194,7 @@ async fn secrets_never_reach_the_log() {
         "sk-upstream-env-chat-7777".to_string(),
         "sk-upstream-env-embed-8888".to_string(),
         "sk-not-a-key-but-secret-9999".to_string(),
+        "sk-not-a-key-in-a-query-4444".to_string(),
         first_key.clone(),
         admin_key.clone(),
         token(&first_cookie),

@@ -21,6 +21,7 @@ mod documents;
 mod drawing;
 mod embeddings;
 mod errors;
+mod gemini;
 mod grounding;
 mod hostile_extract;
 mod hostile_outbound;

@@ -1,5 +1,5 @@
-//! The official `openai` (chat and Responses) and `anthropic` Python packages
-//! against a running ragway.
+//! The official `openai` (chat and Responses), `anthropic` and Google's
+//! `google-genai` Python packages against a running ragway.
 
 use std::process::Command;
 
@@ -16,6 +16,7 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
     )
     .await;
     let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let other = app.new_user_key("other").await;
     let output = tokio::task::spawn_blocking({
         let base_url = format!("{}{suffix}", app.address);
         let key = app.user_key.clone();
@@ -24,6 +25,7 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
                 .arg(script)
                 .env("RAGWAY_BASE_URL", base_url)
                 .env("RAGWAY_API_KEY", key)
+                .env("RAGWAY_OTHER_KEY", other)
                 .env("RAGWAY_MODEL", "ragway")
                 .env("NO_PROXY", "127.0.0.1")
                 .output()
@@ -101,4 +103,31 @@ async fn the_openai_python_sdk_speaks_responses() {
         .unwrap()
         .iter()
         .any(|m| m["role"] == "tool" && m["content"] == "six o'clock")));
+}
+
+#[tokio::test]
+async fn the_google_genai_sdk_works_unchanged() {
+    let app = run_script("gemini_sdk.py", "", "google-genai sdk: all checks passed").await;
+    let sent = app.upstream.chat_requests();
+    // The system instruction came first, the retrieved chunk after it.
+    let first = sent[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(first.starts_with("Be brief."), "{first}");
+    assert!(first.contains("every morning at six"), "{first}");
+    // The chat's second turn went with the first one's history.
+    assert!(sent.iter().any(|r| r["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["role"] == "assistant"
+            && m["content"] == "Echo: When does the lighthouse keeper log the tide?")));
+    // The function's response went upstream as a `tool` message.
+    assert!(sent.iter().any(|r| r["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["role"] == "tool" && m["content"] == r#"{"result":"six o'clock"}"#)));
+    // Logged like any chat (this SDK's default is `/v1/models/…`).
+    app.logged(1).await;
+    let rows = app.logs("endpoint=/v1/models/ragway:generateContent").await;
+    assert!(rows["data"].as_array().unwrap().len() >= 4, "{rows}");
 }

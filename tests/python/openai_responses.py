@@ -3,7 +3,8 @@ stream (raw events and the SDK's stream helper), previous_response_id,
 function tools, retrieve, input items, delete, store=False and errors.
 
 Run by the Rust integration test `python::the_openai_python_sdk_speaks_responses`,
-which starts ragway and passes RAGWAY_BASE_URL, RAGWAY_API_KEY and RAGWAY_MODEL.
+which starts ragway and passes RAGWAY_BASE_URL, RAGWAY_API_KEY, RAGWAY_OTHER_KEY
+(another key) and RAGWAY_MODEL.
 """
 
 import json
@@ -73,8 +74,16 @@ answered = client.responses.create(
 )
 assert answered.output_text == "Echo: the tide log", answered.output_text
 
-# Kept responses: read back, deleted; unkept ones never kept.
+# Kept responses: read back by their key alone, deleted; unkept ones never kept.
 assert client.responses.retrieve(first.id).output_text == first.output_text
+other = openai.OpenAI(base_url=os.environ["RAGWAY_BASE_URL"], api_key=os.environ["RAGWAY_OTHER_KEY"], max_retries=0)
+for attempt in (lambda: other.responses.retrieve(first.id), lambda: other.responses.input_items.list(first.id),
+                lambda: other.responses.create(model=model, input="hi", previous_response_id=first.id)):
+    try:
+        attempt()
+        raise AssertionError("another key read a stored response")
+    except openai.NotFoundError:
+        pass
 client.responses.delete(first.id)
 try:
     client.responses.retrieve(first.id)
