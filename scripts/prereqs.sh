@@ -27,6 +27,20 @@ need_python_openai() {
   done
 }
 
+# need_node_openai: the `openai` Node package the Responses stream test
+# runs (tests/node, pinned by its package-lock.json); node itself comes from
+# the machine (Debian's nodejs, as the browser test needs).
+need_node_openai() {
+  if ! command -v node >/dev/null 2>&1; then
+    echo "node is needed for the client tests (apt-get install -y nodejs npm)" >&2
+    return 1
+  fi
+  if [ ! -d tests/node/node_modules/openai ]; then
+    echo "installing the openai Node package (used by the client compatibility tests)" >&2
+    (cd tests/node && npm ci --no-audit --no-fund >/dev/null)
+  fi
+}
+
 need_moto() {
   if ! command -v moto_server >/dev/null 2>&1; then
     echo "installing moto[server] (the S3-compatible server the scaled-out tests run against)" >&2

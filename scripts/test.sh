@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: unit, integration (real app + fake upstream), the
-# official `openai` Python package against a running server, and the web
+# official client packages (Python's openai, anthropic and google-genai,
+# Node's openai) against a running server, and the web
 # admin in a real browser (scripts/browser-test.sh: Debian's chromium
 # driven by playwright-core).
 #
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 . scripts/prereqs.sh
 need_protoc
 need_python_openai
+need_node_openai
 
 echo "== tests on SQLite (the embedded default)" >&2
 RAGWAY_TEST_POSTGRES= DATABASE_URL= cargo test --workspace --all-targets "$@"

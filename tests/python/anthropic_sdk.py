@@ -1,7 +1,7 @@
 """The official `anthropic` package against ragway's /v1/messages: a message,
 a stream, tool use, a continued conversation, sources, and errors.
 
-Run by the Rust integration test `python::the_anthropic_python_sdk_works_unchanged`,
+Run by the Rust integration test `clients::the_anthropic_python_sdk_works_unchanged`,
 which starts ragway and passes RAGWAY_BASE_URL (without /v1), RAGWAY_API_KEY
 and RAGWAY_MODEL.
 """

@@ -2,7 +2,7 @@
 generate_content, generate_content_stream, chats (the resent history),
 function declarations and responses, and errors.
 
-Run by the Rust integration test `python::the_google_genai_sdk_works_unchanged`,
+Run by the Rust integration test `clients::the_google_genai_sdk_works_unchanged`,
 which starts ragway and passes RAGWAY_BASE_URL, RAGWAY_API_KEY and RAGWAY_MODEL.
 """
 

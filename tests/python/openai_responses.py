@@ -2,7 +2,7 @@
 stream (raw events and the SDK's stream helper), previous_response_id,
 function tools, retrieve, input items, delete, store=False and errors.
 
-Run by the Rust integration test `python::the_openai_python_sdk_speaks_responses`,
+Run by the Rust integration test `clients::the_openai_python_sdk_speaks_responses`,
 which starts ragway and passes RAGWAY_BASE_URL, RAGWAY_API_KEY, RAGWAY_OTHER_KEY
 (another key) and RAGWAY_MODEL.
 """

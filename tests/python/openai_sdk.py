@@ -1,6 +1,6 @@
 """The official `openai` package against ragway: models.list, chat, chat stream, errors.
 
-Run by the Rust integration test `python::the_openai_python_sdk_works_unchanged`,
+Run by the Rust integration test `clients::the_openai_python_sdk_works_unchanged`,
 which starts ragway and passes RAGWAY_BASE_URL, RAGWAY_API_KEY and RAGWAY_MODEL.
 """
 

@@ -1,13 +1,15 @@
-//! The official `openai` (chat and Responses), `anthropic` and Google's
-//! `google-genai` Python packages against a running ragway.
+//! The official client packages against a running ragway: `openai` (chat
+//! and Responses), `anthropic` and Google's `google-genai` for Python, and
+//! `openai` for Node (its Responses stream parser is the stricter one).
 
 use std::process::Command;
 
 use crate::helpers::{spawn_app, TestApp};
 
-/// An app with the lighthouse document, and the output of `script`
-/// (in tests/python/) run against it with `base_url` (the app's address and
-/// this suffix), after checking it passed and printed `done`.
+/// An app with the lighthouse document, and the output of `script` (in
+/// tests/python/, or tests/node/ for a `.mjs`) run against it with
+/// `base_url` (the app's address and this suffix), after checking it passed
+/// and printed `done`.
 async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
     let app = spawn_app().await;
     app.ingest_text(
@@ -15,13 +17,24 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
         "The lighthouse keeper logs the tide every morning at six.",
     )
     .await;
-    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let (folder, program) = if script.ends_with(".mjs") {
+        (
+            "node",
+            std::env::var("NODE").unwrap_or_else(|_| "node".into()),
+        )
+    } else {
+        (
+            "python",
+            std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()),
+        )
+    };
+    let script = format!("{}/tests/{folder}/{script}", env!("CARGO_MANIFEST_DIR"));
     let other = app.new_user_key("other").await;
     let output = tokio::task::spawn_blocking({
         let base_url = format!("{}{suffix}", app.address);
         let key = app.user_key.clone();
         move || {
-            Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+            Command::new(program)
                 .arg(script)
                 .env("RAGWAY_BASE_URL", base_url)
                 .env("RAGWAY_API_KEY", key)
@@ -29,7 +42,9 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
                 .env("RAGWAY_MODEL", "ragway")
                 .env("NO_PROXY", "127.0.0.1")
                 .output()
-                .expect("python3 runs (the README's test command installs the SDK packages)")
+                .expect(
+                    "python3 and node run (the README's test command installs the client packages)",
+                )
         }
     })
     .await
@@ -38,7 +53,7 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "python test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        "client test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains(done), "{stdout}");
     app
@@ -130,4 +145,15 @@ async fn the_google_genai_sdk_works_unchanged() {
     app.logged(1).await;
     let rows = app.logs("endpoint=/v1/models/ragway:generateContent").await;
     assert!(rows["data"].as_array().unwrap().len() >= 4, "{rows}");
+}
+
+#[tokio::test]
+async fn the_openai_node_package_streams_responses() {
+    let app = run_script("responses.mjs", "/v1", "openai node: all checks passed").await;
+    // Grounded: the document's text reached the upstream prompt.
+    let sent = app.upstream.chat_requests();
+    assert!(sent.iter().any(|r| r["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("every morning at six")));
 }
