@@ -3,8 +3,8 @@
 // Starts the fake OpenAI-compatible upstream and `ragway serve` (debug
 // builds under $CARGO_TARGET_DIR, default ./target), drives headless
 // Chromium through setup, login, providers, models, keys, knowledge, the
-// playground (streamed answers with sources, drawing), revoking a key and
-// logging out, and saves a screenshot of every page at desktop and phone
+// playground (streamed answers with sources through every protocol, drawing),
+// revoking a key and logging out, and saves a screenshot of every page at desktop and phone
 // width to $SCREENSHOT_DIR (default target/browser-screenshots/).
 //
 //   node tests/browser/admin.test.mjs      (or scripts/browser-test.sh)
@@ -611,6 +611,33 @@ async function walk(ctx, step) {
     assert(count === 4, `expected 4 messages in the conversation, found ${count}`);
     await tid('conv-messages').getByTestId('pg-source').first().waitFor();
     await shot(page, 'conversation');
+  });
+
+  await step('playground: the same answer through every protocol', async () => {
+    await tid('nav-playground').click();
+    await tid('page-playground').waitFor();
+    await settled(page);
+    await tid('pg-new').click();
+    await tid('pg-empty').waitFor();
+    await tid('pg-model').selectOption('harbour');
+    let conversation = null;
+    for (const protocol of ['responses', 'anthropic', 'gemini', 'chat']) {
+      await tid('pg-protocol').selectOption(protocol);
+      const question = `Which ferry goes first? (${protocol})`;
+      await tid('pg-input').fill(question);
+      await tid('pg-send').click();
+      const answer = page.locator('[data-testid="pg-msg-assistant"]', { hasText: `Echo: ${question}` });
+      await answer.waitFor();
+      await answer.locator('[data-testid="pg-source"]', { hasText: 'Harbour ferry timetable' }).first().waitFor();
+      await tid('pg-send').waitFor();
+      assert(await answer.getByTestId('pg-error').count() === 0, `${protocol}: the answer has an error`);
+      await answer.getByTestId('pg-via').waitFor();
+      const now = (await page.locator('[data-testid="pg-conversation"] a').textContent()).trim();
+      assert(conversation === null || now === conversation, `${protocol} started another conversation`);
+      conversation = now;
+    }
+    await shot(page, 'playground-protocols');
+    await tid('pg-protocol').selectOption('chat');
   });
 
   await step('settings: change a value and see it saved', async () => {

@@ -462,6 +462,8 @@ export default {
   'pg.title': 'Playground',
   'pg.subtitle': 'Chat with a model through an API key, exactly as a client would.',
   'pg.model': 'Model',
+  'pg.protocol': 'Protocol',
+  'pg.protocol_hint': 'The same answer through each client protocol ragway speaks.',
   'pg.key': 'API key',
   'pg.key_paste': 'Paste a key…',
   'pg.key_paste_ph': 'sk-…',

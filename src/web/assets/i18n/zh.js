@@ -462,6 +462,8 @@ export default {
   'pg.title': '对话测试',
   'pg.subtitle': '以客户端的方式，用 API 密钥与模型对话。',
   'pg.model': '模型',
+  'pg.protocol': '协议',
+  'pg.protocol_hint': '用 ragway 支持的各个客户端协议得到同一个回答。',
   'pg.key': 'API 密钥',
   'pg.key_paste': '粘贴密钥…',
   'pg.key_paste_ph': 'sk-…',

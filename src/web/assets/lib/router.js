@@ -174,7 +174,7 @@ function renderShell(app, active) {
     onclick: async () => {
       try { await api('POST', '/api/admin/logout', undefined, { quiet401: true }); } catch (_) { /* gone anyway */ }
       S.authed = false;
-      S.pg = { messages: [], convId: null, model: null, keyChoice: null, pasted: '', busy: false, abort: null };
+      S.pg = { messages: [], convId: null, model: null, protocol: null, keyChoice: null, pasted: '', busy: false, abort: null };
       toast(t('login.out'));
       go('login');
     },

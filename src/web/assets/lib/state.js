@@ -9,6 +9,7 @@
  * @property {any[]} messages
  * @property {string | null} convId
  * @property {string | null} model
+ * @property {string | null} protocol the client protocol the playground speaks (lib/protocols.js)
  * @property {string | null} keyChoice
  * @property {string} pasted
  * @property {boolean} busy
@@ -49,5 +50,5 @@ export const S = {
   token: 0,
   cleanups: [],
   navOpen: false,
-  pg: { messages: [], convId: null, model: null, keyChoice: null, pasted: '', busy: false, abort: null },
+  pg: { messages: [], convId: null, model: null, protocol: null, keyChoice: null, pasted: '', busy: false, abort: null },
 };

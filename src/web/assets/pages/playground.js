@@ -1,5 +1,7 @@
 // @ts-check
-// Playground: chat with a model through /v1/chat/completions, streamed.
+// Playground: chat with a model, streamed, through the protocol chosen
+// (OpenAI chat or Responses, Anthropic, Gemini): one conversation, one
+// answer through every face of the pipeline.
 
 import { api, ApiError, errorText, storedKeys } from '../lib/api.js';
 import { badge, btn, emptyState, field, input, pageHeader, select, sourceCards, textarea, toast } from '../lib/components.js';
@@ -7,6 +9,7 @@ import { keyState } from '../lib/data.js';
 import { clear, focusSoon, h, icon } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { plainText, renderMarkdown } from '../lib/markdown.js';
+import { PROTOCOLS, protocolOf, refusal } from '../lib/protocols.js';
 import { onCleanup } from '../lib/router.js';
 import { S } from '../lib/state.js';
 
@@ -32,6 +35,11 @@ export async function pagePlayground(root, ctx) {
   if (pg.model && models.data.some((m) => m.id === pg.model)) modelSel.value = pg.model;
   pg.model = modelSel.value;
   modelSel.addEventListener('change', () => { pg.model = modelSel.value; });
+
+  const protocolSel = select(PROTOCOLS.map((p) => ({ value: p.id, label: p.label })), { testid: 'pg-protocol' });
+  protocolSel.value = protocolOf(pg.protocol).id;
+  pg.protocol = protocolSel.value;
+  protocolSel.addEventListener('change', () => { pg.protocol = protocolSel.value; });
 
   const keyOptions = stored.map((k) => {
     const info = keyInfo.get(k.id);
@@ -68,6 +76,7 @@ export async function pagePlayground(root, ctx) {
   const side = h('aside', { class: 'pg-side card' },
     h('div', { class: 'card-body form' },
       field(t('pg.model'), modelSel),
+      field(t('pg.protocol'), protocolSel, { hint: t('pg.protocol_hint') }),
       field(t('pg.key'), keySel, { hint: t('pg.key_hint') }),
       pasteField,
       h('div', { class: 'pg-conv-row' },
@@ -101,7 +110,9 @@ export async function pagePlayground(root, ctx) {
       else body.prepend(renderMarkdown(msg.content));
     }
     const el = h('div', { class: 'msg msg-' + msg.role + (msg.streaming ? ' streaming' : '') + (msg.error ? ' has-error' : ''), testid: 'pg-msg-' + msg.role },
-      h('div', { class: 'msg-head' }, h('span', { class: 'msg-role' }, isUser ? t('pg.you') : t('pg.assistant')), msg.stopped ? badge(t('pg.stopped'), 'warn') : null),
+      h('div', { class: 'msg-head' }, h('span', { class: 'msg-role' }, isUser ? t('pg.you') : t('pg.assistant')),
+        msg.via ? badge(msg.via, 'neutral', 'pg-via') : null,
+        msg.stopped ? badge(t('pg.stopped'), 'warn') : null),
       body,
       msg.sources && msg.sources.length ? sourceCards(msg.sources) : null);
     if (msg.streaming && !msg.content) body.appendChild(h('span', { class: 'typing' }, h('span'), h('span'), h('span')));
@@ -156,7 +167,7 @@ export async function pagePlayground(root, ctx) {
     pg.messages.push({ role: 'user', content: text });
     inputEl.value = '';
     grow();
-    const answer = { role: 'assistant', content: '', streaming: true, sources: null };
+    const answer = { role: 'assistant', content: '', streaming: true, sources: null, via: protocolOf(protocolSel.value).short };
     pg.messages.push(answer);
     drawThread();
     pg.busy = true;
@@ -168,14 +179,16 @@ export async function pagePlayground(root, ctx) {
       if (frame) return;
       frame = requestAnimationFrame(() => { frame = 0; redraw(answer); });
     };
+    const protocol = protocolOf(protocolSel.value);
     try {
-      const headers = { 'Content-Type': 'application/json', Accept: 'text/event-stream', Authorization: 'Bearer ' + secret };
+      const request = protocol.request(model, history, secret);
+      const headers = { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...request.headers };
       if (pg.convId) headers['X-Conversation-Id'] = pg.convId;
       let res;
       try {
-        res = await fetch('/v1/chat/completions', {
+        res = await fetch(request.url, {
           method: 'POST', headers, credentials: 'omit', signal: abort.signal,
-          body: JSON.stringify({ model, messages: history, stream: true }),
+          body: JSON.stringify(request.body),
         });
       } catch (e) {
         if (abort.signal.aborted) throw e;
@@ -185,8 +198,7 @@ export async function pagePlayground(root, ctx) {
       if (!res.ok) {
         let message = 'HTTP ' + res.status;
         try {
-          const data = await res.json();
-          if (data && data.error && data.error.message) message = data.error.message;
+          message = refusal(await res.json()) || message;
         } catch (_) { /* not JSON */ }
         throw new ApiError(res.status, message);
       }
@@ -198,15 +210,14 @@ export async function pagePlayground(root, ctx) {
         answer.sources = data.sources || null;
       } else {
         await readStream(res.body, (event) => {
-          if (event.error) {
-            answer.error = event.error.message || t('err.generic');
+          const piece = protocol.read(event);
+          if (piece.error !== undefined) {
+            answer.error = piece.error || t('err.generic');
             return;
           }
-          if (Array.isArray(event.sources)) answer.sources = event.sources;
-          if (event.conversation_id && !pg.convId) { pg.convId = event.conversation_id; if (ctx.alive()) showConv(); }
-          const choice = event.choices && event.choices[0];
-          const delta = choice && choice.delta && choice.delta.content;
-          if (delta) answer.content += delta;
+          if (Array.isArray(piece.sources)) answer.sources = piece.sources;
+          if (piece.conversation && !pg.convId) { pg.convId = piece.conversation; if (ctx.alive()) showConv(); }
+          if (piece.delta) answer.content += piece.delta;
           schedule();
         });
       }
