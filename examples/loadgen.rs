@@ -75,8 +75,11 @@ async fn measure(
         .flatten()
         .map(|_| due.elapsed())?;
     while let Some(chunk) = response.chunk().await.ok()? {
-        // An SSE error event is a failed answer too.
-        if chunk.windows(8).any(|w| w == b"\"error\":") {
+        // An SSE error event (an error object, in any protocol's shape) is a
+        // failed answer too; a response's `"error":null` is not.
+        if chunk.windows(9).any(|w| w == b"\"error\":{")
+            || chunk.windows(10).any(|w| w == b"\"error\": {")
+        {
             return None;
         }
     }

@@ -133,6 +133,12 @@ async fn serve_connection(
     stopping: CancellationToken,
     _slot: OwnedSemaphorePermit,
 ) {
+    // A streamed answer is many small writes: without this, each one after
+    // the first waits for the client's delayed ACK (up to 40 ms) before it
+    // leaves (Nagle's algorithm).
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(error = %err, "TCP_NODELAY could not be set");
+    }
     let watch = Arc::new(Watch::new());
     let io = TokioIo::new(Watched {
         inner: stream,

@@ -157,6 +157,11 @@ impl FakeUpstream {
             // Providers take long contexts: ragway's own caps are what is tested.
             .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
             .with_state(shared.clone());
+        // Streamed answers leave piece by piece, as a provider's do (no
+        // Nagle delay between the small writes).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move {
             axum::serve(listener, app)
                 .await
