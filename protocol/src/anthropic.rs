@@ -11,6 +11,7 @@ use crate::chat::{ChatRequest, Message};
 use crate::{bad, RequestError, RequestResult};
 
 /// A Messages API request; fields ragway has no use for are ignored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 pub struct MessagesRequest {
     pub model: String,
@@ -39,6 +40,7 @@ pub struct MessagesRequest {
 
 /// One message of a Messages API request: `content` is a string or an
 /// array of content blocks (checked by the translation, not here).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 pub struct AnthropicMessage {
     pub role: String,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::{bad, RequestResult};
 
 /// An OpenAI chat completion request; fields ragway does not use pass through untouched.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 pub struct ChatRequest {
     pub model: String,
@@ -19,6 +20,7 @@ pub struct ChatRequest {
 }
 
 /// One chat message; `content` is a string, an array of parts or null.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Message {
     pub role: String,

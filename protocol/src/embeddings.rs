@@ -19,6 +19,7 @@ pub const MAX_DIMENSIONS: u64 = 65_536;
 
 /// `POST /v1/embeddings`. Fields OpenAI defines that ragway does not
 /// support are refused by name rather than ignored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingsRequest {
@@ -123,6 +124,7 @@ impl EmbeddingsRequest {
 }
 
 /// `POST /v1/rerank`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RerankRequest {

@@ -19,6 +19,7 @@ use crate::{bad, RequestResult};
 
 /// A `generateContent` request; fields ragway has no use for (safety
 /// settings, say) are ignored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateRequest {

@@ -26,6 +26,7 @@ const METADATA_VALUE_CHARS: usize = 512;
 const MAX_ID_CHARS: usize = 128;
 
 /// A Responses API request; fields ragway has no use for are ignored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Deserialize)]
 pub struct ResponsesRequest {
     pub model: String,

@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/reindex", get(show).post(begin))
 }
 
+#[utoipa::path(get, path = "/api/admin/setup", tag = "Admin", summary = "Whether the first visitor still has to set the admin password", security(()), responses((status = 200, description = "See docs/api.md")))]
 async fn setup_state(State(state): State<AppState>) -> AppResult<Json<Value>> {
     let required = !admin::exists(&state.db).await?;
     Ok(Json(json!({ "setup_required": required })))
@@ -54,6 +55,7 @@ struct SetupBody {
 }
 
 /// `201` with the first user key (shown this once) and a session cookie.
+#[utoipa::path(post, path = "/api/admin/setup", tag = "Admin", summary = "Set the admin password (once) and get the first key", security(()), responses((status = 200, description = "See docs/api.md")))]
 async fn setup(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -98,6 +100,7 @@ struct LoginBody {
 /// `204` with a session cookie; `401` on a wrong password; `429` while the
 /// caller's address must wait after repeated failures, or while every
 /// password-check slot is taken ([`admin::LoginGuard`]).
+#[utoipa::path(post, path = "/api/admin/login", tag = "Admin", summary = "Log in: a session cookie", security(()), responses((status = 200, description = "See docs/api.md")))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -137,6 +140,7 @@ async fn verify_guarded(state: &AppState, ip: std::net::IpAddr, password: &str) 
 }
 
 /// `204`; the session (if any) ends and the cookie is cleared.
+#[utoipa::path(post, path = "/api/admin/logout", tag = "Admin", summary = "End the session", security(()), responses((status = 200, description = "See docs/api.md")))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
     if let Some(token) = session_cookie(&headers) {
         admin::end_session(&state.db, token).await?;
@@ -157,6 +161,7 @@ struct PasswordBody {
 
 /// `204` with a new session cookie; every other session has ended. The
 /// current password is checked under the same throttle as a login.
+#[utoipa::path(post, path = "/api/admin/password", tag = "Admin", summary = "Change the admin password (other sessions end)", responses((status = 200, description = "See docs/api.md")))]
 async fn change_password(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -177,17 +182,20 @@ async fn change_password(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/session", tag = "Admin", summary = "Who is asking: a key or the session", responses((status = 200, description = "See docs/api.md")))]
 async fn session(admin: AdminCaller) -> Json<Value> {
     let via = if admin.0.is_some() { "key" } else { "session" };
     Json(json!({ "admin": true, "via": via }))
 }
 
+#[utoipa::path(get, path = "/api/admin/keys", tag = "Admin", summary = "Every key (never its secret)", responses((status = 200, description = "See docs/api.md")))]
 async fn list_keys(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
     let keys: Vec<Value> = keys::list(&state.db).await?.iter().map(key_json).collect();
     Ok(Json(json!({ "object": "list", "data": keys })))
 }
 
 /// `201` with the new key: the only time its secret is ever returned.
+#[utoipa::path(post, path = "/api/admin/keys", tag = "Admin", summary = "Create a key (its secret shown once)", responses((status = 200, description = "See docs/api.md")))]
 async fn create_key(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -204,6 +212,7 @@ async fn create_key(
 }
 
 /// The key as it is now, revoked (revoking twice is fine).
+#[utoipa::path(delete, path = "/api/admin/keys/{id}", tag = "Admin", summary = "Revoke a key", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn revoke_key(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -218,6 +227,7 @@ async fn revoke_key(
 
 /// Change a key's name, expiry or limits (fields left out keep their value;
 /// `null` clears an expiry or a limit). The role and the secret stay.
+#[utoipa::path(patch, path = "/api/admin/keys/{id}", tag = "Admin", summary = "Change a key's name, expiry and limits", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn update_key(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -395,6 +405,7 @@ fn refuse_foreign(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
     Ok(())
 }
 
+#[utoipa::path(get, path = "/api/admin/reindex", tag = "Admin", summary = "The active index and a running reindex", responses((status = 200, description = "See docs/api.md")))]
 async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<IndexStatus>> {
     Ok(Json(
         reindex::status(&state.db, &state.upstreams, &state.settings).await?,
@@ -403,6 +414,7 @@ async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<J
 
 /// `202` with the status when a reindex was started (or is already running),
 /// `200` when the index already uses the configured model.
+#[utoipa::path(post, path = "/api/admin/reindex", tag = "Admin", summary = "Move the knowledge base to the configured embedding model", responses((status = 200, description = "See docs/api.md")))]
 async fn begin(
     State(state): State<AppState>,
     _admin: AdminCaller,

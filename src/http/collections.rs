@@ -26,6 +26,7 @@ struct NewCollection {
     description: String,
 }
 
+#[utoipa::path(post, path = "/v1/collections", tag = "Documents", summary = "Create a collection", responses((status = 200, description = "See docs/api.md")))]
 async fn create(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -35,6 +36,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(collection)))
 }
 
+#[utoipa::path(get, path = "/v1/collections", tag = "Documents", summary = "Every collection with its document count", responses((status = 200, description = "See docs/api.md")))]
 async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
     let data = collections::list(&state.db).await?;
     Ok(Json(json!({ "object": "list", "data": data })))
@@ -46,6 +48,7 @@ struct DeleteQuery {
     force: bool,
 }
 
+#[utoipa::path(delete, path = "/v1/collections/{name}", tag = "Documents", summary = "Delete a collection (?force=true with its documents)", params(("name" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn remove(
     State(state): State<AppState>,
     _admin: AdminCaller,

@@ -36,6 +36,7 @@ struct ListQuery {
     after: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/conversations", tag = "Conversations", summary = "The caller's conversations, most recent first, paged", responses((status = 200, description = "See docs/api.md")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -54,6 +55,7 @@ async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/conversations/{id}", tag = "Conversations", summary = "One of the caller's conversations with its messages", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -65,6 +67,7 @@ async fn read(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/conversations/{id}", tag = "Conversations", summary = "Delete one of the caller's conversations", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +88,7 @@ struct AdminListQuery {
     after: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/admin/conversations", tag = "Conversations", summary = "Every key's conversations (?key_id= one key's), paged", responses((status = 200, description = "See docs/api.md")))]
 async fn admin_list(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -98,6 +102,7 @@ async fn admin_list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/admin/conversations/{id}", tag = "Conversations", summary = "Any key's conversation with its messages", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn admin_read(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -107,6 +112,7 @@ async fn admin_read(
     Ok(Json(conversations::get(&state.db, None, &id).await?))
 }
 
+#[utoipa::path(delete, path = "/api/admin/conversations/{id}", tag = "Conversations", summary = "Delete any key's conversation", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn admin_delete(
     State(state): State<AppState>,
     _admin: AdminCaller,

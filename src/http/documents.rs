@@ -37,6 +37,7 @@ struct TextUpload {
     visibility: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/documents", tag = "Documents", summary = "Upload a document (JSON text, or a multipart file) to be ingested", responses((status = 200, description = "See docs/api.md")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -53,6 +54,7 @@ async fn create(
     Ok((status, Json(document)))
 }
 
+#[utoipa::path(put, path = "/v1/documents/{id}", tag = "Documents", summary = "New content for a document", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,6 +72,7 @@ async fn replace(
 }
 
 /// Ingest the stored original again (202 with the `pending` document).
+#[utoipa::path(post, path = "/v1/documents/{id}/reingest", tag = "Documents", summary = "Extract, chunk and embed the stored original again", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn reingest(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,6 +147,7 @@ const MAX_WAIT_SECS: f64 = 60.0;
 /// One document; with `?wait=SECONDS` (at most 60) the answer comes when it
 /// is ready or failed, or when the wait is over, whichever is first, so a
 /// client follows an upload without polling.
+#[utoipa::path(get, path = "/v1/documents/{id}", tag = "Documents", summary = "A document's status (?wait= until ready or failed)", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -189,6 +193,7 @@ async fn show(
     }
 }
 
+#[utoipa::path(get, path = "/v1/documents", tag = "Documents", summary = "Documents, newest first, filtered and paged", responses((status = 200, description = "See docs/api.md")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -211,6 +216,7 @@ struct LookupRequest {
 /// The most hashes one lookup may ask about.
 const MAX_LOOKUP: usize = 1000;
 
+#[utoipa::path(post, path = "/v1/documents/lookup", tag = "Documents", summary = "Which of these SHA-256 hashes are stored already", responses((status = 200, description = "See docs/api.md")))]
 async fn lookup(
     State(state): State<AppState>,
     caller: Caller,
@@ -239,6 +245,7 @@ async fn lookup(
     Ok(Json(serde_json::json!({ "object": "list", "data": found })))
 }
 
+#[utoipa::path(get, path = "/v1/documents/{id}/content", tag = "Documents", summary = "The original file as uploaded", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn content(
     State(state): State<AppState>,
     caller: Caller,
@@ -282,6 +289,7 @@ async fn content(
     Ok(response)
 }
 
+#[utoipa::path(delete, path = "/v1/documents/{id}", tag = "Documents", summary = "Delete a document, its chunks and its file", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,

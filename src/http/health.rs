@@ -75,6 +75,7 @@ async fn from_admin(request: Request, state: &AppState) -> bool {
 
 /// Prometheus' text format: the request counters and histograms, and
 /// gauges read at scrape time (documents by status, queue, dropped log rows).
+#[utoipa::path(get, path = "/metrics", tag = "Operations", summary = "Prometheus metrics", security(()), responses((status = 200, description = "See docs/api.md")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let documents: Vec<(String, i64)> =
         sqlx::query("SELECT status, COUNT(*) AS n FROM documents GROUP BY status")
@@ -164,6 +165,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/health", tag = "Operations", summary = "Status, store checks, upstreams, index and queue", security(()), responses((status = 200, description = "See docs/api.md")))]
 async fn health(
     State(state): State<AppState>,
     Extension(checks): Extension<Arc<StoreChecks>>,

@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/usage", get(usage))
 }
 
+#[utoipa::path(get, path = "/api/admin/logs", tag = "Admin", summary = "The request log, newest first, filtered and paged", responses((status = 200, description = "See docs/api.md")))]
 async fn logs(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -27,6 +28,7 @@ async fn logs(
     Ok(Json(query::logs(&state.db, &query).await?))
 }
 
+#[utoipa::path(get, path = "/api/admin/usage", tag = "Admin", summary = "Requests and tokens per key per day", responses((status = 200, description = "See docs/api.md")))]
 async fn usage(
     State(state): State<AppState>,
     _admin: AdminCaller,

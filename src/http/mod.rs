@@ -12,6 +12,7 @@ mod logging;
 mod logs;
 mod models;
 mod openai;
+pub mod openapi;
 mod providers;
 mod reply;
 pub mod request_id;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openai::responses::router())
         .merge(anthropic::messages::router())
         .merge(gemini::router())
+        .merge(openapi::router())
         .merge(conversations::router())
         .merge(admin::router())
         .merge(providers::router())

@@ -42,6 +42,7 @@ fn public(model: &Model) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v1/models", tag = "Models", summary = "The public models (OpenAI's shape; Gemini's for a key sent as x-goog-api-key or ?key=)", responses((status = 200, description = "See docs/api.md")))]
 async fn list_public(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
@@ -64,6 +65,7 @@ async fn list_public(
     }
 }
 
+#[utoipa::path(get, path = "/v1/models/{name}", tag = "Models", summary = "One public model", params(("name" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn show_public(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
@@ -92,6 +94,7 @@ fn admin_view(model: Model) -> Value {
     value
 }
 
+#[utoipa::path(get, path = "/api/admin/models", tag = "Models", summary = "Every model with its settings", responses((status = 200, description = "See docs/api.md")))]
 async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
     let data: Vec<Value> = models::list(state.models())
         .await?
@@ -101,6 +104,7 @@ async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<J
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
+#[utoipa::path(post, path = "/api/admin/models", tag = "Models", summary = "Create a model", responses((status = 200, description = "See docs/api.md")))]
 async fn create(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -110,6 +114,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(admin_view(model))))
 }
 
+#[utoipa::path(get, path = "/api/admin/models/{name}", tag = "Models", summary = "One model with its settings", params(("name" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn show(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -119,6 +124,7 @@ async fn show(
     Ok(Json(admin_view(model)))
 }
 
+#[utoipa::path(patch, path = "/api/admin/models/{name}", tag = "Models", summary = "Change some of a model's fields (null resets one)", params(("name" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn update(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -129,6 +135,7 @@ async fn update(
     Ok(Json(admin_view(model)))
 }
 
+#[utoipa::path(delete, path = "/api/admin/models/{name}", tag = "Models", summary = "Delete a model", params(("name" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn remove(
     State(state): State<AppState>,
     _admin: AdminCaller,

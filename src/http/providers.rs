@@ -81,10 +81,12 @@ async fn all(state: &AppState) -> AppResult<Json<Value>> {
     Ok(Json(Value::Object(map)))
 }
 
+#[utoipa::path(get, path = "/api/admin/providers", tag = "Admin", summary = "Every role's provider (keys masked)", responses((status = 200, description = "See docs/api.md")))]
 async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
     all(&state).await
 }
 
+#[utoipa::path(put, path = "/api/admin/providers", tag = "Admin", summary = "Save several roles' providers at once", responses((status = 200, description = "See docs/api.md")))]
 async fn update_all(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -97,6 +99,7 @@ async fn update_all(
     all(&state).await
 }
 
+#[utoipa::path(put, path = "/api/admin/providers/{role}", tag = "Admin", summary = "Save one role's provider", params(("role" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn update_one(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -108,6 +111,7 @@ async fn update_one(
     Ok(Json(json!(providers::view(state.providers(), role).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/admin/providers/{role}", tag = "Admin", summary = "Drop a role's saved provider (back to the settings)", params(("role" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn remove(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -119,6 +123,7 @@ async fn remove(
 }
 
 /// `200` with the report whether the provider worked or not (`ok` says).
+#[utoipa::path(post, path = "/api/admin/providers/{role}/test", tag = "Admin", summary = "The smallest real call to a provider", params(("role" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn test(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -143,6 +148,7 @@ async fn test(
     Ok(Json(report))
 }
 
+#[utoipa::path(get, path = "/api/admin/providers/{role}/models", tag = "Admin", summary = "The provider's model ids", params(("role" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn models(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -152,6 +158,7 @@ async fn models(
     model_list(providers::models(state.upstreams.get(role), None).await?)
 }
 
+#[utoipa::path(post, path = "/api/admin/providers/{role}/models", tag = "Admin", summary = "The model ids of unsaved provider values", params(("role" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn models_for(
     State(state): State<AppState>,
     _admin: AdminCaller,

@@ -63,6 +63,7 @@ fn bad(message: &str) -> AppError {
     AppError::BadRequest(message.into())
 }
 
+#[utoipa::path(post, path = "/api/admin/retrieval/test", tag = "Admin", summary = "The ranked passages retrieval finds for a question, with every rank and score", responses((status = 200, description = "See docs/api.md")))]
 async fn test(
     State(state): State<AppState>,
     AdminCaller(admin): AdminCaller,

@@ -20,11 +20,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/admin/settings", get(show).patch(change))
 }
 
+#[utoipa::path(get, path = "/api/admin/settings", tag = "Admin", summary = "The runtime settings in force, saved and default", responses((status = 200, description = "See docs/api.md")))]
 async fn show(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
     let view = runtime::view(&state.db, &state.settings, &state.runtime()).await?;
     Ok(Json(view))
 }
 
+#[utoipa::path(patch, path = "/api/admin/settings", tag = "Admin", summary = "Change some runtime settings (null resets one)", responses((status = 200, description = "See docs/api.md")))]
 async fn change(
     State(state): State<AppState>,
     _admin: AdminCaller,

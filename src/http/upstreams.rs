@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+#[utoipa::path(get, path = "/api/admin/upstreams", tag = "Admin", summary = "Each role's key pool and its counters", responses((status = 200, description = "See docs/api.md")))]
 async fn list(State(state): State<AppState>, _admin: AdminCaller) -> AppResult<Json<Value>> {
     let pools = providers::pools(state.providers()).await?;
     Ok(Json(json!({ "object": "list", "data": pools })))
@@ -49,6 +50,7 @@ struct NewKeys {
     key: String,
 }
 
+#[utoipa::path(post, path = "/api/admin/upstreams/{role}/keys", tag = "Admin", summary = "Add keys to a role's pool", params(("role" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn add(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -60,6 +62,7 @@ async fn add(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[utoipa::path(delete, path = "/api/admin/upstreams/{role}/keys/{fingerprint}", tag = "Admin", summary = "Take a key out of the pool", params(("role" = String, Path), ("fingerprint" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn remove(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -71,6 +74,7 @@ async fn remove(
     ))
 }
 
+#[utoipa::path(post, path = "/api/admin/upstreams/{role}/keys/{fingerprint}/enable", tag = "Admin", summary = "Unblock a key on every replica", params(("role" = String, Path), ("fingerprint" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn enable(
     State(state): State<AppState>,
     _admin: AdminCaller,

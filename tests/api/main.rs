@@ -34,6 +34,7 @@ mod log_hygiene;
 mod logs;
 mod migrate_store;
 mod models;
+mod openapi;
 mod providers;
 mod replicas;
 mod request_ids;

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/messages", post(messages))
 }
 
+#[utoipa::path(post, path = "/v1/messages", tag = "Anthropic", summary = "Anthropic's Messages API (key in x-api-key or Bearer)", request_body = ragway_protocol::anthropic::MessagesRequest, responses((status = 200, description = "See docs/api.md")))]
 async fn messages(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,

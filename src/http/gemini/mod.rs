@@ -113,6 +113,7 @@ fn model_object(id: &str) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v1beta/models", tag = "Gemini", summary = "The public models in Gemini's shape (key in x-goog-api-key, ?key= or Bearer)", responses((status = 200, description = "See docs/api.md")))]
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
@@ -131,6 +132,7 @@ pub(super) async fn list(
     }
 }
 
+#[utoipa::path(get, path = "/v1beta/models/{model}", tag = "Gemini", summary = "One public model in Gemini's shape", params(("model" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 pub(super) async fn show(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
@@ -157,6 +159,7 @@ enum Framing {
     Array,
 }
 
+#[utoipa::path(post, path = "/v1beta/models/{model}:generateContent", tag = "Gemini", summary = "Gemini generateContent; `:streamGenerateContent` (SSE with ?alt=sse, else a JSON array) is the same handler, as are both under /v1/models/", request_body = ragway_protocol::gemini::GenerateRequest, params(("model" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 pub(super) async fn generate(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,

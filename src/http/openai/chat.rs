@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/images/{file}", get(image))
 }
 
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "OpenAI", summary = "Chat completion, whole or streamed (SSE), grounded in the knowledge base", request_body = ragway_protocol::chat::ChatRequest, responses((status = 200, description = "See docs/api.md")))]
 async fn complete(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,6 +106,7 @@ fn data_event(value: &Value) -> Bytes {
 }
 
 /// A stored picture, with long cache headers: the bytes behind an id never change.
+#[utoipa::path(get, path = "/v1/images/{file}", tag = "OpenAI", summary = "A picture 画 made (the id is unguessable; no key)", params(("file" = String, Path)), security(()), responses((status = 200, description = "See docs/api.md")))]
 async fn image(State(state): State<AppState>, Path(file): Path<String>) -> AppResult<Response> {
     let (kind, bytes) = draw::image(&state.blobs, &file).await?;
     Ok((

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/rerank", post(rerank))
 }
 
+#[utoipa::path(post, path = "/v1/embeddings", tag = "OpenAI", summary = "Vectors for the caller's own texts", request_body = ragway_protocol::embeddings::EmbeddingsRequest, responses((status = 200, description = "See docs/api.md")))]
 async fn embeddings(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,6 +98,7 @@ fn base64_of(vector: &[f32]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+#[utoipa::path(post, path = "/v1/rerank", tag = "OpenAI", summary = "The caller's documents ranked against a query (Jina's shape)", request_body = ragway_protocol::embeddings::RerankRequest, responses((status = 200, description = "See docs/api.md")))]
 async fn rerank(
     State(state): State<AppState>,
     caller: Caller,

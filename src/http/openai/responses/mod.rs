@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/responses/{id}/input_items", get(input_items))
 }
 
+#[utoipa::path(post, path = "/v1/responses", tag = "OpenAI", summary = "OpenAI Responses API: a response, whole or as typed events", request_body = ragway_protocol::responses::ResponsesRequest, responses((status = 200, description = "See docs/api.md")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -179,6 +180,7 @@ fn relay(shell: Shell, mut events: Events, keep: Option<Keep>) -> Response {
     sse_response(frames)
 }
 
+#[utoipa::path(get, path = "/v1/responses/{id}", tag = "OpenAI", summary = "A kept response, as it was returned", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,6 +189,7 @@ async fn show(
     Ok(Json(responses::get(&state.db, &caller.key_id, &id).await?))
 }
 
+#[utoipa::path(delete, path = "/v1/responses/{id}", tag = "OpenAI", summary = "Forget a kept response (its conversation stays)", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -213,6 +216,7 @@ const MAX_ITEMS_PAGE: i64 = 100;
 /// `GET /v1/responses/{id}/input_items`: OpenAI's list page (`data`,
 /// `first_id`, `last_id`, `has_more`), newest first unless `order=asc`,
 /// from after (or before) the item an id names.
+#[utoipa::path(get, path = "/v1/responses/{id}/input_items", tag = "OpenAI", summary = "The input items of a kept response, paged", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 async fn input_items(
     State(state): State<AppState>,
     caller: Caller,
