@@ -31,6 +31,7 @@ pub mod retrieval;
 pub mod runtime;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 pub use ragway_store as store;
 pub mod upstream;
 pub mod usage;

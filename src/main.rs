@@ -157,7 +157,7 @@ fn main() -> anyhow::Result<()> {
     if let Command::ExtractZygote = &cli.command {
         std::process::exit(ragway::ingest::extract::zygote::run_zygote());
     }
-    init_tracing();
+    let telemetry = init_tracing()?;
     // Panics (a document parser's, say) are contained where they happen; log them as one line.
     std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
     // Before any other thread exists (the runtime's included).
@@ -166,6 +166,9 @@ fn main() -> anyhow::Result<()> {
     let result = runtime.block_on(run(cli));
     // Blocking work still running (a LanceDB call) does not hold up the exit.
     runtime.shutdown_timeout(Duration::from_secs(2));
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
     result
 }
 
@@ -333,26 +336,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
+/// The log on stderr (`RUST_LOG`, `RAGWAY_LOG_FORMAT`), and with
+/// `RAGWAY_OTLP_ENDPOINT` a trace per request to that collector (its own
+/// filter: ragway's spans at info, whatever the log shows).
+fn init_tracing() -> anyhow::Result<Option<ragway::telemetry::Telemetry>> {
+    use anyhow::Context as _;
+    use tracing_subscriber::filter::EnvFilter;
+    use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("info,lance=warn,lancedb=warn,lance_core=warn,sqlx=warn")
     });
     // RAGWAY_LOG_FORMAT=json: one JSON object a line (for log shippers),
     // with the request's span (its id, method and path) in each.
     let json = std::env::var("RAGWAY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder
-            .json()
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = if json {
+        log.json()
             .with_current_span(true)
             .with_span_list(false)
-            .init();
+            .boxed()
     } else {
-        builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
-    }
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .boxed()
+    };
+    let endpoint = std::env::var("RAGWAY_OTLP_ENDPOINT")
+        .ok()
+        .filter(|e| !e.trim().is_empty());
+    let (otlp, telemetry) = match endpoint {
+        Some(endpoint) => {
+            let (layer, telemetry) = ragway::telemetry::otlp_layer(&endpoint)
+                .with_context(|| format!("RAGWAY_OTLP_ENDPOINT={endpoint}"))?;
+            // ragway's spans (the request's, and inside it retrieval,
+            // embeddings and upstream, which are at debug level so that the
+            // log's lines keep the request's span), and its events at info.
+            let spans = tracing_subscriber::filter::filter_fn(|meta| {
+                meta.target().starts_with("ragway")
+                    && (meta.is_span() || *meta.level() <= tracing::Level::INFO)
+            });
+            (Some(layer.with_filter(spans)), Some(telemetry))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(otlp)
+        .init();
+    Ok(telemetry)
 }

@@ -18,6 +18,7 @@ mod stream;
 mod trim;
 
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -205,7 +206,10 @@ async fn ground(
     let started = std::time::Instant::now();
     let state = exchange.state.clone();
     let retriever = state.retriever();
-    let found = retrieval::retrieve(retriever, caller, &catalog, queries, options).await;
+    let span = tracing::debug_span!("retrieval", top_k = options.top_k, queries = queries.len());
+    let found = retrieval::retrieve(retriever, caller, &catalog, queries, options)
+        .instrument(span)
+        .await;
     exchange.sources = match found {
         Ok(sources) => sources,
         Err(err) => {

@@ -48,6 +48,7 @@ impl Upstream {
 
     /// Embed `inputs` with `model` as `options` say, with the upstream's
     /// usage (what `POST /v1/embeddings` answers a client with).
+    #[tracing::instrument(level = "debug", name = "embeddings", skip_all, fields(model = %model, inputs = inputs.len()))]
     pub async fn embed(
         &self,
         model: &str,

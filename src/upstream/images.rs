@@ -56,6 +56,12 @@ impl Upstream {
     /// `image_size`/`batch_size`, so both kinds of provider accept it; the
     /// answer may hold `data[].b64_json`, `data[].url` or `images[].url`
     /// (a URL is downloaded at once: providers' links expire).
+    #[tracing::instrument(
+        level = "debug",
+        name = "upstream",
+        skip_all,
+        fields(path = "/images/generations")
+    )]
     pub async fn generate_image(
         &self,
         prompt: &str,

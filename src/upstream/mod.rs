@@ -462,6 +462,7 @@ impl Upstream {
     /// another key after a failure; errors carry the upstream's message.
     ///
     /// The first-byte limit covers the head only: a stream may then run as long as it keeps sending.
+    #[tracing::instrument(level = "debug", name = "upstream", skip_all, fields(path = %path, model = %model))]
     pub async fn send<B: Serialize + ?Sized>(
         &self,
         path: &str,
@@ -479,6 +480,7 @@ impl Upstream {
 
     /// Send `body` and read the whole JSON answer, as `T`, within the time
     /// limit; another key is tried when the answer fails before it is whole.
+    #[tracing::instrument(level = "debug", name = "upstream", skip_all, fields(path = %path, model = %model))]
     pub async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         path: &str,

@@ -27,6 +27,7 @@ impl Upstream {
 
     /// [`Upstream::rerank`], with the upstream's usage, the attempts on
     /// `log` (what `POST /v1/rerank` answers a client with).
+    #[tracing::instrument(level = "debug", name = "upstream", skip_all, fields(path = "/rerank", documents = documents.len()))]
     pub async fn rerank_counted<S: AsRef<str> + Serialize>(
         &self,
         query: &str,

@@ -43,4 +43,5 @@ mod retrieval;
 mod retrieval_test;
 mod saves;
 mod settings;
+mod telemetry;
 mod upstreams;
