@@ -59,15 +59,29 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
     app
 }
 
-#[tokio::test]
-async fn the_openai_python_sdk_works_unchanged() {
-    let app = run_script("openai_sdk.py", "/v1", "openai sdk: all checks passed").await;
-    // The SDK's question reached the upstream with the retrieved chunk.
+/// The retrieved chunk of the lighthouse document reached the upstream's
+/// prompt: the answer was grounded.
+fn assert_grounded(app: &TestApp) {
     let sent = app.upstream.chat_requests();
     assert!(sent.iter().any(|r| r["messages"][0]["content"]
         .as_str()
         .unwrap_or_default()
         .contains("every morning at six")));
+}
+
+/// Whether any message of any chat request sent upstream is `wanted`.
+fn sent_any(sent: &[serde_json::Value], wanted: impl Fn(&serde_json::Value) -> bool) -> bool {
+    sent.iter()
+        .filter_map(|r| r["messages"].as_array())
+        .flatten()
+        .any(wanted)
+}
+
+#[tokio::test]
+async fn the_openai_python_sdk_works_unchanged() {
+    let app = run_script("openai_sdk.py", "/v1", "openai sdk: all checks passed").await;
+    // The SDK's question reached the upstream with the retrieved chunk.
+    assert_grounded(&app);
 }
 
 #[tokio::test]
@@ -88,11 +102,8 @@ async fn the_anthropic_python_sdk_works_unchanged() {
         "{first}"
     );
     // The tool result went upstream as a `tool` message.
-    assert!(sent.iter().any(|r| r["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|m| m["role"] == "tool" && m["content"] == "Rain, 4 °C")));
+    assert!(sent_any(&sent, |m| m["role"] == "tool"
+        && m["content"] == "Rain, 4 °C"));
     // Logged like any chat.
     app.logged(1).await;
     let rows = app.logs("endpoint=/v1/messages").await;
@@ -113,11 +124,8 @@ async fn the_openai_python_sdk_speaks_responses() {
     assert!(first.starts_with("Be brief."), "{first}");
     assert!(first.contains("every morning at six"), "{first}");
     // The function's output went upstream as a `tool` message.
-    assert!(sent.iter().any(|r| r["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|m| m["role"] == "tool" && m["content"] == "six o'clock")));
+    assert!(sent_any(&sent, |m| m["role"] == "tool"
+        && m["content"] == "six o'clock"));
 }
 
 #[tokio::test]
@@ -129,18 +137,12 @@ async fn the_google_genai_sdk_works_unchanged() {
     assert!(first.starts_with("Be brief."), "{first}");
     assert!(first.contains("every morning at six"), "{first}");
     // The chat's second turn went with the first one's history.
-    assert!(sent.iter().any(|r| r["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|m| m["role"] == "assistant"
-            && m["content"] == "Echo: When does the lighthouse keeper log the tide?")));
+    assert!(sent_any(&sent, |m| m["role"] == "assistant"
+        && m["content"]
+            == "Echo: When does the lighthouse keeper log the tide?"));
     // The function's response went upstream as a `tool` message.
-    assert!(sent.iter().any(|r| r["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|m| m["role"] == "tool" && m["content"] == r#"{"result":"six o'clock"}"#)));
+    assert!(sent_any(&sent, |m| m["role"] == "tool"
+        && m["content"] == r#"{"result":"six o'clock"}"#));
     // Logged like any chat (this SDK's default is `/v1/models/…`).
     app.logged(1).await;
     let rows = app.logs("endpoint=/v1/models/ragway:generateContent").await;
@@ -151,9 +153,5 @@ async fn the_google_genai_sdk_works_unchanged() {
 async fn the_openai_node_package_streams_responses() {
     let app = run_script("responses.mjs", "/v1", "openai node: all checks passed").await;
     // Grounded: the document's text reached the upstream prompt.
-    let sent = app.upstream.chat_requests();
-    assert!(sent.iter().any(|r| r["messages"][0]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("every morning at six")));
+    assert_grounded(&app);
 }
