@@ -381,7 +381,7 @@ impl Exchange {
 /// Text (in bytes) from which a request's own CPU work (hashing its
 /// history, measuring and serialising what it stores) is done apart from
 /// the async workers' queues: as `http::ApiJson` parses such bodies.
-const APART_BYTES: usize = 256 * 1024;
+pub(crate) const APART_BYTES: usize = 256 * 1024;
 
 /// Run `work`, which takes a while for `bytes` of text. When `bytes` is
 /// large, the worker thread first hands its queued tasks to the others

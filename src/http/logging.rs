@@ -230,3 +230,21 @@ impl Finish {
         }
     }
 }
+
+/// The request's log entry, for the handlers to fill in: the one this
+/// middleware put in the request's extensions, or a detached one (on a
+/// route it does not log) that records nothing.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LogHandle {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<LogHandle>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}

@@ -91,8 +91,9 @@ async fn fallback(method: Method, uri: axum::http::Uri) -> impl IntoResponse {
 /// on a request-serving thread would stall every other request on it.
 pub struct ApiJson<T>(pub T);
 
-/// Bodies at least this large are parsed apart from the request threads.
-const PARSE_APART_BYTES: usize = 256 * 1024;
+/// Bodies at least this large are parsed apart from the request threads
+/// (the size from which the chat pipeline works apart too).
+const PARSE_APART_BYTES: usize = crate::chat::APART_BYTES;
 
 impl<T: DeserializeOwned + Send + 'static, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Router;
 
 use super as anthropic;
 use crate::auth::Caller;
@@ -24,11 +24,10 @@ pub fn router() -> Router<AppState> {
 async fn messages(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
-    log: Option<Extension<LogHandle>>,
+    log: LogHandle,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let log = log.map(|Extension(log)| log).unwrap_or_default();
     let outcome = async {
         let caller = caller?;
         let request: MessagesRequest = serde_json::from_slice(&body).map_err(|e| {

@@ -20,7 +20,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{middleware, Extension, Json, Router};
+use axum::{middleware, Json, Router};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -163,13 +163,12 @@ enum Framing {
 pub(super) async fn generate(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
-    log: Option<Extension<LogHandle>>,
+    log: LogHandle,
     headers: HeaderMap,
     Path(target): Path<String>,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let log = log.map(|Extension(log)| log).unwrap_or_default();
     let outcome = async {
         let caller = caller?;
         let (model, method) = target.rsplit_once(':').ok_or_else(|| {

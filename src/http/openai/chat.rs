@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -36,13 +36,12 @@ pub fn router() -> Router<AppState> {
 async fn complete(
     State(state): State<AppState>,
     caller: Caller,
-    log: Option<Extension<LogHandle>>,
+    log: LogHandle,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> AppResult<Response> {
     let conversation = conversation_header(&headers)?.map(chat::Named::Id);
     let origin = crate::http::server_origin(&state.settings, &headers);
-    let log = log.map(|Extension(log)| log).unwrap_or_default();
     let answer = chat::complete(&state, &caller, conversation, &origin, &log, request).await?;
     render(answer)
 }

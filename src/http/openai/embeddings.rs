@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Router;
 use base64::Engine as _;
 use serde::Serialize;
 
@@ -28,10 +28,9 @@ pub fn router() -> Router<AppState> {
 async fn embeddings(
     State(state): State<AppState>,
     caller: Caller,
-    log: Option<Extension<LogHandle>>,
+    log: LogHandle,
     ApiJson(request): ApiJson<EmbeddingsRequest>,
 ) -> AppResult<Response> {
-    let log = log.map(|Extension(log)| log).unwrap_or_default();
     let request = request.check()?;
     let encoding = request.encoding;
     let embedded = relay::embed(&state, &caller, request, &log).await?;
@@ -102,10 +101,9 @@ fn base64_of(vector: &[f32]) -> String {
 async fn rerank(
     State(state): State<AppState>,
     caller: Caller,
-    log: Option<Extension<LogHandle>>,
+    log: LogHandle,
     ApiJson(request): ApiJson<RerankRequest>,
 ) -> AppResult<Response> {
-    let log = log.map(|Extension(log)| log).unwrap_or_default();
     let request = request.check()?;
     let ranked = relay::rerank(&state, &caller, request, &log).await?;
     Ok(axum::Json(render_ranked(&ranked)).into_response())

@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -47,7 +47,7 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    log: Option<Extension<LogHandle>>,
+    log: LogHandle,
     headers: HeaderMap,
     ApiJson(request): ApiJson<ResponsesRequest>,
 ) -> AppResult<Response> {
@@ -80,7 +80,6 @@ async fn create(
         }
     };
     let origin = crate::http::server_origin(&state.settings, &headers);
-    let log = log.map(|Extension(log)| log).unwrap_or_default();
     let answer = chat::complete(&state, &caller, named, &origin, &log, chat).await?;
     let shell = Shell {
         id: format!("resp_{}", uuid::Uuid::now_v7().simple()),
