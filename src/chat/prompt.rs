@@ -75,29 +75,12 @@ mod tests {
         Message::new(role, content)
     }
 
-    fn source() -> Source {
-        Source {
-            index: 1,
-            document_id: "d".into(),
-            title: "T".into(),
-            chunk_id: "d:0".into(),
-            page: None,
-            heading: None,
-            collection: "default".into(),
-            score: 1.0,
-            rerank_score: None,
-            text: "fact".into(),
-            context: None,
-            explain: None,
-        }
-    }
-
     #[test]
     fn context_merges_into_a_leading_system_message() {
         let out = with_system(
             vec![msg("system", json!("Be brief.")), msg("user", json!("q"))],
             None,
-            &[source()],
+            &[Source::sample(1, "T")],
             Grounding::Sources,
         );
         assert_eq!(out.len(), 2);
@@ -110,7 +93,7 @@ mod tests {
         let out = with_system(
             vec![msg("user", json!("q"))],
             None,
-            &[source()],
+            &[Source::sample(1, "T")],
             Grounding::Sources,
         );
         assert_eq!(out[0].role, "system");
@@ -122,7 +105,7 @@ mod tests {
         let out = with_system(
             vec![msg("system", json!("Be brief.")), msg("user", json!("q"))],
             Some("You are the harbour assistant."),
-            &[source()],
+            &[Source::sample(1, "T")],
             Grounding::Sources,
         );
         assert_eq!(out.len(), 2);
@@ -157,12 +140,12 @@ mod tests {
 
     #[test]
     fn the_footer_lists_sources_by_number() {
-        let mut second = source();
+        let mut second = Source::sample(1, "T");
         second.index = 2;
         second.title = "Guide".into();
         second.page = Some(4);
         assert_eq!(
-            footer(&[source(), second]),
+            footer(&[Source::sample(1, "T"), second]),
             "\n\n---\n[1] T\n[2] Guide (p. 4)"
         );
     }

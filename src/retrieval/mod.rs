@@ -61,6 +61,28 @@ pub struct Source {
     pub explain: Option<Explain>,
 }
 
+#[cfg(test)]
+impl Source {
+    /// A source for tests: the first chunk of document `doc{index}`,
+    /// titled `title`, saying "fact".
+    pub(crate) fn sample(index: usize, title: &str) -> Self {
+        Self {
+            index,
+            document_id: format!("doc{index}"),
+            title: title.into(),
+            chunk_id: format!("doc{index}:0"),
+            page: None,
+            heading: None,
+            collection: "default".into(),
+            score: 1.0,
+            rerank_score: None,
+            text: "fact".into(),
+            context: None,
+            explain: None,
+        }
+    }
+}
+
 /// Why a source ranked where it did: its place and score in each search,
 /// and the fused score that ordered them.
 #[derive(Debug, Clone, Serialize)]

@@ -248,26 +248,9 @@ mod tests {
         }
     }
 
-    fn source(index: usize, title: &str) -> Source {
-        Source {
-            index,
-            document_id: format!("doc{index}"),
-            title: title.into(),
-            chunk_id: format!("doc{index}:0"),
-            page: None,
-            heading: None,
-            collection: "default".into(),
-            score: 1.0,
-            rerank_score: None,
-            text: "fact".into(),
-            context: None,
-            explain: None,
-        }
-    }
-
     #[test]
     fn a_completion_becomes_a_response_with_citations_and_calls() {
-        let shell = shell(vec![source(1, "Tides"), source(2, "Buoys")]);
+        let shell = shell(vec![Source::sample(1, "Tides"), Source::sample(2, "Buoys")]);
         let response = shell.of_completion(&json!({
             "choices": [{"message": {"role": "assistant", "content": "Noon [1]. 潮",
                 "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
