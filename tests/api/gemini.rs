@@ -120,6 +120,25 @@ async fn keys_come_three_ways_and_models_are_listed() {
     assert_eq!(answered.status(), StatusCode::OK);
     let answered: Value = answered.json().await.unwrap();
     assert_eq!(text_of(&answered), "Echo: Hi");
+
+    // countTokens: estimated here, nothing sent upstream.
+    let asked = app.upstream.chat_requests().len();
+    let short = json!({"contents": [{"parts": [{"text": "Hi"}]}]});
+    let long = json!({"generateContentRequest": {"model": "models/ragway",
+        "contents": [{"parts": [{"text": "High tide at the harbour is at noon on Sundays."}]}]}});
+    let mut counts = Vec::new();
+    for body in [&short, &long] {
+        let counted: Value = generate(&app, "/v1beta/models/ragway:countTokens", body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        counts.push(counted["totalTokens"].as_u64().unwrap());
+    }
+    assert!(0 < counts[0] && counts[0] < counts[1], "{counts:?}");
+    assert_eq!(app.upstream.chat_requests().len(), asked);
+    let unknown = generate(&app, "/v1beta/models/nope:countTokens", &short).await;
+    google_error(unknown, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 }
 
 #[tokio::test]

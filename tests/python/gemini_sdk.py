@@ -40,6 +40,8 @@ assert "/v1/documents/" in citations[0].uri, citations
 conversation = answer.sdk_http_response.headers.get("x-conversation-id")
 assert conversation, answer.sdk_http_response.headers
 
+assert client.models.count_tokens(model=model, contents=question).total_tokens > 5
+
 pieces = [chunk.text or "" for chunk in client.models.generate_content_stream(model=model, contents=question)]
 assert "".join(pieces) == "Echo: " + question, pieces
 assert len(pieces) > 2, "streamed in pieces"

@@ -159,7 +159,7 @@ enum Framing {
     Array,
 }
 
-#[utoipa::path(post, path = "/v1beta/models/{model}:generateContent", tag = "Gemini", summary = "Gemini generateContent; `:streamGenerateContent` (SSE with ?alt=sse, else a JSON array) is the same handler, as are both under /v1/models/", request_body = ragway_protocol::gemini::GenerateRequest, params(("model" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
+#[utoipa::path(post, path = "/v1beta/models/{model}:generateContent", tag = "Gemini", summary = "Gemini generateContent; `:streamGenerateContent` (SSE with ?alt=sse, else a JSON array) and `:countTokens` are the same handler, as are all three under /v1/models/", request_body = ragway_protocol::gemini::GenerateRequest, params(("model" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
 pub(super) async fn generate(
     State(state): State<AppState>,
     caller: Result<Caller, AppError>,
@@ -177,42 +177,71 @@ pub(super) async fn generate(
                 &format!("{target} (POST models/{{model}}:generateContent)"),
             )
         })?;
+        let model = model.strip_prefix("models/").unwrap_or(model);
         let stream = match method {
             "generateContent" => false,
             "streamGenerateContent" => true,
+            "countTokens" => return count_tokens(&state, model, &body).await,
             _ => {
                 return Err(AppError::NotFound {
                     message: format!(
-                        "`{method}` is not served here: ragway serves generateContent and \
-                         streamGenerateContent."
+                        "`{method}` is not served here: ragway serves generateContent, \
+                         streamGenerateContent and countTokens."
                     ),
                     code: "not_found",
                 })
             }
         };
-        let parsed: GenerateRequest = serde_json::from_slice(&body).map_err(|e| {
-            AppError::BadRequest(format!("The body is not a generateContent request: {e}"))
-        })?;
-        // Before the translation, which grows with the request.
-        if let Some(contents) = &parsed.contents {
-            chat::caps::check_count(contents.len(), &state.settings)?;
-        }
-        let model = model.strip_prefix("models/").unwrap_or(model);
-        let chat = parsed.into_chat(model, stream)?;
+        let chat = parse(&body, &state)?.into_chat(model, stream)?;
         let conversation = conversation_header(&headers)?.map(Named::Id);
         let origin = super::server_origin(&state.settings, &headers);
         let answer = chat::complete(&state, &caller, conversation, &origin, &log, chat).await?;
-        Ok::<_, AppError>((answer, origin))
+        let framing = match query_value(query.as_deref(), "alt").as_deref() {
+            Some("sse") => Framing::Sse,
+            _ => Framing::Array,
+        };
+        Ok::<_, AppError>(render(answer, origin, framing))
     }
     .await;
-    let framing = match query_value(query.as_deref(), "alt").as_deref() {
-        Some("sse") => Framing::Sse,
-        _ => Framing::Array,
-    };
-    match outcome {
-        Ok((answer, origin)) => render(answer, origin, framing),
-        Err(err) => error_response(err),
+    outcome.unwrap_or_else(error_response)
+}
+
+/// A `generateContent` body, its turns counted against the cap before
+/// anything grows with them.
+fn parse(body: &[u8], state: &AppState) -> Result<GenerateRequest, AppError> {
+    let parsed: GenerateRequest = serde_json::from_slice(body).map_err(|e| {
+        AppError::BadRequest(format!("The body is not a generateContent request: {e}"))
+    })?;
+    if let Some(contents) = &parsed.contents {
+        chat::caps::check_count(contents.len(), &state.settings)?;
     }
+    Ok(parsed)
+}
+
+/// `:countTokens`: the request's tokens as the chat upstream would get
+/// them, estimated with cl100k (ragway's own token count), for the model
+/// named; its `contents`, or a whole `generateContentRequest`. Nothing is
+/// sent upstream, nothing is stored.
+async fn count_tokens(state: &AppState, model: &str, body: &[u8]) -> Result<Response, AppError> {
+    chat::models::resolve(state.models(), model).await?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| AppError::BadRequest(format!("The body is not a countTokens request: {e}")))?;
+    let inner = match value.get("generateContentRequest") {
+        Some(Value::Object(request)) => {
+            let mut request = request.clone();
+            request.remove("model");
+            serde_json::to_vec(&request).map_err(anyhow::Error::from)?
+        }
+        _ => body.to_vec(),
+    };
+    let chat = parse(&inner, state)?.into_chat(model, false)?;
+    let tokens: usize = crate::chat::apart(inner.len(), || {
+        chat.messages
+            .iter()
+            .map(|m| 4 + bpe_openai::cl100k_base().count(&m.text()))
+            .sum()
+    });
+    Ok(Json(json!({ "totalTokens": tokens })).into_response())
 }
 
 /// The answer as Gemini's clients read it.
