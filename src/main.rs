@@ -157,18 +157,22 @@ fn main() -> anyhow::Result<()> {
     if let Command::ExtractZygote = &cli.command {
         std::process::exit(ragway::ingest::extract::zygote::run_zygote());
     }
-    let telemetry = init_tracing()?;
-    // Panics (a document parser's, say) are contained where they happen; log them as one line.
-    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
     // Before any other thread exists (the runtime's included).
     give_lance_two_threads();
     let runtime = tokio::runtime::Runtime::new()?;
+    // Inside the runtime: the OTLP exporter's task starts on it.
+    let telemetry = {
+        let _inside = runtime.enter();
+        init_tracing()?
+    };
+    // Panics (a document parser's, say) are contained where they happen; log them as one line.
+    std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
     let result = runtime.block_on(run(cli));
-    // Blocking work still running (a LanceDB call) does not hold up the exit.
-    runtime.shutdown_timeout(Duration::from_secs(2));
     if let Some(telemetry) = telemetry {
         telemetry.shutdown();
     }
+    // Blocking work still running (a LanceDB call) does not hold up the exit.
+    runtime.shutdown_timeout(Duration::from_secs(2));
     result
 }
 

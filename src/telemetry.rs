@@ -3,13 +3,15 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is read). The `tracing` spans become its
 //! spans: the request's (`request`, with its id, method and path) and,
 //! inside it, `retrieval`, `embeddings` and `upstream` (the chat, image or
-//! rerank call). Spans are batched on the exporter's own thread; a collector
-//! that is down costs dropped spans, never a slower request.
+//! rerank call). Spans are batched and sent by a task on the server's
+//! runtime; a collector that is down costs dropped spans (the queue is
+//! bounded), never a slower request.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::{runtime, Resource};
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -20,7 +22,8 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Send the spans still batched, and stop.
+    /// Send the spans still batched, and stop (outside the runtime's
+    /// threads, while it still runs: the exporter's task does the sending).
     pub fn shutdown(self) {
         if let Err(err) = self.provider.shutdown() {
             eprintln!("the OTLP exporter did not stop cleanly: {err}");
@@ -39,7 +42,8 @@ fn traces_url(endpoint: &str) -> String {
 }
 
 /// The layer that sends spans to `endpoint`, and its exporter to shut down
-/// at exit.
+/// at exit (before the runtime). Call it inside the tokio runtime: the
+/// exporter's task starts on it.
 pub fn otlp_layer<S>(endpoint: &str) -> anyhow::Result<(impl Layer<S>, Telemetry)>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
@@ -49,8 +53,9 @@ where
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(traces_url(endpoint))
         .build()?;
+    let batches = BatchSpanProcessor::builder(exporter, runtime::Tokio).build();
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
+        .with_span_processor(batches)
         .with_resource(
             Resource::builder()
                 .with_service_name("ragway")
