@@ -4,6 +4,11 @@
 //! continuing its conversation; its input items are read back from the
 //! conversation's messages, never stored twice.
 //!
+//! A kept response is queued with the conversations' saves (the saver's
+//! writer stores it in the same batches); this process's reads of a key's
+//! responses settle that key's queue first, and a continuation waits a
+//! little for one another replica answered.
+//!
 //! A conversation is one line of messages. Continuing from its latest
 //! response adds to it; continuing from an earlier one (the conversation
 //! has moved on since) forks: the history up to that response is sent
@@ -31,25 +36,76 @@ pub struct NewResponse<'a> {
     pub body: &'a Value,
 }
 
-/// Keep `response`, to be read back by its key and continued from.
-pub async fn save(db: &AnyPool, response: NewResponse<'_>) -> ChatResult<()> {
+/// A response as stored.
+pub struct ResponseRow {
+    pub id: String,
+    pub key_id: String,
+    conversation_id: String,
+    input_from: i64,
+    message_count: i64,
+    created_at: i64,
+    pub body: String,
+}
+
+/// Keep `response`, to be read back by its key and continued from: queued
+/// with the conversations' saves (`saver`), whose key's reads here settle
+/// it first.
+pub async fn save(db: &AnyPool, saver: &Saver, response: NewResponse<'_>) -> ChatResult<()> {
     let body = serde_json::to_string(response.body).map_err(anyhow::Error::from)?;
     let input_from = response
         .message_count
         .saturating_sub(1 + response.input_messages);
-    sqlx::query(
-        "INSERT INTO responses (id, key_id, conversation_id, input_from, message_count, created_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(response.id)
-    .bind(response.key_id)
-    .bind(response.conversation_id)
-    .bind(input_from as i64)
-    .bind(response.message_count as i64)
-    .bind(now_ms())
-    .bind(body)
-    .execute(db)
-    .await?;
+    let row = ResponseRow {
+        id: response.id.to_string(),
+        key_id: response.key_id.to_string(),
+        conversation_id: response.conversation_id.to_string(),
+        input_from: input_from as i64,
+        message_count: response.message_count as i64,
+        created_at: now_ms(),
+        body,
+    };
+    saver.keep_response(db, row).await
+}
+
+/// Rows one `INSERT` names at most (seven values each).
+const ROWS_PER_INSERT: usize = 100;
+
+/// Store `rows` (the saver's writer, or a request where none runs).
+pub(crate) async fn insert_rows(db: &AnyPool, rows: &[&ResponseRow]) -> ChatResult<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = i * 7;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO responses (id, key_id, conversation_id, input_from, message_count, created_at, body) \
+             VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.id)
+                .bind(&row.key_id)
+                .bind(&row.conversation_id)
+                .bind(row.input_from)
+                .bind(row.message_count)
+                .bind(row.created_at)
+                .bind(&row.body);
+        }
+        query.execute(db).await?;
+    }
     Ok(())
 }
 
@@ -77,7 +133,8 @@ async fn place(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Place> {
 }
 
 /// The response object `id` of `key_id` (404 for another key's).
-pub async fn get(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Value> {
+pub async fn get(db: &AnyPool, saver: &Saver, key_id: &str, id: &str) -> ChatResult<Value> {
+    saver.settle(key_id).await;
     let body: String = sqlx::query("SELECT body FROM responses WHERE id = $1 AND key_id = $2")
         .bind(id)
         .bind(key_id)
@@ -90,7 +147,8 @@ pub async fn get(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Value> {
 }
 
 /// Forget response `id` of `key_id` (its conversation stays).
-pub async fn delete(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<()> {
+pub async fn delete(db: &AnyPool, saver: &Saver, key_id: &str, id: &str) -> ChatResult<()> {
+    saver.settle(key_id).await;
     let done = sqlx::query("DELETE FROM responses WHERE id = $1 AND key_id = $2")
         .bind(id)
         .bind(key_id)
@@ -167,9 +225,10 @@ pub async fn continuing(
     room: usize,
 ) -> ChatResult<Continuation> {
     saver.settle(key_id).await;
-    let place = place(db, key_id, id).await?;
-    // The response may come from another replica, which keeps it before
-    // its conversation's save (queued) is stored: wait for that a little.
+    // The response may come from another replica, whose writer stores it
+    // (and its conversation's save) a few milliseconds after it answered:
+    // wait for them a little.
+    let place = place_soon(db, key_id, id).await?;
     let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
     let mut pause = std::time::Duration::from_millis(5);
     let count = loop {
@@ -193,7 +252,22 @@ pub async fn continuing(
     }
 }
 
-/// How long a response's conversation is waited for (see [`continuing`]).
+/// [`place`], looked for again for up to [`SHARED_SAVE_WAIT`].
+async fn place_soon(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Place> {
+    let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match place(db, key_id, id).await {
+            Err(ChatError::NotFound { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a response (and its conversation) is waited for (see [`continuing`]).
 const SHARED_SAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The messages conversation `id` of `key_id` holds; `None` when it is not there.

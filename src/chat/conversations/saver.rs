@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::save::{write_batch, write_large, Save, Written, CHUNK_BYTES};
 use crate::chat::error::ChatResult;
+use crate::chat::responses::{insert_rows, ResponseRow};
 use crate::domain::clock::now_ms;
 use crate::known::Known;
 
@@ -47,9 +48,33 @@ const UNIT: usize = 1024;
 const KEYS_KEPT: u64 = 100_000;
 
 struct Job {
-    save: Save,
-    /// The save's room in the queue, given back once it is stored.
+    work: Work,
+    /// The work's room in the queue, given back once it is stored.
     _room: OwnedSemaphorePermit,
+}
+
+/// What the writer stores: an exchange, or a kept Responses API response
+/// (stored with the saves of its batch, so a kept response costs its
+/// request no write of its own).
+enum Work {
+    Save(Save),
+    Response(ResponseRow),
+}
+
+impl Work {
+    fn key_id(&self) -> &str {
+        match self {
+            Work::Save(save) => &save.key_id,
+            Work::Response(row) => &row.key_id,
+        }
+    }
+
+    fn bytes(&self) -> i64 {
+        match self {
+            Work::Save(save) => save.bytes,
+            Work::Response(row) => row.body.len() as i64,
+        }
+    }
 }
 
 /// What the requests and the writer share.
@@ -153,46 +178,61 @@ impl Saver {
             self.shared.account(&save.key_id, &written, 0);
             return written.map(|_| ());
         }
-        match self.hand_over(save).await {
+        match self.hand_over(Work::Save(save)).await {
             Ok(()) => Ok(()),
             // No writer runs (a CLI process, or the server is ending): write it here.
-            Err(save) => {
+            Err(Work::Save(save)) => {
                 let written = write_batch(db, &[&save], now_ms())
                     .await
                     .map(|mut w| w.remove(0));
                 self.shared.account(&save.key_id, &written, 0);
                 written.map(|_| ())
             }
+            Err(Work::Response(_)) => unreachable!("a save was handed over"),
         }
     }
 
-    /// Queue `save` for the writer (waiting for room); where no writer
-    /// runs, `save` comes back.
-    async fn hand_over(&self, save: Save) -> Result<(), Save> {
-        if !self.running.load(Ordering::Acquire) {
-            return Err(save);
+    /// Keep a Responses API response: queued with the saves (its key's
+    /// reads settle it first, as they do the saves), or written here when
+    /// no writer runs.
+    pub async fn keep_response(&self, db: &AnyPool, row: ResponseRow) -> ChatResult<()> {
+        match self.hand_over(Work::Response(row)).await {
+            Ok(()) => Ok(()),
+            Err(Work::Response(row)) => insert_rows(db, &[&row]).await,
+            Err(Work::Save(_)) => unreachable!("a response was handed over"),
         }
-        let units = (save.bytes.max(0) as usize)
+    }
+
+    /// Queue `work` for the writer (waiting for room); where no writer
+    /// runs, `work` comes back.
+    async fn hand_over(&self, work: Work) -> Result<(), Work> {
+        if !self.running.load(Ordering::Acquire) {
+            return Err(work);
+        }
+        let units = (work.bytes().max(0) as usize)
             .div_ceil(UNIT)
             .clamp(1, QUEUE_BYTES / UNIT);
         let Ok(room) = Arc::clone(&self.shared.room)
             .acquire_many_owned(units as u32)
             .await
         else {
-            return Err(save);
+            return Err(work);
         };
-        let key_id = save.key_id.clone();
-        let adds = save.adds().unwrap_or(0);
+        let key_id = work.key_id().to_string();
+        let adds = match &work {
+            Work::Save(save) => save.adds().unwrap_or(0),
+            Work::Response(_) => 0,
+        };
         *self.shared.pending().entry(key_id.clone()).or_default() += 1;
         // Counted at once, so that the key's next request meets its cap
         // with this save in it; the writer corrects it if the save fails.
         self.shared.add(&key_id, adds);
-        match self.sender.send(Job { save, _room: room }).await {
+        match self.sender.send(Job { work, _room: room }).await {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendError(job)) => {
                 self.shared.add(&key_id, -adds);
                 self.shared.done(&key_id);
-                Err(job.save)
+                Err(job.work)
             }
         }
     }
@@ -269,45 +309,75 @@ async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool, shared: Arc<S
                 None => return,
             },
         };
-        let mut bytes = first.save.bytes;
+        let mut bytes = first.work.bytes();
         let mut batch = vec![first];
         while batch.len() < BATCH_SAVES {
             let Ok(job) = receiver.try_recv() else { break };
-            if bytes + job.save.bytes > CHUNK_BYTES {
+            if bytes + job.work.bytes() > CHUNK_BYTES {
                 next = Some(job);
                 break;
             }
-            bytes += job.save.bytes;
+            bytes += job.work.bytes();
             batch.push(job);
         }
-        let saves: Vec<&Save> = batch.iter().map(|job| &job.save).collect();
-        let results = match write_batch(&db, &saves, now_ms()).await {
+        // The responses of the batch, after its saves (a response's exchange first).
+        let (batch, kept): (Vec<Job>, Vec<Job>) = batch
+            .into_iter()
+            .partition(|job| matches!(job.work, Work::Save(_)));
+        let saves: Vec<&Save> = batch
+            .iter()
+            .filter_map(|job| match &job.work {
+                Work::Save(save) => Some(save),
+                Work::Response(_) => None,
+            })
+            .collect();
+        let written = if saves.is_empty() {
+            Ok(Vec::new())
+        } else {
+            write_batch(&db, &saves, now_ms()).await
+        };
+        let results = match written {
             Ok(written) => written.into_iter().map(Ok).collect(),
             // One save's failure is its own: the others are stored one by one.
-            Err(err) if batch.len() > 1 => {
-                tracing::warn!(error = %err, saves = batch.len(), "a batch of saves failed; storing them one by one");
-                let mut results = Vec::with_capacity(batch.len());
-                for job in &batch {
-                    let written = write_batch(&db, &[&job.save], now_ms()).await;
+            Err(err) if saves.len() > 1 => {
+                tracing::warn!(error = %err, saves = saves.len(), "a batch of saves failed; storing them one by one");
+                let mut results = Vec::with_capacity(saves.len());
+                for save in &saves {
+                    let written = write_batch(&db, &[save], now_ms()).await;
                     results.push(written.map(|mut w| w.remove(0)));
                 }
                 results
             }
             Err(err) => vec![Err(err)],
         };
-        for (job, result) in batch.iter().zip(results) {
-            shared.account(&job.save.key_id, &result, job.save.adds().unwrap_or(0));
+        for (save, result) in saves.iter().zip(results) {
+            shared.account(&save.key_id, &result, save.adds().unwrap_or(0));
             if let Err(err) = result {
                 tracing::error!(
-                    conversation = job.save.conversation(),
+                    conversation = save.conversation(),
                     error = %err,
                     "could not save the exchange"
                 );
             }
-            shared.done(&job.save.key_id);
+            shared.done(&save.key_id);
+        }
+        let rows: Vec<&ResponseRow> = kept
+            .iter()
+            .filter_map(|job| match &job.work {
+                Work::Response(row) => Some(row),
+                Work::Save(_) => None,
+            })
+            .collect();
+        if !rows.is_empty() {
+            if let Err(err) = insert_rows(&db, &rows).await {
+                tracing::error!(error = %err, responses = rows.len(), "could not keep the responses");
+            }
+            for row in &rows {
+                shared.done(&row.key_id);
+            }
         }
         // The batch's room goes back, and whoever waits for its saves looks again.
-        drop(batch);
+        drop((batch, kept));
         shared.batches.send_modify(|n| *n = n.wrapping_add(1));
     }
 }

@@ -22,7 +22,6 @@ use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::AnyPool;
 
 use crate::auth::Caller;
 use crate::chat::responses::{self, Continuation, NewResponse};
@@ -90,7 +89,7 @@ async fn create(
         sources: answer.sources.clone(),
     };
     let keep = translated.store.then(|| Keep {
-        db: state.db.clone(),
+        state: state.clone(),
         key_id: caller.key_id.clone(),
         conversation_id: answer.conversation_id.clone(),
         message_count: answer.stored_messages,
@@ -112,7 +111,7 @@ async fn create(
 
 /// Where a kept response goes.
 struct Keep {
-    db: AnyPool,
+    state: AppState,
     key_id: String,
     conversation_id: String,
     message_count: usize,
@@ -124,7 +123,8 @@ impl Keep {
     /// and its conversation is saved either way).
     async fn save(&self, id: &str, body: &Value) {
         let kept = responses::save(
-            &self.db,
+            &self.state.db,
+            &self.state.saver,
             NewResponse {
                 id,
                 key_id: &self.key_id,
@@ -141,8 +141,9 @@ impl Keep {
     }
 }
 
-/// The pipeline's events as the Responses API's; the response is kept
-/// before its last event, so that a client may continue from it at once.
+/// The pipeline's events as the Responses API's; the response is queued
+/// for keeping before its last event (reads of it settle the queue first),
+/// so that a client may continue from it at once.
 fn relay(shell: Shell, mut events: Events, keep: Option<Keep>) -> Response {
     let id = shell.id.clone();
     let frames = async_stream::stream! {
@@ -185,7 +186,9 @@ async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(responses::get(&state.db, &caller.key_id, &id).await?))
+    Ok(Json(
+        responses::get(&state.db, &state.saver, &caller.key_id, &id).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/responses/{id}", tag = "OpenAI", summary = "Forget a kept response (its conversation stays)", params(("id" = String, Path)), responses((status = 200, description = "See docs/api.md")))]
@@ -194,7 +197,7 @@ async fn delete(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    responses::delete(&state.db, &caller.key_id, &id).await?;
+    responses::delete(&state.db, &state.saver, &caller.key_id, &id).await?;
     Ok(Json(
         json!({"id": id, "object": "response", "deleted": true}),
     ))
