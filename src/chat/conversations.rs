@@ -152,14 +152,14 @@ fn title_of(messages: &[Message]) -> String {
     }
 }
 
-struct Stored {
+pub(super) struct Stored {
     hash: String,
-    count: usize,
+    pub(super) count: usize,
     system: Vec<Message>,
 }
 
 /// The caller's conversation `id`, or a 404 (also for another key's id).
-async fn stored(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored> {
+pub(super) async fn stored(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored> {
     let row = sqlx::query(
         "SELECT history_hash, message_count, system FROM conversations WHERE id = $1 AND key_id = $2",
     )
@@ -175,7 +175,7 @@ async fn stored(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored> {
     })
 }
 
-fn parse_body(row: &AnyRow) -> ChatResult<Message> {
+pub(super) fn parse_body(row: &AnyRow) -> ChatResult<Message> {
     let body: String = row.try_get("body")?;
     serde_json::from_str(&body)
         .map_err(|e| ChatError::Store(anyhow::anyhow!("stored message: {e}")))
@@ -255,16 +255,32 @@ const SHARED_SAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// may have been answered by another replica whose save is still on its
 /// way; this process's own saves are settled before).
 async fn stored_soon(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Stored> {
+    soon(|| stored(db, key_id, id), |found| !is_missing(found)).await
+}
+
+/// Whether `result` is a 404.
+pub(super) fn is_missing<T>(result: &ChatResult<T>) -> bool {
+    matches!(result, Err(ChatError::NotFound { .. }))
+}
+
+/// `look` again, backing off from 5 ms to 200 ms, until `done` takes what
+/// it found or [`SHARED_SAVE_WAIT`] has passed; what it found last. For
+/// what another replica has answered with and is storing a few
+/// milliseconds later.
+pub(super) async fn soon<T, F: std::future::Future<Output = T>>(
+    mut look: impl FnMut() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
     let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
     let mut pause = std::time::Duration::from_millis(5);
     loop {
-        match stored(db, key_id, id).await {
-            Err(ChatError::NotFound { .. }) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
-                pause = (pause * 2).min(std::time::Duration::from_millis(200));
-            }
-            other => return other,
+        let found = look().await;
+        let now = tokio::time::Instant::now();
+        if done(&found) || now >= deadline {
+            return found;
         }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
     }
 }
 

@@ -17,7 +17,7 @@
 use serde_json::Value;
 use sqlx::{AnyPool, Row};
 
-use super::conversations::{Named, Saver};
+use super::conversations::{is_missing, parse_body, soon, stored, Named, Saver};
 use super::error::{ChatError, ChatResult};
 use super::Message;
 use crate::domain::clock::now_ms;
@@ -195,13 +195,7 @@ async fn messages(
     .bind(to)
     .fetch_all(db)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let body: String = row.try_get("body")?;
-            serde_json::from_str(&body)
-                .map_err(|e| ChatError::Store(anyhow::anyhow!("stored message: {e}")))
-        })
-        .collect()
+    rows.iter().map(parse_body).collect()
 }
 
 /// How a request goes on from a stored response.
@@ -228,57 +222,24 @@ pub async fn continuing(
     // The response may come from another replica, whose writer stores it
     // (and its conversation's save) a few milliseconds after it answered:
     // wait for them a little.
-    let place = place_soon(db, key_id, id).await?;
-    let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
-    let mut pause = std::time::Duration::from_millis(5);
-    let count = loop {
-        let count = stored_count(db, key_id, &place.conversation_id).await?;
-        let behind = count.is_none_or(|c| c < place.message_count);
-        if !behind || tokio::time::Instant::now() >= deadline {
-            break count;
-        }
-        tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(200));
-    };
-    match count {
-        None => Err(ChatError::not_found("response", id)),
-        Some(count) if count > place.message_count => {
+    let place = soon(|| place(db, key_id, id), |found| !is_missing(found)).await?;
+    let now = soon(
+        || stored(db, key_id, &place.conversation_id),
+        |found| match found {
+            Ok(now) => now.count as i64 >= place.message_count,
+            Err(_) => !is_missing(found),
+        },
+    )
+    .await;
+    match now.map(|now| now.count as i64) {
+        Err(ChatError::NotFound { .. }) => Err(ChatError::not_found("response", id)),
+        Err(err) => Err(err),
+        Ok(count) if count > place.message_count => {
             let from = (place.message_count - room as i64).max(0);
             let history = messages(db, &place.conversation_id, from, place.message_count).await?;
             Ok(Continuation::Fork(history))
         }
         // Its latest (or its save never came: the new input follows what is stored).
-        Some(_) => Ok(Continuation::After(Named::After(place.conversation_id))),
+        Ok(_) => Ok(Continuation::After(Named::After(place.conversation_id))),
     }
-}
-
-/// [`place`], looked for again for up to [`SHARED_SAVE_WAIT`].
-async fn place_soon(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Place> {
-    let deadline = tokio::time::Instant::now() + SHARED_SAVE_WAIT;
-    let mut pause = std::time::Duration::from_millis(5);
-    loop {
-        match place(db, key_id, id).await {
-            Err(ChatError::NotFound { .. }) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
-                pause = (pause * 2).min(std::time::Duration::from_millis(200));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// How long a response (and its conversation) is waited for (see [`continuing`]).
-const SHARED_SAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The messages conversation `id` of `key_id` holds; `None` when it is not there.
-async fn stored_count(db: &AnyPool, key_id: &str, id: &str) -> ChatResult<Option<i64>> {
-    Ok(
-        sqlx::query("SELECT message_count FROM conversations WHERE id = $1 AND key_id = $2")
-            .bind(id)
-            .bind(key_id)
-            .fetch_optional(db)
-            .await?
-            .map(|row| row.try_get("message_count"))
-            .transpose()?,
-    )
 }
