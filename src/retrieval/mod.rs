@@ -61,6 +61,15 @@ pub struct Source {
     pub explain: Option<Explain>,
 }
 
+impl Source {
+    /// Where `text` first cites this source as the prompt numbers it
+    /// (`[n]`): the marker's byte range.
+    pub fn cited_in(&self, text: &str) -> Option<std::ops::Range<usize>> {
+        let marker = format!("[{}]", self.index);
+        text.find(&marker).map(|at| at..at + marker.len())
+    }
+}
+
 #[cfg(test)]
 impl Source {
     /// A source for tests: the first chunk of document `doc{index}`,

@@ -209,7 +209,16 @@ pub(super) async fn generate(
 /// A `generateContent` body, its turns counted against the cap before
 /// anything grows with them.
 fn parse(body: &[u8], state: &AppState) -> Result<GenerateRequest, AppError> {
-    let parsed: GenerateRequest = serde_json::from_slice(body).map_err(|e| {
+    checked(serde_json::from_slice(body), state)
+}
+
+/// A parsed `generateContent` body, refused in the caller's terms when it
+/// does not parse, or its turns counted against the cap.
+fn checked(
+    parsed: serde_json::Result<GenerateRequest>,
+    state: &AppState,
+) -> Result<GenerateRequest, AppError> {
+    let parsed = parsed.map_err(|e| {
         AppError::BadRequest(format!("The body is not a generateContent request: {e}"))
     })?;
     if let Some(contents) = &parsed.contents {
@@ -224,18 +233,17 @@ fn parse(body: &[u8], state: &AppState) -> Result<GenerateRequest, AppError> {
 /// sent upstream, nothing is stored.
 async fn count_tokens(state: &AppState, model: &str, body: &[u8]) -> Result<Response, AppError> {
     chat::models::resolve(state.models(), model).await?;
-    let value: Value = serde_json::from_slice(body)
+    let mut value: Value = serde_json::from_slice(body)
         .map_err(|e| AppError::BadRequest(format!("The body is not a countTokens request: {e}")))?;
-    let inner = match value.get("generateContentRequest") {
+    let request = match value.get_mut("generateContentRequest") {
         Some(Value::Object(request)) => {
-            let mut request = request.clone();
             request.remove("model");
-            serde_json::to_vec(&request).map_err(anyhow::Error::from)?
+            Value::Object(std::mem::take(request))
         }
-        _ => body.to_vec(),
+        _ => value,
     };
-    let chat = parse(&inner, state)?.into_chat(model, false)?;
-    let tokens: usize = crate::chat::apart(inner.len(), || {
+    let chat = checked(serde_json::from_value(request), state)?.into_chat(model, false)?;
+    let tokens: usize = crate::chat::apart(body.len(), || {
         chat.messages
             .iter()
             .map(|m| 4 + bpe_openai::cl100k_base().count(&m.text()))

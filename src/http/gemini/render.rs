@@ -73,13 +73,10 @@ impl Extras {
             .sources
             .iter()
             .map(|source| {
-                let marker = format!("[{}]", source.index);
-                let (start, end) = text
-                    .find(&marker)
-                    .map_or((0, text.len()), |at| (at, at + marker.len()));
+                let cited = source.cited_in(text).unwrap_or(0..text.len());
                 json!({
-                    "startIndex": start,
-                    "endIndex": end,
+                    "startIndex": cited.start,
+                    "endIndex": cited.end,
                     "uri": format!("{}/v1/documents/{}", self.origin, source.document_id),
                     "title": source.title,
                 })

@@ -79,10 +79,9 @@ impl Shell {
         self.sources
             .iter()
             .map(|source| {
-                let marker = format!("[{}]", source.index);
-                let index = text
-                    .find(&marker)
-                    .map_or(end, |at| text[..at + marker.len()].chars().count());
+                let index = source
+                    .cited_in(text)
+                    .map_or(end, |marker| text[..marker.end].chars().count());
                 json!({
                     "type": "file_citation",
                     "file_id": source.document_id,
