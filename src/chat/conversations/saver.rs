@@ -180,15 +180,7 @@ impl Saver {
         }
         match self.hand_over(Work::Save(save)).await {
             Ok(()) => Ok(()),
-            // No writer runs (a CLI process, or the server is ending): write it here.
-            Err(Work::Save(save)) => {
-                let written = write_batch(db, &[&save], now_ms())
-                    .await
-                    .map(|mut w| w.remove(0));
-                self.shared.account(&save.key_id, &written, 0);
-                written.map(|_| ())
-            }
-            Err(Work::Response(_)) => unreachable!("a save was handed over"),
+            Err(work) => self.store_here(db, work).await,
         }
     }
 
@@ -198,8 +190,22 @@ impl Saver {
     pub async fn keep_response(&self, db: &AnyPool, row: ResponseRow) -> ChatResult<()> {
         match self.hand_over(Work::Response(row)).await {
             Ok(()) => Ok(()),
-            Err(Work::Response(row)) => insert_rows(db, &[&row]).await,
-            Err(Work::Save(_)) => unreachable!("a response was handed over"),
+            Err(work) => self.store_here(db, work).await,
+        }
+    }
+
+    /// Store `work` in this request, where no writer runs (a CLI process,
+    /// or the server is ending).
+    async fn store_here(&self, db: &AnyPool, work: Work) -> ChatResult<()> {
+        match work {
+            Work::Save(save) => {
+                let written = write_batch(db, &[&save], now_ms())
+                    .await
+                    .map(|mut w| w.remove(0));
+                self.shared.account(&save.key_id, &written, 0);
+                written.map(|_| ())
+            }
+            Work::Response(row) => insert_rows(db, &[&row]).await,
         }
     }
 
@@ -320,10 +326,6 @@ async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool, shared: Arc<S
             bytes += job.work.bytes();
             batch.push(job);
         }
-        // The responses of the batch, after its saves (a response's exchange first).
-        let (batch, kept): (Vec<Job>, Vec<Job>) = batch
-            .into_iter()
-            .partition(|job| matches!(job.work, Work::Save(_)));
         let saves: Vec<&Save> = batch
             .iter()
             .filter_map(|job| match &job.work {
@@ -361,7 +363,8 @@ async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool, shared: Arc<S
             }
             shared.done(&save.key_id);
         }
-        let rows: Vec<&ResponseRow> = kept
+        // The responses of the batch, after its saves (a response's exchange first).
+        let rows: Vec<&ResponseRow> = batch
             .iter()
             .filter_map(|job| match &job.work {
                 Work::Response(row) => Some(row),
@@ -377,7 +380,7 @@ async fn write_all(mut receiver: mpsc::Receiver<Job>, db: AnyPool, shared: Arc<S
             }
         }
         // The batch's room goes back, and whoever waits for its saves looks again.
-        drop((batch, kept));
+        drop(batch);
         shared.batches.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
