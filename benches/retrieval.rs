@@ -400,6 +400,7 @@ async fn main() {
         let filtered = Scope {
             collections: None,
             private_space: Some(Box::leak(private.into_boxed_str())),
+            documents: None,
             everything: false,
         };
         let (store2, queries2) = (store.clone(), queries.clone());

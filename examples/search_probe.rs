@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
     let scope = Scope {
         collections: None,
         private_space: None,
+        documents: None,
         everything: true,
     };
     // Warm the caches (index, metadata) as a running server's would be.

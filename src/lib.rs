@@ -35,4 +35,5 @@ pub mod telemetry;
 pub use ragway_store as store;
 pub mod upstream;
 pub mod usage;
+pub mod vector_stores;
 pub mod web;

@@ -2,7 +2,8 @@
 //! completions ([`chat`]), Anthropic's Messages API ([`anthropic`],
 //! translated into a chat request), OpenAI's Responses API ([`responses`],
 //! translated too), Google's Gemini API ([`gemini`], translated too),
-//! embeddings and rerank ([`embeddings`]),
+//! embeddings and rerank ([`embeddings`]), OpenAI's vector stores
+//! ([`vector_stores`]: stores, files, batches, searches and their filters),
 //! with the caps on what one request may carry ([`caps`]). Pure functions
 //! over parsed JSON, no I/O: the server (the `ragway` crate) runs them on
 //! every request body, and `fuzz/` links this crate alone, without the
@@ -14,6 +15,7 @@ pub mod chat;
 pub mod embeddings;
 pub mod gemini;
 pub mod responses;
+pub mod vector_stores;
 
 pub use caps::Caps;
 pub use chat::{ChatRequest, Message};

@@ -414,6 +414,7 @@ pub fn retrieval_options(model: &models::Model, default_top_k: usize) -> retriev
         rerank_threshold: model.rerank_threshold,
         explain: false,
         candidates: None,
+        within: None,
     }
 }
 

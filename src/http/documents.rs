@@ -98,6 +98,7 @@ async fn read_upload(state: &AppState, request: Request) -> AppResult<Upload> {
             collection: body.collection,
             visibility: body.visibility,
             filename: None,
+            purpose: None,
             bytes: Bytes::from(body.text),
         })
     }
@@ -110,6 +111,7 @@ async fn read_multipart(mut form: Multipart) -> AppResult<Upload> {
         collection: None,
         visibility: None,
         filename: None,
+        purpose: None,
         bytes: Bytes::new(),
     };
     let mut has_file = false;
@@ -251,8 +253,13 @@ async fn content(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let document = documents::get_for(&state.db, &caller, &id).await?;
-    let bytes = state.blobs.get(&ingest::original_key(&id)).await?;
+    original(&state, &caller, &id).await
+}
+
+/// A document's original bytes as a download, with its type and name.
+pub(super) async fn original(state: &AppState, caller: &Caller, id: &str) -> AppResult<Response> {
+    let document = documents::get_for(&state.db, caller, id).await?;
+    let bytes = state.blobs.get(&ingest::original_key(id)).await?;
     let filename = document
         .filename
         .unwrap_or_else(|| format!("{}.txt", document.id));

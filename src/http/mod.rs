@@ -45,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .merge(openai::chat::router())
         .merge(openai::embeddings::router())
         .merge(openai::responses::router())
+        .merge(openai::files::router())
+        .merge(openai::vector_stores::router())
         .merge(anthropic::messages::router())
         .merge(gemini::router())
         .merge(openapi::router())

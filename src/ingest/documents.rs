@@ -32,6 +32,9 @@ pub struct Document {
     pub chunks_total: i64,
     /// `shared`, or `private` to the key that uploaded it.
     pub visibility: &'static str,
+    /// What the Files API was told the file is for (absent: uploaded as a document).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     pub error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -47,7 +50,7 @@ fn stored_status(name: &str) -> Result<DocumentStatus, sqlx::Error> {
 }
 
 impl Document {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         let collection: String = row.try_get("collection")?;
         Ok(Self {
             visibility: if is_private(&collection) {
@@ -67,6 +70,7 @@ impl Document {
             chunk_count: row.try_get("chunk_count")?,
             chunks_done: row.try_get("chunks_done")?,
             chunks_total: row.try_get("chunks_total")?,
+            purpose: row.try_get("purpose")?,
             error: row.try_get("error")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
@@ -75,8 +79,9 @@ impl Document {
     }
 }
 
-const COLUMNS: &str = "id, title, collection, filename, content_type, size_bytes, sha256, \
-     status, chunk_count, chunks_done, chunks_total, error, created_at, updated_at";
+pub(crate) const COLUMNS: &str =
+    "id, title, collection, filename, content_type, size_bytes, sha256, \
+     status, chunk_count, chunks_done, chunks_total, error, created_at, updated_at, purpose";
 
 /// One document by id, if `caller` may see it: admins see every document,
 /// user keys their own private ones. Anything else is "not found", never
@@ -264,6 +269,11 @@ pub async fn delete(stores: Stores<'_>, id: &str) -> IngestResult<()> {
     if removed.rows_affected() == 0 {
         return Err(IngestError::not_found("document", id));
     }
+    // Out of every vector store it was in (as a file).
+    sqlx::query("DELETE FROM vector_store_files WHERE file_id = $1")
+        .bind(id)
+        .execute(stores.db)
+        .await?;
     super::jobs::cancel_pending(stores.db, id).await?;
     if stored_status(&status)?.in_progress() {
         if let Err(err) = delete_chunks(stores, id).await {

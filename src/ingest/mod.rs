@@ -6,6 +6,7 @@ pub mod context;
 pub mod documents;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod jobs;
 pub mod reindex;
 pub mod split;
@@ -45,6 +46,8 @@ pub struct Upload {
     /// `shared` (default) or `private` (only the uploading key sees and retrieves it).
     pub visibility: Option<String>,
     pub filename: Option<String>,
+    /// What the Files API was told the file is for (`None` through `/v1/documents`).
+    pub purpose: Option<String>,
     pub bytes: Bytes,
 }
 
@@ -119,6 +122,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> Ingest
         chunks_done: 0,
         chunks_total: 0,
         visibility: if private { "private" } else { "shared" },
+        purpose: upload.purpose,
         error: None,
         created_at: now,
         updated_at: now,
@@ -133,7 +137,8 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> Ingest
         .await?;
     sqlx::query(
         "INSERT INTO documents (id, collection, title, filename, content_type, size_bytes, sha256, status, \
-         chunk_count, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $10)",
+         chunk_count, created_by, created_at, updated_at, purpose) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $10, $11)",
     )
     .bind(&document.id)
     .bind(&document.collection)
@@ -145,6 +150,7 @@ pub async fn submit(state: &AppState, caller: &Caller, upload: Upload) -> Ingest
     .bind(document.status.as_str())
     .bind(&caller.key_id)
     .bind(now)
+    .bind(&document.purpose)
     .execute(&state.db)
     .await?;
     queue(&state.db, &state.ingest_wakeup, &document.id).await?;

@@ -145,6 +145,19 @@ pub struct Options<'a> {
     pub explain: bool,
     /// Rows each search takes before fusion; `None`: [`candidates`]' choice.
     pub candidates: Option<usize>,
+    /// Only these documents (a vector store's files), instead of the
+    /// caller's private space: the owner's space they may come from.
+    pub within: Option<Within<'a>>,
+}
+
+/// A search kept to some documents: a vector store's files that pass its
+/// filter, searched inside LanceDB's filter (never dropped afterwards, so a
+/// narrow filter still fills its results).
+#[derive(Debug, Clone, Copy)]
+pub struct Within<'a> {
+    pub documents: &'a [String],
+    /// The private space the documents may sit in (the store owner's).
+    pub private_space: Option<&'a str>,
 }
 
 /// The vector search's share of the convex combination (the full-text
@@ -194,12 +207,19 @@ pub async fn retrieve(
     let mut scope = Scope {
         collections: Some(collections),
         private_space: Some(&private),
+        documents: None,
         everything: true,
     };
+    if let Some(within) = options.within {
+        scope.private_space = within.private_space;
+        scope.documents = Some(within.documents);
+    }
     let wanted = options
         .candidates
         .unwrap_or_else(|| candidates(options.top_k));
-    let narrowing = if catalog.leaves_out(collections, &private) {
+    let narrowing = if options.within.is_some() {
+        Narrowing::Filter
+    } else if catalog.leaves_out(collections, &private) {
         let share = match parts.vectors.scope_share(&index.table_name, scope).await {
             Ok(share) => share,
             Err(err) => {

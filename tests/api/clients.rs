@@ -85,6 +85,22 @@ async fn the_openai_python_sdk_works_unchanged() {
 }
 
 #[tokio::test]
+async fn the_openai_python_sdk_uses_vector_stores() {
+    let app = run_script(
+        "openai_vector_stores.py",
+        "/v1",
+        "openai vector stores: all checks passed",
+    )
+    .await;
+    // Its searches embedded their queries upstream.
+    assert!(app
+        .upstream
+        .embedding_requests()
+        .iter()
+        .any(|r| r.to_string().contains("harbour every morning at six")));
+}
+
+#[tokio::test]
 async fn the_anthropic_python_sdk_works_unchanged() {
     let app = run_script("anthropic_sdk.py", "", "anthropic sdk: all checks passed").await;
     let sent = app.upstream.chat_requests();

@@ -45,3 +45,4 @@ mod saves;
 mod settings;
 mod telemetry;
 mod upstreams;
+mod vector_stores;

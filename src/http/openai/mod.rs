@@ -5,4 +5,6 @@
 
 pub mod chat;
 pub mod embeddings;
+pub mod files;
 pub mod responses;
+pub mod vector_stores;

@@ -27,9 +27,17 @@ impl Scope<'_> {
                 quote(&format!("{PRIVATE_PREFIX}%"))
             ),
         };
-        match self.private_space {
+        let collections = match self.private_space {
             Some(space) => format!("({shared}) OR collection = {}", quote(space)),
             None => shared,
+        };
+        match self.documents {
+            Some([]) => "FALSE".to_string(),
+            Some(ids) => {
+                let list: Vec<String> = ids.iter().map(|id| quote(id)).collect();
+                format!("({collections}) AND document_id IN ({})", list.join(", "))
+            }
+            None => collections,
         }
     }
 
@@ -46,7 +54,7 @@ impl Scope<'_> {
 
     /// `query` with the scope's filter, unless the scope keeps everything.
     pub(super) fn apply<Q: QueryBase>(&self, query: Q) -> Q {
-        if self.everything {
+        if self.everything && self.documents.is_none() {
             query
         } else {
             query.only_if(self.filter())

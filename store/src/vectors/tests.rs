@@ -120,6 +120,7 @@ async fn large_tables_get_a_vector_index_that_finds_the_same() {
             Scope {
                 collections: Some(&["other".to_string()]),
                 private_space: None,
+                documents: None,
                 everything: false,
             },
         )
@@ -275,6 +276,7 @@ async fn rows_found_are_read_back_until_a_compaction_rewrites_them() {
     let theirs = Scope {
         collections: Some(&["c1".to_string()][..]),
         private_space: Some("~key2"),
+        documents: None,
         everything: true,
     };
     let admitted = store.in_scope(T, &found, theirs).await.unwrap();
@@ -354,6 +356,7 @@ async fn add_search_filter_delete() {
     let only_c2 = Scope {
         collections: Some(&c2),
         private_space: None,
+        documents: None,
         everything: false,
     };
     let only_c2 = store.search(T, &[0.9, 0.1], 2, only_c2).await.unwrap();
@@ -362,6 +365,7 @@ async fn add_search_filter_delete() {
     let mine = Scope {
         collections: None,
         private_space: Some("~key1"),
+        documents: None,
         everything: false,
     };
     let mine = store.search(T, &[1.0, 0.1], 3, mine).await.unwrap();
@@ -370,6 +374,7 @@ async fn add_search_filter_delete() {
     let theirs = Scope {
         collections: None,
         private_space: Some("~key2"),
+        documents: None,
         everything: false,
     };
     assert_eq!(
@@ -382,6 +387,7 @@ async fn add_search_filter_delete() {
     let unfiltered = Scope {
         collections: None,
         private_space: Some("~key2"),
+        documents: None,
         everything: true,
     };
     let hits = store.search(T, &[1.0, 0.1], 3, unfiltered).await.unwrap();
@@ -389,6 +395,7 @@ async fn add_search_filter_delete() {
     let only_c2 = Scope {
         collections: Some(&c2),
         private_space: None,
+        documents: None,
         everything: true,
     };
     let hits = store.search(T, &[1.0, 0.1], 3, only_c2).await.unwrap();
@@ -396,10 +403,40 @@ async fn add_search_filter_delete() {
     let nothing = Scope {
         collections: Some(&[]),
         private_space: None,
+        documents: None,
         everything: false,
     };
     assert!(store
         .search(T, &[1.0, 0.1], 3, nothing)
+        .await
+        .unwrap()
+        .is_empty());
+    // A document list narrows within the collections, even when the
+    // scope believes every row is in it.
+    let listed = ["d2".to_string(), "d4".to_string()];
+    let some_documents = Scope {
+        collections: None,
+        private_space: Some("~key1"),
+        documents: Some(&listed),
+        everything: true,
+    };
+    let hits = store
+        .search(T, &[1.0, 0.1], 3, some_documents)
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), ["p", "b"]);
+    let not_theirs = Scope {
+        private_space: None,
+        ..some_documents
+    };
+    let hits = store.search(T, &[1.0, 0.1], 3, not_theirs).await.unwrap();
+    assert_eq!(ids(&hits), ["b"]);
+    let no_documents = Scope {
+        documents: Some(&[]),
+        ..some_documents
+    };
+    assert!(store
+        .search(T, &[1.0, 0.1], 3, no_documents)
         .await
         .unwrap()
         .is_empty());
