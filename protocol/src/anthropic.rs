@@ -144,6 +144,7 @@ impl MessagesRequest {
             messages,
             stream,
             rest,
+            file_search: None,
         })
     }
 }

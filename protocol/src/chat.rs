@@ -17,6 +17,11 @@ pub struct ChatRequest {
     pub stream: bool,
     #[serde(flatten)]
     pub rest: Map<String, Value>,
+    /// A `file_search` tool, taken out of `tools` (never sent upstream):
+    /// the answer is grounded in those vector stores instead of the
+    /// model's knowledge.
+    #[serde(skip)]
+    pub file_search: Option<crate::vector_stores::FileSearch>,
 }
 
 /// One chat message; `content` is a string, an array of parts or null.

@@ -141,6 +141,7 @@ impl GenerateRequest {
             messages,
             stream,
             rest,
+            file_search: None,
         })
     }
 }

@@ -64,6 +64,9 @@ pub struct ResponsesRequest {
     pub reasoning: Option<Value>,
     #[serde(default)]
     pub background: Option<bool>,
+    /// Only `file_search_call.results`: the results in the `file_search_call` item.
+    #[serde(default)]
+    pub include: Option<Vec<String>>,
     /// ragway's own, as on chat completions: continue this conversation.
     #[serde(default)]
     pub conversation_id: Option<Value>,
@@ -135,6 +138,31 @@ pub struct Translated {
     /// The request's settings as the response object repeats them
     /// (`instructions`, `metadata`, `tools`, `temperature`, …).
     pub echo: Map<String, Value>,
+    /// `include: ["file_search_call.results"]`: the file search's results
+    /// go in its output item.
+    pub include_results: bool,
+}
+
+/// Whether `include` asks for the file search's results (the one value
+/// honoured; any other is refused by name).
+fn included(include: Option<&[String]>, searching: bool) -> RequestResult<bool> {
+    let mut results = false;
+    for value in include.unwrap_or_default() {
+        match value.as_str() {
+            "file_search_call.results" if searching => results = true,
+            "file_search_call.results" => {
+                return Err(bad(
+                    "`include: file_search_call.results` needs a `file_search` tool.",
+                ))
+            }
+            other => {
+                return Err(bad(format!(
+                    "`include` value {other:?} is not supported: only \"file_search_call.results\"."
+                )))
+            }
+        }
+    }
+    Ok(results)
 }
 
 impl ResponsesRequest {
@@ -196,8 +224,12 @@ impl ResponsesRequest {
             rest.insert("response_format".into(), format);
         }
         let tools = self.tools.unwrap_or_default();
-        if !tools.is_empty() {
-            let translated = tools
+        // The `file_search` tool runs here, never upstream.
+        let mut functions = tools.clone();
+        let file_search = crate::vector_stores::take_file_search(&mut functions)?;
+        let include_results = included(self.include.as_deref(), file_search.is_some())?;
+        if !functions.is_empty() {
+            let translated = functions
                 .iter()
                 .enumerate()
                 .map(|(i, tool)| function_tool(i, tool))
@@ -205,7 +237,11 @@ impl ResponsesRequest {
             rest.insert("tools".into(), Value::Array(translated));
         }
         if let Some(choice) = self.tool_choice.as_ref().filter(|c| !c.is_null()) {
-            rest.insert("tool_choice".into(), tool_choice(choice)?);
+            // The file search always runs: a choice of it asks nothing of the model.
+            let searching = choice.get("type") == Some(&json!("file_search"));
+            if !searching || file_search.is_none() {
+                rest.insert("tool_choice".into(), tool_choice(choice)?);
+            }
         }
         if let Continues::Named(id) = &continues {
             rest.insert("conversation_id".into(), json!(id));
@@ -241,11 +277,13 @@ impl ResponsesRequest {
                 messages,
                 stream,
                 rest,
+                file_search,
             },
             continues,
             store,
             input_messages,
             echo,
+            include_results,
         })
     }
 

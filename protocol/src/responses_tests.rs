@@ -203,7 +203,15 @@ fn bad_requests_are_named() {
         ),
         (
             json!({"model": "m", "input": "x", "include": ["message.output_text.logprobs"]}),
-            "`include` is not supported here (see the protocol table in the README).",
+            "`include` value \"message.output_text.logprobs\" is not supported: only \"file_search_call.results\".",
+        ),
+        (
+            json!({"model": "m", "input": "x", "include": ["file_search_call.results"]}),
+            "`include: file_search_call.results` needs a `file_search` tool.",
+        ),
+        (
+            json!({"model": "m", "input": "x", "tools": [{"type": "file_search"}]}),
+            "The `file_search` tool: missing field `vector_store_ids`.",
         ),
         (
             json!({"model": "m", "input": "x", "prompt": {"id": "pmpt_1"}}),
@@ -225,4 +233,27 @@ fn bad_requests_are_named() {
         refused(json!({"model": "m", "input": "x", "metadata": many})),
         "`metadata` holds at most 16 keys."
     );
+}
+
+#[test]
+fn a_file_search_tool_is_taken_out_of_the_tools() {
+    let t = parse(json!({"model": "m", "input": "x",
+        "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"], "max_num_results": 3,
+                   "filters": {"type": "eq", "key": "a", "value": 1}},
+                  {"type": "function", "name": "f"}],
+        "tool_choice": {"type": "file_search"},
+        "include": ["file_search_call.results"]}))
+    .unwrap();
+    let search = t.chat.file_search.expect("the file_search tool");
+    assert_eq!(search.vector_store_ids, ["vs_1"]);
+    assert_eq!(search.search.max_results, 3);
+    assert!(search.search.filter.is_some());
+    assert!(t.include_results);
+    // Only the function goes upstream, and no choice of the file search.
+    assert_eq!(t.chat.rest["tools"].as_array().map(Vec::len), Some(1));
+    assert!(t.chat.rest.get("tool_choice").is_none());
+    // The response repeats the tools as sent.
+    assert_eq!(t.echo["tools"].as_array().map(Vec::len), Some(2));
+    let two = json!({"type": "file_search", "vector_store_ids": ["vs_1"]});
+    assert!(parse(json!({"model": "m", "input": "x", "tools": [two.clone(), two]})).is_err());
 }

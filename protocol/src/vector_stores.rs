@@ -360,14 +360,36 @@ impl SearchRequest {
                 "Each query is at most {MAX_QUERY_CHARS} characters."
             )));
         }
-        let max_results = self.max_num_results.unwrap_or(10) as usize;
+        let mut search = Search::options(
+            self.max_num_results,
+            self.filters.as_ref(),
+            self.ranking_options,
+        )?;
+        search.queries = queries;
+        search.rewrite_query = self.rewrite_query;
+        Ok(search)
+    }
+}
+
+impl Search {
+    /// A search's options (no queries yet): `max_num_results` (1 to 50,
+    /// default 10), `filters`, `ranking_options`.
+    fn options(
+        max_results: Option<u32>,
+        filters: Option<&Value>,
+        ranking: Option<RankingOptions>,
+    ) -> RequestResult<Self> {
+        let max_results = max_results.unwrap_or(10) as usize;
         if !(1..=MAX_RESULTS).contains(&max_results) {
             return Err(bad(format!(
                 "`max_num_results` must be from 1 to {MAX_RESULTS}."
             )));
         }
-        let filter = self.filters.as_ref().map(Filter::parse).transpose()?;
-        let ranking = self.ranking_options.unwrap_or_default();
+        let filter = filters
+            .filter(|f| !f.is_null())
+            .map(Filter::parse)
+            .transpose()?;
+        let ranking = ranking.unwrap_or_default();
         let rerank = match ranking.ranker.as_deref() {
             None | Some("auto" | "default-2024-11-15") => true,
             Some("none") => false,
@@ -385,14 +407,82 @@ impl SearchRequest {
             }
         }
         Ok(Search {
-            queries,
+            queries: Vec::new(),
             max_results,
             filter,
             rerank,
             score_threshold: ranking.score_threshold,
-            rewrite_query: self.rewrite_query,
+            rewrite_query: false,
         })
     }
+}
+
+/// The most vector stores one `file_search` tool may name.
+pub const MAX_TOOL_STORES: usize = 16;
+
+/// A `file_search` tool (Responses API, and chat completions as ragway's
+/// extension): search these stores for the question and ground the answer
+/// in what is found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSearch {
+    pub vector_store_ids: Vec<String>,
+    /// Its options; the queries are the question's.
+    pub search: Search,
+}
+
+/// The fields of a `file_search` tool.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSearchTool {
+    #[allow(dead_code, reason = "checked to be file_search before parsing")]
+    r#type: String,
+    vector_store_ids: Vec<String>,
+    max_num_results: Option<u32>,
+    filters: Option<Value>,
+    ranking_options: Option<RankingOptions>,
+}
+
+impl FileSearch {
+    /// `{"type": "file_search", "vector_store_ids": [...], "max_num_results",
+    /// "filters", "ranking_options"}`.
+    pub fn parse(tool: &Value) -> RequestResult<Self> {
+        let tool = FileSearchTool::deserialize(tool)
+            .map_err(|err| bad(format!("The `file_search` tool: {err}.")))?;
+        let ids = tool.vector_store_ids;
+        if ids.is_empty() || ids.len() > MAX_TOOL_STORES {
+            return Err(bad(format!(
+                "The `file_search` tool names 1 to {MAX_TOOL_STORES} `vector_store_ids`."
+            )));
+        }
+        let search = Search::options(
+            tool.max_num_results,
+            tool.filters.as_ref(),
+            tool.ranking_options,
+        )?;
+        Ok(FileSearch {
+            vector_store_ids: ids,
+            search,
+        })
+    }
+}
+
+/// Take the `file_search` tool (at most one) out of `tools`, leaving the rest.
+pub fn take_file_search(tools: &mut Vec<Value>) -> RequestResult<Option<FileSearch>> {
+    let mut found = None;
+    let mut kept = Vec::with_capacity(tools.len());
+    for tool in tools.drain(..) {
+        if tool.get("type").and_then(Value::as_str) != Some("file_search") {
+            kept.push(tool);
+        } else if found.is_some() {
+            return Err(bad(
+                "Send one `file_search` tool: it may name several vector stores.",
+            ));
+        } else {
+            found = Some(FileSearch::parse(&tool)?);
+        }
+    }
+    *tools = kept;
+    Ok(found)
 }
 
 /// A filter over file attributes: a comparison, or comparisons combined.
@@ -470,9 +560,11 @@ impl Filter {
             "lte" => Op::Lte,
             "in" => Op::In,
             "nin" => Op::Nin,
-            other => return Err(bad(format!(
+            other => {
+                return Err(bad(format!(
                 "Unknown filter type {other:?}: use eq, ne, gt, gte, lt, lte, in, nin, and or or."
-            ))),
+            )))
+            }
         };
         if let Some(extra) = object
             .keys()

@@ -28,6 +28,8 @@ pub struct Answer {
     pub model: String,
     /// The sources the answer was grounded in (numbered as the prompt cites them).
     pub sources: Vec<Source>,
+    /// What the request's `file_search` tool searched and found, if it had one.
+    pub file_search: Option<super::file_search::FileSearchRun>,
     pub reply: Reply,
 }
 

@@ -11,6 +11,7 @@ pub mod condense;
 pub mod conversations;
 pub mod draw;
 pub mod error;
+pub mod file_search;
 pub mod models;
 mod prompt;
 mod query;
@@ -53,6 +54,7 @@ pub async fn complete(
     caps::check_request(&request.messages, &state.settings)?;
     log.set_stream(request.stream);
     validate(&request.messages)?;
+    file_search::take_tool(&mut request)?;
     let explicit = conversation_named(conversation, &mut request.rest)?;
     let client_usage = request
         .rest
@@ -98,6 +100,7 @@ pub async fn complete(
         model: model.id.clone(),
         thread,
         sources: Vec::new(),
+        file_search: None,
         footer: None,
         log: log.clone(),
     };
@@ -122,7 +125,9 @@ pub async fn complete(
     let outgoing = trim::trim(std::mem::take(&mut exchange.thread.messages), limits);
 
     let prepared_at = started.elapsed();
-    let grounding = if model.retrieval {
+    let grounding = if let Some(tool) = request.file_search.take() {
+        file_search::ground(caller, tool, &queries, &mut exchange).await?
+    } else if model.retrieval {
         let options = retrieval_options(&model, runtime.top_k);
         ground(caller, catalog?, &queries, options, &mut exchange).await?
     } else {
@@ -334,6 +339,8 @@ pub(crate) struct Exchange {
     model: String,
     thread: conversations::Thread,
     sources: Vec<Source>,
+    /// What a `file_search` tool searched, when the request had one.
+    file_search: Option<file_search::FileSearchRun>,
     /// Appended to a finished answer, when the model asks for it.
     footer: Option<String>,
     /// The request's log entry: the answer's usage goes there too.
@@ -348,6 +355,7 @@ impl Exchange {
             stored_messages: self.thread.stored_after(),
             model: self.model.clone(),
             sources: self.sources.clone(),
+            file_search: self.file_search.clone(),
             reply,
         }
     }

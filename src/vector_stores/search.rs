@@ -7,11 +7,13 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
+use std::collections::HashMap;
+
 use super::{touch, visible, StoreRow};
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::ingest::IngestError;
-use crate::retrieval::{self, Options, Retriever, Source, Within};
+use crate::retrieval::{self, Options, Source, Within};
 use crate::state::AppState;
 use ragway_protocol::vector_stores::{Filter, Search, SearchRequest};
 
@@ -38,17 +40,17 @@ pub struct SearchResult {
 
 /// A file that may be found: its name and attributes.
 #[derive(Debug, Clone)]
-pub(crate) struct Searchable {
+pub struct Searchable {
     pub filename: String,
     pub attributes: Map<String, Value>,
 }
 
 /// The ready files of `store` (not cancelled) that pass `filter`, by id.
-pub(crate) async fn searchable(
+async fn searchable(
     state: &AppState,
     store: &StoreRow,
     filter: Option<&Filter>,
-) -> AppResult<std::collections::HashMap<String, Searchable>> {
+) -> AppResult<HashMap<String, Searchable>> {
     let rows = sqlx::query(
         "SELECT f.file_id, f.attributes, d.filename, d.title FROM vector_store_files f \
          JOIN documents d ON d.id = f.file_id \
@@ -58,7 +60,7 @@ pub(crate) async fn searchable(
     .fetch_all(&state.db)
     .await
     .map_err(IngestError::from)?;
-    let mut files = std::collections::HashMap::new();
+    let mut files = HashMap::new();
     for row in rows {
         let text: String = row.try_get("attributes").map_err(IngestError::from)?;
         let attributes = match serde_json::from_str(&text) {
@@ -81,40 +83,102 @@ pub(crate) async fn searchable(
     Ok(files)
 }
 
-/// The store's chunks best matching `search`, from the files in `files`.
-pub(crate) async fn find(
+/// What a search may find: the files of one or more stores that pass a
+/// filter, and the private space they may sit in.
+#[derive(Debug, Default)]
+pub struct Searching {
+    pub files: HashMap<String, Searchable>,
+    private_space: Option<String>,
+    stores: Vec<String>,
+}
+
+/// Open stores `ids` (each one `caller` may see and not expired) for a
+/// search of their files that pass `filter`.
+pub async fn open(
     state: &AppState,
     caller: &Caller,
-    store: &StoreRow,
-    files: &std::collections::HashMap<String, Searchable>,
-    search: &Search,
-) -> AppResult<Vec<Source>> {
-    if files.is_empty() {
-        return Ok(Vec::new());
+    ids: &[String],
+    filter: Option<&Filter>,
+) -> AppResult<Searching> {
+    let mut searching = Searching::default();
+    for id in ids {
+        let store = visible(&state.db, caller, id).await?;
+        if store.expired() {
+            return Err(IngestError::Invalid(format!(
+                "Vector store `{id}` has expired; create a new one."
+            ))
+            .into());
+        }
+        for (file, found) in searchable(state, &store, filter).await? {
+            searching.files.entry(file).or_insert(found);
+        }
+        // A user key's stores are all its own; an admin's search of a
+        // key's store reads that key's space.
+        if searching.private_space.is_none() {
+            searching.private_space = store.private_space();
+        }
+        searching.stores.push(store.id);
     }
-    let documents: Vec<String> = files.keys().cloned().collect();
-    let space = store.private_space();
-    let catalog = state.known_catalog.read(&state.db).await?;
-    let reranks = search.rerank && state.upstreams.rerank.is_configured();
-    let options = Options {
-        top_k: search.max_results,
-        collections: None,
-        score_threshold: search.score_threshold.filter(|_| !reranks),
-        rerank: reranks,
-        rerank_threshold: search.score_threshold.filter(|_| reranks),
-        explain: false,
-        candidates: None,
-        within: Some(Within {
-            documents: &documents,
-            private_space: space.as_deref(),
-        }),
-    };
-    let parts = Retriever {
-        vectors: &state.vectors,
-        upstreams: &state.upstreams,
-        settings: &state.settings,
-    };
-    retrieval::retrieve(parts, caller, &catalog, &search.queries, options).await
+    Ok(searching)
+}
+
+impl Searching {
+    /// The chunks best matching `search` among the files.
+    pub async fn find(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        search: &Search,
+    ) -> AppResult<Vec<Source>> {
+        if self.files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let documents: Vec<String> = self.files.keys().cloned().collect();
+        let catalog = state.known_catalog.read(&state.db).await?;
+        let reranks = search.rerank && state.upstreams.rerank.is_configured();
+        let options = Options {
+            top_k: search.max_results,
+            collections: None,
+            score_threshold: search.score_threshold.filter(|_| !reranks),
+            rerank: reranks,
+            rerank_threshold: search.score_threshold.filter(|_| reranks),
+            explain: false,
+            candidates: None,
+            within: Some(Within {
+                documents: &documents,
+                private_space: self.private_space.as_deref(),
+            }),
+        };
+        let found = retrieval::retrieve(
+            state.retriever(),
+            caller,
+            &catalog,
+            &search.queries,
+            options,
+        )
+        .await?;
+        for store in &self.stores {
+            touch(&state.db, store).await?;
+        }
+        Ok(found)
+    }
+
+    /// `sources` (found by [`Self::find`]) as OpenAI's search results.
+    pub fn results(&self, sources: &[Source]) -> Vec<SearchResult> {
+        sources
+            .iter()
+            .filter_map(|source| {
+                let file = self.files.get(&source.document_id)?;
+                Some(SearchResult {
+                    score: source.rerank_score.unwrap_or(source.score),
+                    filename: file.filename.clone(),
+                    attributes: Value::Object(file.attributes.clone()),
+                    content: vec![json!({"type": "text", "text": source.text})],
+                    file_id: source.document_id.clone(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// `POST /v1/vector_stores/{id}/search`.
@@ -124,30 +188,11 @@ pub async fn search(
     store_id: &str,
     request: SearchRequest,
 ) -> AppResult<SearchPage> {
-    let store = visible(&state.db, caller, store_id).await?;
-    if store.expired() {
-        return Err(IngestError::Invalid(format!(
-            "Vector store `{store_id}` has expired; create a new one."
-        ))
-        .into());
-    }
     let search = request.check().map_err(IngestError::from)?;
-    let files = searchable(state, &store, search.filter.as_ref()).await?;
-    let sources = find(state, caller, &store, &files, &search).await?;
-    touch(&state.db, store_id).await?;
-    let data = sources
-        .into_iter()
-        .filter_map(|source| {
-            let file = files.get(&source.document_id)?;
-            Some(SearchResult {
-                score: source.rerank_score.unwrap_or(source.score),
-                filename: file.filename.clone(),
-                attributes: Value::Object(file.attributes.clone()),
-                content: vec![json!({"type": "text", "text": source.text})],
-                file_id: source.document_id,
-            })
-        })
-        .collect();
+    let ids = [store_id.to_string()];
+    let searching = open(state, caller, &ids, search.filter.as_ref()).await?;
+    let sources = searching.find(state, caller, &search).await?;
+    let data = searching.results(&sources);
     Ok(SearchPage {
         object: "vector_store.search_results.page",
         search_query: search.queries,

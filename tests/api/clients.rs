@@ -101,6 +101,16 @@ async fn the_openai_python_sdk_uses_vector_stores() {
 }
 
 #[tokio::test]
+async fn the_openai_node_package_uses_vector_stores() {
+    run_script(
+        "vector_stores.mjs",
+        "/v1",
+        "openai node vector stores: all checks passed",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_anthropic_python_sdk_works_unchanged() {
     let app = run_script("anthropic_sdk.py", "", "anthropic sdk: all checks passed").await;
     let sent = app.upstream.chat_requests();

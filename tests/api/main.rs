@@ -22,6 +22,7 @@ mod documents;
 mod drawing;
 mod embeddings;
 mod errors;
+mod file_search;
 mod gemini;
 mod grounding;
 mod hostile_extract;

@@ -160,7 +160,10 @@ async fn files_go_into_stores_and_are_searched_by_their_attributes() {
     let mut older = question.clone();
     older["filters"] = json!({"type": "and", "filters": [
         {"type": "lt", "key": "year", "value": 2024}, {"type": "in", "key": "region", "value": ["south", "east"]}]});
-    assert_eq!(found(&app, &key, &store_id, older).await, [ferries.as_str()]);
+    assert_eq!(
+        found(&app, &key, &store_id, older).await,
+        [ferries.as_str()]
+    );
     let page = post(
         &app,
         &key,

@@ -1,7 +1,8 @@
 """The official `openai` package's Files and Vector Stores APIs against
 ragway: files.create, vector_stores.create, files.upload_and_poll with
 attributes, file batches, search with an attribute filter, attribute
-updates, another key's ids, and delete.
+updates, responses.create with the file_search tool and its results and
+citations, another key's ids, and delete.
 
 Run by the Rust integration test `clients::the_openai_python_sdk_uses_vector_stores`,
 which starts ragway and passes RAGWAY_BASE_URL, RAGWAY_API_KEY, RAGWAY_OTHER_KEY
@@ -80,11 +81,31 @@ compound = client.vector_stores.search(
 )
 assert [r.file_id for r in compound.data] == [ferries.id], compound
 
+# The model searches the store: a file_search_call with its results, and citations.
+response = client.responses.create(
+    model=os.environ["RAGWAY_MODEL"],
+    input="When is high water at the harbour?",
+    tools=[{"type": "file_search", "vector_store_ids": [store.id], "max_num_results": 3}],
+    include=["file_search_call.results"],
+)
+call = response.output[0]
+assert call.type == "file_search_call" and call.status == "completed", call
+assert call.queries == ["When is high water at the harbour?"], call.queries
+assert tides.id in {r.file_id for r in call.results}, call.results
+message = response.output[1]
+citations = message.content[0].annotations
+assert citations and all(c.type == "file_citation" for c in citations), citations
+assert tides.id in {c.file_id for c in citations}, citations
+assert "tides.md" in {c.filename for c in citations}, citations
+
 # Another key: not found, whatever it asks.
 for call in (
     lambda: other.vector_stores.retrieve(store.id),
     lambda: other.vector_stores.search(vector_store_id=store.id, query="harbour"),
     lambda: other.files.retrieve(tides.id),
+    lambda: other.responses.create(
+        model=os.environ["RAGWAY_MODEL"], input="x", tools=[{"type": "file_search", "vector_store_ids": [store.id]}]
+    ),
 ):
     try:
         call()

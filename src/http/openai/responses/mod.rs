@@ -87,6 +87,16 @@ async fn create(
         echo: translated.echo,
         conversation_id: answer.conversation_id.clone(),
         sources: answer.sources.clone(),
+        file_search: answer
+            .file_search
+            .as_ref()
+            .map(|run| render::file_search_item(run, translated.include_results)),
+        filenames: answer
+            .file_search
+            .iter()
+            .flat_map(|run| &run.results)
+            .map(|r| (r.file_id.clone(), r.filename.clone()))
+            .collect(),
     };
     let keep = translated.store.then(|| Keep {
         state: state.clone(),

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::chat::file_search::FileSearchRun;
 use crate::chat::Message;
 use crate::retrieval::Source;
 
@@ -18,6 +19,36 @@ pub(super) struct Shell {
     pub echo: Map<String, Value>,
     pub conversation_id: String,
     pub sources: Vec<Source>,
+    /// The `file_search_call` item, when the request had the tool.
+    pub file_search: Option<Value>,
+    /// The file names of the files a file search found, by id.
+    pub filenames: std::collections::HashMap<String, String>,
+}
+
+/// The `file_search_call` item of a file search: its queries, and its
+/// results when the request asked for them (`include`).
+pub(super) fn file_search_item(run: &FileSearchRun, with_results: bool) -> Value {
+    let results = with_results.then(|| {
+        run.results
+            .iter()
+            .map(|r| {
+                json!({
+                    "file_id": r.file_id,
+                    "filename": r.filename,
+                    "score": r.score,
+                    "attributes": r.attributes,
+                    "text": r.content.first().and_then(|c| c["text"].as_str()).unwrap_or_default(),
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    json!({
+        "id": item_id("fs"),
+        "type": "file_search_call",
+        "status": "completed",
+        "queries": run.queries,
+        "results": results,
+    })
 }
 
 /// How a response ended, as its `status` and `incomplete_details` say.
@@ -82,10 +113,14 @@ impl Shell {
                 let index = source
                     .cited_in(text)
                     .map_or(end, |marker| text[..marker.end].chars().count());
+                let filename = self
+                    .filenames
+                    .get(&source.document_id)
+                    .unwrap_or(&source.title);
                 json!({
                     "type": "file_citation",
                     "file_id": source.document_id,
-                    "filename": source.title,
+                    "filename": filename,
                     "index": index,
                 })
             })
@@ -96,7 +131,7 @@ impl Shell {
     pub fn of_completion(&self, completion: &Value) -> Value {
         let choice = &completion["choices"][0];
         let message = &choice["message"];
-        let mut output = Vec::new();
+        let mut output: Vec<Value> = self.file_search.iter().cloned().collect();
         if let Some(text) = message["content"].as_str().filter(|t| !t.is_empty()) {
             output.push(message_item(
                 &item_id("msg"),
@@ -244,6 +279,8 @@ mod tests {
             echo: Map::new(),
             conversation_id: "c1".into(),
             sources,
+            file_search: None,
+            filenames: Default::default(),
         }
     }
 

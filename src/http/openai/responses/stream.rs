@@ -81,10 +81,32 @@ impl Relay {
         let response =
             self.shell
                 .object(&Ending::IN_PROGRESS, Vec::new(), Value::Null, Value::Null);
-        vec![
+        let mut frames = vec![
             self.frame("response.created", json!({"response": response})),
             self.frame("response.in_progress", json!({"response": response})),
-        ]
+        ];
+        // The file search ran before the answer began: its item, whole.
+        if let Some(item) = self.shell.file_search.clone() {
+            let index = self.output.len();
+            let id = item["id"].clone();
+            let mut started = item.clone();
+            started["status"] = json!("in_progress");
+            started["results"] = Value::Null;
+            frames.push(self.frame(
+                "response.output_item.added",
+                json!({"output_index": index, "item": started}),
+            ));
+            for stage in ["in_progress", "searching", "completed"] {
+                let kind = format!("response.file_search_call.{stage}");
+                frames.push(self.frame(&kind, json!({"output_index": index, "item_id": id})));
+            }
+            frames.push(self.frame(
+                "response.output_item.done",
+                json!({"output_index": index, "item": item}),
+            ));
+            self.output.push(item);
+        }
+        frames
     }
 
     /// The events for one event of the pipeline.
@@ -304,6 +326,8 @@ mod tests {
             echo: Map::new(),
             conversation_id: "c1".into(),
             sources: Vec::new(),
+            file_search: None,
+            filenames: Default::default(),
         });
         let start = relay.start();
         assert_eq!(names(&start), ["response.created", "response.in_progress"]);
@@ -366,5 +390,40 @@ mod tests {
         assert_eq!(response["output"][0]["content"][0]["text"], "He");
         assert_eq!(response["output"][1]["arguments"], "{\"a\":1}");
         assert_eq!(response["usage"]["total_tokens"], 7);
+    }
+
+    #[test]
+    fn a_file_search_comes_first_and_whole() {
+        let item = json!({"id": "fs_1", "type": "file_search_call", "status": "completed",
+                          "queries": ["q"], "results": [{"file_id": "f"}]});
+        let mut relay = Relay::new(Shell {
+            id: "resp_1".into(),
+            created_at: 1,
+            model: "ragway".into(),
+            echo: Map::new(),
+            conversation_id: "c1".into(),
+            sources: Vec::new(),
+            file_search: Some(item.clone()),
+            filenames: Default::default(),
+        });
+        let start = relay.start();
+        assert_eq!(
+            names(&start)[2..],
+            [
+                "response.output_item.added",
+                "response.file_search_call.in_progress",
+                "response.file_search_call.searching",
+                "response.file_search_call.completed",
+                "response.output_item.done"
+            ]
+        );
+        assert_eq!(data(&start[2])["item"]["status"], "in_progress");
+        assert_eq!(data(&start[6])["item"], item);
+        let Step::Frames(text) = relay.event(Event::Chunk(
+            json!({"choices": [{"delta": {"content": "Hi"}}]}),
+        )) else {
+            panic!("frames")
+        };
+        assert_eq!(data(&text[0])["output_index"], 1);
     }
 }
