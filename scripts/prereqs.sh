@@ -13,12 +13,14 @@ need_protoc() {
 
 need_python_openai() {
   local pkg
-  # `openai.resources.responses`: the Responses API (openai >= 1.66); an
-  # older package is upgraded.
-  for pkg in openai anthropic google-genai; do
+  # `openai.resources.vector_stores`: the Responses and Vector Stores APIs
+  # (openai >= 1.66 and 1.70 or so); an older package is upgraded.
+  # `mcp`: the official MCP client, for the /mcp test.
+  for pkg in openai anthropic google-genai mcp; do
     local probe="import $pkg"
-    [ "$pkg" = openai ] && probe="import openai.resources.responses"
+    [ "$pkg" = openai ] && probe="import openai.resources.vector_stores"
     [ "$pkg" = google-genai ] && probe="from google import genai"
+    [ "$pkg" = mcp ] && probe="from mcp.client.streamable_http import streamable_http_client"
     if ! python3 -c "$probe" >/dev/null 2>&1; then
       echo "installing the $pkg Python package (used by the client compatibility tests)" >&2
       python3 -m pip install -q -U "$pkg" >/dev/null 2>&1 \

@@ -25,6 +25,7 @@ pub use ragway_domain as domain;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod knowledge;
 pub mod known;
 pub mod relay;
 pub mod retrieval;

@@ -160,7 +160,7 @@ pub fn from_own_origin(headers: &HeaderMap, settings: &Settings) -> bool {
 }
 
 /// The key from `Authorization: Bearer …` (or an `x-api-key` header, which some clients send).
-fn bearer_token(parts: &Parts) -> Option<&str> {
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
     let from_authorization = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)

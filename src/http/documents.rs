@@ -256,9 +256,11 @@ async fn content(
     original(&state, &caller, &id).await
 }
 
-/// A document's original bytes as a download, with its type and name.
+/// A document's original bytes as a download, with its type and name: a
+/// document the caller may read (a shared one, as every key's searches
+/// read them, or its own), as the links of the MCP server's results lead here.
 pub(super) async fn original(state: &AppState, caller: &Caller, id: &str) -> AppResult<Response> {
-    let document = documents::get_for(&state.db, caller, id).await?;
+    let document = crate::knowledge::readable(state, caller, id).await?;
     let bytes = state.blobs.get(&ingest::original_key(id)).await?;
     let filename = document
         .filename

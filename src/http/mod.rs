@@ -10,6 +10,7 @@ mod gemini;
 mod health;
 mod logging;
 mod logs;
+mod mcp;
 mod models;
 mod openai;
 pub mod openapi;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::router())
         .merge(logs::router())
         .merge(upstreams::router())
+        .merge(mcp::router(state.clone()))
         .merge(crate::web::router())
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(

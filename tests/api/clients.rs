@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use serde_json::{json, Value};
+
 use crate::helpers::{spawn_app, TestApp};
 
 /// An app with the lighthouse document, and the output of `script` (in
@@ -17,6 +19,18 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
         "The lighthouse keeper logs the tide every morning at six.",
     )
     .await;
+    run_against(&app, script, suffix, done, &[]).await;
+    app
+}
+
+/// Run `script` against `app` as [`run_script`] does, with `env` besides.
+async fn run_against(
+    app: &TestApp,
+    script: &str,
+    suffix: &str,
+    done: &str,
+    env: &[(&str, String)],
+) {
     let (folder, program) = if script.ends_with(".mjs") {
         (
             "node",
@@ -30,6 +44,10 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
     };
     let script = format!("{}/tests/{folder}/{script}", env!("CARGO_MANIFEST_DIR"));
     let other = app.new_user_key("other").await;
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     let output = tokio::task::spawn_blocking({
         let base_url = format!("{}{suffix}", app.address);
         let key = app.user_key.clone();
@@ -41,6 +59,7 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
                 .env("RAGWAY_OTHER_KEY", other)
                 .env("RAGWAY_MODEL", "ragway")
                 .env("NO_PROXY", "127.0.0.1")
+                .envs(env)
                 .output()
                 .expect(
                     "python3 and node run (the README's test command installs the client packages)",
@@ -56,7 +75,6 @@ async fn run_script(script: &str, suffix: &str, done: &str) -> TestApp {
         "client test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains(done), "{stdout}");
-    app
 }
 
 /// The retrieved chunk of the lighthouse document reached the upstream's
@@ -106,6 +124,42 @@ async fn the_openai_node_package_uses_vector_stores() {
         "vector_stores.mjs",
         "/v1",
         "openai node vector stores: all checks passed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_official_mcp_client_searches_and_fetches_over_mcp() {
+    let app = spawn_app().await;
+    app.ingest_text(
+        "Lighthouse",
+        "The lighthouse keeper logs the tide every morning at six.",
+    )
+    .await;
+    let mut events = app.state.ingest_events.subscribe();
+    let private: Value = app
+        .post_json(
+            "/v1/documents",
+            &app.user_key,
+            &json!({"title": "Diary", "text": "My private diary: the lighthouse lamp was cleaned on Tuesday.",
+                    "visibility": "private"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let private = private["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        crate::helpers::wait_for(&mut events, &private).await,
+        "ready"
+    );
+    let env = [("RAGWAY_PRIVATE_DOC", private)];
+    run_against(
+        &app,
+        "mcp_client.py",
+        "",
+        "mcp client: all checks passed",
+        &env,
     )
     .await;
 }
