@@ -296,7 +296,7 @@ async fn with_counts(db: &AnyPool, rows: Vec<StoreRow>) -> IngestResult<Vec<Vect
     let style = crate::store::sql::Placeholders::of(db);
     let sql = format!(
         "SELECT f.store_id, {FILE_STATUS} AS s, COUNT(*) AS n, \
-         SUM(CASE WHEN d.status = 'ready' THEN d.size_bytes ELSE 0 END) AS bytes \
+         CAST(SUM(CASE WHEN d.status = 'ready' THEN d.size_bytes ELSE 0 END) AS BIGINT) AS bytes \
          FROM vector_store_files f JOIN documents d ON d.id = f.file_id \
          WHERE f.store_id IN ({}) GROUP BY f.store_id, s",
         style.values(rows.len(), 1)
