@@ -9,6 +9,11 @@ pub const DEFAULT_COLLECTION: &str = "default";
 /// contain it.
 pub const PRIVATE_PREFIX: &str = "~";
 
+/// The hidden collection of variant documents: a file chunked with a
+/// vector store's own sizes. No chat searches it (it is no shared name and
+/// no key's space); a vector store's search names its documents.
+pub const VARIANTS: &str = "~variants";
+
 /// The private space of a key: its own documents, searched only for it.
 pub fn private_space(key_id: &str) -> String {
     format!("{PRIVATE_PREFIX}{key_id}")

@@ -71,8 +71,8 @@ pub(super) async fn ground(
             options.filter.as_ref(),
         )
         .await?;
-        let sources = searching.find(&state, caller, &options).await?;
-        AppResult::Ok((searching.results(&sources), sources))
+        let (sources, results) = searching.find(&state, caller, &options).await?;
+        AppResult::Ok((results, sources))
     };
     let (results, sources) = searched.instrument(span).await?;
     exchange.log.set_retrieval(started.elapsed());

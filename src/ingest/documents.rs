@@ -144,7 +144,8 @@ pub struct ListQuery {
 /// last id seen and pages stay stable while new documents arrive.
 pub async fn list(db: &AnyPool, query: &ListQuery) -> IngestResult<Page<Document>> {
     let limit = page_limit(query.limit)?;
-    let mut conditions = Vec::new();
+    // Variants (a file chunked with a vector store's sizes) are no documents of their own.
+    let mut conditions = vec!["variant_of IS NULL".to_string()];
     let mut binds: Vec<String> = Vec::new();
     let mut bind = |condition: &str, value: String| {
         binds.push(value);
@@ -219,7 +220,9 @@ pub async fn lookup(
     // linear search each, quadratic over a list of up to 1,000 hashes.
     let style = crate::store::sql::Placeholders::of(db);
     let listed = style.values(hashes.len(), 1);
-    let mut sql = format!("SELECT {COLUMNS} FROM documents WHERE sha256 IN ({listed})");
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM documents WHERE variant_of IS NULL AND sha256 IN ({listed})"
+    );
     if collection.is_some() {
         match style {
             crate::store::sql::Placeholders::Anonymous => sql.push_str(" AND collection = ?"),
@@ -253,13 +256,46 @@ pub async fn lookup(
 /// them back itself when it finds the row gone, and a second pass here
 /// covers a worker that finished in between. [`sweep_orphans`] removes
 /// whatever a crash left.
+///
+/// A file's variants (chunked with a vector store's sizes) go with it; a
+/// variant has no original of its own.
 pub async fn delete(stores: Stores<'_>, id: &str) -> IngestResult<()> {
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM documents WHERE id = $1")
+    let row = sqlx::query("SELECT status, variant_of FROM documents WHERE id = $1")
         .bind(id)
         .fetch_optional(stores.db)
         .await?;
-    let Some(status) = status else {
+    let Some(row) = row else {
         return Err(IngestError::not_found("document", id));
+    };
+    let status: String = row.try_get("status")?;
+    let variant_of: Option<String> = row.try_get("variant_of")?;
+    if variant_of.is_none() {
+        let variants: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM documents WHERE variant_of = $1")
+                .bind(id)
+                .fetch_all(stores.db)
+                .await?;
+        for variant in variants {
+            delete_one(stores, &variant, None).await?;
+        }
+    }
+    delete_one(stores, id, Some(status)).await?;
+    if variant_of.is_none() {
+        stores.blobs.delete(&super::original_key(id)).await?;
+    }
+    Ok(())
+}
+
+/// One document's chunks, row, store places and job (not its original).
+/// `status` as read before, if it was (else read here).
+async fn delete_one(stores: Stores<'_>, id: &str, status: Option<String>) -> IngestResult<()> {
+    let status = match status {
+        Some(status) => status,
+        None => sqlx::query_scalar("SELECT status FROM documents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(stores.db)
+            .await?
+            .ok_or_else(|| IngestError::not_found("document", id))?,
     };
     delete_chunks(stores, id).await?;
     let removed = sqlx::query("DELETE FROM documents WHERE id = $1")
@@ -269,8 +305,8 @@ pub async fn delete(stores: Stores<'_>, id: &str) -> IngestResult<()> {
     if removed.rows_affected() == 0 {
         return Err(IngestError::not_found("document", id));
     }
-    // Out of every vector store it was in (as a file).
-    sqlx::query("DELETE FROM vector_store_files WHERE file_id = $1")
+    // Out of every vector store it was in (as a file, or a file's variant).
+    sqlx::query("DELETE FROM vector_store_files WHERE file_id = $1 OR document_id = $1")
         .bind(id)
         .execute(stores.db)
         .await?;
@@ -280,7 +316,6 @@ pub async fn delete(stores: Stores<'_>, id: &str) -> IngestResult<()> {
             tracing::warn!(document = %id, error = ?err, "removing chunks written during the delete failed; the sweep will");
         }
     }
-    stores.blobs.delete(&super::original_key(id)).await?;
     Ok(())
 }
 

@@ -110,7 +110,10 @@ pub async fn list(
         }
     };
     let mut binds: Vec<String> = Vec::new();
-    let mut sql = format!("SELECT {} FROM documents WHERE 1 = 1", documents::COLUMNS);
+    let mut sql = format!(
+        "SELECT {} FROM documents WHERE variant_of IS NULL",
+        documents::COLUMNS
+    );
     if caller.role != Role::Admin {
         binds.push(private_space(&caller.key_id));
         sql.push_str(&format!(" AND collection = ${}", binds.len()));

@@ -239,6 +239,7 @@ pub async fn replace(
     // Read before it is queued, as `reingest` does.
     let queued = documents::get(&state.db, id).await?;
     queue(&state.db, &state.ingest_wakeup, id).await?;
+    requeue_variants(state, &queued).await?;
     Ok(queued)
 }
 
@@ -272,11 +273,46 @@ pub async fn reingest(state: &AppState, caller: &Caller, id: &str) -> IngestResu
     // answer says what this call did (queued it), not how far a worker got.
     let queued = documents::get(&state.db, id).await?;
     queue(&state.db, &state.ingest_wakeup, id).await?;
+    requeue_variants(state, &queued).await?;
     Ok(queued)
 }
 
+/// Queue a variant document (a file chunked with a vector store's sizes)
+/// again: after it failed.
+pub(crate) async fn reingest_variant(state: &AppState, id: &str) -> IngestResult<()> {
+    requeue(&state.db, &state.ingest_wakeup, id).await
+}
+
+/// A file's variants follow it: its new bytes (or a re-ingest) are
+/// chunked again with each variant's sizes. A variant being ingested now
+/// is left to finish.
+async fn requeue_variants(state: &AppState, file: &Document) -> IngestResult<()> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM documents WHERE variant_of = $1 AND status IN ('ready', 'failed')",
+    )
+    .bind(&file.id)
+    .fetch_all(&state.db)
+    .await?;
+    for id in ids {
+        sqlx::query(
+            "UPDATE documents SET title = $1, filename = $2, content_type = $3, size_bytes = $4, sha256 = $5 \
+             WHERE id = $6",
+        )
+        .bind(&file.title)
+        .bind(&file.filename)
+        .bind(&file.content_type)
+        .bind(file.bytes)
+        .bind(&file.sha256)
+        .bind(&id)
+        .execute(&state.db)
+        .await?;
+        requeue(&state.db, &state.ingest_wakeup, &id).await?;
+    }
+    Ok(())
+}
+
 /// Queue an ingest job for document `id` and wake an idle worker.
-async fn queue(db: &AnyPool, wakeup: &Notify, id: &str) -> IngestResult<()> {
+pub(crate) async fn queue(db: &AnyPool, wakeup: &Notify, id: &str) -> IngestResult<()> {
     jobs::enqueue_ingest(db, id).await?;
     wakeup.notify_one();
     Ok(())

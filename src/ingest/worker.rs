@@ -141,6 +141,10 @@ struct Doc {
     title: String,
     collection: String,
     content_type: String,
+    /// Whose bytes it reads: its own, or (a variant) its file's.
+    bytes_of: String,
+    /// Its own chunk sizes in tokens (a variant's), else the server's.
+    chunking: Option<(usize, usize)>,
 }
 
 /// Mark the document `processing` by `job`; `None` if it was deleted meanwhile.
@@ -157,16 +161,26 @@ async fn start_document(db: &AnyPool, job: &Job, id: &str) -> sqlx::Result<Optio
     if started.rows_affected() == 0 {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT title, collection, content_type FROM documents WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row = sqlx::query(
+        "SELECT title, collection, content_type, variant_of, chunk_tokens, chunk_overlap \
+         FROM documents WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
     row.map(|row| {
+        let tokens: Option<i64> = row.try_get("chunk_tokens")?;
+        let overlap: Option<i64> = row.try_get("chunk_overlap")?;
+        let variant_of: Option<String> = row.try_get("variant_of")?;
         Ok(Doc {
             id: id.to_string(),
             title: row.try_get("title")?,
             collection: row.try_get("collection")?,
             content_type: row.try_get("content_type")?,
+            bytes_of: variant_of.unwrap_or_else(|| id.to_string()),
+            chunking: tokens
+                .zip(overlap)
+                .map(|(t, o)| (t.max(1) as usize, o.max(0) as usize)),
         })
     })
     .transpose()
@@ -304,7 +318,7 @@ async fn ingest(
         .ok_or_else(|| format!("unsupported stored type {}", doc.content_type))?;
     let bytes = state
         .blobs
-        .get(&original_key(&doc.id))
+        .get(&original_key(&doc.bytes_of))
         .await
         .map_err(|e| format!("the original file could not be read from the blob store: {e}"))?;
     let extracted = state.extractor.extract(format, bytes).await?;
@@ -315,7 +329,9 @@ async fn ingest(
     }
     // Splitting is CPU work (a 5 MB text takes a good part of a second):
     // off the async threads, so requests are not held up behind it.
-    let (size, overlap) = (settings.chunk_size, settings.chunk_overlap);
+    let (size, overlap) = doc
+        .chunking
+        .unwrap_or((settings.chunk_size, settings.chunk_overlap));
     let (id, title, collection) = (doc.id.clone(), doc.title.clone(), doc.collection.clone());
     let generation_owned = generation.to_string();
     let chunks = tokio::task::spawn_blocking(move || {

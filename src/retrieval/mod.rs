@@ -145,19 +145,17 @@ pub struct Options<'a> {
     pub explain: bool,
     /// Rows each search takes before fusion; `None`: [`candidates`]' choice.
     pub candidates: Option<usize>,
-    /// Only these documents (a vector store's files), instead of the
-    /// caller's private space: the owner's space they may come from.
+    /// Only these documents (a vector store's files), whatever their collections.
     pub within: Option<Within<'a>>,
 }
 
 /// A search kept to some documents: a vector store's files that pass its
 /// filter, searched inside LanceDB's filter (never dropped afterwards, so a
-/// narrow filter still fills its results).
+/// narrow filter still fills its results). The documents alone decide:
+/// whoever listed them checked the caller may read each.
 #[derive(Debug, Clone, Copy)]
 pub struct Within<'a> {
     pub documents: &'a [String],
-    /// The private space the documents may sit in (the store owner's).
-    pub private_space: Option<&'a str>,
 }
 
 /// The vector search's share of the convex combination (the full-text
@@ -211,7 +209,6 @@ pub async fn retrieve(
         everything: true,
     };
     if let Some(within) = options.within {
-        scope.private_space = within.private_space;
         scope.documents = Some(within.documents);
     }
     let wanted = options

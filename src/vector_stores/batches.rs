@@ -86,7 +86,7 @@ pub async fn get(
     let mut counts = FileCounts::default();
     let found = sqlx::query(&format!(
         "SELECT {FILE_STATUS} AS s, COUNT(*) AS n FROM vector_store_files f \
-         JOIN documents d ON d.id = f.file_id WHERE f.store_id = $1 AND f.batch_id = $2 GROUP BY s"
+         JOIN documents d ON d.id = f.document_id WHERE f.store_id = $1 AND f.batch_id = $2 GROUP BY s"
     ))
     .bind(store_id)
     .bind(batch_id)
@@ -128,7 +128,7 @@ pub async fn cancel(
         .await?;
     sqlx::query(
         "UPDATE vector_store_files SET status = 'cancelled' WHERE store_id = $1 AND batch_id = $2 \
-         AND file_id IN (SELECT id FROM documents WHERE status IN ('pending', 'processing'))",
+         AND document_id IN (SELECT id FROM documents WHERE status IN ('pending', 'processing'))",
     )
     .bind(store_id)
     .bind(batch_id)

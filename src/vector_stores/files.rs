@@ -10,7 +10,6 @@ use sqlx::{AnyPool, Row};
 use super::listing::{ListQuery, OpenAiPage};
 use super::{visible, writable, StoreRow, FILE_STATUS, MAX_FILES};
 use crate::auth::Caller;
-use crate::config::Settings;
 use crate::domain::clock::now_ms;
 use crate::domain::collections::private_space;
 use crate::ingest::documents::{self, Document};
@@ -57,26 +56,11 @@ impl Adding {
     }
 }
 
-/// The chunking a file gets, as OpenAI reports it: ragway chunks each file
-/// once, with the server's sizes, so a static strategy must name them.
-pub(crate) fn reported_chunking(settings: &Settings, asked: Chunking) -> IngestResult<Value> {
-    let (size, overlap) = (settings.chunk_size, settings.chunk_overlap);
-    if let Chunking::Static {
-        max_tokens,
-        overlap_tokens,
-    } = asked
-    {
-        if (max_tokens as usize, overlap_tokens as usize) != (size, overlap) {
-            return Err(IngestError::Invalid(format!(
-                "This server chunks every file once, {size} tokens a chunk with {overlap} overlapping \
-                 (RAGWAY_CHUNK_SIZE, RAGWAY_CHUNK_OVERLAP): send `chunking_strategy` {{\"type\": \"auto\"}} \
-                 or a static one with those sizes."
-            )));
-        }
-    }
-    Ok(
-        json!({"type": "static", "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap}}),
-    )
+/// The chunking a file gets, as OpenAI reports it: always the sizes
+/// (`auto` is the server's).
+pub(crate) fn reported_chunking(state: &AppState, asked: Chunking) -> Value {
+    let (size, overlap) = super::variants::sizes(state, asked);
+    json!({"type": "static", "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap}})
 }
 
 /// Document `id` if `caller` may read it and `store` may hold it: a shared
@@ -121,36 +105,46 @@ pub(crate) async fn insert(
     batch: Option<&str>,
 ) -> IngestResult<()> {
     let db = &state.db;
-    let mut rows = Vec::with_capacity(files.len());
-    for file in files {
-        document_for(db, caller, store, &file.file_id).await?;
-        let chunking = reported_chunking(&state.settings, file.chunking)?;
-        rows.push((
-            file.file_id,
-            Value::Object(file.attributes).to_string(),
-            chunking.to_string(),
-        ));
-    }
     let held: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM vector_store_files WHERE store_id = $1")
             .bind(&store.id)
             .fetch_one(db)
             .await?;
-    if held + rows.len() as i64 > MAX_FILES {
+    if held + files.len() as i64 > MAX_FILES {
         return Err(IngestError::Invalid(format!(
             "A vector store holds at most {MAX_FILES} files; this one holds {held}."
         )));
     }
+    // Every file checked before any is written (a variant made for one
+    // before another is refused is forgotten again below, unused).
+    let mut documents = Vec::with_capacity(files.len());
+    for file in &files {
+        documents.push(document_for(db, caller, store, &file.file_id).await?);
+    }
+    let mut rows = Vec::with_capacity(files.len());
+    for (file, document) in files.into_iter().zip(&documents) {
+        let holder = super::variants::holder(state, document, file.chunking).await?;
+        rows.push((
+            file.file_id,
+            holder,
+            Value::Object(file.attributes).to_string(),
+            reported_chunking(state, file.chunking).to_string(),
+        ));
+    }
+    // What the files held before (a variant one may no longer need).
+    let before = holders(db, &store.id, rows.iter().map(|r| r.0.as_str())).await?;
     let now = now_ms();
     let mut tx = db.begin().await?;
-    for (file_id, attributes, chunking) in rows {
+    for (file_id, holder, attributes, chunking) in rows {
         sqlx::query(
-            "INSERT INTO vector_store_files (store_id, file_id, batch_id, attributes, chunking, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, NULL, $6) ON CONFLICT (store_id, file_id) DO UPDATE SET \
-             batch_id = excluded.batch_id, attributes = excluded.attributes, chunking = excluded.chunking, status = NULL",
+            "INSERT INTO vector_store_files (store_id, file_id, document_id, batch_id, attributes, chunking, \
+             status, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) ON CONFLICT (store_id, file_id) \
+             DO UPDATE SET document_id = excluded.document_id, batch_id = excluded.batch_id, \
+             attributes = excluded.attributes, chunking = excluded.chunking, status = NULL",
         )
         .bind(&store.id)
         .bind(&file_id)
+        .bind(&holder)
         .bind(batch)
         .bind(&attributes)
         .bind(&chunking)
@@ -159,7 +153,27 @@ pub(crate) async fn insert(
         .await?;
     }
     tx.commit().await?;
-    Ok(())
+    super::variants::forget_unused(state, &before).await
+}
+
+/// The documents holding the chunks of `files` in store `store_id`.
+pub(crate) async fn holders<'a>(
+    db: &AnyPool,
+    store_id: &str,
+    files: impl Iterator<Item = &'a str>,
+) -> IngestResult<Vec<String>> {
+    let mut found = Vec::new();
+    for file in files {
+        let holder: Option<String> = sqlx::query_scalar(
+            "SELECT document_id FROM vector_store_files WHERE store_id = $1 AND file_id = $2",
+        )
+        .bind(store_id)
+        .bind(file)
+        .fetch_optional(db)
+        .await?;
+        found.extend(holder);
+    }
+    Ok(found)
 }
 
 /// Add one file to a store.
@@ -222,7 +236,7 @@ pub async fn get(
     visible(db, caller, store_id).await?;
     let row = sqlx::query(&format!(
         "SELECT {FILE_COLUMNS}, {FILE_STATUS} AS s FROM vector_store_files f \
-         JOIN documents d ON d.id = f.file_id WHERE f.store_id = $1 AND f.file_id = $2"
+         JOIN documents d ON d.id = f.document_id WHERE f.store_id = $1 AND f.file_id = $2"
     ))
     .bind(store_id)
     .bind(file_id)
@@ -256,7 +270,7 @@ pub async fn list(
     let mut binds = vec![store_id.to_string()];
     let mut sql = format!(
         "SELECT {FILE_COLUMNS}, {FILE_STATUS} AS s FROM vector_store_files f \
-         JOIN documents d ON d.id = f.file_id WHERE f.store_id = $1"
+         JOIN documents d ON d.id = f.document_id WHERE f.store_id = $1"
     );
     if let Some(batch) = batch {
         binds.push(batch.to_string());
@@ -307,12 +321,14 @@ pub async fn update(
 
 /// Take a file out of a store (the file itself stays).
 pub async fn remove(
-    db: &AnyPool,
+    state: &AppState,
     caller: &Caller,
     store_id: &str,
     file_id: &str,
 ) -> IngestResult<()> {
+    let db = &state.db;
     writable(db, caller, store_id).await?;
+    let before = holders(db, store_id, std::iter::once(file_id)).await?;
     let removed =
         sqlx::query("DELETE FROM vector_store_files WHERE store_id = $1 AND file_id = $2")
             .bind(store_id)
@@ -322,7 +338,7 @@ pub async fn remove(
     if removed.rows_affected() == 0 {
         return Err(IngestError::not_found("file in this vector store", file_id));
     }
-    Ok(())
+    super::variants::forget_unused(state, &before).await
 }
 
 /// The most text one content page answers.
@@ -336,9 +352,11 @@ pub async fn content(
     file_id: &str,
 ) -> IngestResult<Value> {
     get(&state.db, caller, store_id, file_id).await?;
+    let holder = holders(&state.db, store_id, std::iter::once(file_id)).await?;
     let mut data = Vec::new();
-    if let Some(index) = crate::store::indexes::active(&state.db).await? {
-        let chunks = state.vectors.chunks_of(&index.table_name, file_id).await?;
+    let index = crate::store::indexes::active(&state.db).await?;
+    if let (Some(index), Some(holder)) = (index, holder.first()) {
+        let chunks = state.vectors.chunks_of(&index.table_name, holder).await?;
         let mut seen = std::collections::HashSet::new();
         let mut bytes = 0;
         for chunk in chunks {

@@ -29,6 +29,7 @@ pub mod batches;
 pub mod files;
 mod listing;
 pub mod search;
+mod variants;
 
 pub use listing::{ListQuery, OpenAiPage};
 
@@ -132,14 +133,6 @@ impl StoreRow {
 
     pub fn expired(&self) -> bool {
         self.expires_at_ms().is_some_and(|at| at <= now_ms())
-    }
-
-    /// The private space its files' chunks may come from, besides shared
-    /// collections (`None` for a shared store).
-    pub fn private_space(&self) -> Option<String> {
-        self.owner
-            .as_deref()
-            .map(crate::domain::collections::private_space)
     }
 
     fn shown(self, counts: FileCounts, usage_bytes: i64) -> VectorStore {
@@ -274,7 +267,7 @@ pub async fn create(
         let store = visible(&state.db, caller, &id).await?;
         if let Err(err) = files::insert(state, caller, &store, files, None).await {
             // Nothing half made: a file that cannot go in fails the creation.
-            remove_rows(&state.db, &id).await?;
+            delete(state, caller, &id).await?;
             return Err(err);
         }
     }
@@ -297,7 +290,7 @@ async fn with_counts(db: &AnyPool, rows: Vec<StoreRow>) -> IngestResult<Vec<Vect
     let sql = format!(
         "SELECT f.store_id, {FILE_STATUS} AS s, COUNT(*) AS n, \
          CAST(SUM(CASE WHEN d.status = 'ready' THEN d.size_bytes ELSE 0 END) AS BIGINT) AS bytes \
-         FROM vector_store_files f JOIN documents d ON d.id = f.file_id \
+         FROM vector_store_files f JOIN documents d ON d.id = f.document_id \
          WHERE f.store_id IN ({}) GROUP BY f.store_id, s",
         style.values(rows.len(), 1)
     );
@@ -383,10 +376,18 @@ pub async fn update(
     get(db, caller, id).await
 }
 
-/// Delete a store: its files stay (they are documents), out of it.
-pub async fn delete(db: &AnyPool, caller: &Caller, id: &str) -> IngestResult<()> {
-    writable(db, caller, id).await?;
-    remove_rows(db, id).await
+/// Delete a store: its files stay (they are documents), out of it; the
+/// variants only it used go.
+pub async fn delete(state: &crate::state::AppState, caller: &Caller, id: &str) -> IngestResult<()> {
+    writable(&state.db, caller, id).await?;
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT document_id FROM vector_store_files WHERE store_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&state.db)
+    .await?;
+    remove_rows(&state.db, id).await?;
+    variants::forget_unused(state, &held).await
 }
 
 async fn remove_rows(db: &AnyPool, id: &str) -> IngestResult<()> {

@@ -41,19 +41,22 @@ pub struct SearchResult {
 /// A file that may be found: its name and attributes.
 #[derive(Debug, Clone)]
 pub struct Searchable {
+    /// The file (the document found may be a variant of it).
+    pub file_id: String,
     pub filename: String,
     pub attributes: Map<String, Value>,
 }
 
-/// The ready files of `store` (not cancelled) that pass `filter`, by id.
+/// The ready files of `store` (not cancelled) that pass `filter`, by the
+/// id of the document holding their chunks.
 async fn searchable(
     state: &AppState,
     store: &StoreRow,
     filter: Option<&Filter>,
 ) -> AppResult<HashMap<String, Searchable>> {
     let rows = sqlx::query(
-        "SELECT f.file_id, f.attributes, d.filename, d.title FROM vector_store_files f \
-         JOIN documents d ON d.id = f.file_id \
+        "SELECT f.file_id, f.document_id, f.attributes, d.filename, d.title FROM vector_store_files f \
+         JOIN documents d ON d.id = f.document_id \
          WHERE f.store_id = $1 AND f.status IS NULL AND d.status = 'ready'",
     )
     .bind(&store.id)
@@ -73,8 +76,9 @@ async fn searchable(
         let filename: Option<String> = row.try_get("filename").map_err(IngestError::from)?;
         let title: String = row.try_get("title").map_err(IngestError::from)?;
         files.insert(
-            row.try_get("file_id").map_err(IngestError::from)?,
+            row.try_get("document_id").map_err(IngestError::from)?,
             Searchable {
+                file_id: row.try_get("file_id").map_err(IngestError::from)?,
                 filename: filename.unwrap_or(title),
                 attributes,
             },
@@ -88,7 +92,6 @@ async fn searchable(
 #[derive(Debug, Default)]
 pub struct Searching {
     pub files: HashMap<String, Searchable>,
-    private_space: Option<String>,
     stores: Vec<String>,
 }
 
@@ -112,26 +115,23 @@ pub async fn open(
         for (file, found) in searchable(state, &store, filter).await? {
             searching.files.entry(file).or_insert(found);
         }
-        // A user key's stores are all its own; an admin's search of a
-        // key's store reads that key's space.
-        if searching.private_space.is_none() {
-            searching.private_space = store.private_space();
-        }
         searching.stores.push(store.id);
     }
     Ok(searching)
 }
 
 impl Searching {
-    /// The chunks best matching `search` among the files.
+    /// The chunks best matching `search` among the files, as sources (each
+    /// naming its file, even when a variant of it was searched) and as
+    /// OpenAI's search results.
     pub async fn find(
         &self,
         state: &AppState,
         caller: &Caller,
         search: &Search,
-    ) -> AppResult<Vec<Source>> {
+    ) -> AppResult<(Vec<Source>, Vec<SearchResult>)> {
         if self.files.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let documents: Vec<String> = self.files.keys().cloned().collect();
         let catalog = state.known_catalog.read(&state.db).await?;
@@ -146,10 +146,9 @@ impl Searching {
             candidates: None,
             within: Some(Within {
                 documents: &documents,
-                private_space: self.private_space.as_deref(),
             }),
         };
-        let found = retrieval::retrieve(
+        let mut sources = retrieval::retrieve(
             state.retriever(),
             caller,
             &catalog,
@@ -160,24 +159,21 @@ impl Searching {
         for store in &self.stores {
             touch(&state.db, store).await?;
         }
-        Ok(found)
-    }
-
-    /// `sources` (found by [`Self::find`]) as OpenAI's search results.
-    pub fn results(&self, sources: &[Source]) -> Vec<SearchResult> {
-        sources
-            .iter()
-            .filter_map(|source| {
-                let file = self.files.get(&source.document_id)?;
-                Some(SearchResult {
-                    score: source.rerank_score.unwrap_or(source.score),
-                    filename: file.filename.clone(),
-                    attributes: Value::Object(file.attributes.clone()),
-                    content: vec![json!({"type": "text", "text": source.text})],
-                    file_id: source.document_id.clone(),
-                })
-            })
-            .collect()
+        let mut results = Vec::with_capacity(sources.len());
+        for source in &mut sources {
+            let Some(file) = self.files.get(&source.document_id) else {
+                continue;
+            };
+            source.document_id.clone_from(&file.file_id);
+            results.push(SearchResult {
+                score: source.rerank_score.unwrap_or(source.score),
+                filename: file.filename.clone(),
+                attributes: Value::Object(file.attributes.clone()),
+                content: vec![json!({"type": "text", "text": source.text})],
+                file_id: file.file_id.clone(),
+            });
+        }
+        Ok((sources, results))
     }
 }
 
@@ -191,8 +187,7 @@ pub async fn search(
     let search = request.check().map_err(IngestError::from)?;
     let ids = [store_id.to_string()];
     let searching = open(state, caller, &ids, search.filter.as_ref()).await?;
-    let sources = searching.find(state, caller, &search).await?;
-    let data = searching.results(&sources);
+    let (_, data) = searching.find(state, caller, &search).await?;
     Ok(SearchPage {
         object: "vector_store.search_results.page",
         search_query: search.queries,

@@ -43,8 +43,9 @@ pub struct Scope<'a> {
     pub collections: Option<&'a [String]>,
     /// A private space searched as well (the caller's own documents).
     pub private_space: Option<&'a str>,
-    /// Only these documents' chunks (a vector store's files), besides the
-    /// collections above; always searched with the filter.
+    /// Only these documents' chunks (a vector store's files), whatever
+    /// their collections (the list's maker checked the caller may read
+    /// each); always searched with the filter.
     pub documents: Option<&'a [String]>,
     /// Every stored chunk is believed to be in scope (no other key's private
     /// documents, no collection the model leaves out): search without the

@@ -46,4 +46,5 @@ mod saves;
 mod settings;
 mod telemetry;
 mod upstreams;
+mod vector_store_variants;
 mod vector_stores;

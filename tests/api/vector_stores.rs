@@ -409,8 +409,8 @@ async fn bad_requests_are_refused_by_name() {
     let cases = [
         (
             files.clone(),
-            json!({"file_id": file, "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}}),
-            "RAGWAY_CHUNK_SIZE",
+            json!({"file_id": file, "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 401}}}),
+            "chunk_overlap_tokens",
         ),
         (
             files.clone(),

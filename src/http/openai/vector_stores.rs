@@ -117,7 +117,7 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    stores::delete(&state.db, &caller, &id).await?;
+    stores::delete(&state, &caller, &id).await?;
     Ok(Json(
         json!({"id": id, "object": "vector_store.deleted", "deleted": true}),
     ))
@@ -188,7 +188,7 @@ async fn remove_file(
     caller: Caller,
     Path((id, file_id)): Path<(String, String)>,
 ) -> AppResult<Json<Value>> {
-    files::remove(&state.db, &caller, &id, &file_id).await?;
+    files::remove(&state, &caller, &id, &file_id).await?;
     Ok(Json(
         json!({"id": file_id, "object": "vector_store.file.deleted", "deleted": true}),
     ))

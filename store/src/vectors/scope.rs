@@ -27,23 +27,24 @@ impl Scope<'_> {
                 quote(&format!("{PRIVATE_PREFIX}%"))
             ),
         };
-        let collections = match self.private_space {
-            Some(space) => format!("({shared}) OR collection = {}", quote(space)),
-            None => shared,
-        };
         match self.documents {
-            Some([]) => "FALSE".to_string(),
+            Some([]) => return "FALSE".to_string(),
             Some(ids) => {
                 let list: Vec<String> = ids.iter().map(|id| quote(id)).collect();
-                format!("({collections}) AND document_id IN ({})", list.join(", "))
+                return format!("document_id IN ({})", list.join(", "));
             }
-            None => collections,
+            None => {}
+        }
+        match self.private_space {
+            Some(space) => format!("({shared}) OR collection = {}", quote(space)),
+            None => shared,
         }
     }
 
     /// Whether a chunk of `collection` is in scope (what [`Self::filter`] keeps).
     pub(super) fn admits(&self, collection: &str) -> bool {
-        if self.private_space == Some(collection) {
+        // A document list was checked by whoever made it; the filter kept to it.
+        if self.documents.is_some() || self.private_space == Some(collection) {
             return true;
         }
         match self.collections {

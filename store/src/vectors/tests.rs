@@ -411,8 +411,8 @@ async fn add_search_filter_delete() {
         .await
         .unwrap()
         .is_empty());
-    // A document list narrows within the collections, even when the
-    // scope believes every row is in it.
+    // A document list decides alone (its maker checked each), and is
+    // applied even when the scope believes every row is in it.
     let listed = ["d2".to_string(), "d4".to_string()];
     let some_documents = Scope {
         collections: None,
@@ -425,12 +425,13 @@ async fn add_search_filter_delete() {
         .await
         .unwrap();
     assert_eq!(ids(&hits), ["p", "b"]);
-    let not_theirs = Scope {
+    let any_space = Scope {
         private_space: None,
+        collections: Some(&[]),
         ..some_documents
     };
-    let hits = store.search(T, &[1.0, 0.1], 3, not_theirs).await.unwrap();
-    assert_eq!(ids(&hits), ["b"]);
+    let hits = store.search(T, &[1.0, 0.1], 3, any_space).await.unwrap();
+    assert_eq!(ids(&hits), ["p", "b"]);
     let no_documents = Scope {
         documents: Some(&[]),
         ..some_documents

@@ -1,0 +1,325 @@
+//! Filtered vector-store search against unfiltered, at 100k chunks of
+//! 1024-wide vectors in 1,000 documents of 100 chunks each: the vector leg of
+//! `vector_stores.search` (`VectorStore::search_rows` with
+//! `Scope::documents`, LanceDB's `document_id IN (…)` filter) when the
+//! attribute filter admits every file, 10% or 1% of them, and chat's search
+//! without documents for reference; p50/p99 and queries/s on 1 client (the
+//! modes interleaved query by query, so a noisy moment hits all alike), the
+//! p99 ratio against the unfiltered store search, and recall@10 against an
+//! exact top 10 by brute force over only the admitted rows.
+//!
+//! `cargo bench --bench vector_store_search` (or with `nice`); `VSS_ROWS`
+//! (default 100000, a multiple of 100), `VSS_QUERIES` (default 200),
+//! `VSS_CORPUS=flat` for retrieval.rs's flat clusters. Prints a markdown table.
+
+// A benchmark: a failed step may end it.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)]
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use ragway::store::vectors::{FoundRow, NewChunk, Scope, VectorStore};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+const DIM: usize = 1024;
+const K: usize = 10;
+/// Rows `vector_stores.search` asks each search for with `max_results` 10
+/// (retrieval's candidates: 4 × top k, 20 at least).
+const WANTED: usize = 40;
+const CHUNKS_PER_DOCUMENT: usize = 100;
+const TABLE: &str = "chunks_bench";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).map_or(default, |v| v.parse().expect("a number"))
+}
+
+fn normalise(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+}
+
+fn uniform(rng: &mut StdRng, spread: f32) -> Vec<f32> {
+    (0..DIM)
+        .map(|_| (rng.random::<f32>() - 0.5) * spread)
+        .collect()
+}
+
+/// 1,000 centres, each row near one picked at random (so a document's chunks
+/// sit around many centres, and a filter to some documents removes close
+/// neighbours). By default the centres are grouped in 100 topics of 10, as
+/// real embeddings have structure at more than one scale: without it (`flat`,
+/// retrieval.rs's corpus) a narrow filter's exact top 10 beyond the query's
+/// own centre are rows at random angles, ordered by noise.
+fn corpus(rows: usize, flat: bool, rng: &mut StdRng) -> Vec<f32> {
+    let topics: Vec<Vec<f32>> = (0..100).map(|_| uniform(rng, 1.0)).collect();
+    let centres: Vec<Vec<f32>> = (0..1000)
+        .map(|c| {
+            if flat {
+                uniform(rng, 1.0)
+            } else {
+                let own = uniform(rng, 0.6);
+                topics[c / 10].iter().zip(own).map(|(t, o)| t + o).collect()
+            }
+        })
+        .collect();
+    let mut vectors = Vec::with_capacity(rows * DIM);
+    for _ in 0..rows {
+        let centre = &centres[rng.random_range(0..centres.len())];
+        let noise = uniform(rng, 0.3);
+        let mut v: Vec<f32> = centre.iter().zip(noise).map(|(c, n)| c + n).collect();
+        normalise(&mut v);
+        vectors.extend(v);
+    }
+    vectors
+}
+
+/// The exact top-k of `rows` (row numbers) for `query` by dot product.
+fn brute_force(vectors: &[f32], rows: &[usize], query: &[f32]) -> Vec<usize> {
+    let mut best: Vec<(f32, usize)> = Vec::with_capacity(K + 1);
+    for &row in rows {
+        let v = &vectors[row * DIM..(row + 1) * DIM];
+        let score: f32 = v.iter().zip(query).map(|(a, b)| a * b).sum();
+        if best.len() < K || score > best[best.len() - 1].0 {
+            let at = best.partition_point(|(s, _)| *s >= score);
+            best.insert(at, (score, row));
+            best.truncate(K);
+        }
+    }
+    best.into_iter().map(|(_, row)| row).collect()
+}
+
+struct Mode {
+    label: &'static str,
+    scope: Scope<'static>,
+    /// The rows this mode admits (every row when `None`).
+    documents: Option<&'static [String]>,
+    admitted: Vec<usize>,
+    latencies: Vec<Duration>,
+    busy: Duration,
+    recall_wanted: f64,
+    recall_k: f64,
+    short: usize,
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// The chunk ids of `found` (read back outside any timing).
+async fn chunk_ids(store: &VectorStore, found: &[FoundRow], scope: Scope<'_>) -> Vec<String> {
+    let rows: Vec<u64> = found.iter().map(|f| f.row).collect();
+    let read = store.read_rows(TABLE, &rows, false, scope).await.unwrap();
+    read.expect("no compaction runs during the bench")
+        .into_iter()
+        .map(|r| r.hit.expect("a row in scope").chunk_id)
+        .collect()
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    // `cargo test --all-targets` runs this too, without `--bench`: then a
+    // small smoke run shows the benchmark still works.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let rows = env_or("VSS_ROWS", if benchmarking { 100_000 } else { 1_000 });
+    let count = env_or("VSS_QUERIES", if benchmarking { 200 } else { 8 });
+    let flat = std::env::var("VSS_CORPUS").is_ok_and(|v| v == "flat");
+    assert!(
+        rows.is_multiple_of(CHUNKS_PER_DOCUMENT) && rows > 0,
+        "VSS_ROWS: a multiple of {CHUNKS_PER_DOCUMENT}"
+    );
+    let documents = rows / CHUNKS_PER_DOCUMENT;
+    let mut rng = StdRng::seed_from_u64(7);
+    let vectors = corpus(rows, flat, &mut rng);
+    let dir = tempfile::tempdir().unwrap();
+    // The indexes are built when this bench says, not by the quiet upkeep.
+    let store = VectorStore::open(&dir.path().display().to_string())
+        .await
+        .unwrap()
+        .with_quiet_period(Duration::from_secs(86_400));
+    let load = Instant::now();
+    for start in (0..rows).step_by(10_000) {
+        let end = (start + 10_000).min(rows);
+        let chunks: Vec<NewChunk> = (start..end)
+            .map(|row| NewChunk {
+                id: format!("c{row}"),
+                document_id: format!("d{}", row / CHUNKS_PER_DOCUMENT),
+                generation: "g".into(),
+                collection: "default".into(),
+                ordinal: (row % CHUNKS_PER_DOCUMENT) as i32,
+                title: format!("doc {}", row / CHUNKS_PER_DOCUMENT),
+                page: None,
+                heading: None,
+                text: format!("chunk {row}"),
+                vector: vectors[row * DIM..(row + 1) * DIM].to_vec(),
+            })
+            .collect();
+        store.add(TABLE, chunks).await.unwrap();
+    }
+    eprintln!(
+        "{rows} rows loaded in {:.1} s",
+        load.elapsed().as_secs_f64()
+    );
+    // As retrieval.rs does at 100k: the ANN index ragway builds, then the
+    // indexes brought up to date and the fragments merged, as the upkeep would.
+    let t = Instant::now();
+    let built = store.index_vectors_now(TABLE).await.unwrap();
+    eprintln!(
+        "vector index built: {built} in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    store.compact(TABLE).await.unwrap();
+    let coverage = store.vector_index_coverage(TABLE).await.unwrap();
+    eprintln!(
+        "compacted in {:.1} s; vector index coverage {coverage:?}",
+        t.elapsed().as_secs_f64()
+    );
+
+    // The files each filter admits: the documents in a random order, the
+    // first tenth or hundredth of them.
+    let mut order: Vec<usize> = (0..documents).collect();
+    order.shuffle(&mut rng);
+    let ids = |n: usize| -> &'static [String] {
+        let list: Vec<String> = order[..n].iter().map(|d| format!("d{d}")).collect();
+        Box::leak(list.into_boxed_slice())
+    };
+    let store_scope = |documents| Scope {
+        collections: None,
+        private_space: None,
+        documents: Some(documents),
+        everything: false,
+    };
+    let chat = Scope {
+        everything: true,
+        ..Scope::default()
+    };
+    let specs: [(&str, Option<&'static [String]>); 4] = [
+        ("store, unfiltered", Some(ids(documents))),
+        (
+            "store, filter admits 10%",
+            Some(ids((documents / 10).max(1))),
+        ),
+        (
+            "store, filter admits 1%",
+            Some(ids((documents / 100).max(1))),
+        ),
+        ("chat search, no documents (reference)", None),
+    ];
+    let mut modes: Vec<Mode> = specs
+        .into_iter()
+        .map(|(label, documents)| {
+            let admitted = match documents {
+                Some(list) => {
+                    let set: HashSet<&str> = list.iter().map(String::as_str).collect();
+                    (0..rows)
+                        .filter(|row| {
+                            set.contains(format!("d{}", row / CHUNKS_PER_DOCUMENT).as_str())
+                        })
+                        .collect()
+                }
+                None => (0..rows).collect(),
+            };
+            Mode {
+                label,
+                scope: documents.map_or(chat, store_scope),
+                documents,
+                admitted,
+                latencies: Vec::with_capacity(count),
+                busy: Duration::ZERO,
+                recall_wanted: 0.0,
+                recall_k: 0.0,
+                short: 0,
+            }
+        })
+        .collect();
+
+    // Queries: stored vectors nudged off their place (as retrieval.rs).
+    let queries: Vec<Vec<f32>> = (0..count)
+        .map(|_| {
+            let row = rng.random_range(0..rows);
+            let mut v: Vec<f32> = vectors[row * DIM..(row + 1) * DIM]
+                .iter()
+                .map(|x| x + (rng.random::<f32>() - 0.5) * 0.05)
+                .collect();
+            normalise(&mut v);
+            v
+        })
+        .collect();
+
+    // Recall first (untimed; it also warms every mode's path): the top 10
+    // of the rows a store search asks for, and of a search for 10 only.
+    let t = Instant::now();
+    for mode in &mut modes {
+        let (mut found_wanted, mut found_k) = (0, 0);
+        for q in &queries {
+            let truth: HashSet<String> = brute_force(&vectors, &mode.admitted, q)
+                .into_iter()
+                .map(|r| format!("c{r}"))
+                .collect();
+            let wanted = store
+                .search_rows(TABLE, q, WANTED, mode.scope)
+                .await
+                .unwrap();
+            if wanted.len() < WANTED.min(mode.admitted.len()) {
+                mode.short += 1;
+            }
+            let top = chunk_ids(&store, &wanted[..wanted.len().min(K)], mode.scope).await;
+            found_wanted += top.iter().filter(|id| truth.contains(*id)).count();
+            let only_k = store.search_rows(TABLE, q, K, mode.scope).await.unwrap();
+            let top = chunk_ids(&store, &only_k, mode.scope).await;
+            found_k += top.iter().filter(|id| truth.contains(*id)).count();
+        }
+        mode.recall_wanted = found_wanted as f64 / (K * count) as f64;
+        mode.recall_k = found_k as f64 / (K * count) as f64;
+    }
+    eprintln!("recall measured in {:.1} s", t.elapsed().as_secs_f64());
+
+    // Timed: each query through every mode, the order turned each time.
+    for (i, q) in queries.iter().enumerate() {
+        for m in 0..modes.len() {
+            let at = (i + m) % modes.len();
+            let mode = &mut modes[at];
+            let t = Instant::now();
+            let found = store
+                .search_rows(TABLE, q, WANTED, mode.scope)
+                .await
+                .unwrap();
+            let took = t.elapsed();
+            std::hint::black_box(found);
+            mode.latencies.push(took);
+            mode.busy += took;
+        }
+    }
+
+    let corpus_name = if flat { "flat" } else { "topics" };
+    println!(
+        "| rows | search ({corpus_name} corpus) | files admitted | rows admitted | p50 ms | p99 ms | queries/s | p99 / unfiltered p99 | recall@10 | recall@10, k = 10 | short of k |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut unfiltered_p99 = None;
+    for mode in &mut modes {
+        mode.latencies.sort();
+        let p99 = percentile(&mode.latencies, 0.99);
+        let base = *unfiltered_p99.get_or_insert(p99);
+        println!(
+            "| {rows} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.3} | {:.3} | {} |",
+            mode.label,
+            mode.documents
+                .map_or("—".to_string(), |d| d.len().to_string()),
+            mode.admitted.len(),
+            ms(percentile(&mode.latencies, 0.5)),
+            ms(p99),
+            count as f64 / mode.busy.as_secs_f64(),
+            p99.as_secs_f64() / base.as_secs_f64(),
+            mode.recall_wanted,
+            mode.recall_k,
+            mode.short,
+        );
+    }
+}
