@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(extract_pdf extract_html extract_docx detect_decode chat_request messages_request responses_request gemini_request)
+[ ${#targets[@]} -gt 0 ] || targets=(extract_pdf extract_html extract_docx detect_decode chat_request messages_request responses_request gemini_request vector_store_search)
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo fuzz passes -Z flags (sanitizers, coverage); this lets the stable toolchain take them.
@@ -113,8 +113,20 @@ gemini = {
     "over_count": {"contents": [{"parts": [{"text": "a"}]}] * 9},
     "system_role": {"contents": [{"role": "system", "parts": [{"text": "x"}]}]},
 }
+vector_store_search = {
+    "plain": {"query": "harbour tide tables", "max_num_results": 5},
+    "filtered": {"query": ["tides", "潮汐表"], "rewrite_query": True,
+                 "ranking_options": {"ranker": "auto", "score_threshold": 0.2},
+                 "filters": {"type": "and", "filters": [
+                     {"type": "eq", "key": "region", "value": "eu"},
+                     {"type": "or", "filters": [{"type": "gte", "key": "year", "value": 2024},
+                                                {"type": "in", "key": "region", "value": ["us", "eu"]}]}]}},
+    "tool": {"type": "file_search", "vector_store_ids": ["vs_1"], "max_num_results": 3,
+             "filters": {"type": "nin", "key": "draft", "value": [True]}},
+}
 for target, bodies in (("chat_request", chat), ("messages_request", messages),
-                       ("responses_request", responses), ("gemini_request", gemini)):
+                       ("responses_request", responses), ("gemini_request", gemini),
+                       ("vector_store_search", vector_store_search)):
     os.makedirs(os.path.join(out, target))
     for name, body in bodies.items():
         with open(os.path.join(out, target, name + ".json"), "w") as f:
@@ -130,7 +142,7 @@ for target in "${targets[@]}"; do
     extract_html) cp fixtures/*.html "$seeds/nested.html" "$corpus/" ;;
     extract_docx) cp fixtures/*.docx fixtures/bad/*.docx "$corpus/" ;;
     detect_decode) cp fixtures/*.txt fixtures/*.md fixtures/bad/*.txt "$corpus/" ;;
-    chat_request | messages_request | responses_request | gemini_request)
+    chat_request | messages_request | responses_request | gemini_request | vector_store_search)
       cp "$seeds/$target"/*.json "$corpus/"
       extra=(-dict=request.dict -max_len=65536) ;;
   esac

@@ -35,6 +35,8 @@ pub use listing::{ListQuery, OpenAiPage};
 
 /// Files one store may hold.
 pub const MAX_FILES: i64 = 10_000;
+/// Stores one key may own (the shared ones, all admin keys' together).
+pub const MAX_STORES: i64 = 1_000;
 
 impl From<RequestError> for IngestError {
     fn from(err: RequestError) -> Self {
@@ -239,6 +241,21 @@ pub async fn create(
             protocol::MAX_BATCH_FILES
         )));
     }
+    let owner = owner_for(caller);
+    let owned: i64 = match owner {
+        Some(key) => sqlx::query_scalar("SELECT COUNT(*) FROM vector_stores WHERE owner = $1")
+            .bind(key)
+            .fetch_one(&state.db)
+            .await?,
+        None => sqlx::query_scalar("SELECT COUNT(*) FROM vector_stores WHERE owner IS NULL")
+            .fetch_one(&state.db)
+            .await?,
+    };
+    if owned >= MAX_STORES {
+        return Err(IngestError::Busy(format!(
+            "This key has {MAX_STORES} vector stores, the most it may have: delete one first."
+        )));
+    }
     let now = now_ms();
     let id = format!("vs_{}", uuid::Uuid::now_v7().simple());
     sqlx::query(
@@ -246,7 +263,7 @@ pub async fn create(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
     .bind(&id)
-    .bind(owner_for(caller))
+    .bind(owner)
     .bind(&name)
     .bind(&description)
     .bind(Value::Object(metadata).to_string())
