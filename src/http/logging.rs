@@ -22,10 +22,11 @@ use super::error::ErrorNote;
 use crate::state::AppState;
 use crate::usage::{Entry, LogHandle};
 
-/// Log `/v1/*` requests, and Gemini's `/v1beta/*` (everything else passes untouched).
+/// Log `/v1/*` requests, Gemini's `/v1beta/*` and the MCP server's `/mcp`
+/// (everything else passes untouched).
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if !path.starts_with("/v1/") && !path.starts_with("/v1beta/") {
+    if !path.starts_with("/v1/") && !path.starts_with("/v1beta/") && path != "/mcp" {
         return next.run(request).await;
     }
     let started = Instant::now();

@@ -243,13 +243,17 @@ pub async fn create(
     }
     let owner = owner_for(caller);
     let owned: i64 = match owner {
-        Some(key) => sqlx::query_scalar("SELECT COUNT(*) FROM vector_stores WHERE owner = $1")
-            .bind(key)
-            .fetch_one(&state.db)
-            .await?,
-        None => sqlx::query_scalar("SELECT COUNT(*) FROM vector_stores WHERE owner IS NULL")
-            .fetch_one(&state.db)
-            .await?,
+        Some(key) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM vector_stores WHERE owner = $1")
+                .bind(key)
+                .fetch_one(&state.db)
+                .await?
+        }
+        None => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM vector_stores WHERE owner IS NULL")
+                .fetch_one(&state.db)
+                .await?
+        }
     };
     if owned >= MAX_STORES {
         return Err(IngestError::Busy(format!(
@@ -423,11 +427,20 @@ async fn remove_rows(db: &AnyPool, id: &str) -> IngestResult<()> {
     Ok(())
 }
 
-/// Note that store `id` was used now (its expiry counts from here).
-pub(crate) async fn touch(db: &AnyPool, id: &str) -> IngestResult<()> {
+/// How stale a store's `last_active_at` may be before a search writes it
+/// again: a busy store is not written at every search.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Note that `store` was used now (its expiry counts from here), unless
+/// that was noted in the last minute.
+pub(crate) async fn touch(db: &AnyPool, store: &StoreRow) -> IngestResult<()> {
+    let now = now_ms();
+    if now - store.last_active_at < TOUCH_EVERY_MS {
+        return Ok(());
+    }
     sqlx::query("UPDATE vector_stores SET last_active_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
+        .bind(now)
+        .bind(&store.id)
         .execute(db)
         .await?;
     Ok(())

@@ -92,7 +92,7 @@ async fn searchable(
 #[derive(Debug, Default)]
 pub struct Searching {
     pub files: HashMap<String, Searchable>,
-    stores: Vec<String>,
+    stores: Vec<StoreRow>,
 }
 
 /// Open stores `ids` (each one `caller` may see and not expired) for a
@@ -115,7 +115,7 @@ pub async fn open(
         for (file, found) in searchable(state, &store, filter).await? {
             searching.files.entry(file).or_insert(found);
         }
-        searching.stores.push(store.id);
+        searching.stores.push(store);
     }
     Ok(searching)
 }

@@ -162,6 +162,21 @@ async fn the_official_mcp_client_searches_and_fetches_over_mcp() {
         &env,
     )
     .await;
+    // Every MCP request is in the request log, under its key.
+    app.state.request_log.flush().await;
+    let logged = app.logs("endpoint=/mcp").await;
+    let rows = logged["data"].as_array().unwrap();
+    assert!(rows.len() >= 10, "{logged}");
+    assert!(
+        rows.iter()
+            .any(|r| r["status"] == 401 && r["key_id"].is_null()),
+        "{logged}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["status"] == 200 && r["key_id"].is_string()),
+        "{logged}"
+    );
 }
 
 #[tokio::test]
