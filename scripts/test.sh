@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: unit, integration (real app + fake upstream), the
-# official client packages (Python's openai, anthropic and google-genai,
-# Node's openai) against a running server, and the web
+# official client packages (Python's openai, anthropic, google-genai and
+# mcp, Node's openai) against a running server, and the web
 # admin in a real browser (scripts/browser-test.sh: Debian's chromium
 # driven by playwright-core).
 #

@@ -74,6 +74,47 @@ pub async fn queries(
     Ok(queries)
 }
 
+const SEARCH_INSTRUCTIONS: &str = "You turn a question into a search query for a knowledge \
+base: the words and names a passage that answers it would contain, without filler words. Keep \
+the language of the question. Reply with the query only: no answer, no quotes, no preface.";
+
+/// `query` rewritten for search by `model` on the chat upstream (a vector
+/// store search's `rewrite_query`); `None` when the rewrite fails, times
+/// out or comes back empty (the query is searched as given, and the
+/// failure logged). Its tokens count in the request's usage.
+pub async fn rewrite(chat: &Upstream, model: &str, query: &str, log: &LogHandle) -> Option<String> {
+    let prompt = format!(
+        "{SEARCH_INSTRUCTIONS}\n\nQuestion: {}\n\nSearch query:",
+        cut(query, MAX_QUESTION_CHARS).trim()
+    );
+    let body = json!({
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": MAX_TOKENS,
+        "temperature": 0,
+        "stream": false,
+    });
+    let asked = chat.send_json::<Value, _>("/chat/completions", model, &body, log);
+    match tokio::time::timeout(TIMEOUT, asked).await {
+        Ok(Ok(answer)) => {
+            log.set_usage(answer.get("usage"));
+            let rewritten = reply(&answer);
+            if rewritten.is_none() {
+                tracing::warn!(%model, "the query rewrite came back empty; searching the query as given");
+            }
+            rewritten
+        }
+        Ok(Err(err)) => {
+            tracing::warn!(%model, error = %err, "rewriting the query failed; searching it as given");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(%model, "rewriting the query took over {TIMEOUT:?}; searching it as given");
+            None
+        }
+    }
+}
+
 /// The rewrite request: the instructions, then the conversation before the
 /// follow-up and the follow-up, each cut to size, in one user message (so
 /// that upstreams which take one system message, or none, all work).

@@ -15,6 +15,7 @@ use crate::error::AppResult;
 use crate::ingest::IngestError;
 use crate::retrieval::{self, Options, Source, Within};
 use crate::state::AppState;
+use crate::usage::LogHandle;
 use ragway_protocol::vector_stores::{Filter, Search, SearchRequest};
 
 /// A page of search results, as OpenAI shows it.
@@ -177,16 +178,36 @@ impl Searching {
     }
 }
 
-/// `POST /v1/vector_stores/{id}/search`.
+/// `POST /v1/vector_stores/{id}/search`. With `rewrite_query`, each query
+/// is first rewritten for search by the chat upstream's model (the page's
+/// `search_query` says what was searched; a failed rewrite searches the
+/// query as given).
 pub async fn search(
     state: &AppState,
     caller: &Caller,
+    log: &LogHandle,
     store_id: &str,
     request: SearchRequest,
 ) -> AppResult<SearchPage> {
-    let search = request.check().map_err(IngestError::from)?;
+    let mut search = request.check().map_err(IngestError::from)?;
     let ids = [store_id.to_string()];
     let searching = open(state, caller, &ids, search.filter.as_ref()).await?;
+    if search.rewrite_query {
+        if let Ok(ready) = state.upstreams.chat.ready() {
+            let model = ready.model().to_string();
+            let chat = &state.upstreams.chat;
+            let rewrites = search
+                .queries
+                .iter()
+                .map(|query| crate::chat::condense::rewrite(chat, &model, query, log));
+            let rewritten = futures::future::join_all(rewrites).await;
+            for (query, rewrite) in search.queries.iter_mut().zip(rewritten) {
+                if let Some(rewrite) = rewrite {
+                    *query = rewrite;
+                }
+            }
+        }
+    }
     let (_, data) = searching.find(state, caller, &search).await?;
     Ok(SearchPage {
         object: "vector_store.search_results.page",

@@ -46,5 +46,6 @@ mod saves;
 mod settings;
 mod telemetry;
 mod upstreams;
+mod vector_store_requests;
 mod vector_store_variants;
 mod vector_stores;

@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::ApiJson;
 use crate::state::AppState;
+use crate::usage::LogHandle;
 use crate::vector_stores::batches::{self, FileBatch};
 use crate::vector_stores::files::{self, Adding, StoreFile};
 use crate::vector_stores::search::{self, SearchPage};
@@ -127,10 +128,13 @@ async fn remove(
 async fn find(
     State(state): State<AppState>,
     caller: Caller,
+    log: LogHandle,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<SearchRequest>,
 ) -> AppResult<Json<SearchPage>> {
-    Ok(Json(search::search(&state, &caller, &id, request).await?))
+    Ok(Json(
+        search::search(&state, &caller, &log, &id, request).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/vector_stores/{id}/files", tag = "Files", summary = "Add a file to a vector store, with attributes", params(("id" = String, Path)), request_body = AddFile, responses((status = 200, description = "See docs/api.md")))]
