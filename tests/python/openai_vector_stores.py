@@ -61,6 +61,13 @@ assert store.file_counts.completed == 4 and store.status == "completed", store
 
 # Every file of the store, a page at a time through the SDK's paginator.
 assert len(list(client.vector_stores.files.list(vector_store_id=store.id, limit=1))) == 4
+completed = client.vector_stores.files.list(vector_store_id=store.id, filter="completed")
+assert len(completed.data) == 4, completed
+content = client.vector_stores.files.content(file_id=tides.id, vector_store_id=store.id)
+assert "High water" in "".join(part.text for part in content), content
+renamed = client.vector_stores.update(store.id, name="harbour office", expires_after={"anchor": "last_active_at", "days": 30})
+assert renamed.name == "harbour office" and renamed.expires_after.days == 30, renamed
+assert store.id in {s.id for s in client.vector_stores.list()}
 
 # Search: everything, then only what the filter admits.
 results = client.vector_stores.search(vector_store_id=store.id, query="harbour every morning at six", max_num_results=10)
