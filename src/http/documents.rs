@@ -90,7 +90,7 @@ async fn read_upload(state: &AppState, request: Request) -> AppResult<Upload> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     if is_multipart {
-        read_multipart(Multipart::from_request(request, state).await?).await
+        read_multipart(Multipart::from_request(request, state).await?, false).await
     } else {
         let ApiJson(body) = ApiJson::<TextUpload>::from_request(request, state).await?;
         Ok(Upload {
@@ -104,8 +104,10 @@ async fn read_upload(state: &AppState, request: Request) -> AppResult<Upload> {
     }
 }
 
-/// The `file` part plus optional `title` and `collection` fields.
-async fn read_multipart(mut form: Multipart) -> AppResult<Upload> {
+/// The `file` part plus optional `title`, `collection`, `visibility` and
+/// `purpose` fields. Other fields are ignored, or (`strict`, the Files
+/// API's form) refused by name.
+pub(super) async fn read_multipart(mut form: Multipart, strict: bool) -> AppResult<Upload> {
     let mut upload = Upload {
         title: None,
         collection: None,
@@ -125,6 +127,17 @@ async fn read_multipart(mut form: Multipart) -> AppResult<Upload> {
             "title" => upload.title = Some(field.text().await?),
             "collection" => upload.collection = Some(field.text().await?),
             "visibility" => upload.visibility = Some(field.text().await?),
+            "purpose" if strict => upload.purpose = Some(field.text().await?),
+            other if strict && other.starts_with("expires_after") => {
+                return Err(AppError::BadRequest(
+                    "Files here do not expire: leave out `expires_after` (delete a file to remove it).".into(),
+                ))
+            }
+            other if strict => {
+                return Err(AppError::BadRequest(format!(
+                    "The form has a field `{other}` this server does not take: send `file` and `purpose`."
+                )))
+            }
             // Unknown fields (e.g. `purpose` from OpenAI-style clients) are ignored.
             _ => {}
         }

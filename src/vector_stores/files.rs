@@ -280,18 +280,7 @@ pub async fn list(
         binds.push(status.to_string());
         sql.push_str(&format!(" AND ({FILE_STATUS}) = ${}", binds.len()));
     }
-    let page = query.page("f.file_id", &mut sql, &mut binds)?;
-    let mut statement = sqlx::query(&sql);
-    for value in &binds {
-        statement = statement.bind(value);
-    }
-    let rows = statement
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let page = page.trim(rows);
+    let page = query.fetch(db, "f.file_id", sql, binds, from_row).await?;
     Ok(OpenAiPage::of(page.data, page.has_more, |f| f.id.clone()))
 }
 

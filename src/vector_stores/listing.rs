@@ -116,3 +116,29 @@ impl Paging {
         }
     }
 }
+
+impl ListQuery {
+    /// Read this page of `sql` (a `SELECT … WHERE …` with `binds`) in the
+    /// order of `column`, each row as `from_row` makes it.
+    pub async fn fetch<T>(
+        &self,
+        db: &sqlx::AnyPool,
+        column: &str,
+        mut sql: String,
+        mut binds: Vec<String>,
+        from_row: fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+    ) -> IngestResult<Trimmed<T>> {
+        let paging = self.page(column, &mut sql, &mut binds)?;
+        let mut statement = sqlx::query(&sql);
+        for value in &binds {
+            statement = statement.bind(value);
+        }
+        let rows = statement
+            .fetch_all(db)
+            .await?
+            .iter()
+            .map(from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(paging.trim(rows))
+    }
+}

@@ -348,18 +348,9 @@ pub async fn list(
         binds.push(caller.key_id.clone());
         sql.push_str(" AND (owner IS NULL OR owner = $1)");
     }
-    let page = query.page("id", &mut sql, &mut binds)?;
-    let mut statement = sqlx::query(&sql);
-    for value in &binds {
-        statement = statement.bind(value);
-    }
-    let rows = statement
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(StoreRow::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let rows = page.trim(rows);
+    let rows = query
+        .fetch(db, "id", sql, binds, StoreRow::from_row)
+        .await?;
     let stores = with_counts(db, rows.data).await?;
     Ok(OpenAiPage::of(stores, rows.has_more, |s| s.id.clone()))
 }

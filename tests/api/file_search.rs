@@ -6,45 +6,22 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, wait_for, TestApp};
+use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::vector_stores::{post, ready_file};
 
 /// A store of `key`'s holding one file saying `text`; (store id, file id).
 async fn store_with(app: &TestApp, key: &str, name: &str, text: &str) -> (String, String) {
-    let mut events = app.state.ingest_events.subscribe();
-    let form = reqwest::multipart::Form::new()
-        .text("purpose", "assistants")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name(name.to_string()),
-        );
-    let file: Value = app
-        .client
-        .post(app.url("/v1/files"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let file_id = file["id"].as_str().unwrap().to_string();
-    assert_eq!(wait_for(&mut events, &file_id).await, "ready");
-    let store: Value = app
-        .post_json("/v1/vector_stores", key, &json!({"name": name}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let file_id = ready_file(app, key, name, text).await;
+    let store = post(app, key, "/v1/vector_stores", json!({"name": name})).await;
     let store_id = store["id"].as_str().unwrap().to_string();
-    let added = app
-        .post_json(
-            &format!("/v1/vector_stores/{store_id}/files"),
-            key,
-            &json!({"file_id": file_id, "attributes": {"kind": "schedule"}}),
-        )
-        .await;
-    assert_eq!(added.status(), StatusCode::OK);
+    let files = format!("/v1/vector_stores/{store_id}/files");
+    post(
+        app,
+        key,
+        &files,
+        json!({"file_id": file_id, "attributes": {"kind": "schedule"}}),
+    )
+    .await;
     (store_id, file_id)
 }
 

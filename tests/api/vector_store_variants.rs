@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, wait_for, TestApp};
+use crate::vector_stores::{post, ready_file};
 
 /// A file of 60 sentences (a few hundred tokens) uploaded by `key`, ingested.
 async fn long_file(app: &TestApp, key: &str) -> String {
@@ -18,27 +19,7 @@ async fn long_file(app: &TestApp, key: &str) -> String {
             )
         })
         .collect();
-    let mut events = app.state.ingest_events.subscribe();
-    let form = reqwest::multipart::Form::new()
-        .text("purpose", "assistants")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(text.into_bytes()).file_name("cranes.md"),
-        );
-    let file: Value = app
-        .client
-        .post(app.url("/v1/files"))
-        .bearer_auth(key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = file["id"].as_str().unwrap().to_string();
-    assert_eq!(wait_for(&mut events, &id).await, "ready");
-    id
+    ready_file(app, key, "cranes.md", &text).await
 }
 
 async fn variants_of(app: &TestApp, file: &str) -> Vec<String> {
@@ -50,12 +31,7 @@ async fn variants_of(app: &TestApp, file: &str) -> Vec<String> {
 }
 
 async fn new_store(app: &TestApp, key: &str) -> String {
-    let store: Value = app
-        .post_json("/v1/vector_stores", key, &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let store = post(app, key, "/v1/vector_stores", json!({})).await;
     store["id"].as_str().unwrap().to_string()
 }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_error, spawn_app, wait_for, TestApp};
 
 /// Upload `text` as a file with `key` through `/v1/files`; its object.
-async fn upload(app: &TestApp, key: &str, name: &str, text: &str) -> Value {
+pub async fn upload(app: &TestApp, key: &str, name: &str, text: &str) -> Value {
     let form = reqwest::multipart::Form::new()
         .text("purpose", "assistants")
         .part(

@@ -7,10 +7,9 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use bytes::Bytes;
 
 use crate::auth::{Caller, Role};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::ingest::files::{self, FileObject, FileQuery};
 use crate::ingest::{self, Upload};
 use crate::state::AppState;
@@ -25,45 +24,8 @@ pub fn router() -> Router<AppState> {
 
 /// The form of `POST /v1/files`: `file` and `purpose`, and ragway's own
 /// `title`, `collection` and `visibility` (as on `/v1/documents`).
-async fn read_form(mut form: Multipart, caller: &Caller) -> AppResult<Upload> {
-    let mut upload = Upload {
-        title: None,
-        collection: None,
-        visibility: None,
-        filename: None,
-        purpose: None,
-        bytes: Bytes::new(),
-    };
-    let mut has_file = false;
-    while let Some(field) = form.next_field().await? {
-        let name = field.name().unwrap_or_default().to_string();
-        match name.as_str() {
-            "file" => {
-                upload.filename = field.file_name().map(str::to_string);
-                upload.bytes = field.bytes().await?;
-                has_file = true;
-            }
-            "purpose" => upload.purpose = Some(field.text().await?),
-            "title" => upload.title = Some(field.text().await?),
-            "collection" => upload.collection = Some(field.text().await?),
-            "visibility" => upload.visibility = Some(field.text().await?),
-            other if other.starts_with("expires_after") => {
-                return Err(AppError::BadRequest(
-                    "Files here do not expire: leave out `expires_after` (delete a file to remove it).".into(),
-                ))
-            }
-            other => {
-                return Err(AppError::BadRequest(format!(
-                    "The form has a field `{other}` this server does not take: send `file` and `purpose`."
-                )))
-            }
-        }
-    }
-    if !has_file {
-        return Err(AppError::BadRequest(
-            "The multipart form has no `file` part.".into(),
-        ));
-    }
+async fn read_form(form: Multipart, caller: &Caller) -> AppResult<Upload> {
+    let mut upload = super::super::documents::read_multipart(form, true).await?;
     upload.purpose = Some(files::check_purpose(upload.purpose.as_deref())?);
     // A user key's files are its own; an admin key's are shared unless it says otherwise.
     if upload.visibility.is_none() && caller.role != Role::Admin {
