@@ -484,6 +484,35 @@ async function walk(ctx, step) {
     await row.waitFor();
   });
 
+  await step('knowledge: vector stores are listed, and one is deleted', async () => {
+    // A shared store of the timetable, made as an OpenAI client would (here with the page's own session).
+    const made = await page.evaluate(async () => {
+      const docs = await (await fetch('/v1/documents?q=ferry')).json();
+      const res = await fetch('/v1/vector_stores', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Harbour manuals', file_ids: [docs.data[0].id] }),
+      });
+      return { status: res.status, body: await res.json() };
+    });
+    assert(made.status === 200, `creating a store answered ${made.status}: ${JSON.stringify(made.body)}`);
+    await tid('nav-dashboard').click();
+    await tid('nav-knowledge').click();
+    await tid('page-knowledge').waitFor();
+    const row = page.locator('[data-testid="store-row"]', { hasText: 'Harbour manuals' });
+    await row.waitFor();
+    await row.getByTestId('store-files').filter({ hasText: '1 of 1' }).waitFor();
+    await row.locator('[data-testid="store-status"][data-status="completed"]').waitFor();
+    await tid('kb-stores').scrollIntoViewIfNeeded();
+    await shot(page, 'knowledge-stores');
+    await row.getByTestId('store-delete').click();
+    await tid('confirm-modal').waitFor();
+    await tid('confirm-ok').click();
+    await tid('stores-empty').waitFor();
+    const gone = await page.evaluate(async (id) => (await fetch('/v1/vector_stores/' + id)).status, made.body.id);
+    assert(gone === 404, `the deleted store still answers ${gone}`);
+  });
+
   await step('knowledge: test retrieval ranks the ferry timetable first', async () => {
     const isTest = (url) => new URL(url).pathname === '/api/admin/retrieval/test';
     await tid('kb-retrieval').scrollIntoViewIfNeeded();

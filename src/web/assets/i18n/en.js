@@ -143,6 +143,9 @@ export default {
   'status.expired': 'Expired',
   'status.cooling': 'Cooling',
   'status.blocked': 'Blocked',
+  'status.completed': 'Completed',
+  'status.in_progress': 'In progress',
+  'status.cancelled': 'Cancelled',
 
   // Providers
   'prov.title': 'Providers',
@@ -346,6 +349,21 @@ export default {
   'kb.reingest': 'Ingest again',
   'kb.reingest_started': '“{title}” is being ingested again.',
   'kb.private': 'Private',
+
+  // Knowledge: vector stores
+  'vs.title': 'Vector stores',
+  'vs.subtitle': 'Sets of files that OpenAI-style clients search (the Vector Stores API and the file_search tool). A user key’s stores are its own; an admin key’s are shared.',
+  'vs.empty': 'No vector stores yet',
+  'vs.empty_body': 'Clients create them with POST /v1/vector_stores; see the README, “Use ragway as OpenAI’s vector store”.',
+  'vs.unnamed': 'Untitled store',
+  'vs.visibility': 'Visibility',
+  'vs.shared': 'Shared',
+  'vs.files': 'Files',
+  'vs.files_done': '{done} of {total} ready',
+  'vs.status': 'Status',
+  'vs.last_active': 'Last used',
+  'vs.delete_confirm': 'Delete the vector store “{name}”? Its files stay in the knowledge base.',
+  'vs.deleted': 'Vector store deleted.',
 
   // Knowledge: retrieval test
   'rt.title': 'Test retrieval',

@@ -143,6 +143,9 @@ export default {
   'status.expired': '已过期',
   'status.cooling': '冷却中',
   'status.blocked': '已停用',
+  'status.completed': '已完成',
+  'status.in_progress': '处理中',
+  'status.cancelled': '已取消',
 
   // Providers
   'prov.title': '上游服务',
@@ -346,6 +349,21 @@ export default {
   'kb.reingest': '重新入库',
   'kb.reingest_started': '「{title}」正在重新入库。',
   'kb.private': '私有',
+
+  // Knowledge: vector stores
+  'vs.title': '向量库',
+  'vs.subtitle': 'OpenAI 风格的客户端检索的文件集合（Vector Stores API 与 file_search 工具）。普通密钥的向量库只属于它自己；管理员密钥创建的是共享向量库。',
+  'vs.empty': '还没有向量库',
+  'vs.empty_body': '客户端用 POST /v1/vector_stores 创建；见 README 的“Use ragway as OpenAI’s vector store”。',
+  'vs.unnamed': '未命名向量库',
+  'vs.visibility': '可见性',
+  'vs.shared': '共享',
+  'vs.files': '文件',
+  'vs.files_done': '{done} / {total} 已就绪',
+  'vs.status': '状态',
+  'vs.last_active': '最近使用',
+  'vs.delete_confirm': '删除向量库「{name}」？其中的文件仍保留在知识库中。',
+  'vs.deleted': '向量库已删除。',
 
   // Knowledge: retrieval test
   'rt.title': '检索测试',

@@ -90,6 +90,7 @@ export function statusBadge(status, testid) {
     processing: 'info', reindexing: 'info',
     failed: 'danger', down: 'danger', revoked: 'danger',
     mismatch: 'warn', degraded: 'warn', expired: 'warn', cooling: 'warn',
+    completed: 'ok', in_progress: 'info', cancelled: 'neutral',
     blocked: 'danger',
   };
   const key = String(status || 'unknown').replace(/ /g, '_');

@@ -1,5 +1,5 @@
 // @ts-check
-// Knowledge: collections, documents (upload, paste, list), retrieval test.
+// Knowledge: collections, documents (upload, paste, list), vector stores, retrieval test.
 
 import { api, errorText, sessionEnded } from '../lib/api.js';
 import { badge, btn, busy, card, confirmDialog, emptyState, errorBlock, field, inlineError, input, loadingBlock, pageHeader, select, statusBadge, table, textarea, toast } from '../lib/components.js';
@@ -7,6 +7,7 @@ import { add, clear, h, icon } from '../lib/dom.js';
 import { fmtBytes, fmtNumber, timeEl } from '../lib/format.js';
 import { t } from '../lib/i18n.js';
 import { onCleanup } from '../lib/router.js';
+import { storesCard } from './stores.js';
 
 /** @typedef {import('../lib/router.js').PageContext} PageContext */
 
@@ -25,6 +26,8 @@ export async function pageKnowledge(root, ctx) {
   root.appendChild(topGrid);
   const docsHolder = h('div');
   root.appendChild(docsHolder);
+  const storesHolder = h('div');
+  root.appendChild(storesHolder);
   const rtHolder = h('div');
   root.appendChild(rtHolder);
 
@@ -37,6 +40,7 @@ export async function pageKnowledge(root, ctx) {
   state.collections = collections.data || [];
   state.uploadMax = settings ? settings.upload_max_bytes : null;
   state.models = (models && models.data) || [];
+  storesHolder.appendChild(storesCard(ctx));
 
   // --- add documents ---
   // Pseudo-collections of the list filter (real names never start with a space).
