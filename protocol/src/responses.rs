@@ -237,9 +237,11 @@ impl ResponsesRequest {
             rest.insert("tools".into(), Value::Array(translated));
         }
         if let Some(choice) = self.tool_choice.as_ref().filter(|c| !c.is_null()) {
-            // The file search always runs: a choice of it asks nothing of the model.
+            // The file search always runs: a choice of it, or any choice
+            // when it was the only tool, asks nothing of the model.
             let searching = choice.get("type") == Some(&json!("file_search"));
-            if !searching || file_search.is_none() {
+            let only_search = functions.is_empty() && file_search.is_some();
+            if !(searching && file_search.is_some()) && !only_search {
                 rest.insert("tool_choice".into(), tool_choice(choice)?);
             }
         }

@@ -254,6 +254,14 @@ fn a_file_search_tool_is_taken_out_of_the_tools() {
     assert!(t.chat.rest.get("tool_choice").is_none());
     // The response repeats the tools as sent.
     assert_eq!(t.echo["tools"].as_array().map(Vec::len), Some(2));
+    // With the file search the only tool, no choice goes upstream.
+    let alone = parse(
+        json!({"model": "m", "input": "x", "tool_choice": "required",
+        "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}),
+    )
+    .unwrap();
+    assert!(alone.chat.rest.get("tools").is_none());
+    assert!(alone.chat.rest.get("tool_choice").is_none());
     let two = json!({"type": "file_search", "vector_store_ids": ["vs_1"]});
     assert!(parse(json!({"model": "m", "input": "x", "tools": [two.clone(), two]})).is_err());
 }
