@@ -9,6 +9,7 @@
 # filter, fusion, reading the chunks).
 #
 #   bench/vector_stores.sh [rate=20] [seconds=10] [rounds=3] [megabytes=25]
+#   VS_AFTER=/path/to/other/ragway bench/vector_stores.sh   # then the same rounds with another build, same data
 #
 # Prints a markdown table for BENCHMARKS.md. Needs release builds (the script
 # makes them; BENCH_BIN=DIR uses those in DIR).
@@ -71,8 +72,10 @@ run() { # kind
 }
 for kind in "${KINDS[@]}"; do "$BIN/examples/loadgen" --url "$BASE/v1/vector_stores/$STORE/search" --key "$KEY" --rate 10 --seconds 1 --body "$(body "${FILTERS[$kind]}")" > /dev/null; done
 
-echo "| chunks | round | search | p50 ms | p99 ms | p99 / unfiltered p99 | errors |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| build | chunks | round | search | p50 ms | p99 ms | p99 / unfiltered p99 | errors |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+BUILD=${BUILD_LABEL:-this}
+rounds() {
 for round in $(seq "$ROUNDS"); do
   declare -A got=()
   n=${#KINDS[@]}
@@ -80,13 +83,25 @@ for round in $(seq "$ROUNDS"); do
     k=${KINDS[$(((i + round - 1) % n))]}
     got[$k]=$(run "$k")
   done
-  python3 - "$chunks" "$round" "${got[unfiltered]}" "${got[tenth]}" "${got[hundredth]}" <<'PY'
+  python3 - "$BUILD" "$chunks" "$round" "${got[unfiltered]}" "${got[tenth]}" "${got[hundredth]}" <<'PY'
 import json, sys
-chunks, rnd = sys.argv[1], sys.argv[2]
-runs = list(zip(["unfiltered", "filter admits 10% of files", "filter admits 1% of files"], map(json.loads, sys.argv[3:])))
+build, chunks, rnd = sys.argv[1], sys.argv[2], sys.argv[3]
+runs = list(zip(["unfiltered", "filter admits 10% of files", "filter admits 1% of files"], map(json.loads, sys.argv[4:])))
 base = runs[0][1]["p99_ms"]
 for name, r in runs:
-    print(f"| {chunks} | {rnd} | {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p99_ms'] / base:.2f} | {r['errors']} |")
+    print(f"| {build} | {chunks} | {rnd} | {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p99_ms'] / base:.2f} | {r['errors']} |")
 PY
   unset got
 done
+}
+rounds
+if [ -n "${VS_AFTER:-}" ]; then
+  kill "$RW_PID"; wait "$RW_PID" 2>/dev/null || true
+  "$VS_AFTER" serve 2>> "$WORK/data.log" &
+  RW_PID=$!
+  wait_for "$BASE/health"
+  for kind in "${KINDS[@]}"; do "$BIN/examples/loadgen" --url "$BASE/v1/vector_stores/$STORE/search" --key "$KEY" --rate 10 --seconds 1 --body "$(body "${FILTERS[$kind]}")" > /dev/null; done
+  wait_idle "$RW_PID"
+  BUILD=${AFTER_LABEL:-after}
+  rounds
+fi

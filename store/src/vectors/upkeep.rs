@@ -91,9 +91,11 @@ pub const QUIET_AFTER: Duration = Duration::from_secs(5);
 impl VectorStore {
     /// Build the table's search indexes it lacks: full text on `text` (ICU
     /// word segmentation works offline and splits Chinese into words as well
-    /// as English) and a bitmap on `collection`, which every search filters
-    /// on. Rows added later are searched too (unindexed ones by a scan)
-    /// until the upkeep folds them into the indexes.
+    /// as English), a bitmap on `collection`, which every search filters
+    /// on, and a B-tree on `document_id`, which a vector store's searches
+    /// filter on (a list of documents) and a document's delete finds its
+    /// rows by. Rows added later are searched too (unindexed ones by a
+    /// scan) until the upkeep folds them into the indexes.
     pub(super) async fn ensure_search_indexes(opened: &Opened) -> lancedb::Result<()> {
         opened
             .upkeep
@@ -106,7 +108,8 @@ impl VectorStore {
                         .any(|i| i.columns.iter().any(|c| c == column))
                 };
                 let (text, collection) = (has("text"), has("collection"));
-                if text && collection {
+                let document = has("document_id");
+                if text && collection && document {
                     return Ok(());
                 }
                 let _shared = opened.upkeep.lock.read().await;
@@ -124,6 +127,13 @@ impl VectorStore {
                     opened
                         .table
                         .create_index(&["collection"], Index::Bitmap(Default::default()))
+                        .execute()
+                        .await?;
+                }
+                if !document {
+                    opened
+                        .table
+                        .create_index(&["document_id"], Index::BTree(Default::default()))
                         .execute()
                         .await?;
                 }
