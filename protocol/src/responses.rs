@@ -240,8 +240,8 @@ impl ResponsesRequest {
             // The file search always runs: a choice of it, or any choice
             // when it was the only tool, asks nothing of the model.
             let searching = choice.get("type") == Some(&json!("file_search"));
-            let only_search = functions.is_empty() && file_search.is_some();
-            if !(searching && file_search.is_some()) && !only_search {
+            let asks_nothing = file_search.is_some() && (searching || functions.is_empty());
+            if !asks_nothing {
                 rest.insert("tool_choice".into(), tool_choice(choice)?);
             }
         }
