@@ -10,7 +10,9 @@
 //!
 //! `cargo bench --bench vector_store_search` (or with `nice`); `VSS_ROWS`
 //! (default 100000, a multiple of 100), `VSS_QUERIES` (default 200),
-//! `VSS_CORPUS=flat` for retrieval.rs's flat clusters. Prints a markdown table.
+//! `VSS_CORPUS=flat` for retrieval.rs's flat clusters, `VSS_TUNE=1` for the
+//! same again with the scalar index on `document_id` toggled (see [`tune`]).
+//! Prints a markdown table.
 
 // A benchmark: a failed step may end it.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
@@ -18,6 +20,8 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use lancedb::query::VectorQuery;
+use lancedb::ApproxMode;
 use ragway::store::vectors::{FoundRow, NewChunk, Scope, VectorStore};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -93,11 +97,11 @@ fn brute_force(vectors: &[f32], rows: &[usize], query: &[f32]) -> Vec<usize> {
 struct Mode {
     label: &'static str,
     scope: Scope<'static>,
-    /// The rows this mode admits (every row when `None`).
-    documents: Option<&'static [String]>,
+    /// The rows of the files the scope lists (every row for chat's search).
     admitted: Vec<usize>,
     latencies: Vec<Duration>,
-    busy: Duration,
+    /// The exact top 10 of the admitted rows for each query.
+    truths: Vec<HashSet<String>>,
     recall_wanted: f64,
     recall_k: f64,
     short: usize,
@@ -107,8 +111,20 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
 }
 
+/// Queries a second on one client: the inverse of the mean latency.
+fn per_second(latencies: &[Duration]) -> f64 {
+    latencies.len() as f64 / latencies.iter().sum::<Duration>().as_secs_f64()
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// The name of the table's scalar index on `document_id`, if it has one.
+async fn document_index(table: &lancedb::Table) -> Option<String> {
+    let indices = table.list_indices().await.unwrap();
+    let on_documents = |i: &&lancedb::index::IndexConfig| i.columns == ["document_id"];
+    indices.iter().find(on_documents).map(|i| i.name.clone())
 }
 
 /// The chunk ids of `found` (read back outside any timing).
@@ -161,83 +177,17 @@ async fn main() {
             .collect();
         store.add(TABLE, chunks).await.unwrap();
     }
-    eprintln!(
-        "{rows} rows loaded in {:.1} s",
-        load.elapsed().as_secs_f64()
-    );
+    let loaded = load.elapsed().as_secs_f64();
     // As retrieval.rs does at 100k: the ANN index ragway builds, then the
     // indexes brought up to date and the fragments merged, as the upkeep would.
     let t = Instant::now();
     let built = store.index_vectors_now(TABLE).await.unwrap();
-    eprintln!(
-        "vector index built: {built} in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    let indexed = t.elapsed().as_secs_f64();
     let t = Instant::now();
     store.compact(TABLE).await.unwrap();
     let coverage = store.vector_index_coverage(TABLE).await.unwrap();
-    eprintln!(
-        "compacted in {:.1} s; vector index coverage {coverage:?}",
-        t.elapsed().as_secs_f64()
-    );
-
-    // The files each filter admits: the documents in a random order, the
-    // first tenth or hundredth of them.
-    let mut order: Vec<usize> = (0..documents).collect();
-    order.shuffle(&mut rng);
-    let ids = |n: usize| -> &'static [String] {
-        let list: Vec<String> = order[..n].iter().map(|d| format!("d{d}")).collect();
-        Box::leak(list.into_boxed_slice())
-    };
-    let store_scope = |documents| Scope {
-        collections: None,
-        private_space: None,
-        documents: Some(documents),
-        everything: false,
-    };
-    let chat = Scope {
-        everything: true,
-        ..Scope::default()
-    };
-    let specs: [(&str, Option<&'static [String]>); 4] = [
-        ("store, unfiltered", Some(ids(documents))),
-        (
-            "store, filter admits 10%",
-            Some(ids((documents / 10).max(1))),
-        ),
-        (
-            "store, filter admits 1%",
-            Some(ids((documents / 100).max(1))),
-        ),
-        ("chat search, no documents (reference)", None),
-    ];
-    let mut modes: Vec<Mode> = specs
-        .into_iter()
-        .map(|(label, documents)| {
-            let admitted = match documents {
-                Some(list) => {
-                    let set: HashSet<&str> = list.iter().map(String::as_str).collect();
-                    (0..rows)
-                        .filter(|row| {
-                            set.contains(format!("d{}", row / CHUNKS_PER_DOCUMENT).as_str())
-                        })
-                        .collect()
-                }
-                None => (0..rows).collect(),
-            };
-            Mode {
-                label,
-                scope: documents.map_or(chat, store_scope),
-                documents,
-                admitted,
-                latencies: Vec::with_capacity(count),
-                busy: Duration::ZERO,
-                recall_wanted: 0.0,
-                recall_k: 0.0,
-                short: 0,
-            }
-        })
-        .collect();
+    let compacted = t.elapsed().as_secs_f64();
+    eprintln!("{rows} rows loaded in {loaded:.1} s, vector index built ({built}) in {indexed:.1} s, compacted in {compacted:.1} s; {coverage:?}");
 
     // Queries: stored vectors nudged off their place (as retrieval.rs).
     let queries: Vec<Vec<f32>> = (0..count)
@@ -251,17 +201,75 @@ async fn main() {
             v
         })
         .collect();
-
-    // Recall first (untimed; it also warms every mode's path): the top 10
-    // of the rows a store search asks for, and of a search for 10 only.
-    let t = Instant::now();
-    for mode in &mut modes {
-        let (mut found_wanted, mut found_k) = (0, 0);
-        for q in &queries {
-            let truth: HashSet<String> = brute_force(&vectors, &mode.admitted, q)
-                .into_iter()
-                .map(|r| format!("c{r}"))
+    // The files each filter admits: the first tenth or hundredth of the
+    // documents in a random order.
+    let mut order: Vec<usize> = (0..documents).collect();
+    order.shuffle(&mut rng);
+    let specs = [
+        ("store, unfiltered", Some(documents)),
+        ("store, filter admits 10%", Some((documents / 10).max(1))),
+        ("store, filter admits 1%", Some((documents / 100).max(1))),
+        ("chat search, no documents (reference)", None),
+    ];
+    let mut modes: Vec<Mode> = specs
+        .into_iter()
+        .map(|(label, files)| {
+            let chosen: HashSet<usize> = order[..files.unwrap_or(documents)]
+                .iter()
+                .copied()
                 .collect();
+            let admitted: Vec<usize> = (0..rows)
+                .filter(|row| chosen.contains(&(row / CHUNKS_PER_DOCUMENT)))
+                .collect();
+            let ids: Option<&'static [String]> = files.map(|_| {
+                let ids: Vec<String> = chosen.iter().map(|d| format!("d{d}")).collect();
+                &*Box::leak(ids.into_boxed_slice())
+            });
+            let truths = queries
+                .iter()
+                .map(|q| {
+                    let top = brute_force(&vectors, &admitted, q);
+                    top.into_iter().map(|r| format!("c{r}")).collect()
+                })
+                .collect();
+            Mode {
+                label,
+                // A store search lists its files even when its filter admits all.
+                scope: Scope {
+                    documents: ids,
+                    everything: ids.is_none(),
+                    ..Scope::default()
+                },
+                admitted,
+                latencies: Vec::with_capacity(count),
+                truths,
+                recall_wanted: 0.0,
+                recall_k: 0.0,
+                short: 0,
+            }
+        })
+        .collect();
+    let corpus_name = if flat { "flat" } else { "topics" };
+    let table = store.table(TABLE).await.unwrap().unwrap();
+    let indexed = document_index(&table).await.map_or("no", |_| "yes");
+    println!(
+        "| rows | search ({corpus_name} corpus; index on document_id: {indexed}) | files admitted | rows admitted | p50 ms | p99 ms | queries/s | p99 / unfiltered p99 | recall@10 | recall@10, k = 10 | short of k |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    measure(&store, &mut modes, &queries).await;
+    report(rows, &mut modes, "");
+    if std::env::var_os("VSS_TUNE").is_some() {
+        tune(&store, &mut modes, &queries, rows).await;
+    }
+}
+
+/// Recall of every mode (untimed; it also warms each mode's path), then
+/// each query through every mode timed, the order turned each time.
+async fn measure(store: &VectorStore, modes: &mut [Mode], queries: &[Vec<f32>]) {
+    for mode in modes.iter_mut() {
+        let (mut found_wanted, mut found_k) = (0, 0);
+        mode.short = 0;
+        for (q, truth) in queries.iter().zip(&mode.truths) {
             let wanted = store
                 .search_rows(TABLE, q, WANTED, mode.scope)
                 .await
@@ -269,18 +277,16 @@ async fn main() {
             if wanted.len() < WANTED.min(mode.admitted.len()) {
                 mode.short += 1;
             }
-            let top = chunk_ids(&store, &wanted[..wanted.len().min(K)], mode.scope).await;
+            let top = chunk_ids(store, &wanted[..wanted.len().min(K)], mode.scope).await;
             found_wanted += top.iter().filter(|id| truth.contains(*id)).count();
             let only_k = store.search_rows(TABLE, q, K, mode.scope).await.unwrap();
-            let top = chunk_ids(&store, &only_k, mode.scope).await;
+            let top = chunk_ids(store, &only_k, mode.scope).await;
             found_k += top.iter().filter(|id| truth.contains(*id)).count();
         }
-        mode.recall_wanted = found_wanted as f64 / (K * count) as f64;
-        mode.recall_k = found_k as f64 / (K * count) as f64;
+        mode.recall_wanted = found_wanted as f64 / (K * queries.len()) as f64;
+        mode.recall_k = found_k as f64 / (K * queries.len()) as f64;
+        mode.latencies.clear();
     }
-    eprintln!("recall measured in {:.1} s", t.elapsed().as_secs_f64());
-
-    // Timed: each query through every mode, the order turned each time.
     for (i, q) in queries.iter().enumerate() {
         for m in 0..modes.len() {
             let at = (i + m) % modes.len();
@@ -293,33 +299,134 @@ async fn main() {
             let took = t.elapsed();
             std::hint::black_box(found);
             mode.latencies.push(took);
-            mode.busy += took;
         }
     }
+}
 
-    let corpus_name = if flat { "flat" } else { "topics" };
-    println!(
-        "| rows | search ({corpus_name} corpus) | files admitted | rows admitted | p50 ms | p99 ms | queries/s | p99 / unfiltered p99 | recall@10 | recall@10, k = 10 | short of k |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+/// One table row per mode, the p99 ratio against the first mode's.
+fn report(rows: usize, modes: &mut [Mode], note: &str) {
     let mut unfiltered_p99 = None;
-    for mode in &mut modes {
+    for mode in modes.iter_mut() {
         mode.latencies.sort();
         let p99 = percentile(&mode.latencies, 0.99);
         let base = *unfiltered_p99.get_or_insert(p99);
         println!(
-            "| {rows} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.3} | {:.3} | {} |",
+            "| {rows} | {}{note} | {} | {} | {} | {} | {:.0} | {:.2} | {:.3} | {:.3} | {} |",
             mode.label,
-            mode.documents
+            mode.scope
+                .documents
                 .map_or("—".to_string(), |d| d.len().to_string()),
             mode.admitted.len(),
             ms(percentile(&mode.latencies, 0.5)),
             ms(p99),
-            count as f64 / mode.busy.as_secs_f64(),
+            per_second(&mode.latencies),
             p99.as_secs_f64() / base.as_secs_f64(),
             mode.recall_wanted,
             mode.recall_k,
             mode.short,
         );
+    }
+}
+
+/// `VSS_TUNE=1`: each store search straight through LanceDB in its normal
+/// and its fast approximate mode (and LanceDB's plan of one, with its
+/// metrics, on stderr); then every mode again with the scalar index on
+/// `document_id` dropped if ragway built one, else with one built.
+async fn tune(store: &VectorStore, modes: &mut [Mode], queries: &[Vec<f32>], rows: usize) {
+    let table = store.table(TABLE).await.unwrap().unwrap();
+    approx_modes(&table, modes, queries, rows).await;
+    let t = Instant::now();
+    let note = match document_index(&table).await {
+        Some(name) => {
+            table.drop_index(&name).await.unwrap();
+            ", without the index on document_id"
+        }
+        None => {
+            let btree = lancedb::index::Index::BTree(Default::default());
+            let index = table.create_index(&["document_id"], btree);
+            index.execute().await.unwrap();
+            ", with a B-tree on document_id"
+        }
+    };
+    eprintln!("{note}: {:.1} s", t.elapsed().as_secs_f64());
+    measure(store, modes, queries).await;
+    report(rows, modes, note);
+}
+
+/// A store search of `mode`'s files as ragway sends it to LanceDB (ef,
+/// refine factor, the filter `Scope::filter` writes), in mode `approx`.
+fn direct(table: &lancedb::Table, mode: &Mode, q: &[f32], approx: ApproxMode) -> VectorQuery {
+    use lancedb::query::QueryBase;
+    let ids = mode
+        .scope
+        .documents
+        .unwrap()
+        .iter()
+        .map(|d| format!("'{d}'"));
+    let filter = format!(
+        "(collection NOT LIKE '~%') AND document_id IN ({})",
+        ids.collect::<Vec<_>>().join(", ")
+    );
+    let query = table.query().nearest_to(q).unwrap().only_if(filter);
+    query
+        .distance_type(lancedb::DistanceType::Cosine)
+        .ef(100)
+        .refine_factor(2)
+        .limit(WANTED)
+        .approx_mode(approx)
+}
+
+/// Each store search through LanceDB in its normal approximate mode and in
+/// `Fast` (ACORN: the graph walk scores only admitted rows), the two
+/// interleaved query by query; the chunk ids read in the timed search.
+/// First the plan of one, with its metrics (how the filter, the scalar
+/// indexes and the vector index were used).
+async fn approx_modes(table: &lancedb::Table, modes: &[Mode], queries: &[Vec<f32>], rows: usize) {
+    use futures::TryStreamExt;
+    use lancedb::arrow::arrow_array::{RecordBatch, StringArray};
+    use lancedb::query::{ExecutableQuery, QueryBase, Select};
+    let approx = [ApproxMode::Normal, ApproxMode::Fast];
+    let mut base = None;
+    for mode in modes.iter().filter(|m| m.scope.documents.is_some()) {
+        let plan = direct(table, mode, &queries[0], ApproxMode::Normal)
+            .select(Select::columns(&["_distance"]))
+            .with_row_id();
+        eprintln!("{}:\n{}", mode.label, plan.analyze_plan().await.unwrap());
+        let mut latencies = [Vec::new(), Vec::new()];
+        let mut found = [0, 0];
+        for (q, truth) in queries.iter().zip(&mode.truths) {
+            for (a, approx) in approx.into_iter().enumerate() {
+                let t = Instant::now();
+                let query = direct(table, mode, q, approx).select(Select::columns(&["id"]));
+                let batches: Vec<RecordBatch> =
+                    query.execute().await.unwrap().try_collect().await.unwrap();
+                latencies[a].push(t.elapsed());
+                let ids = batches.iter().flat_map(|b| {
+                    let ids = b.column_by_name("id").unwrap().as_any();
+                    let ids = ids.downcast_ref::<StringArray>().unwrap().clone();
+                    (0..b.num_rows()).map(move |r| ids.value(r).to_string())
+                });
+                found[a] += ids.take(K).filter(|id| truth.contains(id)).count();
+            }
+        }
+        for (a, approx) in approx.into_iter().enumerate() {
+            latencies[a].sort();
+            let (p50, p99) = (
+                percentile(&latencies[a], 0.5),
+                percentile(&latencies[a], 0.99),
+            );
+            let base = *base.get_or_insert(p99);
+            println!(
+                "| {rows} | {}, LanceDB direct, {approx:?} mode, ids read | {} | {} | {} | {} | {:.0} | {:.2} | {:.3} | — | — |",
+                mode.label,
+                mode.scope.documents.unwrap().len(),
+                mode.admitted.len(),
+                ms(p50),
+                ms(p99),
+                per_second(&latencies[a]),
+                p99.as_secs_f64() / base.as_secs_f64(),
+                found[a] as f64 / (K * queries.len()) as f64,
+            );
+        }
     }
 }
