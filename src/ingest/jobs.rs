@@ -159,6 +159,23 @@ pub async fn release_all(db: &AnyPool, owner: &str) -> sqlx::Result<u64> {
     Ok(released.rows_affected())
 }
 
+/// Hand back one job `owner` still holds, as [`release_all`] does. A worker
+/// whose claim landed just after the shutdown's `release_all` calls this; a
+/// job already handed back (or taken by someone else) is left alone.
+pub async fn release(db: &AnyPool, job: &Job, owner: &str) -> sqlx::Result<bool> {
+    let released = sqlx::query(
+        "UPDATE jobs SET status = 'pending', lease_owner = NULL, lease_until = NULL, \
+         attempts = attempts - 1, updated_at = $1 \
+         WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+    )
+    .bind(now_ms())
+    .bind(&job.id)
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(released.rows_affected() == 1)
+}
+
 /// Jobs waiting or running, by kind: `(ingest, reindex)`.
 pub async fn queue_depth(db: &AnyPool) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query(

@@ -64,8 +64,14 @@ async fn run(state: AppState) {
             Ok(Some(job)) => {
                 tokio::select! {
                     _ = work_on(&state, &job) => {}
-                    // Released by the shutdown task above.
-                    _ = state.shutdown.cancelled() => return,
+                    _ = state.shutdown.cancelled() => {
+                        // Usually released by the shutdown task above, but a
+                        // claim can land just after it ran: hand that one back too.
+                        if let Err(err) = jobs::release(&state.db, &job, &state.instance).await {
+                            tracing::warn!(job = %job.id, error = ?err, "handing back an ingest job failed");
+                        }
+                        return;
+                    }
                 }
             }
             Ok(None) => {

@@ -337,6 +337,15 @@ async fn a_job_under_a_live_lease_is_not_taken_twice() {
     assert!(!jobs::renew(&db, &mine, "replica-b", lease).await.unwrap());
     // A graceful stop hands it back without counting the attempt.
     assert_eq!(jobs::release_all(&db, "replica-a").await.unwrap(), 1);
+    // A worker's own hand-back after that changes nothing (no second discount).
+    assert!(!jobs::release(&db, &mine, "replica-a").await.unwrap());
+    let again = jobs::claim(&db, "replica-b", lease, Some(jobs::REINDEX))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempts, 1);
+    // One job handed back on its own (a claim that landed during shutdown).
+    assert!(jobs::release(&db, &again, "replica-b").await.unwrap());
     let again = jobs::claim(&db, "replica-b", lease, Some(jobs::REINDEX))
         .await
         .unwrap()
