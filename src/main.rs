@@ -95,6 +95,13 @@ enum Command {
     /// extraction slot; not for people).
     #[command(name = "extract-zygote", hide = true)]
     ExtractZygote,
+    /// Built-in models (`local:…` embeddings and rerank models).
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -112,6 +119,18 @@ enum AdminCommand {
         /// A file holding the password (at least 12 characters); `-` reads stdin.
         #[arg(long)]
         password_file: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Fetch models from the hub (HF_ENDPOINT names a mirror) into
+    /// RAGWAY_MODELS_DIR ahead of time, for images and machines without the
+    /// network; prints each model's folder.
+    Pull {
+        /// Hub repositories, e.g. BAAI/bge-small-zh-v1.5 [default: the
+        /// built-in embeddings and rerank models the settings name].
+        names: Vec<String>,
     },
 }
 
@@ -258,6 +277,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             db.close().await;
+            Ok(())
+        }
+        Command::Models {
+            command: ModelsCommand::Pull { names },
+            settings,
+        } => {
+            let settings = settings.resolve()?;
+            for folder in ragway::upstream::local::pull(&settings, &names).await? {
+                println!("{}", folder.display());
+            }
             Ok(())
         }
         Command::Backup { to, settings } => {

@@ -62,6 +62,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         ingest::worker::start(&state).await?;
+        crate::upstream::local::preload(&state.upstreams, &state.tasks);
         keep_admin_changes_loaded(&state);
         sweep_orphans_now_and_then(&state);
         hold_upkeep_lease(&state);

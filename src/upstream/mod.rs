@@ -13,11 +13,13 @@
 //! `RAGWAY_UPSTREAM_ATTEMPTS`).
 
 mod attempts;
+mod base_url;
 pub mod bounded;
 mod embeddings;
 pub mod error;
 pub use embeddings::{EmbedOptions, Embedded, InputType};
 mod images;
+pub mod local;
 pub mod pool;
 pub mod providers;
 mod rerank;
@@ -40,6 +42,7 @@ use crate::config::Settings;
 use crate::error::{AppError, AppResult};
 use crate::usage::LogHandle;
 
+pub use self::base_url::normalize_base_url;
 pub use self::retry::RetryPolicy;
 
 /// Which upstream, for messages and for the names of its settings.
@@ -159,6 +162,8 @@ pub struct Upstream {
     image_max_bytes: usize,
     /// Bytes read of one answer, whole or streamed (`RAGWAY_UPSTREAM_MAX_ANSWER_BYTES`).
     max_answer_bytes: usize,
+    /// The built-in models, for a model named `local:…`.
+    local: Arc<ragway_models::Library>,
     /// Set once the upstream refused base64 embeddings: floats from then on.
     floats_only: Arc<AtomicBool>,
 }
@@ -211,6 +216,8 @@ impl Upstreams {
                 .unwrap_or(settings.upstream_timeout_secs),
         );
         let cooldown = Duration::from_secs(settings.upstream_cooldown_secs);
+        let local = local::library(settings);
+        let embed_model = settings.embed_model_name();
         let make =
             |role, base: &Option<String>, key: &Option<SecretString>, model: Option<&str>| {
                 let key = key.as_ref().map(ExposeSecret::expose_secret);
@@ -229,6 +236,7 @@ impl Upstreams {
                     idle,
                     attempts: settings.upstream_attempts.max(1) as usize,
                     floats_only: Arc::default(),
+                    local: local.clone(),
                 }
             };
         Ok(Self {
@@ -242,7 +250,7 @@ impl Upstreams {
                 Role::Embeddings,
                 &settings.embed_base_url,
                 &settings.embed_api_key,
-                Some(&settings.embed_model),
+                Some(&embed_model),
             ),
             images: make(
                 Role::Images,
@@ -274,19 +282,6 @@ impl Upstreams {
             Role::Images => &self.images,
             Role::Rerank => &self.rerank,
         }
-    }
-}
-
-/// Accept a base URL with or without its `/v1` (or other `/vN`) suffix.
-pub fn normalize_base_url(url: &str) -> String {
-    let trimmed = url.trim().trim_end_matches('/');
-    let last = trimmed.rsplit('/').next().unwrap_or_default();
-    let versioned =
-        last.len() >= 2 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit());
-    if versioned {
-        trimmed.to_string()
-    } else {
-        format!("{trimmed}/v1")
     }
 }
 
@@ -418,6 +413,8 @@ impl Upstream {
         let name = role.name();
         match (&endpoint.base_url, &endpoint.model) {
             (Some(_), Some(_)) => Ok(Ready(endpoint)),
+            // A built-in model needs no provider.
+            (None, Some(model)) if local::Source::is_local(model) => Ok(Ready(endpoint)),
             (None, _) => Err(UpstreamError::NotConfigured(format!(
                 "The {name} upstream is not configured: set its base URL in the admin (Providers), or {prefix}_BASE_URL (and {prefix}_API_KEY)."
             ))),

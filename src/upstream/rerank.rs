@@ -36,6 +36,11 @@ impl Upstream {
         log: &LogHandle,
     ) -> AppResult<Ranked> {
         let ready = self.ready()?;
+        if super::local::Source::is_local(ready.model()) {
+            return self
+                .rerank_locally(ready.model(), query, documents, top_n)
+                .await;
+        }
         #[derive(Serialize)]
         struct Request<'a, S> {
             model: &'a str,

@@ -167,6 +167,9 @@ async fn missing_upstream_settings_give_503_naming_the_setting() {
     let app = spawn_app_with(|s| {
         s.chat_base_url = None;
         s.embed_base_url = None;
+        // A provider's model named without its provider (with no model at
+        // all, the built-in one would embed).
+        s.embed_model = Some("BAAI/bge-large-zh-v1.5".into());
     })
     .await;
     let response = app

@@ -49,6 +49,9 @@ pub fn test_settings(upstream: &FakeUpstream, data: &TempDir) -> Settings {
         chat_model: Some("fake-chat".into()),
         embed_base_url: Some(format!("{}/v1", upstream.base_url)),
         embed_api_key: Some("sk-upstream-embed".into()),
+        // No test reaches the real hub; the built-in model tests fill the
+        // models folder themselves (or point at a fake hub).
+        models_fetch: false,
         // Retries wait milliseconds, not seconds (an upstream's Retry-After included).
         retry_base_ms: 1,
         retry_max_ms: 10,

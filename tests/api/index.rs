@@ -125,7 +125,7 @@ async fn health_reports_the_index_model_and_width() {
         .await;
     let index = &health(&app).await["index"];
     assert_eq!(index["status"], "ok", "{index}");
-    assert_eq!(index["model"], app.settings.embed_model.as_str());
+    assert_eq!(index["model"], app.settings.embed_model_name().as_str());
     assert_eq!(index["dimension"], DIM);
     assert_eq!(health(&app).await["ingest_queue"]["ingest"], 0);
 }
@@ -133,7 +133,7 @@ async fn health_reports_the_index_model_and_width() {
 #[tokio::test]
 async fn a_changed_embedding_model_keeps_serving_then_reindexes_through_the_api() {
     let app = spawn_app().await;
-    let old_model = app.settings.embed_model.clone();
+    let old_model = app.settings.embed_model_name();
     let fog = app
         .ingest_text(
             "Fog",
@@ -148,7 +148,9 @@ async fn a_changed_embedding_model_keeps_serving_then_reindexes_through_the_api(
         .unwrap()
         .table_name;
 
-    let (app, mut events) = app.restart_with(|s| s.embed_model = SMALL.into()).await;
+    let (app, mut events) = app
+        .restart_with(|s| s.embed_model = Some(SMALL.into()))
+        .await;
     let index = &health(&app).await["index"];
     assert_eq!(index["status"], "mismatch", "{index}");
     assert_eq!(index["model"], old_model.as_str());
@@ -220,7 +222,9 @@ async fn uploads_during_a_reindex_go_to_both_indexes_once() {
         "written to the index being built as well"
     );
 
-    let (app, _events) = app.restart_with(|s| s.embed_model = SMALL.into()).await;
+    let (app, _events) = app
+        .restart_with(|s| s.embed_model = Some(SMALL.into()))
+        .await;
     let outcome = reindex::run_to_end(&app.state, |_| {}).await.unwrap();
     assert_eq!(
         outcome,
@@ -251,7 +255,7 @@ async fn a_failed_reindex_leaves_the_old_index_serving_and_resumes() {
         .await;
     let (app, _events) = app
         .restart_with(|s| {
-            s.embed_model = SMALL.into();
+            s.embed_model = Some(SMALL.into());
             s.embed_retries = 0;
         })
         .await;

@@ -31,6 +31,7 @@ mod hostile_requests;
 mod hostile_server;
 mod index;
 mod library;
+mod local_models;
 mod log_hygiene;
 mod logs;
 mod migrate_store;
