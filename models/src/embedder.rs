@@ -19,11 +19,6 @@ pub enum Pooling {
     Mean,
 }
 
-/// Texts run through the model together: enough to keep both cores busy
-/// on matrix products, few enough that one long batch never holds the pool
-/// for long.
-const BATCH: usize = 16;
-
 /// A loaded sentence-embedding model.
 pub struct Embedder {
     parts: Parts,
@@ -151,7 +146,7 @@ impl Embedder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut vectors = vec![Vec::new(); texts.len()];
-        for group in order.chunks(BATCH) {
+        for group in order.chunks(self.parts.batch) {
             let inputs: Vec<String> = group
                 .iter()
                 .map(|&i| format!("{prefix}{}", texts[i]))

@@ -34,6 +34,8 @@ struct Head {
     pad_token_id: Option<u32>,
     #[serde(default)]
     hidden_size: Option<usize>,
+    #[serde(default)]
+    num_attention_heads: Option<usize>,
 }
 
 /// A model folder's text side and config, before the weights.
@@ -43,7 +45,18 @@ pub struct Parts {
     pub config: String,
     pub hidden: usize,
     pub max_tokens: usize,
+    /// Texts (or pairs) run through the model together: as many as keep
+    /// one attention tensor (heads × tokens² floats a text) within
+    /// [`ATTENTION_BUDGET`], at most 16.
+    pub batch: usize,
 }
+
+/// The largest attention tensor a batch may make. candle allocates every
+/// intermediate tensor afresh; past glibc's largest heap block (32 MB)
+/// each is mapped, faulted in page by page and unmapped again, which cost a
+/// fifth of the time in the kernel and 500 MB of peak memory with MiniLM at
+/// 16 texts a batch (BENCHMARKS.md, "Built-in models").
+pub const ATTENTION_BUDGET: usize = 16 << 20;
 
 /// Read the tokenizer and config of the model in `dir`; `max_tokens` caps
 /// the tokens a text keeps (the model's own limit caps it too).
@@ -107,12 +120,15 @@ pub fn parts(dir: &Path, max_tokens: Option<usize>) -> Result<Parts> {
         strategy: PaddingStrategy::BatchLongest,
         ..padding
     }));
+    let heads = head.num_attention_heads.unwrap_or(12).max(1);
+    let per_text = heads * max_tokens * max_tokens * std::mem::size_of::<f32>();
     Ok(Parts {
         family,
         tokenizer,
         config,
         hidden,
         max_tokens,
+        batch: (ATTENTION_BUDGET / per_text).clamp(1, 16),
     })
 }
 

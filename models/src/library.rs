@@ -116,12 +116,18 @@ impl Library {
     /// fetched and loaded on first use; `query` marks questions.
     pub async fn embed(&self, name: &str, texts: &[String], query: bool) -> Result<Vec<Vec<f32>>> {
         let model = self.embedder(name).await?;
-        let mut vectors = Vec::with_capacity(texts.len());
-        for group in texts.chunks(PER_PERMIT) {
+        // Texts of like length in the same batches (less padding), across
+        // the whole call, not only within each permit's share.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for group in order.chunks(PER_PERMIT) {
             let model = model.clone();
-            let group = group.to_vec();
-            let part = self.run(move || model.embed(&group, query)).await?;
-            vectors.extend(part);
+            let inputs: Vec<String> = group.iter().map(|&i| texts[i].clone()).collect();
+            let part = self.run(move || model.embed(&inputs, query)).await?;
+            for (&i, vector) in group.iter().zip(part) {
+                vectors[i] = vector;
+            }
         }
         Ok(vectors)
     }

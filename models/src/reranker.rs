@@ -12,9 +12,6 @@ use candle_transformers::models::{bert, xlm_roberta};
 use crate::encoder::{self, Batch, Family, Parts};
 use crate::Result;
 
-/// Pairs scored together (as [`crate::Embedder`]'s batches).
-const BATCH: usize = 16;
-
 enum Head {
     XlmRoberta(xlm_roberta::XLMRobertaForSequenceClassification),
     Bert {
@@ -65,7 +62,7 @@ impl Reranker {
     /// Relevance of each passage to `query`, in 0..1, in the passages' order.
     pub fn score(&self, query: &str, passages: &[&str]) -> Result<Vec<f32>> {
         let mut scores = Vec::with_capacity(passages.len());
-        for group in passages.chunks(BATCH) {
+        for group in passages.chunks(self.parts.batch) {
             let pairs: Vec<(String, String)> = group
                 .iter()
                 .map(|p| (query.to_string(), (*p).to_string()))
