@@ -350,3 +350,62 @@ async fn a_built_in_cross_encoder_reranks_for_the_models_that_ask() {
             >= results[1]["relevance_score"].as_f64().unwrap()
     );
 }
+
+#[tokio::test]
+async fn moving_from_the_built_in_model_to_a_provider_goes_through_a_reindex() {
+    let local = format!("local:{}", minilm().display());
+    let configured = local.clone();
+    let app = spawn_app_with(move |s| {
+        s.embed_base_url = None;
+        s.embed_model = Some(configured);
+    })
+    .await;
+    let id = app.ingest_text(PAGES[0].0, PAGES[0].1).await;
+    app.ingest_text(PAGES[1].0, PAGES[1].1).await;
+    let provider = format!("{}/v1", app.upstream.base_url);
+    let (app, _events) = app
+        .restart_with(move |s| {
+            s.embed_base_url = Some(provider);
+            s.embed_model = None;
+        })
+        .await;
+    // Until the reindex, questions are embedded by the built-in model the
+    // index was built with.
+    let question = json!({"question": "Where is the boiler room key?", "top_k": 1});
+    let before: Value = app
+        .post_json("/api/admin/retrieval/test", &app.admin_key, &question)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["sources"][0]["title"], "Boiler", "{before}");
+    let outcome = ragway::ingest::reindex::run_to_end(&app.state, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        ragway::ingest::reindex::Outcome::Done {
+            model: ragway::config::DEFAULT_EMBED_MODEL.into(),
+            documents: 2
+        }
+    );
+    assert_eq!(app.stored_chunks(&id).await, 1);
+    let health: Value = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["index"]["model"],
+        ragway::config::DEFAULT_EMBED_MODEL,
+        "{health}"
+    );
+    let after = app
+        .post_json("/api/admin/retrieval/test", &app.admin_key, &question)
+        .await;
+    assert_eq!(after.status(), StatusCode::OK);
+}
