@@ -14,6 +14,7 @@ mod encoder;
 pub mod hub;
 mod library;
 mod reranker;
+mod runners;
 mod source;
 
 pub use embedder::{Embedder, Pooling};

@@ -1,7 +1,7 @@
 //! The models a server uses, each fetched and loaded once and shared, and
-//! the bounded pool they run on: inference is CPU work of tens to hundreds
-//! of milliseconds a batch, so it runs on blocking threads, one batch at a
-//! time per permit, never on the async runtime's own.
+//! the threads they run on: inference is CPU work of tens to hundreds of
+//! milliseconds a batch, so it runs on a fixed few threads of its own
+//! ([`Runners`]), one batch at a time each, never on the async runtime's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 use crate::hub::{self, HubOptions, Progress};
+use crate::runners::Runners;
 use crate::{Embedder, ModelError, Reranker, Result, Source};
 
-/// Texts handed to the model per permit: a question waits behind at most
+/// Texts handed to the model a turn: a question waits behind at most
 /// one such batch of each ingest under way.
-const PER_PERMIT: usize = 32;
+const PER_TURN: usize = 32;
 
 /// After a failed fetch or load, calls fail at once for this long instead of
 /// each trying again (an unreachable hub would otherwise cost every upload
@@ -73,7 +74,7 @@ type Cell<T> = Arc<OnceCell<Arc<T>>>;
 /// Loaded models, shared by every request.
 pub struct Library {
     options: LibraryOptions,
-    runs: Semaphore,
+    runners: std::sync::OnceLock<Runners>,
     embedders: Mutex<HashMap<String, Cell<Embedder>>>,
     rerankers: Mutex<HashMap<String, Cell<Reranker>>>,
     status: Mutex<BTreeMap<String, ModelStatus>>,
@@ -93,7 +94,7 @@ impl Library {
     /// A library with nothing loaded yet.
     pub fn new(options: LibraryOptions) -> Self {
         Self {
-            runs: Semaphore::new(options.concurrent_runs.max(1)),
+            runners: std::sync::OnceLock::new(),
             options,
             embedders: Mutex::default(),
             rerankers: Mutex::default(),
@@ -117,11 +118,11 @@ impl Library {
     pub async fn embed(&self, name: &str, texts: &[String], query: bool) -> Result<Vec<Vec<f32>>> {
         let model = self.embedder(name).await?;
         // Texts of like length in the same batches (less padding), across
-        // the whole call, not only within each permit's share.
+        // the whole call, not only within each turn.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut vectors = vec![Vec::new(); texts.len()];
-        for group in order.chunks(PER_PERMIT) {
+        for group in order.chunks(PER_TURN) {
             let model = model.clone();
             let inputs: Vec<String> = group.iter().map(|&i| texts[i].clone()).collect();
             let part = self.run(move || model.embed(&inputs, query)).await?;
@@ -136,7 +137,7 @@ impl Library {
     pub async fn rerank(&self, name: &str, query: &str, passages: &[String]) -> Result<Vec<f32>> {
         let model = self.reranker(name).await?;
         let mut scores = Vec::with_capacity(passages.len());
-        for group in passages.chunks(PER_PERMIT) {
+        for group in passages.chunks(PER_TURN) {
             let model = model.clone();
             let query = query.to_string();
             let group = group.to_vec();
@@ -267,14 +268,13 @@ impl Library {
         &self,
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self
-            .runs
-            .acquire()
+        let runners = self
+            .runners
+            .get_or_init(|| Runners::new(self.options.concurrent_runs));
+        runners
+            .run(work)
             .await
-            .expect("the run semaphore is never closed");
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|join| ModelError::Files(format!("inference panicked: {join}")))?
+            .ok_or_else(|| ModelError::Files("inference panicked".into()))?
     }
 
     fn failed(&self, name: &str, role: &'static str, err: ModelError) -> ModelError {
