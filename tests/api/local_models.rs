@@ -125,15 +125,7 @@ async fn a_knowledge_base_with_no_provider_at_all() {
     assert!((norm - 1.0).abs() < 1e-4, "{norm}");
 
     // /health: the model is ready, and the index was built with it.
-    let health: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health(&app).await;
     let models = health["models"].as_array().unwrap();
     assert_eq!(
         models[0]["name"], "local:BAAI/bge-small-zh-v1.5",
@@ -181,15 +173,7 @@ async fn a_missing_model_fails_uploads_with_a_message_that_says_what_to_do() {
     let document = app.document(&id).await;
     let error = document["error"].as_str().unwrap_or_default();
     assert!(error.contains("ragway models pull"), "{document}");
-    let health: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health(&app).await;
     assert_eq!(health["models"][0]["state"], "failed", "{health}");
 }
 
@@ -390,15 +374,7 @@ async fn moving_from_the_built_in_model_to_a_provider_goes_through_a_reindex() {
         }
     );
     assert_eq!(app.stored_chunks(&id).await, 1);
-    let health: Value = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health(&app).await;
     assert_eq!(
         health["index"]["model"],
         ragway::config::DEFAULT_EMBED_MODEL,
@@ -408,4 +384,10 @@ async fn moving_from_the_built_in_model_to_a_provider_goes_through_a_reindex() {
         .post_json("/api/admin/retrieval/test", &app.admin_key, &question)
         .await;
     assert_eq!(after.status(), StatusCode::OK);
+}
+
+/// The app's `/health`, as JSON.
+async fn health(app: &crate::helpers::TestApp) -> Value {
+    let response = app.client.get(app.url("/health")).send().await.unwrap();
+    response.json().await.unwrap()
 }
