@@ -109,37 +109,33 @@ fn encoder_tensors(prefix: &str, types: usize, all: &mut HashMap<String, Tensor>
 fn tiny(kind: &str, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let mut all = HashMap::new();
-    let config = if kind == "bert" {
-        encoder_tensors("bert.", 2, &mut all);
-        for (name, shape) in [
+    // (model type, weights' prefix, token types, layer norm epsilon, head tensors)
+    let (model_type, prefix, types, eps, head) = if kind == "bert" {
+        let head = [
             ("bert.pooler.dense.weight", vec![HIDDEN, HIDDEN]),
             ("bert.pooler.dense.bias", vec![HIDDEN]),
             ("classifier.weight", vec![1, HIDDEN]),
             ("classifier.bias", vec![1]),
-        ] {
-            all.insert(name.to_string(), tensor(name, &shape));
-        }
-        serde_json::json!({"model_type": "bert", "vocab_size": VOCAB, "hidden_size": HIDDEN,
-            "num_hidden_layers": LAYERS, "num_attention_heads": 4, "intermediate_size": INTER,
-            "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-            "max_position_embeddings": POSITIONS, "type_vocab_size": 2, "initializer_range": 0.02,
-            "layer_norm_eps": 1e-12, "pad_token_id": 0, "position_embedding_type": "absolute"})
+        ];
+        ("bert", "bert.", 2, 1e-12, head)
     } else {
-        encoder_tensors("roberta.", 1, &mut all);
-        for (name, shape) in [
+        let head = [
             ("classifier.dense.weight", vec![HIDDEN, HIDDEN]),
             ("classifier.dense.bias", vec![HIDDEN]),
             ("classifier.out_proj.weight", vec![1, HIDDEN]),
             ("classifier.out_proj.bias", vec![1]),
-        ] {
-            all.insert(name.to_string(), tensor(name, &shape));
-        }
-        serde_json::json!({"model_type": "xlm-roberta", "vocab_size": VOCAB, "hidden_size": HIDDEN,
-            "num_hidden_layers": LAYERS, "num_attention_heads": 4, "intermediate_size": INTER,
-            "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-            "max_position_embeddings": POSITIONS, "type_vocab_size": 1, "initializer_range": 0.02,
-            "layer_norm_eps": 1e-5, "pad_token_id": 0, "position_embedding_type": "absolute"})
+        ];
+        ("xlm-roberta", "roberta.", 1, 1e-5, head)
     };
+    encoder_tensors(prefix, types, &mut all);
+    for (name, shape) in head {
+        all.insert(name.to_string(), tensor(name, &shape));
+    }
+    let config = serde_json::json!({"model_type": model_type, "vocab_size": VOCAB, "hidden_size": HIDDEN,
+        "num_hidden_layers": LAYERS, "num_attention_heads": 4, "intermediate_size": INTER,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": POSITIONS, "type_vocab_size": types, "initializer_range": 0.02,
+        "layer_norm_eps": eps, "pad_token_id": 0, "position_embedding_type": "absolute"});
     candle_core::safetensors::save(&all, dir.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     let mut tokenizer: serde_json::Value = serde_json::from_slice(

